@@ -1,0 +1,1 @@
+"""The pure SLA core: working-time calendar, clock replay, outcomes and rate formulas."""

@@ -1,0 +1,120 @@
+"""Dossier statuses (codes shared with the national portal) and the state machine of events.
+
+Rules: docs/sla-core.md and ../shared/domain.md §2–§3.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Status(IntEnum):
+    SUBMITTED = 1
+    RECEIVED = 2
+    REFUSED = 3
+    PROCESSING = 4
+    WAITING_SUPPLEMENT = 5
+    WAITING_OBLIGATION = 6
+    WITHDRAWN = 7
+    STOPPED = 8
+    RESOLVED = 9
+    RETURNED = 10
+
+
+STATUS_NAMES: dict[Status, str] = {
+    Status.SUBMITTED: "submitted",
+    Status.RECEIVED: "received",
+    Status.REFUSED: "refused",
+    Status.PROCESSING: "processing",
+    Status.WAITING_SUPPLEMENT: "waiting_supplement",
+    Status.WAITING_OBLIGATION: "waiting_obligation",
+    Status.WITHDRAWN: "withdrawn",
+    Status.STOPPED: "stopped",
+    Status.RESOLVED: "resolved",
+    Status.RETURNED: "returned",
+}
+
+EVENT_TYPES = (
+    "submitted",
+    "received",
+    "refused",
+    "forwarded",
+    "supplement_requested",
+    "supplement_received",
+    "paused",
+    "resumed",
+    "apology_issued",
+    "resolved",
+    "result_returned",
+    "withdrawn",
+    "stopped",
+    "abandoned",
+)
+
+# event -> status it leads to; None keeps the status (apology_issued)
+_IN_HANDS: dict[str, Status | None] = {
+    "forwarded": Status.PROCESSING,
+    "supplement_requested": Status.WAITING_SUPPLEMENT,
+    "paused": Status.WAITING_OBLIGATION,
+    "apology_issued": None,
+    "resolved": Status.RESOLVED,
+    "withdrawn": Status.WITHDRAWN,
+    "stopped": Status.STOPPED,
+}
+_TRANSITIONS: dict[Status | None, dict[str, Status | None]] = {
+    None: {"submitted": Status.SUBMITTED, "received": Status.RECEIVED, "refused": Status.REFUSED},
+    Status.SUBMITTED: {
+        "received": Status.RECEIVED,
+        "refused": Status.REFUSED,
+        "withdrawn": Status.WITHDRAWN,
+    },
+    Status.RECEIVED: _IN_HANDS,
+    Status.PROCESSING: _IN_HANDS,
+    Status.WAITING_SUPPLEMENT: {
+        "supplement_received": Status.PROCESSING,
+        "withdrawn": Status.WITHDRAWN,
+        "abandoned": Status.STOPPED,
+        "stopped": Status.STOPPED,
+    },
+    Status.WAITING_OBLIGATION: {
+        "resumed": Status.PROCESSING,
+        "withdrawn": Status.WITHDRAWN,
+        "stopped": Status.STOPPED,
+    },
+    Status.RESOLVED: {"result_returned": Status.RETURNED},
+}
+
+
+class InvalidTransition(ValueError):
+    """An event that the dossier's current status does not admit."""
+
+    def __init__(
+        self, status: Status | None, event_type: str, allowed: tuple[str, ...], reason: str | None = None
+    ) -> None:
+        self.status = status
+        self.event_type = event_type
+        self.allowed = allowed
+        state = "a dossier with no event yet" if status is None else f"status {status.value} ({STATUS_NAMES[status]})"
+        accepted = ", ".join(allowed) if allowed else "none: the dossier is closed"
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"event {event_type!r} is not allowed for {state}{detail}; allowed events: {accepted}")
+
+
+def allowed_events(status: Status | None, *, apology_issued: bool = False) -> tuple[str, ...]:
+    """Event types the status admits, in EVENT_TYPES order; an apology is admitted once."""
+    admitted = _TRANSITIONS.get(status, {})
+    return tuple(e for e in EVENT_TYPES if e in admitted and not (apology_issued and e == "apology_issued"))
+
+
+def next_status(status: Status | None, event_type: str, *, apology_issued: bool = False) -> Status:
+    """The status after `event_type`; raises InvalidTransition when the status does not admit it."""
+    admitted = _TRANSITIONS.get(status, {})
+    if event_type not in admitted or (apology_issued and event_type == "apology_issued"):
+        reason = None
+        if event_type not in EVENT_TYPES:
+            reason = "unknown event type"
+        elif event_type == "apology_issued" and event_type in admitted:
+            reason = "an apology was already issued; it is allowed at most once"
+        raise InvalidTransition(status, event_type, allowed_events(status, apology_issued=apology_issued), reason)
+    target = admitted[event_type]
+    return status if target is None else target  # type: ignore[return-value]
