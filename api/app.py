@@ -1,0 +1,43 @@
+"""The application factory: settings are read when `create_app()` is called, not at import."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.db import engine_for, for_writes, upgrade
+from api.routes import catalogue, catalogue_admin, health
+from api.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = engine_for(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        upgrade(engine)
+        yield
+
+    app = FastAPI(
+        title="motcua",
+        summary="One-stop-shop dossiers, working-day deadlines, overdue queues and on-time rates",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.write_engine = for_writes(engine)
+    errors.install(app)
+    for router in (health.router, catalogue.router, catalogue_admin.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+def __getattr__(name: str):
+    """`api.app:app` for uvicorn, built on first access so that importing this module reads no settings."""
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

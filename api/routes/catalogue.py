@@ -1,0 +1,71 @@
+"""Catalogue reads: procedures (search, version in force), agencies, fields."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import PagingDep, SessionDep
+from procedures import catalogue_io, service
+from procedures.models import AgencyLevel, ProcedureLevel
+from procedures.schemas import AgencyRead, FieldRead, Page, ProcedureRead
+
+router = APIRouter(tags=["catalogue"])
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get("/procedures", response_model=Page[ProcedureRead])
+def search_procedures(
+    session: SessionDep,
+    paging: PagingDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="code or words of the name; accents and case ignored")
+    ] = None,
+    field: Annotated[str | None, Query(max_length=64)] = None,
+    level: ProcedureLevel | None = None,
+    agency: Annotated[str | None, Query(max_length=64, description="procedures handled at this agency")] = None,
+    as_of: Annotated[date | None, Query(description="versions in force on this date (default today)")] = None,
+):
+    items, total = service.search_procedures(
+        session, q=q, field=field, level=level, agency=agency, as_of=as_of, page=paging.page, page_size=paging.page_size
+    )
+    return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
+
+
+@router.get("/procedures/{code}", response_model=ProcedureRead)
+def read_procedure(session: SessionDep, code: str, as_of: date | None = None):
+    return service.to_read(session, [service.get_procedure(session, code, as_of=as_of)])[0]
+
+
+@router.get("/procedures/{code}/versions", response_model=list[ProcedureRead])
+def read_versions(session: SessionDep, code: str):
+    return service.list_versions(session, code)
+
+
+@router.get("/agencies", response_model=list[AgencyRead])
+def list_agencies(session: SessionDep, level: AgencyLevel | None = None, parent: str | None = None):
+    return service.list_agencies(session, level=level, parent=parent)
+
+
+@router.get("/agencies/{code}", response_model=AgencyRead)
+def read_agency(session: SessionDep, code: str):
+    return service.read_agency(session, code)
+
+
+@router.get("/fields", response_model=list[FieldRead])
+def list_fields(session: SessionDep):
+    return service.list_fields(session)
+
+
+@router.get("/catalogue/export")
+def export_catalogue(session: SessionDep, format: Annotated[Literal["csv", "json", "xlsx"], Query()] = "csv"):
+    return Response(
+        content=catalogue_io.export_catalogue(session, format),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="catalogue.{format}"'},
+    )

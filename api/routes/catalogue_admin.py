@@ -1,0 +1,35 @@
+"""Every catalogue write, in one router: the place where the administrator permission check goes."""
+
+from fastapi import APIRouter, UploadFile, status
+
+from api.deps import SessionDep, SettingsDep
+from procedures import catalogue_io, service
+from procedures.errors import InvalidInput
+from procedures.schemas import ProcedureCreate, ProcedureRead, ProcedureUpdate, ProcedureVersionCreate
+
+router = APIRouter(tags=["catalogue administration"])
+
+
+@router.post("/procedures", response_model=ProcedureRead, status_code=status.HTTP_201_CREATED)
+def create_procedure(session: SessionDep, data: ProcedureCreate):
+    return service.to_read(session, [service.create_procedure(session, data)])[0]
+
+
+@router.post("/procedures/{code}/versions", response_model=ProcedureRead, status_code=status.HTTP_201_CREATED)
+def add_version(session: SessionDep, code: str, data: ProcedureVersionCreate):
+    return service.to_read(session, [service.add_version(session, code, data)])[0]
+
+
+@router.patch("/procedures/{code}", response_model=ProcedureRead)
+def update_procedure(session: SessionDep, code: str, data: ProcedureUpdate):
+    return service.to_read(session, [service.update_procedure(session, code, data)])[0]
+
+
+@router.post("/catalogue/import")
+def import_catalogue(session: SessionDep, settings: SettingsDep, file: UploadFile):
+    """Upload a CSV, JSON or XLSX catalogue (docs/catalogue-format.md); one bad row imports nothing."""
+    fmt = catalogue_io.format_of(file.filename or "")
+    content = file.file.read(settings.max_upload_bytes + 1)
+    if len(content) > settings.max_upload_bytes:
+        raise InvalidInput(f"the file is larger than {settings.max_upload_bytes} bytes")
+    return catalogue_io.import_catalogue(session, content, fmt)

@@ -1,0 +1,37 @@
+"""The one settings object: every configuration value is read here, from `MOTCUA_*` variables."""
+
+from datetime import time
+from functools import lru_cache
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sla.core.hours import parse_working_hours
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./motcua.db"
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    working_hours: str = "08:00-12:00,13:00-17:00"
+    calendar_first_year: int = 2015
+    calendar_last_year: int = 2035
+    default_page_size: int = 20
+    max_page_size: int = 200
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str) -> str:
+        parse_working_hours(value)
+        return value
+
+    @property
+    def working_periods(self) -> tuple[tuple[time, time], ...]:
+        return parse_working_hours(self.working_hours)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

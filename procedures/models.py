@@ -1,0 +1,129 @@
+"""Catalogue tables: agencies, fields (lĩnh vực), procedure versions and their steps."""
+
+from datetime import date, time
+from enum import StrEnum
+
+import sqlmodel
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import SQLModel
+
+from procedures import db  # noqa: F401  (naming convention before any table is declared)
+
+
+class AgencyLevel(StrEnum):
+    PROVINCE = "province"
+    DEPARTMENT = "department"
+    COMMUNE = "commune"
+    DISTRICT = "district"  # historical: district units ceased on 01/07/2025
+
+
+class ProcedureLevel(StrEnum):
+    PROVINCE = "province"
+    DEPARTMENT = "department"
+    COMMUNE = "commune"
+    DISTRICT = "district"
+
+
+class TimeUnit(StrEnum):
+    WORKING_DAYS = "working_days"
+    WORKING_HOURS = "working_hours"
+    CALENDAR_DAYS = "calendar_days"
+    SAME_DAY = "same_day"
+
+
+class StepUnit(StrEnum):
+    WORKING_DAYS = "working_days"
+    WORKING_HOURS = "working_hours"
+    SAME_DAY = "same_day"
+    EXCLUDED = "excluded"  # time the law does not count: the step pauses the dossier clock
+
+
+class SupplementPolicy(StrEnum):
+    RESTART = "restart"
+    RESUME = "resume"
+
+
+class OnlineLevel(StrEnum):
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+
+
+class Confidence(StrEnum):
+    SOURCED = "sourced"
+    PARTIALLY_SOURCED = "partially_sourced"
+    ILLUSTRATIVE = "illustrative"
+
+
+def _in(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
+
+
+class Agency(SQLModel, table=True):
+    __table_args__ = (_in("level", AgencyLevel),)
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    code: str = sqlmodel.Field(max_length=64, unique=True, index=True)
+    name: str = sqlmodel.Field(max_length=255)
+    parent_id: int | None = sqlmodel.Field(default=None, sa_column=Column(Integer, ForeignKey("agency.id"), index=True))
+    level: str = sqlmodel.Field(max_length=16)
+    working_hours: str | None = sqlmodel.Field(default=None, max_length=64)
+    active: bool = True
+    confidence: str = sqlmodel.Field(default=Confidence.ILLUSTRATIVE, max_length=24)
+    source: str | None = sqlmodel.Field(default=None, max_length=1000)
+
+
+class Field(SQLModel, table=True):
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    code: str = sqlmodel.Field(max_length=64, unique=True, index=True)
+    name: str = sqlmodel.Field(max_length=255)
+
+
+class Procedure(SQLModel, table=True):
+    """One version of a procedure: the statutory settings in force from `effective_from`."""
+
+    __table_args__ = (
+        UniqueConstraint("code", "effective_from"),
+        _in("unit", TimeUnit),
+        _in("supplement_policy", SupplementPolicy),
+        CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="period_valid"),
+    )
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    code: str = sqlmodel.Field(max_length=64, index=True)
+    national_code: bool = True
+    name: str = sqlmodel.Field(max_length=1000)
+    name_en: str | None = sqlmodel.Field(default=None, max_length=1000)
+    search_text: str = sqlmodel.Field(max_length=3000)
+    field_id: int = sqlmodel.Field(foreign_key="field.id", index=True)
+    level: str = sqlmodel.Field(max_length=16)
+    agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id", index=True)
+    amount: float | None = None
+    unit: str = sqlmodel.Field(max_length=16)
+    same_day_cutoff: time | None = None
+    supplement_policy: str = sqlmodel.Field(default=SupplementPolicy.RESTART, max_length=8)
+    online_level: str | None = sqlmodel.Field(default=None, max_length=8)
+    fee: str | None = sqlmodel.Field(default=None, max_length=500)
+    fee_vnd: int | None = None
+    effective_from: date
+    effective_to: date | None = None
+    confidence: str = sqlmodel.Field(default=Confidence.ILLUSTRATIVE, max_length=24)
+    source: str | None = sqlmodel.Field(default=None, max_length=2000)
+
+
+class ProcedureStep(SQLModel, table=True):
+    __tablename__ = "procedure_step"
+    __table_args__ = (UniqueConstraint("procedure_id", "seq"), _in("unit", StepUnit))
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    procedure_id: int = sqlmodel.Field(
+        sa_column=Column(Integer, ForeignKey("procedure.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    seq: int
+    name: str = sqlmodel.Field(max_length=500)
+    agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
+    role: str | None = sqlmodel.Field(default=None, max_length=32)
+    amount: float | None = None
+    unit: str = sqlmodel.Field(max_length=16)
+    parallel_group: str | None = sqlmodel.Field(default=None, max_length=32)

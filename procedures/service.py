@@ -1,0 +1,409 @@
+"""Catalogue services: plain functions over a Session; they add and flush, the caller commits."""
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+from unidecode import unidecode
+
+from procedures.errors import Conflict, InvalidInput, NotFound
+from procedures.models import Agency, Field, Procedure, ProcedureStep, TimeUnit
+from procedures.schemas import (
+    NATIONAL_CODE,
+    AgencyIn,
+    AgencyRead,
+    FieldIn,
+    FieldRead,
+    ProcedureCreate,
+    ProcedureRead,
+    ProcedureUpdate,
+    ProcedureVersionCreate,
+    ProcessingTime,
+    StepRead,
+)
+from sla.core.calendar import LOCAL_TZ
+from sla.core.replay import ProcedureRule, StepRule, check_steps_fit
+
+MINUTES_PER_WORKING_DAY = 480
+
+
+def fold(text: str) -> str:
+    """Accent- and case-insensitive form: 'Đăng ký khai sinh' → 'dang ky khai sinh'."""
+    return " ".join(unidecode(text).lower().split())
+
+
+# --- agencies and fields -------------------------------------------------------------------------
+
+
+def get_agency(session: Session, code: str) -> Agency:
+    agency = session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()
+    if agency is None:
+        raise NotFound(f"no agency with code {code!r}; GET /api/v1/agencies lists the known codes")
+    return agency
+
+
+def agency_subtree_ids(session: Session, code: str) -> list[int]:
+    """The agency and every agency below it."""
+    root = get_agency(session, code)
+    parents = dict(session.execute(select(Agency.id, Agency.parent_id)).all())
+    children: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        if parent is not None:
+            children.setdefault(parent, []).append(child)
+    found, todo = [], [root.id]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, ()))
+    return found
+
+
+def list_agencies(session: Session, *, level: str | None = None, parent: str | None = None) -> list[AgencyRead]:
+    parent_agency = Agency.__table__.alias("parent_agency")
+    query = (
+        select(Agency, parent_agency.c.code)
+        .outerjoin(parent_agency, Agency.parent_id == parent_agency.c.id)
+        .order_by(Agency.level, Agency.code)
+    )
+    if level:
+        query = query.where(Agency.level == level)
+    if parent:
+        query = query.where(Agency.parent_id == get_agency(session, parent).id)
+    return [_agency_read(agency, parent_code) for agency, parent_code in session.execute(query).all()]
+
+
+def read_agency(session: Session, code: str) -> AgencyRead:
+    agency = get_agency(session, code)
+    parent_code = session.get(Agency, agency.parent_id).code if agency.parent_id else None
+    return _agency_read(agency, parent_code)
+
+
+def _agency_read(agency: Agency, parent_code: str | None) -> AgencyRead:
+    return AgencyRead(
+        code=agency.code,
+        name=agency.name,
+        parent_code=parent_code,
+        level=agency.level,
+        working_hours=agency.working_hours,
+        active=agency.active,
+        confidence=agency.confidence,
+        source=agency.source,
+    )
+
+
+def upsert_agencies(session: Session, agencies: Sequence[AgencyIn]) -> int:
+    """Create or update agencies by code; parents may come later in the same list."""
+    by_code = {a.code: a for a in session.execute(select(Agency)).scalars()}
+    for data in agencies:
+        agency = by_code.get(data.code) or Agency(code=data.code, name=data.name, level=data.level)
+        agency.sqlmodel_update(data.model_dump(exclude={"code", "parent_code"}))
+        session.add(agency)
+        by_code[data.code] = agency
+    session.flush()
+    for data in agencies:
+        if data.parent_code is None:
+            by_code[data.code].parent_id = None
+        elif data.parent_code not in by_code:
+            raise InvalidInput(f"agency {data.code}: parent {data.parent_code!r} is not a known agency code")
+        else:
+            by_code[data.code].parent_id = by_code[data.parent_code].id
+    session.flush()
+    return len(agencies)
+
+
+def list_fields(session: Session) -> list[FieldRead]:
+    in_force = _in_force(_local_today())
+    counts = dict(
+        session.execute(select(Procedure.field_id, func.count()).where(in_force).group_by(Procedure.field_id)).all()
+    )
+    return [
+        FieldRead(code=f.code, name=f.name, procedure_count=counts.get(f.id, 0))
+        for f in session.execute(select(Field).order_by(Field.code)).scalars()
+    ]
+
+
+def upsert_fields(session: Session, fields: Sequence[FieldIn]) -> int:
+    by_code = {f.code: f for f in session.execute(select(Field)).scalars()}
+    for data in fields:
+        field = by_code.get(data.code) or Field(code=data.code, name=data.name)
+        field.name = data.name
+        session.add(field)
+    session.flush()
+    return len(fields)
+
+
+# --- procedures ----------------------------------------------------------------------------------
+
+
+def _local_today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+def _in_force(as_of: date):
+    return (Procedure.effective_from <= as_of) & (
+        (Procedure.effective_to.is_(None)) | (Procedure.effective_to >= as_of)
+    )
+
+
+def search_procedures(
+    session: Session,
+    *,
+    q: str | None = None,
+    field: str | None = None,
+    level: str | None = None,
+    agency: str | None = None,
+    as_of: date | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[ProcedureRead], int]:
+    """The versions in force at `as_of` (today by default) matching every word of `q`."""
+    query = select(Procedure).where(_in_force(as_of or _local_today()))
+    for word in fold(q or "").split():
+        query = query.where(Procedure.search_text.contains(word, autoescape=True))
+    if field:
+        query = query.join(Field, Field.id == Procedure.field_id).where(Field.code == field)
+    if level:
+        query = query.where(Procedure.level == level)
+    if agency:
+        target = get_agency(session, agency)
+        step_here = select(ProcedureStep.procedure_id).where(ProcedureStep.agency_id == target.id)
+        query = query.where(
+            or_(
+                Procedure.agency_id == target.id,
+                (Procedure.agency_id.is_(None)) & (Procedure.level == target.level),
+                Procedure.id.in_(step_here),
+            )
+        )
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Procedure.code).offset((page - 1) * page_size).limit(page_size)).scalars()
+    return to_read(session, list(rows)), total
+
+
+def get_procedure(session: Session, code: str, *, as_of: date | None = None) -> Procedure:
+    """The version of `code` in force at `as_of` (today by default)."""
+    when = as_of or _local_today()
+    version = session.execute(select(Procedure).where(Procedure.code == code, _in_force(when))).scalar_one_or_none()
+    if version is None:
+        if session.execute(select(Procedure.id).where(Procedure.code == code).limit(1)).first() is None:
+            raise NotFound(f"no procedure with code {code!r}; search GET /api/v1/procedures?q=…")
+        raise NotFound(f"procedure {code!r} has no version in force on {when.isoformat()}")
+    return version
+
+
+def list_versions(session: Session, code: str) -> list[ProcedureRead]:
+    versions = list(
+        session.execute(select(Procedure).where(Procedure.code == code).order_by(Procedure.effective_from)).scalars()
+    )
+    if not versions:
+        raise NotFound(f"no procedure with code {code!r}")
+    return to_read(session, versions)
+
+
+def steps_of(session: Session, procedure_ids: Sequence[int]) -> dict[int, list[tuple[ProcedureStep, str | None]]]:
+    rows = session.execute(
+        select(ProcedureStep, Agency.code)
+        .outerjoin(Agency, Agency.id == ProcedureStep.agency_id)
+        .where(ProcedureStep.procedure_id.in_(procedure_ids))
+        .order_by(ProcedureStep.procedure_id, ProcedureStep.seq)
+    ).all()
+    steps: dict[int, list[tuple[ProcedureStep, str | None]]] = {pid: [] for pid in procedure_ids}
+    for step, agency_code in rows:
+        steps[step.procedure_id].append((step, agency_code))
+    return steps
+
+
+def to_read(session: Session, procedures: Sequence[Procedure]) -> list[ProcedureRead]:
+    """API shapes of procedure versions, loading their steps, fields and agencies in three queries."""
+    if not procedures:
+        return []
+    steps = steps_of(session, [p.id for p in procedures])
+    fields = {
+        f.id: f for f in session.execute(select(Field).where(Field.id.in_({p.field_id for p in procedures}))).scalars()
+    }
+    agency_ids = {p.agency_id for p in procedures if p.agency_id}
+    agency_codes = (
+        dict(session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(agency_ids))).all())
+        if agency_ids
+        else {}
+    )
+    return [
+        ProcedureRead(
+            code=p.code,
+            national_code=p.national_code,
+            name=p.name,
+            name_en=p.name_en,
+            field_code=fields[p.field_id].code,
+            field_name=fields[p.field_id].name,
+            level=p.level,
+            agency_code=agency_codes.get(p.agency_id),
+            processing_time=ProcessingTime.model_construct(amount=p.amount, unit=TimeUnit(p.unit)),
+            same_day_cutoff=p.same_day_cutoff,
+            supplement_policy=p.supplement_policy,
+            online_level=p.online_level,
+            fee=p.fee,
+            fee_vnd=p.fee_vnd,
+            effective_from=p.effective_from,
+            effective_to=p.effective_to,
+            steps=[
+                StepRead(
+                    seq=s.seq,
+                    name=s.name,
+                    agency_code=agency_code,
+                    role=s.role,
+                    amount=s.amount,
+                    unit=s.unit,
+                    parallel_group=s.parallel_group,
+                )
+                for s, agency_code in steps[p.id]
+            ],
+            confidence=p.confidence,
+            source=p.source,
+        )
+        for p in procedures
+    ]
+
+
+def procedure_rule(procedure: Procedure, steps: Sequence[tuple[ProcedureStep, str | None]]) -> ProcedureRule:
+    """The clock's view of a procedure version."""
+    return ProcedureRule(
+        amount=procedure.amount,
+        unit=procedure.unit,
+        cutoff=procedure.same_day_cutoff,
+        supplement_policy=procedure.supplement_policy,
+        steps=tuple(
+            StepRule(
+                seq=step.seq,
+                name=step.name,
+                agency_code=agency_code,
+                role=step.role,
+                amount=step.amount,
+                unit=step.unit,
+                parallel_group=step.parallel_group,
+            )
+            for step, agency_code in steps
+        ),
+    )
+
+
+def _fee_vnd(fee: str | None) -> int | None:
+    return int(fee) if fee and fee.strip().isdigit() else None
+
+
+def check_rule(code: str, data: ProcedureVersionCreate) -> None:
+    """Refuse steps that allot more than the whole (along the longest path of parallel steps)."""
+    rule = ProcedureRule(
+        amount=data.processing_time.amount,
+        unit=data.processing_time.unit.value,
+        cutoff=data.same_day_cutoff,
+        supplement_policy=data.supplement_policy.value,
+        steps=tuple(
+            StepRule(
+                seq=seq,
+                name=s.name,
+                agency_code=s.agency_code,
+                role=s.role,
+                amount=s.amount,
+                unit=s.unit.value,
+                parallel_group=s.parallel_group,
+            )
+            for seq, s in enumerate(data.steps, start=1)
+        ),
+    )
+    problem = check_steps_fit(rule, MINUTES_PER_WORKING_DAY)
+    if problem:
+        raise InvalidInput(f"procedure {code}: {problem}")
+
+
+def _write_version(
+    session: Session, code: str, data: ProcedureVersionCreate, version: Procedure | None = None
+) -> Procedure:
+    check_rule(code, data)
+    field_id = session.execute(select(Field.id).where(Field.code == data.field_code)).scalar_one_or_none()
+    if field_id is None:
+        raise InvalidInput(f"procedure {code}: unknown field_code {data.field_code!r}; GET /api/v1/fields lists them")
+    agency_ids = {c: get_agency(session, c).id for c in {data.agency_code, *(s.agency_code for s in data.steps)} if c}
+    values = data.model_dump(exclude={"processing_time", "steps", "field_code", "agency_code"})
+    values.update(
+        code=code,
+        national_code=bool(NATIONAL_CODE.match(code)),
+        search_text=fold(f"{code} {data.name} {data.name_en or ''}"),
+        field_id=field_id,
+        agency_id=agency_ids.get(data.agency_code),
+        amount=data.processing_time.amount,
+        unit=data.processing_time.unit.value,
+        fee_vnd=_fee_vnd(data.fee),
+    )
+    if version is None:
+        version = Procedure(**values)
+    else:
+        version.sqlmodel_update(values)
+        for old in session.execute(select(ProcedureStep).where(ProcedureStep.procedure_id == version.id)).scalars():
+            session.delete(old)
+    session.add(version)
+    session.flush()
+    for seq, step in enumerate(data.steps, start=1):
+        session.add(
+            ProcedureStep(
+                procedure_id=version.id,
+                seq=seq,
+                name=step.name,
+                agency_id=agency_ids.get(step.agency_code),
+                role=step.role,
+                amount=step.amount,
+                unit=step.unit.value,
+                parallel_group=step.parallel_group,
+            )
+        )
+    session.flush()
+    return version
+
+
+def create_procedure(session: Session, data: ProcedureCreate) -> Procedure:
+    if session.execute(select(Procedure.id).where(Procedure.code == data.code).limit(1)).first() is not None:
+        raise Conflict(f"procedure {data.code} exists; add a version with POST /api/v1/procedures/{data.code}/versions")
+    return _write_version(session, data.code, data)
+
+
+def add_version(session: Session, code: str, data: ProcedureVersionCreate) -> Procedure:
+    """A change of statutory settings from `effective_from` on: the previous version ends the day before.
+
+    A version with the same `effective_from` as an existing one replaces that one's settings.
+    """
+    versions = list(
+        session.execute(select(Procedure).where(Procedure.code == code).order_by(Procedure.effective_from)).scalars()
+    )
+    if not versions:
+        raise NotFound(f"no procedure with code {code!r}")
+    same_day = next((v for v in versions if v.effective_from == data.effective_from), None)
+    if same_day is not None:
+        return _write_version(session, code, data, same_day)
+    latest = versions[-1]
+    if data.effective_from < latest.effective_from:
+        raise InvalidInput(
+            f"procedure {code}: a new version must start after the latest one "
+            f"({latest.effective_from.isoformat()}); got {data.effective_from.isoformat()}"
+        )
+    latest.effective_to = data.effective_from - timedelta(days=1)
+    session.add(latest)
+    return _write_version(session, code, data)
+
+
+def update_procedure(session: Session, code: str, data: ProcedureUpdate) -> Procedure:
+    version = get_procedure(session, code)
+    changes = data.model_dump(exclude_unset=True)
+    version.sqlmodel_update(changes)
+    if "fee" in changes:
+        version.fee_vnd = _fee_vnd(version.fee)
+    version.search_text = fold(f"{version.code} {version.name} {version.name_en or ''}")
+    session.add(version)
+    session.flush()
+    return version
+
+
+def upsert_procedure(session: Session, data: ProcedureCreate) -> Procedure:
+    """Import: create the procedure, or the version it describes."""
+    exists = session.execute(select(Procedure.id).where(Procedure.code == data.code).limit(1)).first() is not None
+    if not exists:
+        return _write_version(session, data.code, data)
+    return add_version(session, data.code, ProcedureVersionCreate(**data.model_dump(exclude={"code"})))

@@ -1,0 +1,23 @@
+"""Load the shipped Hanoi catalogue (agencies, fields, procedures) into a database; safe to repeat."""
+
+import csv
+from importlib import resources
+
+from sqlmodel import Session
+
+from procedures.catalogue_io import import_catalogue
+from procedures.schemas import AgencyIn
+from procedures.service import upsert_agencies
+
+DATA = resources.files("seed") / "data"
+
+
+def read_agencies() -> list[AgencyIn]:
+    with (DATA / "agencies.csv").open(encoding="utf-8", newline="") as handle:
+        return [AgencyIn.model_validate({k: v for k, v in row.items() if v != ""}) for row in csv.DictReader(handle)]
+
+
+def load_catalogue(session: Session) -> dict:
+    agencies = upsert_agencies(session, read_agencies())
+    counts = import_catalogue(session, (DATA / "procedures.csv").read_bytes(), "csv")
+    return {"agencies": agencies, **counts}

@@ -1,0 +1,69 @@
+"""The `motcua` command on a SQLite file."""
+
+import io
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import cli
+from procedures.catalogue_io import COLUMNS
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTCUA_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return tmp_path
+
+
+def test_seed_export_and_import_round_trip(database):
+    seeded = runner.invoke(cli, ["seed", "catalogue"])
+    assert seeded.exit_code == 0, seeded.output
+    assert "74 procedures" in seeded.output
+    exported = database / "catalogue.xlsx"
+    assert runner.invoke(cli, ["catalogue", "export", str(exported)]).exit_code == 0
+    frame = pd.read_excel(exported, dtype=str)
+    assert len(frame) == 74 and tuple(frame.columns) == COLUMNS
+    imported = runner.invoke(cli, ["catalogue", "import", str(exported)])
+    assert imported.exit_code == 0, imported.output
+    assert "74 procedure versions imported" in imported.output
+
+
+def test_import_with_a_bad_row_names_it_and_writes_nothing(database):
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    rows = [
+        dict(
+            dict.fromkeys(COLUMNS, ""),
+            code="9.000001",
+            name="A",
+            field_code="f",
+            field_name="F",
+            level="commune",
+            amount="3",
+            unit="working_days",
+            effective_from="2025-07-01",
+        ),
+        dict(
+            dict.fromkeys(COLUMNS, ""),
+            code="9.000002",
+            name="B",
+            field_code="f",
+            field_name="F",
+            level="commune",
+            amount="3",
+            unit="weeks",
+            effective_from="2025-07-01",
+        ),
+    ]
+    bad = database / "bad.xlsx"
+    buffer = io.BytesIO()
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_excel(buffer, index=False)
+    bad.write_bytes(buffer.getvalue())
+    result = runner.invoke(cli, ["catalogue", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "row 3, unit" in result.output
+    exported = database / "after.csv"
+    assert runner.invoke(cli, ["catalogue", "export", str(exported)]).exit_code == 0
+    assert pd.read_csv(exported).empty
