@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from api import errors
 from api.db import engine_for, for_writes, upgrade
-from api.routes import catalogue, catalogue_admin, health
+from api.routes import calendar, catalogue, catalogue_admin, health
 from api.settings import Settings
+from sla.calendars import CalendarStore
 
 API_PREFIX = "/api/v1"
 
@@ -30,8 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.write_engine = for_writes(engine)
+    app.state.calendars = CalendarStore(
+        first_year=settings.calendar_first_year,
+        last_year=settings.calendar_last_year,
+        working_hours=settings.working_periods,
+    )
     errors.install(app)
-    for router in (health.router, catalogue.router, catalogue_admin.router):
+    for router in (health.router, catalogue.router, catalogue_admin.router, calendar.router):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -14,11 +14,29 @@ seed_cli = typer.Typer(no_args_is_help=True, help="Shipped data")
 catalogue_cli = typer.Typer(no_args_is_help=True, help="Procedure catalogue files (CSV, JSON, XLSX)")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(seed_cli, name="seed")
+calendar_cli = typer.Typer(no_args_is_help=True, help="The working calendar")
 cli.add_typer(catalogue_cli, name="catalogue")
+cli.add_typer(calendar_cli, name="calendar")
 
 
 def _engine():
     return engine_for(Settings().database_url)
+
+
+def _calendar_store():
+    from sla.calendars import CalendarStore
+
+    settings = Settings()
+    return CalendarStore(
+        first_year=settings.calendar_first_year,
+        last_year=settings.calendar_last_year,
+        working_hours=settings.working_periods,
+    )
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code=2)
 
 
 @db_cli.command("upgrade")
@@ -67,6 +85,70 @@ def catalogue_export(file: Path) -> None:
     with session_scope(_engine()) as session:
         file.write_bytes(export_catalogue(session, format_of(file.name)))
     typer.echo(f"catalogue written to {file}")
+
+
+@calendar_cli.command("due")
+def calendar_due(
+    start: Annotated[str, typer.Argument(help="received at, ISO 8601; without offset: local time")],
+    amount: Annotated[float, typer.Argument(help="amount of the unit (ignored for same_day)")],
+    unit: Annotated[
+        str, typer.Argument(help="working_days, working_hours, calendar_days or same_day")
+    ] = "working_days",
+    agency: Annotated[str | None, typer.Option(help="agency e-ID code")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="HH:MM same-day cut-off")] = None,
+) -> None:
+    """Print the clock start and the due instant of a dossier received at START."""
+    from datetime import datetime, time
+
+    from procedures.errors import DomainError
+    from sla.core.calendar import LOCAL_TZ, CalendarError
+
+    try:
+        received = datetime.fromisoformat(start)
+        cutoff_time = time.fromisoformat(cutoff) if cutoff else None
+    except ValueError as exc:
+        _fail(f"{exc}: give START as YYYY-MM-DDTHH:MM[+07:00] and --cutoff as HH:MM")
+    received = received if received.tzinfo else received.replace(tzinfo=LOCAL_TZ)
+    engine = _engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as session:
+            calendar = _calendar_store().get(session, agency)
+        clock_start, due_at = calendar.due_at(received, None if unit == "same_day" else amount, unit, cutoff_time)
+    except (CalendarError, DomainError) as exc:
+        _fail(str(exc))
+    typer.echo(f"received     {received.astimezone(LOCAL_TZ).isoformat()}")
+    typer.echo(f"clock start  {clock_start.astimezone(LOCAL_TZ).isoformat()}")
+    typer.echo(f"due          {due_at.astimezone(LOCAL_TZ).isoformat()}")
+
+
+@calendar_cli.command("show")
+def calendar_show(
+    year: int,
+    agency: Annotated[str | None, typer.Option(help="agency e-ID code")] = None,
+) -> None:
+    """List the weekdays off and working weekend days of YEAR with their reasons."""
+    from datetime import date
+
+    from procedures.errors import DomainError
+    from sla.core.calendar import CalendarError
+
+    engine = _engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as session:
+            calendar = _calendar_store().get(session, agency)
+        days = calendar.special_days(year)
+        working = calendar.working_days(date(year, 1, 1), date(year, 12, 31))
+    except (CalendarError, DomainError) as exc:
+        _fail(str(exc))
+    for info in days:
+        mark = "nghỉ   " if info.kind == "off" else "làm bù "
+        reference = f"  [{info.legal_ref}]" if info.legal_ref else ""
+        typer.echo(
+            f"{info.day.isoformat()} {info.day.strftime('%a')}  {mark} {info.reason}  ({info.source}){reference}"
+        )
+    typer.echo(f"{len(working)} working days in {year}")
 
 
 @cli.command()

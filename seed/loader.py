@@ -8,6 +8,7 @@ from sqlmodel import Session
 from procedures.catalogue_io import import_catalogue
 from procedures.schemas import AgencyIn
 from procedures.service import upsert_agencies
+from sla.calendars import OverrideCreate, upsert_overrides
 
 DATA = resources.files("seed") / "data"
 
@@ -17,7 +18,16 @@ def read_agencies() -> list[AgencyIn]:
         return [AgencyIn.model_validate({k: v for k, v in row.items() if v != ""}) for row in csv.DictReader(handle)]
 
 
+def read_calendar_overrides() -> list[OverrideCreate]:
+    """National corrections to the holidays package (swaps it misses, days it holds wrongly)."""
+    with (DATA / "calendar_overrides.csv").open(encoding="utf-8", newline="") as handle:
+        return [
+            OverrideCreate.model_validate({k: v for k, v in row.items() if v != ""}) for row in csv.DictReader(handle)
+        ]
+
+
 def load_catalogue(session: Session) -> dict:
     agencies = upsert_agencies(session, read_agencies())
     counts = import_catalogue(session, (DATA / "procedures.csv").read_bytes(), "csv")
-    return {"agencies": agencies, **counts}
+    overrides = upsert_overrides(session, read_calendar_overrides())
+    return {"agencies": agencies, **counts, "calendar overrides": overrides}

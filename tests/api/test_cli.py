@@ -67,3 +67,17 @@ def test_import_with_a_bad_row_names_it_and_writes_nothing(database):
     exported = database / "after.csv"
     assert runner.invoke(cli, ["catalogue", "export", str(exported)]).exit_code == 0
     assert pd.read_csv(exported).empty
+
+
+def test_calendar_due_and_show(database):
+    due = runner.invoke(cli, ["calendar", "due", "2025-04-25T09:00", "3", "working_days"])
+    assert due.exit_code == 0, due.output
+    assert "due          2025-04-29T09:00:00+07:00" in due.output
+    assert runner.invoke(cli, ["seed", "catalogue"]).exit_code == 0
+    shown = runner.invoke(cli, ["calendar", "show", "2026"])
+    assert shown.exit_code == 0
+    assert "2026-01-10 Sat  làm bù" in shown.output and "(override)" in shown.output
+    assert "250 working days in 2026" in shown.output
+    bad = runner.invoke(cli, ["calendar", "due", "2025-04-25T09:00", "3", "fortnights"])
+    assert bad.exit_code == 2 and "working_days" in bad.output
+

@@ -1,0 +1,176 @@
+"""Calendar overrides in the database, and the cached, versioned working calendars built from them.
+
+Every override change bumps `calendar_state.version` in the same transaction; a worker reads that
+one integer per request and rebuilds its calendars only when it has moved, so a new override
+applies to new computations at once, in every worker.
+"""
+
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import date, time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from procedures.db import utc_now
+from procedures.errors import InvalidInput, NotFound
+from procedures.models import Agency
+from procedures.service import get_agency
+from sla.core.calendar import Override, WorkingCalendar
+from sla.core.hours import parse_working_hours
+from sla.models import NATIONAL, CalendarOverride, CalendarState
+
+
+class OverrideCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+    kind: Literal["off", "workday"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    legal_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    agency_code: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="the agency the override applies to; empty = national"
+    )
+
+
+class OverrideRead(BaseModel):
+    id: int
+    date: date
+    kind: str
+    reason: str
+    legal_ref: str | None
+    agency_code: str | None
+
+
+def _read(override: CalendarOverride, agency_code: str | None) -> OverrideRead:
+    return OverrideRead(
+        id=override.id,
+        date=override.day,
+        kind=override.kind,
+        reason=override.reason,
+        legal_ref=override.legal_ref,
+        agency_code=agency_code,
+    )
+
+
+def _bump_version(session: Session) -> None:
+    stamp = uuid.uuid4().hex
+    bumped = session.execute(
+        update(CalendarState).where(CalendarState.id == 1).values(version=stamp, changed_at=utc_now())
+    )
+    if bumped.rowcount == 0:
+        session.add(CalendarState(id=1, version=stamp))
+    session.flush()
+
+
+def add_override(session: Session, data: OverrideCreate) -> OverrideRead:
+    agency = get_agency(session, data.agency_code) if data.agency_code else None
+    scope = agency.code if agency else NATIONAL
+    existing = session.execute(
+        select(CalendarOverride).where(CalendarOverride.day == data.date, CalendarOverride.scope == scope)
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise InvalidInput(
+            f"{data.date.isoformat()} already has an override for {scope} (id {existing.id}: "
+            f"{existing.kind}, {existing.reason!r}); "
+            f"delete it first with DELETE /api/v1/calendar/overrides/{existing.id}"
+        )
+    override = CalendarOverride(
+        day=data.date,
+        kind=data.kind,
+        reason=data.reason,
+        legal_ref=data.legal_ref,
+        scope=scope,
+        agency_id=agency.id if agency else None,
+    )
+    session.add(override)
+    _bump_version(session)
+    return _read(override, data.agency_code)
+
+
+def upsert_overrides(session: Session, overrides: Sequence[OverrideCreate]) -> int:
+    """Seed loading: write each override unless its day and scope already have one."""
+    written = 0
+    for data in overrides:
+        scope = data.agency_code or NATIONAL
+        if (
+            session.execute(
+                select(CalendarOverride.id).where(CalendarOverride.day == data.date, CalendarOverride.scope == scope)
+            ).first()
+            is None
+        ):
+            add_override(session, data)
+            written += 1
+    return written
+
+
+def list_overrides(session: Session, *, year: int | None = None, agency_code: str | None = None) -> list[OverrideRead]:
+    query = (
+        select(CalendarOverride, Agency.code)
+        .outerjoin(Agency, Agency.id == CalendarOverride.agency_id)
+        .order_by(CalendarOverride.day, CalendarOverride.scope)
+    )
+    if year is not None:
+        query = query.where(CalendarOverride.day.between(date(year, 1, 1), date(year, 12, 31)))
+    if agency_code is not None:
+        query = query.where(CalendarOverride.scope.in_((NATIONAL, get_agency(session, agency_code).code)))
+    return [_read(override, code) for override, code in session.execute(query).all()]
+
+
+def delete_override(session: Session, override_id: int) -> None:
+    override = session.get(CalendarOverride, override_id)
+    if override is None:
+        raise NotFound(f"no calendar override with id {override_id}; GET /api/v1/calendar/overrides lists them")
+    session.delete(override)
+    _bump_version(session)
+
+
+def calendar_version(session: Session) -> str:
+    return session.execute(select(CalendarState.version).where(CalendarState.id == 1)).scalar_one_or_none() or ""
+
+
+class CalendarStore:
+    """Working calendars per agency (national rules + the agency's overrides and hours), cached per version."""
+
+    def __init__(self, *, first_year: int, last_year: int, working_hours: tuple[tuple[time, time], ...]) -> None:
+        self.first_year = first_year
+        self.last_year = last_year
+        self.working_hours = working_hours
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._calendars: dict[str | None, WorkingCalendar] = {}
+
+    def get(self, session: Session, agency_code: str | None = None) -> WorkingCalendar:
+        """The calendar of `agency_code` (the national one for None); raises NotFound for an unknown agency."""
+        version = calendar_version(session)
+        agency = get_agency(session, agency_code) if agency_code else None
+        key = agency.code if agency else None
+        with self._lock:
+            if version != self._version:
+                self._calendars.clear()
+                self._version = version
+            calendar = self._calendars.get(key)
+        if calendar is None:
+            calendar = self._build(session, agency, version)
+            with self._lock:
+                if self._version == version:
+                    self._calendars[key] = calendar
+        return calendar
+
+    def _build(self, session: Session, agency: Agency | None, version: str) -> WorkingCalendar:
+        scopes = (NATIONAL,) if agency is None else (NATIONAL, agency.code)
+        rows = session.execute(select(CalendarOverride).where(CalendarOverride.scope.in_(scopes))).scalars()
+        national_first = sorted(rows, key=lambda o: (o.scope != NATIONAL, o.day))
+        hours = self.working_hours
+        if agency is not None and agency.working_hours:
+            hours = parse_working_hours(agency.working_hours)
+        return WorkingCalendar(
+            first_year=self.first_year,
+            last_year=self.last_year,
+            overrides=[Override(o.day, o.kind, o.reason, o.legal_ref) for o in national_first],
+            working_hours=hours,
+            version=f"{version}:{agency.code if agency else NATIONAL}",
+        )
