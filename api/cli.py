@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from api.db import engine_for, session_scope, upgrade
+from api.db import engine_for, for_writes, session_scope, upgrade
 from api.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, help="motcua: one-stop-shop dossiers and working-day deadlines")
@@ -15,6 +15,8 @@ catalogue_cli = typer.Typer(no_args_is_help=True, help="Procedure catalogue file
 cli.add_typer(db_cli, name="db")
 cli.add_typer(seed_cli, name="seed")
 calendar_cli = typer.Typer(no_args_is_help=True, help="The working calendar")
+dossiers_cli = typer.Typer(no_args_is_help=True, help="Dossiers")
+cli.add_typer(dossiers_cli, name="dossiers")
 cli.add_typer(catalogue_cli, name="catalogue")
 cli.add_typer(calendar_cli, name="calendar")
 
@@ -149,6 +151,41 @@ def calendar_show(
             f"{info.day.isoformat()} {info.day.strftime('%a')}  {mark} {info.reason}  ({info.source}){reference}"
         )
     typer.echo(f"{len(working)} working days in {year}")
+
+
+@dossiers_cli.command("rebuild")
+def dossiers_rebuild(
+    agency: Annotated[str | None, typer.Option(help="only dossiers received at this agency (e-ID code)")] = None,
+    refreeze: Annotated[bool, typer.Option(help="also re-derive finished dossiers and their outcomes")] = False,
+) -> None:
+    """Re-derive dossiers from their event logs after a calendar or catalogue change."""
+    from sqlalchemy import func, select
+    from tqdm import tqdm
+
+    from dossiers.models import Dossier
+    from dossiers.service import rebuild
+    from procedures.errors import DomainError
+
+    engine = _engine()
+    upgrade(engine)
+    store = _calendar_store()
+    try:
+        with session_scope(for_writes(engine)) as session:
+            total = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
+            with tqdm(total=total, unit="dossier", disable=None) as bar:
+                report = rebuild(
+                    session,
+                    calendar_for=lambda code: store.get(session, code),
+                    agency=agency,
+                    refreeze=refreeze,
+                    progress=bar.update,
+                )
+    except DomainError as exc:
+        _fail(exc.detail)
+    typer.echo(
+        f"{report.dossiers} dossiers re-derived, {report.due_moved} due dates moved, "
+        f"{report.outcome_changed} outcomes changed, {report.skipped_finished} finished dossiers kept as frozen"
+    )
 
 
 @cli.command()

@@ -81,3 +81,9 @@ def test_calendar_due_and_show(database):
     bad = runner.invoke(cli, ["calendar", "due", "2025-04-25T09:00", "3", "fortnights"])
     assert bad.exit_code == 2 and "working_days" in bad.output
 
+
+def test_dossiers_rebuild_reports_what_it_did(database):
+    assert runner.invoke(cli, ["seed", "catalogue"]).exit_code == 0
+    result = runner.invoke(cli, ["dossiers", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "0 dossiers re-derived, 0 due dates moved" in result.output

@@ -1,0 +1,119 @@
+"""Dossier tables. The event log is the truth; dossier and stage columns are derived from it."""
+
+from datetime import date, datetime
+
+import sqlmodel
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import SQLModel
+
+from procedures.db import UTCDateTime, utc_now
+
+CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
+
+
+def _instant(*, nullable: bool = True, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Dossier(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("channel IN ('counter', 'online', 'post')", name="channel_valid"),
+        CheckConstraint("status_code BETWEEN 1 AND 10", name="status_code_valid"),
+        Index("ix_dossier_queue", "current_agency_id", "status_code", "due_at"),
+        Index("ix_dossier_open_due", "status_code", "due_at"),
+        Index("ix_dossier_receiving_received", "receiving_agency_id", "received_at"),
+    )
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    code: str = sqlmodel.Field(max_length=80, unique=True, index=True)
+    procedure_id: int = sqlmodel.Field(foreign_key="procedure.id", index=True)
+    procedure_code: str = sqlmodel.Field(max_length=64, index=True)
+    receiving_agency_id: int = sqlmodel.Field(foreign_key="agency.id")
+    current_agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
+    channel: str = sqlmodel.Field(max_length=8)
+    applicant_name: str = sqlmodel.Field(max_length=200)
+    applicant_id_number: str | None = sqlmodel.Field(default=None, max_length=20)
+    applicant_phone: str | None = sqlmodel.Field(default=None, max_length=20)
+    applicant_address: str | None = sqlmodel.Field(default=None, max_length=500)
+    search_text: str = sqlmodel.Field(max_length=400)
+    submitted_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    received_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    clock_start_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    status_code: int
+    status: str = sqlmodel.Field(max_length=24)
+    original_due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    rescheduled_due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    finished_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    outcome: str | None = sqlmodel.Field(default=None, max_length=12)
+    supplement_count: int = 0
+    paused_minutes: int = 0
+    event_count: int = 0
+    derived_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
+    calendar_version: str = sqlmodel.Field(default="", max_length=32)
+
+
+class DossierEvent(SQLModel, table=True):
+    """Append-only: one row per thing that happened to a dossier, in order."""
+
+    __tablename__ = "dossier_event"
+    __table_args__ = (UniqueConstraint("dossier_id", "seq"),)
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(sa_column=Column(Integer, ForeignKey("dossier.id"), nullable=False))
+    seq: int
+    type: str = sqlmodel.Field(max_length=24)
+    at: datetime = sqlmodel.Field(sa_column=_instant(nullable=False))
+    recorded_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
+    actor: str = sqlmodel.Field(max_length=64)
+    agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
+    from_agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
+    to_agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
+    reason: str | None = sqlmodel.Field(default=None, max_length=2000)
+    result: str | None = sqlmodel.Field(default=None, max_length=2000)
+    new_due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    payload: dict | None = sqlmodel.Field(default=None, sa_column=Column(JSON))
+    idempotency_key: str | None = sqlmodel.Field(default=None, max_length=128)
+
+
+class Stage(SQLModel, table=True):
+    """Derived: one agency's turn with the dossier, with its own allotment and due (form 06)."""
+
+    __table_args__ = (UniqueConstraint("dossier_id", "seq"),)
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(sa_column=Column(Integer, ForeignKey("dossier.id"), nullable=False))
+    seq: int
+    agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id", index=True)
+    name: str = sqlmodel.Field(max_length=500)
+    step_seq: int | None = None
+    started_at: datetime = sqlmodel.Field(sa_column=_instant(nullable=False))
+    allotment_minutes: int | None = None
+    due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    ended_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    outcome: str | None = sqlmodel.Field(default=None, max_length=12)
+    overrun_minutes: int = 0
+    excluded: bool = False
+
+
+class DossierCodeCounter(SQLModel, table=True):
+    """The last daily sequence given per receiving agency and local day."""
+
+    __tablename__ = "dossier_code_counter"
+
+    agency_id: int = sqlmodel.Field(foreign_key="agency.id", primary_key=True)
+    day: date = sqlmodel.Field(primary_key=True)
+    last_seq: int = 0
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a request carrying an `Idempotency-Key`, replayed to its retries."""
+
+    __tablename__ = "idempotency_record"
+
+    key: str = sqlmodel.Field(max_length=128, primary_key=True)
+    scope: str = sqlmodel.Field(max_length=200)
+    request_hash: str = sqlmodel.Field(max_length=64)
+    status_code: int | None = None
+    response: dict | None = sqlmodel.Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))

@@ -1,0 +1,132 @@
+"""Dossier shapes on the way in and out. Instants go out in local time with their offset (+07:00)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+from sla.core.calendar import LOCAL_TZ
+from sla.core.lifecycle import EVENT_TYPES
+
+LocalInstant = Annotated[
+    datetime, PlainSerializer(lambda value: value.astimezone(LOCAL_TZ).isoformat(), return_type=str)
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+AgencyCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Channel = Literal["counter", "online", "post"]
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+
+class ApplicantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    id_number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(\d{9}|\d{12})$")] | None = Field(
+        default=None, description="citizen identity number: 12 digits (or an old 9-digit one)"
+    )
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?\d{8,15}$")] | None = Field(
+        default=None, description="digits only, optionally with a leading +"
+    )
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class DossierCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    agency_code: AgencyCode = Field(description="the receiving agency's e-ID code")
+    channel: Channel = "counter"
+    received_at: datetime | None = Field(
+        default=None, description="when the dossier was received (default now); naive = local time; never future"
+    )
+    status: Literal["received", "submitted", "refused"] = Field(
+        default="received",
+        description="'submitted': an online dossier not yet received (its clock starts at its received event); "
+        "'refused': refused at intake (kept out of statistics)",
+    )
+    reason: Text | None = Field(default=None, description="why the dossier was refused at intake")
+    applicant: ApplicantIn
+
+
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventType
+    at: datetime | None = Field(default=None, description="when it happened (default now); naive = local time")
+    from_agency: AgencyCode | None = Field(
+        default=None, description="the agency acting (default: the agency holding the dossier)"
+    )
+    to_agency: AgencyCode | None = Field(default=None, description="forwarded: the agency it goes to")
+    reason: Text | None = None
+    new_due_at: datetime | None = Field(default=None, description="apology_issued: the new appointment")
+    result: Text | None = Field(default=None, description="resolved: the result (decision, certificate, refusal)")
+
+
+class ApplicantRead(BaseModel):
+    name: str
+    id_number: str | None
+    phone: str | None
+    address: str | None
+
+
+class StageRead(BaseModel):
+    seq: int
+    agency_code: str | None
+    name: str
+    step_seq: int | None
+    started_at: LocalInstant
+    allotment_minutes: int | None
+    due_at: LocalInstant | None
+    ended_at: LocalInstant | None
+    outcome: str | None
+    overrun_minutes: int
+    excluded: bool
+
+
+class EventRead(BaseModel):
+    seq: int
+    type: str
+    at: LocalInstant
+    recorded_at: LocalInstant
+    actor: str
+    agency_code: str | None
+    from_agency_code: str | None
+    to_agency_code: str | None
+    reason: str | None
+    result: str | None
+    new_due_at: LocalInstant | None
+
+
+class DossierSummary(BaseModel):
+    code: str
+    procedure_code: str
+    receiving_agency_code: str
+    current_agency_code: str | None
+    channel: Channel
+    channel_code: int
+    applicant_name: str
+    status: str
+    status_code: int
+    submitted_at: LocalInstant | None
+    received_at: LocalInstant | None
+    original_due_at: LocalInstant | None
+    rescheduled_due_at: LocalInstant | None
+    due_at: LocalInstant | None
+    finished_at: LocalInstant | None
+    outcome: str | None
+    supplement_count: int
+
+
+class DossierRead(DossierSummary):
+    procedure_name: str
+    procedure_version_from: str
+    applicant: ApplicantRead
+    clock_start_at: LocalInstant | None
+    paused_minutes: int
+    apology_issued: bool
+    elapsed_working_minutes: int | None
+    remaining_working_minutes: int | None
+    late_stages: list[int]
+    allowed_events: list[str]
+    stages: list[StageRead]
+    timeline: list[EventRead]

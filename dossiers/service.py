@@ -1,0 +1,525 @@
+"""Intake and events. Every change appends to the event log and re-derives the dossier by replaying it.
+
+Services add and flush; the caller's unit of work commits once (or rolls back: nothing half-written).
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierEvent, Stage
+from dossiers.schemas import (
+    ApplicantRead,
+    DossierCreate,
+    DossierRead,
+    DossierSummary,
+    EventCreate,
+    EventRead,
+    StageRead,
+)
+from procedures.db import utc_now
+from procedures.errors import InvalidInput, InvalidTransition, NotFound
+from procedures.models import Agency, Procedure
+from procedures.service import fold, get_agency, get_procedure, procedure_rule, steps_of
+from sla.core.calendar import LOCAL_TZ, CalendarError, WorkingCalendar
+from sla.core.lifecycle import STATUS_NAMES, Status, allowed_events
+from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
+from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, replay
+
+CalendarFor = Callable[[str], WorkingCalendar]
+"""The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _aware(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=LOCAL_TZ) if instant.tzinfo is None else instant
+
+
+def _local_text(instant: datetime) -> str:
+    return instant.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def get_dossier(session: Session, code: str, *, lock: bool = False) -> Dossier:
+    query = select(Dossier).where(Dossier.code == code)
+    if lock:
+        query = query.with_for_update()
+    dossier = session.execute(query).scalar_one_or_none()
+    if dossier is None:
+        raise NotFound(f"no dossier with code {code!r}; codes look like 000.01.01.H26-250425-0001")
+    return dossier
+
+
+def events_of(session: Session, dossier_id: int) -> list[DossierEvent]:
+    return list(
+        session.execute(
+            select(DossierEvent).where(DossierEvent.dossier_id == dossier_id).order_by(DossierEvent.seq)
+        ).scalars()
+    )
+
+
+def _agency_codes(session: Session, ids: set[int | None]) -> dict[int, str]:
+    ids.discard(None)
+    if not ids:
+        return {}
+    return dict(session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(ids))).all())
+
+
+def _agency_ids(session: Session, codes: set[str | None]) -> dict[str, int]:
+    codes.discard(None)
+    if not codes:
+        return {}
+    found = dict(session.execute(select(Agency.code, Agency.id).where(Agency.code.in_(codes))).all())
+    missing = sorted(codes - set(found))
+    if missing:
+        raise NotFound(f"no agency with code {missing[0]!r}; GET /api/v1/agencies lists the known codes")
+    return found
+
+
+# --- the clock -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Derivation:
+    """A dossier's replayed state, with what its writers need."""
+
+    state: ClockState
+    agency_ids: dict[str, int]
+
+
+def _clock_events(events: Sequence[DossierEvent], codes: dict[int, str]) -> list[Event]:
+    return [
+        Event(
+            type=e.type,
+            at=e.at,
+            agency_code=codes.get(e.from_agency_id or e.agency_id),
+            to_agency_code=codes.get(e.to_agency_id),
+            new_due_at=e.new_due_at,
+            reason=e.reason,
+        )
+        for e in events
+    ]
+
+
+def rule_of(session: Session, procedure_id: int) -> ProcedureRule:
+    procedure = session.get(Procedure, procedure_id)
+    return procedure_rule(procedure, steps_of(session, [procedure_id])[procedure_id])
+
+
+def derive(
+    session: Session,
+    dossier: Dossier,
+    events: Sequence[DossierEvent],
+    calendar: WorkingCalendar,
+    *,
+    rule: ProcedureRule | None = None,
+    codes: dict[int, str] | None = None,
+) -> Derivation:
+    """Replay the events through the clock: the one function every writer (intake, events, rebuild) uses.
+
+    `rule` and `codes` (agency id → code) may be given by callers that derive many dossiers at once.
+    """
+    rule = rule or rule_of(session, dossier.procedure_id)
+    if codes is None:
+        ids = {dossier.receiving_agency_id} | {
+            i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)
+        }
+        codes = _agency_codes(session, ids)
+    try:
+        state = replay(
+            rule, calendar, _clock_events(events, codes), receiving_agency_code=codes[dossier.receiving_agency_id]
+        )
+    except CoreInvalidTransition as exc:
+        raise InvalidTransition(str(exc)) from exc
+    except (ReplayError, CalendarError) as exc:
+        raise InvalidInput(str(exc)) from exc
+    return Derivation(state, {code: agency_id for agency_id, code in codes.items()})
+
+
+@dataclass
+class RebuildReport:
+    dossiers: int = 0
+    due_moved: int = 0
+    outcome_changed: int = 0
+    skipped_finished: int = 0
+
+
+def rebuild(
+    session: Session,
+    *,
+    calendar_for: CalendarFor,
+    agency: str | None = None,
+    refreeze: bool = False,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> RebuildReport:
+    """Re-derive dossiers from their events (after a calendar or catalogue change), in batches.
+
+    Finished dossiers keep their frozen outcome and dues unless `refreeze`.
+    """
+    report = RebuildReport()
+    codes = dict(session.execute(select(Agency.id, Agency.code)).all())
+    rules: dict[int, ProcedureRule] = {}
+    query = select(Dossier).order_by(Dossier.id)
+    if agency:
+        query = query.where(Dossier.receiving_agency_id == get_agency(session, agency).id)
+    if not refreeze:
+        finished = select(func.count()).select_from(query.where(Dossier.finished_at.is_not(None)).subquery())
+        report.skipped_finished = session.execute(finished).scalar_one()
+        query = query.where(Dossier.finished_at.is_(None))
+    last_id = 0
+    while True:
+        batch = list(session.execute(query.where(Dossier.id > last_id).limit(batch_size)).scalars())
+        if not batch:
+            return report
+        last_id = batch[-1].id
+        events: dict[int, list[DossierEvent]] = {d.id: [] for d in batch}
+        for event in session.execute(
+            select(DossierEvent)
+            .where(DossierEvent.dossier_id.in_(events))
+            .order_by(DossierEvent.dossier_id, DossierEvent.seq)
+        ).scalars():
+            events[event.dossier_id].append(event)
+        for dossier in batch:
+            if dossier.procedure_id not in rules:
+                rules[dossier.procedure_id] = rule_of(session, dossier.procedure_id)
+            calendar = calendar_for(codes[dossier.receiving_agency_id])
+            before = (dossier.due_at, dossier.outcome)
+            derivation = derive(
+                session, dossier, events[dossier.id], calendar, rule=rules[dossier.procedure_id], codes=codes
+            )
+            apply_derivation(session, dossier, derivation, calendar)
+            report.dossiers += 1
+            report.due_moved += dossier.due_at != before[0]
+            report.outcome_changed += dossier.outcome != before[1]
+        if progress:
+            progress(len(batch))
+
+
+def apply_derivation(session: Session, dossier: Dossier, derivation: Derivation, calendar: WorkingCalendar) -> None:
+    """Write the derived columns and stages of a dossier from its replayed state."""
+    state = derivation.state
+    ids = derivation.agency_ids
+    dossier.status_code = int(state.status)
+    dossier.status = STATUS_NAMES[state.status]
+    dossier.clock_start_at = state.clock_start
+    dossier.original_due_at = state.original_due_at
+    dossier.rescheduled_due_at = state.rescheduled_due_at
+    dossier.due_at = state.due_at
+    dossier.finished_at = state.finished_at
+    dossier.outcome = state.outcome
+    dossier.supplement_count = state.supplement_count
+    dossier.paused_minutes = state.paused_minutes
+    dossier.current_agency_id = ids.get(state.current_agency_code)
+    dossier.calendar_version = calendar.version[:32]
+    dossier.derived_at = utc_now()
+    session.add(dossier)
+    session.execute(delete(Stage).where(Stage.dossier_id == dossier.id))
+    session.add_all(
+        Stage(
+            dossier_id=dossier.id,
+            seq=stage.seq,
+            agency_id=ids.get(stage.agency_code),
+            name=stage.name[:500],
+            step_seq=stage.step_seq,
+            started_at=stage.started_at,
+            allotment_minutes=stage.allotment_minutes,
+            due_at=stage.due_at,
+            ended_at=stage.ended_at,
+            outcome=stage.outcome,
+            overrun_minutes=stage.overrun_minutes,
+            excluded=stage.excluded,
+        )
+        for stage in state.stages
+    )
+    session.flush()
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+
+def _next_sequence(session: Session, agency_id: int, day) -> int:
+    """The agency's next daily sequence; one row per agency and day, locked until the intake commits."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(DossierCodeCounter)
+        .values(agency_id=agency_id, day=day, last_seq=1)
+        .on_conflict_do_update(index_elements=["agency_id", "day"], set_={"last_seq": DossierCodeCounter.last_seq + 1})
+        .returning(DossierCodeCounter.last_seq)
+    )
+    return session.execute(statement).scalar_one()
+
+
+def _dossier_code(agency_code: str, day, sequence: int) -> str:
+    return f"{agency_code}-{day:%y%m%d}-{sequence:04d}"
+
+
+def _check_not_future(instant: datetime, now: datetime, what: str) -> None:
+    if instant > now + CLOCK_SKEW:
+        raise InvalidInput(
+            f"{what} {_local_text(instant)} is in the future (now {_local_text(now)}); "
+            "give the instant it happened, at most a few minutes ahead"
+        )
+
+
+def receive(
+    session: Session,
+    *,
+    data: DossierCreate,
+    actor: str,
+    calendar_for: CalendarFor,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Dossier:
+    """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due."""
+    at = _aware(data.received_at) if data.received_at else now
+    _check_not_future(at, now, "received_at")
+    agency = get_agency(session, data.agency_code)
+    procedure = get_procedure(session, data.procedure_code, as_of=at.astimezone(LOCAL_TZ).date())
+    calendar = calendar_for(agency.code)
+    day = at.astimezone(LOCAL_TZ).date()
+    code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
+    applicant = data.applicant
+    dossier = Dossier(
+        code=code,
+        procedure_id=procedure.id,
+        procedure_code=procedure.code,
+        receiving_agency_id=agency.id,
+        current_agency_id=agency.id,
+        channel=data.channel,
+        applicant_name=applicant.name,
+        applicant_id_number=applicant.id_number,
+        applicant_phone=applicant.phone,
+        applicant_address=applicant.address,
+        search_text=fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400],
+        submitted_at=at if data.status == "submitted" else None,
+        received_at=at if data.status != "submitted" else None,
+        status_code=int(Status.RECEIVED),
+        status=STATUS_NAMES[Status.RECEIVED],
+        event_count=1,
+    )
+    session.add(dossier)
+    session.flush()
+    event = DossierEvent(
+        dossier_id=dossier.id,
+        seq=1,
+        type=data.status,
+        at=at,
+        recorded_at=now,
+        actor=actor,
+        agency_id=agency.id,
+        reason=data.reason,
+        idempotency_key=idempotency_key,
+    )
+    session.add(event)
+    apply_derivation(session, dossier, derive(session, dossier, [event], calendar), calendar)
+    return dossier
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+def record(
+    session: Session,
+    *,
+    code: str,
+    data: EventCreate,
+    actor: str,
+    calendar_for: CalendarFor,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Dossier:
+    """Append one event after checking it against the state machine and the clock, then re-derive."""
+    dossier = get_dossier(session, code, lock=True)
+    events = events_of(session, dossier.id)
+    at = _aware(data.at) if data.at else now
+    _check_not_future(at, now, "the event time")
+    if events and at < events[-1].at:
+        raise InvalidInput(
+            f"the event time {_local_text(at)} is before the previous event ({events[-1].type} at "
+            f"{_local_text(events[-1].at)}); events are recorded in time order"
+        )
+    _check_event_fields(data)
+    ids = _agency_ids(session, {data.from_agency, data.to_agency})
+    acting = ids.get(data.from_agency) or dossier.current_agency_id or dossier.receiving_agency_id
+    event = DossierEvent(
+        dossier_id=dossier.id,
+        seq=len(events) + 1,
+        type=data.type,
+        at=at,
+        recorded_at=now,
+        actor=actor,
+        agency_id=acting,
+        from_agency_id=acting if data.type == "forwarded" else None,
+        to_agency_id=ids.get(data.to_agency),
+        reason=data.reason,
+        result=data.result,
+        new_due_at=_aware(data.new_due_at) if data.new_due_at else None,
+        idempotency_key=idempotency_key,
+    )
+    calendar = calendar_for(_agency_codes(session, {dossier.receiving_agency_id})[dossier.receiving_agency_id])
+    derivation = derive(session, dossier, [*events, event], calendar)
+    if data.type == "received" and dossier.received_at is None:
+        dossier.received_at = at
+    session.add(event)
+    dossier.event_count = event.seq
+    apply_derivation(session, dossier, derivation, calendar)
+    return dossier
+
+
+def _check_event_fields(data: EventCreate) -> None:
+    if data.type == "forwarded" and not data.to_agency:
+        raise InvalidInput("a forwarded event needs to_agency: the e-ID code of the agency it goes to")
+    if data.type != "forwarded" and data.to_agency:
+        raise InvalidInput(f"to_agency is only for forwarded events, not {data.type}")
+    if data.type == "apology_issued" and (data.new_due_at is None or not data.reason):
+        raise InvalidInput("an apology (form 04) needs new_due_at (the new appointment) and a reason")
+    if data.type != "apology_issued" and data.new_due_at is not None:
+        raise InvalidInput(f"new_due_at is only for apology_issued events, not {data.type}")
+    if data.type == "supplement_requested" and not data.reason:
+        raise InvalidInput("a supplement request needs a reason: what is missing, told once and completely")
+
+
+# --- reading shapes ------------------------------------------------------------------------------
+
+
+def _summary_fields(dossier: Dossier, codes: dict[int, str]) -> dict:
+    return {
+        "code": dossier.code,
+        "procedure_code": dossier.procedure_code,
+        "receiving_agency_code": codes[dossier.receiving_agency_id],
+        "current_agency_code": codes.get(dossier.current_agency_id),
+        "channel": dossier.channel,
+        "channel_code": CHANNEL_CODES[dossier.channel],
+        "applicant_name": dossier.applicant_name,
+        "status": dossier.status,
+        "status_code": dossier.status_code,
+        "submitted_at": dossier.submitted_at,
+        "received_at": dossier.received_at,
+        "original_due_at": dossier.original_due_at,
+        "rescheduled_due_at": dossier.rescheduled_due_at,
+        "due_at": dossier.due_at,
+        "finished_at": dossier.finished_at,
+        "outcome": dossier.outcome,
+        "supplement_count": dossier.supplement_count,
+    }
+
+
+def read(session: Session, dossier: Dossier, *, calendar_for: CalendarFor, now: datetime) -> DossierRead:
+    """The dossier with its timeline, stages and clock (elapsed, remaining, paused) as of `now`."""
+    events = events_of(session, dossier.id)
+    stages = list(session.execute(select(Stage).where(Stage.dossier_id == dossier.id).order_by(Stage.seq)).scalars())
+    ids = {dossier.receiving_agency_id, dossier.current_agency_id}
+    ids |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
+    ids |= {s.agency_id for s in stages}
+    codes = _agency_codes(session, ids)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    calendar = calendar_for(codes[dossier.receiving_agency_id])
+    elapsed = remaining = None
+    if dossier.clock_start_at is not None:
+        end = dossier.finished_at or now
+        elapsed = max(calendar.minutes_between(dossier.clock_start_at, end) - dossier.paused_minutes, 0)
+        if dossier.finished_at is None and dossier.due_at is not None:
+            if now < dossier.due_at:
+                remaining = calendar.minutes_between(now, dossier.due_at)
+            else:
+                remaining = -calendar.minutes_between(dossier.due_at, now)
+    apology = any(e.type == "apology_issued" for e in events)
+    status = Status(dossier.status_code)
+    return DossierRead(
+        **_summary_fields(dossier, codes),
+        procedure_name=procedure.name,
+        procedure_version_from=procedure.effective_from.isoformat(),
+        applicant=ApplicantRead(
+            name=dossier.applicant_name,
+            id_number=dossier.applicant_id_number,
+            phone=dossier.applicant_phone,
+            address=dossier.applicant_address,
+        ),
+        clock_start_at=dossier.clock_start_at,
+        paused_minutes=dossier.paused_minutes,
+        apology_issued=apology,
+        elapsed_working_minutes=elapsed,
+        remaining_working_minutes=remaining,
+        late_stages=[s.seq for s in stages if s.outcome == "late"],
+        allowed_events=list(allowed_events(status, apology_issued=apology)),
+        stages=[
+            StageRead(
+                seq=s.seq,
+                agency_code=codes.get(s.agency_id),
+                name=s.name,
+                step_seq=s.step_seq,
+                started_at=s.started_at,
+                allotment_minutes=s.allotment_minutes,
+                due_at=s.due_at,
+                ended_at=s.ended_at,
+                outcome=s.outcome,
+                overrun_minutes=s.overrun_minutes,
+                excluded=s.excluded,
+            )
+            for s in stages
+        ],
+        timeline=[
+            EventRead(
+                seq=e.seq,
+                type=e.type,
+                at=e.at,
+                recorded_at=e.recorded_at,
+                actor=e.actor,
+                agency_code=codes.get(e.agency_id),
+                from_agency_code=codes.get(e.from_agency_id),
+                to_agency_code=codes.get(e.to_agency_id),
+                reason=e.reason,
+                result=e.result,
+                new_due_at=e.new_due_at,
+            )
+            for e in events
+        ],
+    )
+
+
+def search(
+    session: Session,
+    *,
+    agency: str | None = None,
+    status: int | None = None,
+    procedure: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    q: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[DossierSummary], int]:
+    """Dossiers received at (or held by) an agency, newest first."""
+    query = select(Dossier)
+    if agency:
+        agency_id = get_agency(session, agency).id
+        query = query.where(or_(Dossier.receiving_agency_id == agency_id, Dossier.current_agency_id == agency_id))
+    if status is not None:
+        query = query.where(Dossier.status_code == status)
+    if procedure:
+        query = query.where(Dossier.procedure_code == procedure)
+    if received_from:
+        query = query.where(Dossier.received_at >= received_from)
+    if received_to:
+        query = query.where(Dossier.received_at < received_to)
+    for word in fold(q or "").split():
+        query = query.where(Dossier.search_text.contains(word, autoescape=True))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = list(
+        session.execute(
+            query.order_by(Dossier.received_at.desc(), Dossier.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).scalars()
+    )
+    codes = _agency_codes(session, {i for d in rows for i in (d.receiving_agency_id, d.current_agency_id)})
+    return [DossierSummary(**_summary_fields(d, codes)) for d in rows], total

@@ -1,0 +1,52 @@
+"""Rebuild re-derives dossiers from their events with the same replay as intake."""
+
+from datetime import UTC, date, datetime
+
+from dossiers import service
+from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
+from sla.calendars import CalendarStore, OverrideCreate, add_override
+from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from tests.dossiers.conftest import RESIDENCE, WARD
+
+
+def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
+    store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
+    calendar_for = lambda code: store.get(session, code)  # noqa: E731
+    now = datetime.now(UTC)
+
+    def intake():
+        data = DossierCreate(
+            procedure_code=RESIDENCE,
+            agency_code=WARD,
+            received_at=datetime(2025, 6, 2, 9),
+            applicant=ApplicantIn(name="A"),
+        )
+        return service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now)
+
+    open_dossier = intake()
+    finished = intake()
+    service.record(
+        session,
+        code=finished.code,
+        data=EventCreate(type="resolved", at=datetime(2025, 6, 11, 16)),
+        actor="test",
+        calendar_for=calendar_for,
+        now=now,
+    )
+    assert finished.outcome == "on_time"
+    add_override(session, OverrideCreate(date=date(2025, 6, 4), kind="off", reason="Nghỉ đột xuất do bão"))
+
+    report = service.rebuild(session, calendar_for=calendar_for)
+    assert (report.dossiers, report.due_moved, report.skipped_finished) == (1, 1, 1)
+    assert open_dossier.due_at == datetime(2025, 6, 12, 9, tzinfo=LOCAL_TZ)
+    assert finished.outcome == "on_time"
+
+    refrozen = service.rebuild(session, calendar_for=calendar_for, refreeze=True)
+    assert refrozen.dossiers == 2 and refrozen.outcome_changed == 1
+    assert finished.outcome == "early"  # against the moved due of 12/06
+
+
+def test_rebuild_of_one_agency_leaves_the_others(session):
+    store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
+    report = service.rebuild(session, calendar_for=lambda code: store.get(session, code), agency="000.00.13.H26")
+    assert report.dossiers == 0
