@@ -8,6 +8,7 @@ from sqlmodel import Session
 from procedures.catalogue_io import import_catalogue
 from procedures.schemas import AgencyIn
 from procedures.service import upsert_agencies
+from seed.calendar import national_overrides
 from sla.calendars import OverrideCreate, upsert_overrides
 
 DATA = resources.files("seed") / "data"
@@ -19,11 +20,9 @@ def read_agencies() -> list[AgencyIn]:
 
 
 def read_calendar_overrides() -> list[OverrideCreate]:
-    """National corrections to the holidays package (swaps it misses, days it holds wrongly)."""
-    with (DATA / "calendar_overrides.csv").open(encoding="utf-8", newline="") as handle:
-        return [
-            OverrideCreate.model_validate({k: v for k, v in row.items() if v != ""}) for row in csv.DictReader(handle)
-        ]
+    return [
+        OverrideCreate(date=o.day, kind=o.kind, reason=o.reason, legal_ref=o.legal_ref) for o in national_overrides()
+    ]
 
 
 def load_catalogue(session: Session) -> dict:

@@ -35,6 +35,8 @@ _LOCAL_OFFSET = timedelta(hours=7)
 _LOCAL_OFFSET_MINUTES = 420
 _MINUTES_PER_DAY = 1440
 _EPOCH_DAY = date(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MINUTE = timedelta(minutes=1)
 _BLOCK_SIZE = 1 << 16
 _MAX_YEARS = 1000
 _INSTANT_UNITS = ("m", "s", "ms", "us", "ns")
@@ -49,6 +51,15 @@ class Unit(StrEnum):
 
 class CalendarError(ValueError):
     """Bad input, or an instant, date or result outside the calendar's years."""
+
+
+_AMOUNT_PER_CALENDAR_DAY = {
+    None: _MINUTES_PER_DAY,
+    Unit.WORKING_DAYS: 1,
+    Unit.WORKING_HOURS: 24,
+    Unit.CALENDAR_DAYS: 1,
+}
+"""Largest amount per calendar day of the range, by unit (None: working minutes)."""
 
 
 DayKind = Literal["off", "workday"]
@@ -79,24 +90,6 @@ class DayInfo:
     reason: str
     source: Literal["package", "override"]
     legal_ref: str | None = None
-
-
-_NOTICE_2026 = "Công văn 12729/VPCP-KGVX"
-
-KNOWN_OVERRIDES: tuple[Override, ...] = (
-    Override(date(2026, 1, 2), "off", "Ngày nghỉ (thay cho ngày 10/01/2026)", _NOTICE_2026),
-    Override(date(2026, 1, 10), "workday", "Ngày làm bù cho ngày nghỉ 02/01/2026", _NOTICE_2026),
-    Override(
-        date(2026, 11, 24),
-        "workday",
-        "Ngày Văn hóa Việt Nam: chưa có văn bản quy định là ngày nghỉ hưởng lương của cán bộ, "
-        "công chức; vẫn là ngày làm việc",
-        "Bộ luật Lao động 2019, điều 112",
-    ),
-)
-"""What the holidays package (0.109) gets wrong for 2024–2026 against domain.md §6: it misses the
-January 2026 swap, and lists 24/11/2026 as a day off although the Labour Code's list of holidays
-(art. 112) does not include it and no notice gives civil servants that day."""
 
 
 class WorkingCalendar:
@@ -327,12 +320,7 @@ class WorkingCalendar:
     def _amount_values(self, amount: np.ndarray, unit: Unit | None, label: str, offset: int | None) -> np.ndarray:
         if amount.dtype.kind not in "iuf":
             raise CalendarError(f"amounts of {label} must be numbers, got dtype {amount.dtype}")
-        limit = self._day_count * {
-            None: _MINUTES_PER_DAY,
-            Unit.WORKING_DAYS: 1,
-            Unit.WORKING_HOURS: 24,
-            Unit.CALENDAR_DAYS: 1,
-        }[unit]
+        limit = self._day_count * _AMOUNT_PER_CALENDAR_DAY[unit]
         valid = (amount >= 0) & (amount <= limit)
         if not valid.all():
             _raise_at(amount, valid, offset, f"{label} must be between 0 and {limit}, the calendar's span")
@@ -356,7 +344,9 @@ class WorkingCalendar:
                 even = half_day_minutes % 2 == 0
                 if not even.all():
                     _raise_at(
-                        amount, even, offset,
+                        amount,
+                        even,
+                        offset,
                         f"a half day is not a whole number of minutes in a {self.minutes_per_day}-minute day",
                     )
             return half_day_minutes // 2
@@ -445,9 +435,7 @@ class WorkingCalendar:
             position = int(np.flatnonzero(~covered)[0])
             value = utc_minutes.view("datetime64[m]")[position]
             shown = "missing (NaT)" if np.isnat(value) else _local_text(value)
-            raise CalendarError(
-                f"{name}[{offset + position}] = {shown} is outside the calendar's years {self._years}"
-            )
+            raise CalendarError(f"{name}[{offset + position}] = {shown} is outside the calendar's years {self._years}")
 
     def _require_working_day(self, working_day: np.ndarray, what: str, offset: int) -> None:
         if working_day.max() >= self._working_day_count:
@@ -534,12 +522,11 @@ def _as_instants(utc_minutes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def _instant_array(name: str, instant: datetime) -> np.ndarray:
     if not isinstance(instant, datetime) or instant.utcoffset() is None:
         raise CalendarError(f"{name} must be an aware datetime, got {instant!r}")
-    utc = instant.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
-    return np.array([utc], dtype="datetime64[m]")
+    return np.array([(instant - _EPOCH) // _ONE_MINUTE], dtype=np.int64).view("datetime64[m]")
 
 
 def _as_datetime(instant: np.datetime64) -> datetime:
-    return instant.astype(datetime).replace(tzinfo=UTC)
+    return _EPOCH + timedelta(minutes=int(instant.view(np.int64)))
 
 
 def _local_text(utc_instant: np.datetime64) -> str:
@@ -603,9 +590,7 @@ def _special_days(first_day: date, last_day: date, overrides: Iterable[Override]
     The package is asked for one year either side: a swap is listed under the year of its day off,
     which may differ from the year of its make-up day.
     """
-    package = holidays.country_holidays(
-        "VN", years=range(first_day.year - 1, last_day.year + 2), language="vi"
-    )
+    package = holidays.country_holidays("VN", years=range(first_day.year - 1, last_day.year + 2), language="vi")
     decided: dict[date, DayInfo] = {}
     for day, name in package.items():
         decided[day] = DayInfo(day, "off", name, "package")

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from seed.calendar import national_overrides
 from sla.core.calendar import (
-    KNOWN_OVERRIDES,
     OUTCOME_EARLY,
     OUTCOME_LATE,
     OUTCOME_NAMES,
@@ -21,6 +21,8 @@ from sla.core.calendar import (
     Unit,
     WorkingCalendar,
 )
+
+SHIPPED_OVERRIDES = national_overrides()
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PROVINCIAL_HOURS = ((time(7), time(11, 30)), (time(13, 30), time(17)))
@@ -65,14 +67,12 @@ def instants(*moments: datetime) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def calendar() -> WorkingCalendar:
-    return WorkingCalendar(first_year=2024, last_year=2026, overrides=KNOWN_OVERRIDES, version="test")
+    return WorkingCalendar(first_year=2024, last_year=2026, overrides=SHIPPED_OVERRIDES, version="test")
 
 
 @pytest.fixture(scope="module")
 def provincial() -> WorkingCalendar:
-    return WorkingCalendar(
-        first_year=2024, last_year=2026, overrides=KNOWN_OVERRIDES, working_hours=PROVINCIAL_HOURS
-    )
+    return WorkingCalendar(first_year=2024, last_year=2026, overrides=SHIPPED_OVERRIDES, working_hours=PROVINCIAL_HOURS)
 
 
 def due_local(calendar: WorkingCalendar, received: datetime, amount, unit, cutoff=None) -> tuple[datetime, datetime]:
@@ -100,7 +100,7 @@ def test_known_overrides_are_exactly_what_the_package_misses():
             (day, "workday") for day in table_make_up_days(year)
         }
         differences |= {day for day, _ in listed ^ expected}
-    assert differences == {override.day for override in KNOWN_OVERRIDES}
+    assert differences == {override.day for override in SHIPPED_OVERRIDES}
 
 
 def test_every_day_of_the_range_follows_the_table(calendar):
@@ -250,7 +250,7 @@ def test_boundary_is_the_close_of_the_earlier_period(calendar):
 
 def test_agency_storm_closure(calendar):
     storm = Override(date(2025, 4, 28), "off", "Nghỉ do bão", "Quyết định của Chủ tịch UBND tỉnh")
-    closed = WorkingCalendar(first_year=2024, last_year=2026, overrides=(*KNOWN_OVERRIDES, storm))
+    closed = WorkingCalendar(first_year=2024, last_year=2026, overrides=(*SHIPPED_OVERRIDES, storm))
     assert due_local(closed, local(25, 4, 2025, 9), 3, "working_days")[1] == local(5, 5, 2025, 9)
     assert storm.day in {info.day for info in closed.special_days(2025) if info.source == "override"}
     assert due_local(calendar, local(25, 4, 2025, 9), 3, "working_days")[1] == local(29, 4, 2025, 9)
@@ -258,7 +258,7 @@ def test_agency_storm_closure(calendar):
 
 def test_later_override_wins_storm_on_make_up_saturday():
     storm = Override(date(2025, 4, 26), "off", "Nghỉ do bão")
-    closed = WorkingCalendar(first_year=2025, last_year=2025, overrides=(*KNOWN_OVERRIDES, storm))
+    closed = WorkingCalendar(first_year=2025, last_year=2025, overrides=(*SHIPPED_OVERRIDES, storm))
     assert date(2025, 4, 26) not in {info.day for info in closed.special_days(2025)}
     assert due_local(closed, local(25, 4, 2025, 9), 3, "working_days")[1] == local(5, 5, 2025, 9)
 

@@ -10,18 +10,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sla.core.calendar import KNOWN_OVERRIDES, WorkingCalendar
+from seed.calendar import national_overrides
+from sla.core.calendar import WorkingCalendar
+
+SHIPPED_OVERRIDES = national_overrides()
 
 FIRST_DAY, LAST_DAY = date(2024, 1, 1), date(2026, 12, 31)
 LOCAL_OFFSET_MINUTES = 7 * 60
 EPOCH = date(1970, 1, 1)
 
 CALENDARS = {
-    "default": WorkingCalendar(first_year=2024, last_year=2026, overrides=KNOWN_OVERRIDES),
+    "default": WorkingCalendar(first_year=2024, last_year=2026, overrides=SHIPPED_OVERRIDES),
     "provincial": WorkingCalendar(
         first_year=2024,
         last_year=2026,
-        overrides=KNOWN_OVERRIDES,
+        overrides=SHIPPED_OVERRIDES,
         working_hours=((time(7), time(11, 30)), (time(13, 30), time(17))),
     ),
 }
@@ -56,9 +59,9 @@ class MinuteWalker:
 
     def clock_start(self, received: int, cutoff: time | None) -> int:
         moment = received
-        if cutoff is not None and received // 1440 in self.working_day_numbers:
-            if received % 1440 > minute_of_day(cutoff):
-                moment = (received // 1440 + 1) * 1440
+        day = received // 1440
+        if cutoff is not None and day in self.working_day_numbers and received % 1440 > minute_of_day(cutoff):
+            moment = (day + 1) * 1440
         while not self.is_working(moment):
             moment += 1
         return moment
