@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.db import engine_for, for_writes, upgrade
-from api.routes import calendar, catalogue, catalogue_admin, dossiers, health
+from api.routes import calendar, catalogue, catalogue_admin, dossiers, health, reports
 from api.settings import Settings
 from sla.calendars import CalendarStore
 
@@ -37,7 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         working_hours=settings.working_periods,
     )
     errors.install(app)
-    for router in (health.router, catalogue.router, catalogue_admin.router, calendar.router, dossiers.router):
+    for router in (
+        health.router,
+        catalogue.router,
+        catalogue_admin.router,
+        calendar.router,
+        dossiers.router,
+        reports.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

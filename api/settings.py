@@ -7,6 +7,7 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sla.core.hours import parse_working_hours
+from sla.core.rates import ParScoring
 
 
 class Settings(BaseSettings):
@@ -20,6 +21,18 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 200
     max_upload_bytes: int = 10 * 1024 * 1024
+    par_on_time_max_points: float = 1.0
+    par_on_time_bands: str | None = None  # e.g. "0.98:1,0.95:0.75,0.9:0.5"; empty: proportional
+
+    @field_validator("par_on_time_bands")
+    @classmethod
+    def _check_bands(cls, value: str | None) -> str | None:
+        ParScoring.parse(1.0, value)
+        return value
+
+    @property
+    def par_scoring(self) -> ParScoring:
+        return ParScoring.parse(self.par_on_time_max_points, self.par_on_time_bands)
 
     @field_validator("working_hours")
     @classmethod

@@ -48,6 +48,7 @@ class Dossier(SQLModel, table=True):
     outcome: str | None = sqlmodel.Field(default=None, max_length=12)
     supplement_count: int = 0
     paused_minutes: int = 0
+    resolution_working_minutes: int | None = None
     event_count: int = 0
     derived_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
     calendar_version: str = sqlmodel.Field(default="", max_length=32)

@@ -34,6 +34,7 @@ CalendarFor = Callable[[str], WorkingCalendar]
 """The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
 
 CLOCK_SKEW = timedelta(minutes=5)
+RESOLVED_OUTCOMES = ("early", "on_time", "late")
 
 
 def _aware(instant: datetime) -> datetime:
@@ -217,6 +218,11 @@ def apply_derivation(session: Session, dossier: Dossier, derivation: Derivation,
     dossier.outcome = state.outcome
     dossier.supplement_count = state.supplement_count
     dossier.paused_minutes = state.paused_minutes
+    dossier.resolution_working_minutes = (
+        max(calendar.minutes_between(state.clock_start, state.finished_at) - state.paused_minutes, 0)
+        if state.outcome in RESOLVED_OUTCOMES
+        else None
+    )
     dossier.current_agency_id = ids.get(state.current_agency_code)
     dossier.calendar_version = calendar.version[:32]
     dossier.derived_at = utc_now()

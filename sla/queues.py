@@ -1,0 +1,158 @@
+"""Managers' queues: open dossiers held by an agency that are overdue, or due within N working days.
+
+Only dossiers whose clock runs (received, processing) are queued: one waiting for a supplement or
+a financial obligation has its due on hold. The queue uses the current due (`due_at`, the
+rescheduled one after an apology); statistics keep comparing with the original due.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, func, select
+from sqlmodel import Session
+
+from dossiers.models import Dossier, Stage
+from procedures.errors import NotFound
+from procedures.models import Agency, Field, Procedure
+from procedures.service import agency_subtree_ids, get_agency
+from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.reports import day_start
+
+RUNNING_STATUSES = (2, 4)
+QUEUE_COLUMNS = [
+    "code",
+    "procedure_code",
+    "procedure_name",
+    "status",
+    "status_code",
+    "received_at",
+    "due_at",
+    "original_due_at",
+    "holding_agency_code",
+    "holding_agency_name",
+    "current_stage",
+    "current_stage_due_at",
+    "working_days_overdue",
+    "working_days_left",
+]
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    agency: str
+    include_children: bool = False
+    field: str | None = None
+    procedure: str | None = None
+
+
+def _base(session: Session, where: QueueFilter) -> Select:
+    agency_ids = (
+        agency_subtree_ids(session, where.agency) if where.include_children else [get_agency(session, where.agency).id]
+    )
+    query = select(Dossier).where(Dossier.current_agency_id.in_(agency_ids), Dossier.status_code.in_(RUNNING_STATUSES))
+    if where.procedure:
+        query = query.where(Dossier.procedure_code == where.procedure)
+    if where.field:
+        field_id = session.execute(select(Field.id).where(Field.code == where.field)).scalar_one_or_none()
+        if field_id is None:
+            raise NotFound(f"no field with code {where.field!r}; GET /api/v1/fields lists them")
+        query = query.join(Procedure, Procedure.id == Dossier.procedure_id).where(Procedure.field_id == field_id)
+    return query
+
+
+def _page(session: Session, query: Select, order, page: int, page_size: int) -> tuple[list[Dossier], int]:
+    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    rows = session.execute(query.order_by(*order).offset((page - 1) * page_size).limit(page_size)).scalars().all()
+    return list(rows), total
+
+
+def _utc_naive(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(tzinfo=None)
+
+
+def _frame(session: Session, dossiers: list[Dossier], calendar: WorkingCalendar, reference: datetime) -> pd.DataFrame:
+    if not dossiers:
+        return pd.DataFrame(columns=QUEUE_COLUMNS)
+    ids = [d.id for d in dossiers]
+    open_stages = {
+        stage.dossier_id: stage
+        for stage in session.execute(
+            select(Stage)
+            .where(Stage.dossier_id.in_(ids), Stage.ended_at.is_(None))
+            .order_by(Stage.dossier_id, Stage.seq)
+        ).scalars()
+    }
+    agencies = dict(
+        (agency_id, (code, name))
+        for agency_id, code, name in session.execute(
+            select(Agency.id, Agency.code, Agency.name).where(Agency.id.in_({d.current_agency_id for d in dossiers}))
+        ).all()
+    )
+    names = dict(
+        session.execute(
+            select(Procedure.id, Procedure.name).where(Procedure.id.in_({d.procedure_id for d in dossiers}))
+        ).all()
+    )
+    due = np.array([_utc_naive(d.due_at) for d in dossiers], dtype="datetime64[m]")
+    now = np.full(len(dossiers), np.datetime64(_utc_naive(reference), "m"))
+    overdue_minutes = calendar.working_minutes(due, now)
+    left_minutes = calendar.working_minutes(now, due)
+    per_day = calendar.minutes_per_day
+    return pd.DataFrame(
+        {
+            "code": [d.code for d in dossiers],
+            "procedure_code": [d.procedure_code for d in dossiers],
+            "procedure_name": [names[d.procedure_id] for d in dossiers],
+            "status": [d.status for d in dossiers],
+            "status_code": [d.status_code for d in dossiers],
+            "received_at": [d.received_at for d in dossiers],
+            "due_at": [d.due_at for d in dossiers],
+            "original_due_at": [d.original_due_at for d in dossiers],
+            "holding_agency_code": [agencies[d.current_agency_id][0] for d in dossiers],
+            "holding_agency_name": [agencies[d.current_agency_id][1] for d in dossiers],
+            "current_stage": [open_stages[d.id].name if d.id in open_stages else None for d in dossiers],
+            "current_stage_due_at": [open_stages[d.id].due_at if d.id in open_stages else None for d in dossiers],
+            "working_days_overdue": np.round(overdue_minutes / per_day, 2),
+            "working_days_left": np.round(left_minutes / per_day, 2),
+        },
+        columns=QUEUE_COLUMNS,
+    )
+
+
+def overdue(
+    session: Session,
+    *,
+    where: QueueFilter,
+    calendar: WorkingCalendar,
+    now: datetime,
+    as_of: date | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[pd.DataFrame, int]:
+    """Open dossiers whose due date is before `as_of` (today), most overdue first."""
+    today = now.astimezone(LOCAL_TZ).date()
+    as_of = as_of or today
+    reference = now if as_of >= today else day_start(as_of)
+    cutoff = day_start(as_of)
+    query = _base(session, where).where(Dossier.due_at < cutoff)
+    dossiers, total = _page(session, query, (Dossier.due_at, Dossier.id), page, page_size)
+    return _frame(session, dossiers, calendar, reference), total
+
+
+def due_soon(
+    session: Session,
+    *,
+    where: QueueFilter,
+    calendar: WorkingCalendar,
+    now: datetime,
+    within_working_days: float,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[pd.DataFrame, int]:
+    """Open dossiers not yet due whose due falls within the next N working days, soonest first."""
+    horizon = calendar.shift(now, round(within_working_days * calendar.minutes_per_day))
+    query = _base(session, where).where(Dossier.due_at >= now, Dossier.due_at <= horizon)
+    dossiers, total = _page(session, query, (Dossier.due_at, Dossier.id), page, page_size)
+    return _frame(session, dossiers, calendar, now), total
