@@ -1,12 +1,13 @@
 """The application factory: settings are read when `create_app()` is called, not at import."""
 
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import errors
 from api.db import engine_for, for_writes, upgrade
-from api.routes import calendar, catalogue, catalogue_admin, dossiers, health, reports
+from api.routes import calendar, catalogue, catalogue_admin, dossiers, health, jobs, reports
+from api.scheduler import start_embedded
 from api.settings import Settings
 from sla.calendars import CalendarStore
 
@@ -18,9 +19,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = engine_for(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
+    async def lifespan(app: FastAPI):
         upgrade(engine)
-        yield
+        with ExitStack() as stack:
+            if settings.scheduler == "embedded":
+                app.state.scheduler = start_embedded(settings, stack)
+            yield
 
     app = FastAPI(
         title="motcua",
@@ -29,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.scheduler = None
     app.state.engine = engine
     app.state.write_engine = for_writes(engine)
     app.state.calendars = CalendarStore(
@@ -44,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         calendar.router,
         dossiers.router,
         reports.router,
+        jobs.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -1,5 +1,6 @@
 """The `motcua` command."""
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,9 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(seed_cli, name="seed")
 calendar_cli = typer.Typer(no_args_is_help=True, help="The working calendar")
 dossiers_cli = typer.Typer(no_args_is_help=True, help="Dossiers")
+nightly_cli = typer.Typer(no_args_is_help=True, help="Nightly jobs: re-derivation, daily snapshots, period freezes")
 cli.add_typer(dossiers_cli, name="dossiers")
+cli.add_typer(nightly_cli, name="nightly")
 cli.add_typer(catalogue_cli, name="catalogue")
 cli.add_typer(calendar_cli, name="calendar")
 
@@ -26,14 +29,9 @@ def _engine():
 
 
 def _calendar_store():
-    from sla.calendars import CalendarStore
+    from api.scheduler import calendar_store
 
-    settings = Settings()
-    return CalendarStore(
-        first_year=settings.calendar_first_year,
-        last_year=settings.calendar_last_year,
-        working_hours=settings.working_periods,
-    )
+    return calendar_store(Settings())
 
 
 def _fail(message: str) -> None:
@@ -188,6 +186,58 @@ def dossiers_rebuild(
     )
 
 
+@nightly_cli.command("run")
+def nightly_run(
+    date: Annotated[
+        str | None, typer.Option("--date", help="the day to close, YYYY-MM-DD (default: every day not yet closed)")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="run again what is done: a new revision, the old one kept")] = False,
+) -> None:
+    """Close a day: re-derive stale open dossiers, snapshot each agency, freeze the periods ending on it."""
+    from datetime import date as date_type
+
+    from sla.jobs import LockBusy, run_nightly
+
+    settings = Settings()
+    engine = _engine()
+    upgrade(engine)
+    try:
+        day = date_type.fromisoformat(date) if date else None
+    except ValueError:
+        _fail(f"--date {date!r} is not a date of the form YYYY-MM-DD")
+    try:
+        results = run_nightly(
+            engine,
+            calendars=_calendar_store(),
+            par=settings.par_scoring,
+            day=day,
+            force=force,
+            catch_up_days=settings.nightly_catch_up_days,
+        )
+    except LockBusy as exc:
+        _fail(str(exc))
+    for result in results:
+        revision = f" r{result.revision}" if result.revision else ""
+        line = f"{result.job:<15} {result.period_key:<10} {result.status}{revision}  {result.rows_written} rows"
+        typer.echo(line + (f"  {result.error}" if result.error else ""))
+    if not results:
+        typer.echo("nothing to run: every day up to yesterday is closed")
+    if any(result.status == "failed" for result in results):
+        raise typer.Exit(code=1)
+
+
+@cli.command("scheduler")
+def scheduler() -> None:
+    """Run the job scheduler in this process (leader election: a standby waits while another leads)."""
+    import logging
+
+    from api.scheduler import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    upgrade(_engine())
+    run_forever(Settings())
+
+
 @cli.command()
 def serve(
     host: str = "127.0.0.1",
@@ -198,6 +248,7 @@ def serve(
     import uvicorn
 
     if demo:
+        os.environ.setdefault("MOTCUA_SCHEDULER", "embedded")
         seed_catalogue()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
 

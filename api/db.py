@@ -62,6 +62,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})  # APScheduler's job store creates and owns it
+
+
+def include_name(name: str | None, type_: str, _parent_names) -> bool:
+    """What Alembic compares and migrates: every table but those other libraries own."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -1,18 +1,22 @@
 """Every table of every domain, imported in one place for Alembic and the schema check."""
 
-from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, IdempotencyRecord, Stage
+from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, Field, Procedure, ProcedureStep
-from sla.models import CalendarOverride, CalendarState
+from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
 __all__ = [
     "Agency",
     "CalendarOverride",
     "CalendarState",
+    "DailySnapshot",
     "Dossier",
     "DossierCodeCounter",
     "DossierEvent",
+    "DueChange",
     "Field",
     "IdempotencyRecord",
+    "JobRun",
+    "PeriodSnapshot",
     "Procedure",
     "ProcedureStep",
     "Stage",

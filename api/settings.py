@@ -2,8 +2,9 @@
 
 from datetime import time
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sla.core.hours import parse_working_hours
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 200
     max_upload_bytes: int = 10 * 1024 * 1024
+    scheduler: Literal["off", "embedded"] = "off"
+    nightly_hour: int = Field(default=1, ge=0, le=23)
+    nightly_catch_up_days: int = Field(default=31, ge=1, le=366)
     par_on_time_max_points: float = 1.0
     par_on_time_bands: str | None = None  # e.g. "0.98:1,0.95:0.75,0.9:0.5"; empty: proportional
 

@@ -22,6 +22,7 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossier_queue", "current_agency_id", "status_code", "due_at"),
         Index("ix_dossier_open_due", "status_code", "due_at"),
         Index("ix_dossier_receiving_received", "receiving_agency_id", "received_at"),
+        Index("ix_dossier_finished_at", "finished_at"),
     )
 
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
@@ -95,6 +96,19 @@ class Stage(SQLModel, table=True):
     outcome: str | None = sqlmodel.Field(default=None, max_length=12)
     overrun_minutes: int = 0
     excluded: bool = False
+
+
+class DueChange(SQLModel, table=True):
+    """A due moved by a re-derivation (a calendar or catalogue change), kept in the dossier's history."""
+
+    __tablename__ = "due_change"
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(sa_column=Column(Integer, ForeignKey("dossier.id"), nullable=False, index=True))
+    recorded_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
+    old_due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    new_due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    reason: str = sqlmodel.Field(max_length=2000)
 
 
 class DossierCodeCounter(SQLModel, table=True):

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierEvent, Stage
+from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierEvent, DueChange, Stage
 from dossiers.schemas import (
     ApplicantRead,
     DossierCreate,
@@ -158,12 +158,17 @@ def rebuild(
     calendar_for: CalendarFor,
     agency: str | None = None,
     refreeze: bool = False,
+    stale_for: str | None = None,
+    reason: str = "re-derived from the event log (motcua dossiers rebuild)",
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> RebuildReport:
     """Re-derive dossiers from their events (after a calendar or catalogue change), in batches.
 
-    Finished dossiers keep their frozen outcome and dues unless `refreeze`.
+    Finished dossiers keep their frozen outcome and dues unless `refreeze`. With `stale_for` (the
+    current calendar stamp) only open dossiers derived with another calendar, or before their
+    procedure version last changed, are taken. Every due that moves is kept in the dossier's
+    history (DueChange) with `reason`.
     """
     report = RebuildReport()
     codes = dict(session.execute(select(Agency.id, Agency.code)).all())
@@ -175,6 +180,13 @@ def rebuild(
         finished = select(func.count()).select_from(query.where(Dossier.finished_at.is_not(None)).subquery())
         report.skipped_finished = session.execute(finished).scalar_one()
         query = query.where(Dossier.finished_at.is_(None))
+    if stale_for is not None:
+        changed_since = select(Procedure.updated_at).where(Procedure.id == Dossier.procedure_id).scalar_subquery()
+        query = query.where(
+            Dossier.finished_at.is_(None),
+            Dossier.clock_start_at.is_not(None),
+            or_(Dossier.calendar_version != stale_for, Dossier.derived_at < changed_since),
+        )
     last_id = 0
     while True:
         batch = list(session.execute(query.where(Dossier.id > last_id).limit(batch_size)).scalars())
@@ -198,8 +210,14 @@ def rebuild(
             )
             apply_derivation(session, dossier, derivation, calendar)
             report.dossiers += 1
-            report.due_moved += dossier.due_at != before[0]
+            if dossier.due_at != before[0]:
+                report.due_moved += 1
+                session.add(
+                    DueChange(dossier_id=dossier.id, old_due_at=before[0], new_due_at=dossier.due_at, reason=reason)
+                )
             report.outcome_changed += dossier.outcome != before[1]
+        session.flush()
+        session.expunge_all()
         if progress:
             progress(len(batch))
 

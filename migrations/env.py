@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (every table registered on SQLModel.metadata)
+from api.db import include_name
 
 config = context.config
 engine = config.attributes["engine"]
@@ -14,6 +15,7 @@ with engine.begin() as connection:
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

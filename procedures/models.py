@@ -1,13 +1,13 @@
 """Catalogue tables: agencies, fields (lĩnh vực), procedure versions and their steps."""
 
-from datetime import date, time
+from datetime import date, datetime, time
 from enum import StrEnum
 
 import sqlmodel
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import SQLModel
 
-from procedures import db  # noqa: F401  (naming convention before any table is declared)
+from procedures.db import UTCDateTime, utc_now  # also sets the naming convention before any table
 
 
 class AgencyLevel(StrEnum):
@@ -110,6 +110,7 @@ class Procedure(SQLModel, table=True):
     effective_to: date | None = None
     confidence: str = sqlmodel.Field(default=Confidence.ILLUSTRATIVE, max_length=24)
     source: str | None = sqlmodel.Field(default=None, max_length=2000)
+    updated_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class ProcedureStep(SQLModel, table=True):

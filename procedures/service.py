@@ -7,6 +7,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 from unidecode import unidecode
 
+from procedures.db import utc_now
 from procedures.errors import Conflict, InvalidInput, NotFound
 from procedures.models import Agency, Field, Procedure, ProcedureStep, TimeUnit
 from procedures.schemas import (
@@ -328,6 +329,7 @@ def _write_version(
         code=code,
         national_code=bool(NATIONAL_CODE.match(code)),
         search_text=fold(f"{code} {data.name} {data.name_en or ''}"),
+        updated_at=utc_now(),
         field_id=field_id,
         agency_id=agency_ids.get(data.agency_code),
         amount=data.processing_time.amount,
@@ -396,6 +398,7 @@ def update_procedure(session: Session, code: str, data: ProcedureUpdate) -> Proc
     if "fee" in changes:
         version.fee_vnd = _fee_vnd(version.fee)
     version.search_text = fold(f"{version.code} {version.name} {version.name_en or ''}")
+    version.updated_at = utc_now()
     session.add(version)
     session.flush()
     return version

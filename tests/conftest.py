@@ -67,6 +67,26 @@ def engine(database_url) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_engine(request, tmp_path) -> Iterator[Engine]:
+    """A new, migrated, seeded database of its own, for code that commits (jobs, concurrency)."""
+    if request.param == "sqlite":
+        urls = iter([f"sqlite:///{tmp_path / 'fresh.db'}"])
+    else:
+        urls = _postgres_database()
+    url = next(urls)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            load_catalogue(session)
+            session.commit()
+        yield engine
+    finally:
+        engine.dispose()
+        next(urls, None)
+
+
 @pytest.fixture
 def connection(engine) -> Iterator[Connection]:
     with engine.connect() as connection:

@@ -5,12 +5,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import api.models  # noqa: F401
-from api.db import current_revision, head_revision
+from api.db import current_revision, head_revision, include_name
 
 
 def test_migrations_match_models(engine):
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
 

@@ -2,7 +2,10 @@
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
+
 from dossiers import service
+from dossiers.models import DueChange
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from sla.calendars import CalendarStore, OverrideCreate, add_override
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
@@ -41,9 +44,15 @@ def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
     assert open_dossier.due_at == datetime(2025, 6, 12, 9, tzinfo=LOCAL_TZ)
     assert finished.outcome == "on_time"
 
+    moves = session.execute(select(DueChange).where(DueChange.dossier_id == open_dossier.id)).scalars().all()
+    assert [(m.old_due_at, m.new_due_at) for m in moves] == [
+        (datetime(2025, 6, 11, 9, tzinfo=LOCAL_TZ), datetime(2025, 6, 12, 9, tzinfo=LOCAL_TZ))
+    ]
+    assert "rebuild" in moves[0].reason
+
     refrozen = service.rebuild(session, calendar_for=calendar_for, refreeze=True)
     assert refrozen.dossiers == 2 and refrozen.outcome_changed == 1
-    assert finished.outcome == "early"  # against the moved due of 12/06
+    assert service.get_dossier(session, finished.code).outcome == "early"  # against the moved due of 12/06
 
 
 def test_rebuild_of_one_agency_leaves_the_others(session):

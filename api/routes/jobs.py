@@ -1,0 +1,46 @@
+"""Job runs, frozen period snapshots and the index feed."""
+
+from typing import Annotated, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import SessionDep
+from sla import snapshots
+
+router = APIRouter(tags=["jobs and index"])
+
+PeriodQuery = Annotated[str, Query(max_length=7, description="2025, 2025-Q1 or 2025-03")]
+
+
+@router.get("/jobs")
+def recent_jobs(
+    session: SessionDep,
+    job: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+):
+    """Recent runs, newest first: start, end, status, rows written, error."""
+    return snapshots.recent_runs(session, job=job, limit=limit)
+
+
+@router.get("/index/snapshots")
+def period_snapshots(
+    session: SessionDep, period: PeriodQuery, agency: Annotated[str | None, Query(max_length=64)] = None
+):
+    """The frozen rows of a period with every revision (a forced re-freeze keeps the older ones)."""
+    return snapshots.snapshot_history(session, period=period, agency=agency)
+
+
+@router.get("/index/feed")
+def index_feed(session: SessionDep, period: PeriodQuery, format: Literal["json", "csv"] = "json"):
+    """The document the index takes (docs/index-feed.md): per agency, formula ids, values, snapshot time."""
+    document = snapshots.feed(session, period=period)
+    if format == "json":
+        return JSONResponse(document)
+    frame = pd.DataFrame(snapshots.feed_rows(document))
+    return Response(
+        frame.to_csv(index=False).encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="index-feed-{period}.csv"'},
+    )
