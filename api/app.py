@@ -3,12 +3,18 @@
 from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
 
 from api import errors
 from api.db import engine_for, for_writes, upgrade
-from api.routes import calendar, catalogue, catalogue_admin, dossiers, health, jobs, reports
+from api.limits import AddressLimiter, BodySizeLimit
+from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
 from api.scheduler import start_embedded
 from api.settings import Settings
+from api.web import pages
+from api.web.auth import SignInRequired, sign_in_redirect
+from api.web.common import STATIC_DIR
 from sla.calendars import CalendarStore
 
 API_PREFIX = "/api/v1"
@@ -31,27 +37,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One-stop-shop dossiers, working-day deadlines, overdue queues and on-time rates",
         version="0.1.0",
         lifespan=lifespan,
+        responses=errors.ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.scheduler = None
     app.state.engine = engine
-    app.state.write_engine = for_writes(engine)
+    write_engine = for_writes(engine)
+    app.state.open_session = lambda write: Session(write_engine if write else engine, expire_on_commit=False)
     app.state.calendars = CalendarStore(
         first_year=settings.calendar_first_year,
         last_year=settings.calendar_last_year,
         working_hours=settings.working_periods,
     )
+    app.state.lookup_limiter = AddressLimiter(settings.lookup_rate_limit)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
+    app.add_exception_handler(SignInRequired, sign_in_redirect)
     for router in (
         health.router,
+        auth.router,
         catalogue.router,
         catalogue_admin.router,
         calendar.router,
         dossiers.router,
         reports.router,
         jobs.router,
+        lookup.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

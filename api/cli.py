@@ -17,6 +17,8 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(seed_cli, name="seed")
 calendar_cli = typer.Typer(no_args_is_help=True, help="The working calendar")
 dossiers_cli = typer.Typer(no_args_is_help=True, help="Dossiers")
+users_cli = typer.Typer(no_args_is_help=True, help="Accounts")
+cli.add_typer(users_cli, name="users")
 nightly_cli = typer.Typer(no_args_is_help=True, help="Nightly jobs: re-derivation, daily snapshots, period freezes")
 cli.add_typer(dossiers_cli, name="dossiers")
 cli.add_typer(nightly_cli, name="nightly")
@@ -56,6 +58,38 @@ def seed_catalogue() -> None:
     with session_scope(engine) as session:
         counts = load_catalogue(session)
     typer.echo(", ".join(f"{value} {name}" for name, value in counts.items()) + " loaded")
+
+
+@seed_cli.command("generate")
+def seed_generate(
+    dossiers: Annotated[int, typer.Option(min=0, help="dossiers received over the year")] = 100_000,
+    year: Annotated[int, typer.Option(help="the year they are received in")] = 2025,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same rows")] = 0,
+) -> None:
+    """Write a synthetic year of dossiers with their events, stages and code counters (one transaction)."""
+    from tqdm import tqdm
+
+    from procedures.errors import DomainError
+    from seed.generator import GenerationError, generate
+
+    engine = _engine()
+    upgrade(engine)
+    store = _calendar_store()
+
+    def calendar_for(code: str):
+        with session_scope(engine) as session:  # short: no transaction may stay open during the load
+            return store.get(session, code)
+
+    try:
+        with tqdm(total=dossiers, unit="dossier", disable=None) as bar:
+            report = generate(
+                engine, dossiers=dossiers, year=year, seed=seed, calendar_for=calendar_for, progress=bar.update
+            )
+    except (ValueError, DomainError, GenerationError) as exc:  # CalendarError is a ValueError
+        _fail(getattr(exc, "detail", None) or str(exc))
+    for line in report.left_out:
+        typer.echo(f"left out: {line}", err=True)
+    typer.echo(report.summary())
 
 
 @catalogue_cli.command("import")
@@ -226,6 +260,35 @@ def nightly_run(
         raise typer.Exit(code=1)
 
 
+@users_cli.command("create")
+def users_create(
+    username: Annotated[str | None, typer.Option(help="3-64 letters, digits, '.', '_' or '-'")] = None,
+    password: Annotated[str | None, typer.Option(help="at least 10 characters")] = None,
+    role: Annotated[str | None, typer.Option(help="admin, manager, clerk, officer or viewer")] = None,
+    agency: Annotated[str | None, typer.Option(help="the agency e-ID code of its scope (all but admin)")] = None,
+    demo: Annotated[bool, typer.Option(help="create one user per role and print their credentials")] = False,
+) -> None:
+    """Create a user (or, with --demo, one per role)."""
+    from api.accounts import create_demo_users, create_user
+    from procedures.errors import DomainError
+
+    engine = _engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as session:
+            if demo:
+                for name, user_role, scope, secret in create_demo_users(session):
+                    shown = secret or "(exists: password unchanged)"
+                    typer.echo(f"{name:<8} {user_role:<8} {scope or '(all agencies)':<16} password: {shown}")
+                return
+            if not (username and password and role):
+                _fail("give --username, --password and --role (or --demo)")
+            create_user(session, username=username, password=password, role=role, agency_code=agency)
+    except DomainError as exc:
+        _fail(exc.detail)
+    typer.echo(f"user {username} created ({role}{', ' + agency if agency else ''})")
+
+
 @cli.command("scheduler")
 def scheduler() -> None:
     """Run the job scheduler in this process (leader election: a standby waits while another leads)."""
@@ -250,7 +313,10 @@ def serve(
     if demo:
         os.environ.setdefault("MOTCUA_SCHEDULER", "embedded")
         seed_catalogue()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
+        users_create(demo=True)
+    from api.logs import uvicorn_log_config
+
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_config=uvicorn_log_config())
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """Engine, sessions and migrations: the only place that opens database connections."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,11 +16,17 @@ from sqlmodel import Session
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's lock (held by another process)
+WRITER_TURN_SECONDS = 30  # how long a writer waits for its turn in this process, then goes to SQLite's lock
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
+        # The writers of this process queue here, in turn, rather than in SQLite's busy handler, which
+        # sleeps 1 to 100 ms between tries and serves no one in order (seconds of tail latency under load).
+        # Other processes still meet at SQLite's lock.
+        writer_turn = threading.Lock()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -33,7 +40,33 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
             immediate = connection.get_execution_options().get("sqlite_immediate", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if immediate:
+                connection.info["writer_turn"] = writer_turn.acquire(timeout=WRITER_TURN_SECONDS)
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            except BaseException:
+                _end_turn(connection, "ROLLBACK")
+                raise
+
+        @event.listens_for(engine, "commit")
+        def _commit_then_end_turn(connection):
+            _end_turn(connection, "COMMIT")
+
+        @event.listens_for(engine, "rollback")
+        def _roll_back_then_end_turn(connection):
+            _end_turn(connection, "ROLLBACK")
+
+        def _end_turn(connection, ending: str) -> None:
+            """A writer ends its transaction here, then gives the turn: the next one must not begin before
+            the COMMIT is done (SQLAlchemy's own commit or rollback, which follows, finds nothing to end)."""
+            if not connection.info.pop("writer_turn", False):
+                return
+            try:
+                driver = connection.connection.driver_connection
+                if driver.in_transaction:
+                    driver.execute(ending)
+            finally:
+                writer_turn.release()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -1,10 +1,14 @@
 """One error shape everywhere: `{"error": ..., "detail": ...}` (plus `errors` where rows or fields are listed)."""
 
 import logging
+import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from procedures.errors import DomainError
@@ -13,11 +17,46 @@ from sla.core.calendar import CalendarError
 log = logging.getLogger("motcua.api")
 
 
-def error_response(status_code: int, error: str, detail: str, errors: list | None = None) -> JSONResponse:
+class ErrorBody(BaseModel):
+    """Every error answer: a short code, a sentence for the user, and the rows or fields at fault."""
+
+    error: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "Not signed in, or the token is unknown or expired",
+        403: "Outside your role or agency scope",
+        404: "Not found",
+        409: "Conflict with the current state (e.g. an event the status does not admit)",
+        413: "Request body too large",
+        422: "Invalid input: what was wrong and what is accepted",
+        429: "Too many requests",
+        503: "The database cannot be reached for a moment: retry after `Retry-After` seconds",
+    }.items()
+}
+
+
+def error_response(
+    status_code: int, error: str, detail: str, errors: list | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict = {"error": error, "detail": detail}
     if errors:
         body["errors"] = errors
-    return JSONResponse(status_code=status_code, content=body)
+    return JSONResponse(status_code=status_code, content=body, headers=headers)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str | None:
+    """Every method of the documented path `path` falls under (Starlette's 405 names only its first route's)."""
+    for template, operations in app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), path):
+            methods = {method.upper() for method in operations} | ({"HEAD"} if "get" in operations else set())
+            return ", ".join(sorted(methods))
+    return None
 
 
 def _describe(problem: dict) -> str:
@@ -28,7 +67,10 @@ def _describe(problem: dict) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError):
-        return error_response(exc.status_code, exc.error, exc.detail, exc.errors)
+        response = error_response(exc.status_code, exc.error, exc.detail, exc.errors)
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(CalendarError)
     async def _calendar(_: Request, exc: CalendarError):
@@ -41,11 +83,33 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_input", detail, problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
-        error = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            exc.status_code, "http_error"
-        )
-        return error_response(exc.status_code, error, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException):
+        error = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",  # api.limits.TooLarge: a chunked body over the cap
+        }.get(exc.status_code, "http_error")
+        headers = exc.headers
+        if exc.status_code == 405 and (allowed := _allowed_methods(request.app, request.url.path)):
+            headers = {**(headers or {}), "Allow": allowed}
+        return error_response(exc.status_code, error, str(exc.detail), headers=headers)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError):
+        # A value the database refuses that validation let through (PostgreSQL: a NUL character in a text).
+        log.warning("value refused by the database (%s): %s", type(exc.orig).__name__, exc.orig)
+        detail = "a value in the request cannot be stored (a NUL character, or a number out of range)"
+        return error_response(422, "invalid_input", detail)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_: Request, exc: OperationalError):
+        # Connection refused or lost (a restart, a failover), a lock or serialization timeout: the
+        # transaction was rolled back, and a retry (with the same Idempotency-Key) is safe.
+        log.warning("database unavailable (%s): %s", type(exc.orig).__name__, exc.orig)
+        detail = "the database cannot be reached just now; retry in a moment"
+        return error_response(503, "unavailable", detail, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception):

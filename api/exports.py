@@ -16,6 +16,14 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+def documented_downloads(*formats: str) -> dict[int | str, dict]:
+    """The OpenAPI `responses` of a route whose 200 is JSON or, with `format=`, a CSV or XLSX file."""
+    content = {MEDIA_TYPES[fmt].split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for fmt in formats}
+    return {200: {"description": "JSON, or the file asked for with `format`", "content": content}}
+
+
 GROUP_TITLES = {
     "agency": "Cơ quan, đơn vị",
     "procedure": "Thủ tục hành chính",
@@ -78,6 +86,8 @@ CENTERED = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
 def _plain(value):
+    if value is pd.NaT:  # a missing instant in a column of instants (NaT is a datetime that cannot be used)
+        return None
     if isinstance(value, datetime):
         return value.astimezone(LOCAL_TZ).isoformat()
     return value
@@ -88,6 +98,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _excel_value(value):
+    if value is pd.NaT:
+        return None
     if isinstance(value, datetime):
         return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
     return value

@@ -1,10 +1,14 @@
 """Every table of every domain, imported in one place for Alembic and the schema check."""
 
+from api.accounts import AccessToken, AuditEntry, User
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
 __all__ = [
+    "AccessToken",
+    "AuditEntry",
+    "User",
     "Agency",
     "CalendarOverride",
     "CalendarState",

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 200
     max_upload_bytes: int = 10 * 1024 * 1024
+    token_hours: float = Field(default=12, gt=0, le=24 * 30)
+    max_request_bytes: int = 12 * 1024 * 1024
+    lookup_rate_limit: str = "30/minute"
     scheduler: Literal["off", "embedded"] = "off"
     nightly_hour: int = Field(default=1, ge=0, le=23)
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)

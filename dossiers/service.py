@@ -6,8 +6,11 @@ Services add and flush; the caller's unit of work commits once (or rolls back: n
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Row as SqlRow
+from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -36,6 +39,40 @@ CalendarFor = Callable[[str], WorkingCalendar]
 CLOCK_SKEW = timedelta(minutes=5)
 RESOLVED_OUTCOMES = ("early", "on_time", "late")
 
+# The statements of intake and events, built once: building a statement and its cache key on every
+# call cost 0.2–0.6 ms of CPU, as much as running it (bench/README.md, section "Intake").
+_DOSSIER_BY_CODE = select(Dossier).where(Dossier.code == bindparam("code"))
+_DOSSIER_BY_CODE_LOCKED = _DOSSIER_BY_CODE.with_for_update()
+_LOCKED_DOSSIER_AND_PROCEDURE = (
+    select(Dossier, Procedure)
+    .join(Procedure, Procedure.id == Dossier.procedure_id)
+    .where(Dossier.code == bindparam("code"))
+    .with_for_update(of=Dossier)
+)
+_EVENTS_OF = select(DossierEvent).where(DossierEvent.dossier_id == bindparam("dossier_id")).order_by(DossierEvent.seq)
+_EVENT_ROWS = (
+    select(*DossierEvent.__table__.columns)
+    .where(DossierEvent.dossier_id == bindparam("dossier_id"))
+    .order_by(DossierEvent.seq)
+)
+_AGENCY_CODES = select(Agency.id, Agency.code).where(
+    or_(Agency.id.in_(bindparam("ids", expanding=True)), Agency.code.in_(bindparam("codes", expanding=True)))
+)
+_DELETE_STAGES = delete(Stage).where(Stage.dossier_id == bindparam("dossier_id"))
+_INSERT_EVENT = insert(DossierEvent)
+_INSERT_STAGES = insert(Stage)
+_NEXT_SEQUENCE = {
+    name: dialect.insert(DossierCodeCounter)
+    .values(agency_id=bindparam("agency_id"), day=bindparam("day"), last_seq=1)
+    .on_conflict_do_update(index_elements=["agency_id", "day"], set_={"last_seq": DossierCodeCounter.last_seq + 1})
+    .returning(DossierCodeCounter.last_seq)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+class InsertedRow(SimpleNamespace):
+    """A row written with a plain INSERT (events, stages), read like a loaded table model: `row.at`."""
+
 
 def _aware(instant: datetime) -> datetime:
     return instant.replace(tzinfo=LOCAL_TZ) if instant.tzinfo is None else instant
@@ -49,21 +86,25 @@ def _local_text(instant: datetime) -> str:
 
 
 def get_dossier(session: Session, code: str, *, lock: bool = False) -> Dossier:
-    query = select(Dossier).where(Dossier.code == code)
-    if lock:
-        query = query.with_for_update()
-    dossier = session.execute(query).scalar_one_or_none()
+    query = _DOSSIER_BY_CODE_LOCKED if lock else _DOSSIER_BY_CODE
+    dossier = session.execute(query, {"code": code}).scalar_one_or_none()
     if dossier is None:
-        raise NotFound(f"no dossier with code {code!r}; codes look like 000.01.01.H26-250425-0001")
+        raise _no_dossier(code)
     return dossier
 
 
+def _no_dossier(code: str) -> NotFound:
+    return NotFound(f"no dossier with code {code!r}; codes look like 000.01.01.H26-250425-0001")
+
+
+def handling_agency_ids(session: Session, dossier: Dossier) -> set[int]:
+    """The agencies that received, hold or held a stage of the dossier."""
+    stage_agencies = session.execute(select(Stage.agency_id).where(Stage.dossier_id == dossier.id)).scalars()
+    return {dossier.receiving_agency_id, dossier.current_agency_id, *stage_agencies} - {None}
+
+
 def events_of(session: Session, dossier_id: int) -> list[DossierEvent]:
-    return list(
-        session.execute(
-            select(DossierEvent).where(DossierEvent.dossier_id == dossier_id).order_by(DossierEvent.seq)
-        ).scalars()
-    )
+    return list(session.execute(_EVENTS_OF, {"dossier_id": dossier_id}).scalars())
 
 
 def _agency_codes(session: Session, ids: set[int | None]) -> dict[int, str]:
@@ -73,12 +114,12 @@ def _agency_codes(session: Session, ids: set[int | None]) -> dict[int, str]:
     return dict(session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(ids))).all())
 
 
-def _agency_ids(session: Session, codes: set[str | None]) -> dict[str, int]:
+def _agencies(session: Session, ids: set[int | None], codes: set[str | None]) -> dict[int, str]:
+    """`_agency_codes(ids)` and the agencies of `codes` in one query; NotFound names an unknown code."""
+    ids.discard(None)
     codes.discard(None)
-    if not codes:
-        return {}
-    found = dict(session.execute(select(Agency.code, Agency.id).where(Agency.code.in_(codes))).all())
-    missing = sorted(codes - set(found))
+    found = dict(session.execute(_AGENCY_CODES, {"ids": list(ids), "codes": list(codes)}).all())
+    missing = sorted(codes - set(found.values()))
     if missing:
         raise NotFound(f"no agency with code {missing[0]!r}; GET /api/v1/agencies lists the known codes")
     return found
@@ -95,6 +136,26 @@ class Derivation:
     agency_ids: dict[str, int]
 
 
+@dataclass
+class Written:
+    """A dossier with everything :func:`view` shows, as a write left it or as :func:`load` reads it."""
+
+    dossier: Dossier
+    procedure: Procedure
+    events: list[DossierEvent | InsertedRow | SqlRow]
+    stages: list[Stage | InsertedRow]
+    codes: dict[int, str]
+    """Agency id → code of every agency the dossier, its events and its stages name."""
+    calendar: WorkingCalendar
+    """The receiving agency's calendar, which runs the dossier's clock."""
+
+    @property
+    def handling_agency_ids(self) -> set[int]:
+        """The agencies that received, hold or held a stage of the dossier."""
+        dossier = self.dossier
+        return {dossier.receiving_agency_id, dossier.current_agency_id, *(s.agency_id for s in self.stages)} - {None}
+
+
 def _clock_events(events: Sequence[DossierEvent], codes: dict[int, str]) -> list[Event]:
     return [
         Event(
@@ -109,9 +170,28 @@ def _clock_events(events: Sequence[DossierEvent], codes: dict[int, str]) -> list
     ]
 
 
+_RULES_KEPT = 1024
+_rules: dict[tuple[int, datetime], ProcedureRule] = {}
+"""Rules by (procedure version id, updated_at). Rewriting a version in place (`add_version` with the
+same effective_from) or updating it moves its updated_at, so a remembered rule is never used for
+another content; a rule is immutable, so sharing it between requests and threads is safe."""
+
+
+def rule_for(session: Session, procedure: Procedure) -> ProcedureRule:
+    """The clock's view of a procedure version; its steps are read once per version content."""
+    key = (procedure.id, procedure.updated_at)
+    rule = _rules.get(key)
+    if rule is None:
+        rule = procedure_rule(procedure, steps_of(session, [procedure.id])[procedure.id])
+        if procedure.id is not None and procedure.updated_at is not None:
+            if len(_rules) >= _RULES_KEPT:
+                _rules.clear()
+            _rules[key] = rule
+    return rule
+
+
 def rule_of(session: Session, procedure_id: int) -> ProcedureRule:
-    procedure = session.get(Procedure, procedure_id)
-    return procedure_rule(procedure, steps_of(session, [procedure_id])[procedure_id])
+    return rule_for(session, session.get(Procedure, procedure_id))
 
 
 def derive(
@@ -222,48 +302,73 @@ def rebuild(
             progress(len(batch))
 
 
-def apply_derivation(session: Session, dossier: Dossier, derivation: Derivation, calendar: WorkingCalendar) -> None:
-    """Write the derived columns and stages of a dossier from its replayed state."""
-    state = derivation.state
-    ids = derivation.agency_ids
-    dossier.status_code = int(state.status)
-    dossier.status = STATUS_NAMES[state.status]
-    dossier.clock_start_at = state.clock_start
-    dossier.original_due_at = state.original_due_at
-    dossier.rescheduled_due_at = state.rescheduled_due_at
-    dossier.due_at = state.due_at
-    dossier.finished_at = state.finished_at
-    dossier.outcome = state.outcome
-    dossier.supplement_count = state.supplement_count
-    dossier.paused_minutes = state.paused_minutes
-    dossier.resolution_working_minutes = (
-        max(calendar.minutes_between(state.clock_start, state.finished_at) - state.paused_minutes, 0)
-        if state.outcome in RESOLVED_OUTCOMES
-        else None
-    )
-    dossier.current_agency_id = ids.get(state.current_agency_code)
-    dossier.calendar_version = calendar.version[:32]
-    dossier.derived_at = utc_now()
+def apply_derivation(
+    session: Session, dossier: Dossier, derivation: Derivation, calendar: WorkingCalendar
+) -> list[InsertedRow]:
+    """Write the derived columns and stages of a dossier from its replayed state; returns the stage rows."""
+    _set_derived_columns(dossier, derivation, calendar)
     session.add(dossier)
-    session.execute(delete(Stage).where(Stage.dossier_id == dossier.id))
-    session.add_all(
-        Stage(
-            dossier_id=dossier.id,
-            seq=stage.seq,
-            agency_id=ids.get(stage.agency_code),
-            name=stage.name[:500],
-            step_seq=stage.step_seq,
-            started_at=stage.started_at,
-            allotment_minutes=stage.allotment_minutes,
-            due_at=stage.due_at,
-            ended_at=stage.ended_at,
-            outcome=stage.outcome,
-            overrun_minutes=stage.overrun_minutes,
-            excluded=stage.excluded,
-        )
-        for stage in state.stages
-    )
+    session.execute(_DELETE_STAGES, {"dossier_id": dossier.id})
+    stages = _add_stages(session, dossier, derivation)
     session.flush()
+    return stages
+
+
+def _set_derived_columns(dossier: Dossier, derivation: Derivation, calendar: WorkingCalendar) -> None:
+    loaded = vars(dossier)  # compared without loading an expired attribute; a table model's setattr is dear
+    for name, value in derived_columns(derivation, calendar).items():
+        if name not in loaded or loaded[name] != value:
+            setattr(dossier, name, value)
+
+
+def derived_columns(derivation: Derivation, calendar: WorkingCalendar) -> dict[str, Any]:
+    """The dossier columns a replay decides (the stored indexes of the event log)."""
+    state = derivation.state
+    return {
+        "status_code": int(state.status),
+        "status": STATUS_NAMES[state.status],
+        "clock_start_at": state.clock_start,
+        "original_due_at": state.original_due_at,
+        "rescheduled_due_at": state.rescheduled_due_at,
+        "due_at": state.due_at,
+        "finished_at": state.finished_at,
+        "outcome": state.outcome,
+        "supplement_count": state.supplement_count,
+        "paused_minutes": state.paused_minutes,
+        "resolution_working_minutes": (
+            max(calendar.minutes_between(state.clock_start, state.finished_at) - state.paused_minutes, 0)
+            if state.outcome in RESOLVED_OUTCOMES
+            else None
+        ),
+        "current_agency_id": derivation.agency_ids.get(state.current_agency_code),
+        "calendar_version": calendar.version[:32],
+        "derived_at": utc_now(),
+    }
+
+
+def _add_stages(session: Session, dossier: Dossier, derivation: Derivation) -> list[InsertedRow]:
+    """Insert the stage rows of a (flushed) dossier in one statement; a Stage object each would cost more."""
+    ids = derivation.agency_ids
+    rows = [
+        {
+            "dossier_id": dossier.id,
+            "seq": stage.seq,
+            "agency_id": ids.get(stage.agency_code),
+            "name": stage.name[:500],
+            "step_seq": stage.step_seq,
+            "started_at": stage.started_at,
+            "allotment_minutes": stage.allotment_minutes,
+            "due_at": stage.due_at,
+            "ended_at": stage.ended_at,
+            "outcome": stage.outcome,
+            "overrun_minutes": stage.overrun_minutes,
+            "excluded": stage.excluded,
+        }
+        for stage in derivation.state.stages
+    ]
+    if rows:
+        session.connection().execute(_INSERT_STAGES, rows)
+    return [InsertedRow(**row) for row in rows]
 
 
 # --- intake --------------------------------------------------------------------------------------
@@ -271,15 +376,9 @@ def apply_derivation(session: Session, dossier: Dossier, derivation: Derivation,
 
 def _next_sequence(session: Session, agency_id: int, day) -> int:
     """The agency's next daily sequence; one row per agency and day, locked until the intake commits."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(DossierCodeCounter)
-        .values(agency_id=agency_id, day=day, last_seq=1)
-        .on_conflict_do_update(index_elements=["agency_id", "day"], set_={"last_seq": DossierCodeCounter.last_seq + 1})
-        .returning(DossierCodeCounter.last_seq)
-    )
-    return session.execute(statement).scalar_one()
+    connection = session.connection()
+    statement = _NEXT_SEQUENCE[connection.dialect.name]
+    return connection.execute(statement, {"agency_id": agency_id, "day": day}).scalar_one()
 
 
 def _dossier_code(agency_code: str, day, sequence: int) -> str:
@@ -304,36 +403,45 @@ def receive(
     idempotency_key: str | None = None,
 ) -> Dossier:
     """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due."""
+    return intake(
+        session, data=data, actor=actor, calendar_for=calendar_for, now=now, idempotency_key=idempotency_key
+    ).dossier
+
+
+def intake(
+    session: Session,
+    *,
+    data: DossierCreate,
+    actor: str,
+    calendar_for: CalendarFor,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Written:
+    """:func:`receive`, returning what the intake wrote (enough for :func:`view` to answer without reading back).
+
+    The clock is replayed before the first write, so the dossier row goes in with its derived columns.
+    """
     at = _aware(data.received_at) if data.received_at else now
     _check_not_future(at, now, "received_at")
     agency = get_agency(session, data.agency_code)
-    procedure = get_procedure(session, data.procedure_code, as_of=at.astimezone(LOCAL_TZ).date())
-    calendar = calendar_for(agency.code)
     day = at.astimezone(LOCAL_TZ).date()
-    code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
+    procedure = get_procedure(session, data.procedure_code, as_of=day)
+    calendar = calendar_for(agency.code)
     applicant = data.applicant
-    dossier = Dossier(
-        code=code,
-        procedure_id=procedure.id,
-        procedure_code=procedure.code,
-        receiving_agency_id=agency.id,
-        current_agency_id=agency.id,
-        channel=data.channel,
-        applicant_name=applicant.name,
-        applicant_id_number=applicant.id_number,
-        applicant_phone=applicant.phone,
-        applicant_address=applicant.address,
-        search_text=fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400],
-        submitted_at=at if data.status == "submitted" else None,
-        received_at=at if data.status != "submitted" else None,
-        status_code=int(Status.RECEIVED),
-        status=STATUS_NAMES[Status.RECEIVED],
-        event_count=1,
-    )
-    session.add(dossier)
-    session.flush()
-    event = DossierEvent(
-        dossier_id=dossier.id,
+    columns = {
+        "procedure_id": procedure.id,
+        "procedure_code": procedure.code,
+        "receiving_agency_id": agency.id,
+        "channel": data.channel,
+        "applicant_name": applicant.name,
+        "applicant_id_number": applicant.id_number,
+        "applicant_phone": applicant.phone,
+        "applicant_address": applicant.address,
+        "submitted_at": at if data.status == "submitted" else None,
+        "received_at": at if data.status != "submitted" else None,
+        "event_count": 1,
+    }
+    event = _event_row(
         seq=1,
         type=data.status,
         at=at,
@@ -343,9 +451,36 @@ def receive(
         reason=data.reason,
         idempotency_key=idempotency_key,
     )
-    session.add(event)
-    apply_derivation(session, dossier, derive(session, dossier, [event], calendar), calendar)
-    return dossier
+    codes = {agency.id: agency.code}
+    # the dossier to be (derive reads its agency), so that its row goes in whole, derived columns included
+    to_be = InsertedRow(**columns)
+    derivation = derive(session, to_be, [event], calendar, rule=rule_for(session, procedure), codes=codes)
+    code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
+    search_text = fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400]
+    dossier = Dossier(**columns, **derived_columns(derivation, calendar), code=code, search_text=search_text)
+    session.add(dossier)
+    session.flush()
+    event.dossier_id = dossier.id
+    session.connection().execute(_INSERT_EVENT, vars(event))
+    stages = _add_stages(session, dossier, derivation)
+    return Written(dossier, procedure, [event], stages, codes, calendar)
+
+
+def _event_row(**columns) -> InsertedRow:
+    """A new event's columns, every column of the table named (one INSERT shape for all events)."""
+    return InsertedRow(
+        **{
+            "dossier_id": None,
+            "from_agency_id": None,
+            "to_agency_id": None,
+            "reason": None,
+            "result": None,
+            "new_due_at": None,
+            "payload": None,
+            "idempotency_key": None,
+            **columns,
+        }
+    )
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -360,10 +495,44 @@ def record(
     calendar_for: CalendarFor,
     now: datetime,
     idempotency_key: str | None = None,
+    authorize: Callable[[Dossier, str], None] | None = None,
 ) -> Dossier:
-    """Append one event after checking it against the state machine and the clock, then re-derive."""
-    dossier = get_dossier(session, code, lock=True)
-    events = events_of(session, dossier.id)
+    """Append one event after checking it against the state machine and the clock, then re-derive.
+
+    `authorize(dossier, event_type)` may refuse (raise) once the dossier is locked.
+    """
+    return append_event(
+        session,
+        code=code,
+        data=data,
+        actor=actor,
+        calendar_for=calendar_for,
+        now=now,
+        idempotency_key=idempotency_key,
+        authorize=authorize,
+    ).dossier
+
+
+def append_event(
+    session: Session,
+    *,
+    code: str,
+    data: EventCreate,
+    actor: str,
+    calendar_for: CalendarFor,
+    now: datetime,
+    idempotency_key: str | None = None,
+    authorize: Callable[[Dossier, str], None] | None = None,
+) -> Written:
+    """:func:`record`, returning what it wrote (enough for :func:`view` to answer without reading back)."""
+    locked = session.execute(_LOCKED_DOSSIER_AND_PROCEDURE, {"code": code}).one_or_none()
+    if locked is None:
+        raise _no_dossier(code)
+    dossier, procedure = locked
+    if authorize is not None:
+        authorize(dossier, data.type)
+    # read-only here: plain rows cost a fraction of table-model objects
+    events = list(session.connection().execute(_EVENT_ROWS, {"dossier_id": dossier.id}))
     at = _aware(data.at) if data.at else now
     _check_not_future(at, now, "the event time")
     if events and at < events[-1].at:
@@ -372,9 +541,12 @@ def record(
             f"{_local_text(events[-1].at)}); events are recorded in time order"
         )
     _check_event_fields(data)
-    ids = _agency_ids(session, {data.from_agency, data.to_agency})
+    named = {dossier.receiving_agency_id, dossier.current_agency_id}
+    named |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
+    codes = _agencies(session, named, {data.from_agency, data.to_agency})
+    ids = {agency_code: agency_id for agency_id, agency_code in codes.items()}
     acting = ids.get(data.from_agency) or dossier.current_agency_id or dossier.receiving_agency_id
-    event = DossierEvent(
+    event = _event_row(
         dossier_id=dossier.id,
         seq=len(events) + 1,
         type=data.type,
@@ -389,14 +561,15 @@ def record(
         new_due_at=_aware(data.new_due_at) if data.new_due_at else None,
         idempotency_key=idempotency_key,
     )
-    calendar = calendar_for(_agency_codes(session, {dossier.receiving_agency_id})[dossier.receiving_agency_id])
-    derivation = derive(session, dossier, [*events, event], calendar)
+    events.append(event)
+    calendar = calendar_for(codes[dossier.receiving_agency_id])
+    derivation = derive(session, dossier, events, calendar, rule=rule_for(session, procedure), codes=codes)
     if data.type == "received" and dossier.received_at is None:
         dossier.received_at = at
-    session.add(event)
+    session.connection().execute(_INSERT_EVENT, vars(event))
     dossier.event_count = event.seq
-    apply_derivation(session, dossier, derivation, calendar)
-    return dossier
+    stages = apply_derivation(session, dossier, derivation, calendar)
+    return Written(dossier, procedure, events, stages, codes, calendar)
 
 
 def _check_event_fields(data: EventCreate) -> None:
@@ -439,6 +612,11 @@ def _summary_fields(dossier: Dossier, codes: dict[int, str]) -> dict:
 
 def read(session: Session, dossier: Dossier, *, calendar_for: CalendarFor, now: datetime) -> DossierRead:
     """The dossier with its timeline, stages and clock (elapsed, remaining, paused) as of `now`."""
+    return view(load(session, dossier, calendar_for=calendar_for), now=now)
+
+
+def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Written:
+    """What :func:`view` needs of a stored dossier."""
     events = events_of(session, dossier.id)
     stages = list(session.execute(select(Stage).where(Stage.dossier_id == dossier.id).order_by(Stage.seq)).scalars())
     ids = {dossier.receiving_agency_id, dossier.current_agency_id}
@@ -446,7 +624,13 @@ def read(session: Session, dossier: Dossier, *, calendar_for: CalendarFor, now: 
     ids |= {s.agency_id for s in stages}
     codes = _agency_codes(session, ids)
     procedure = session.get(Procedure, dossier.procedure_id)
-    calendar = calendar_for(codes[dossier.receiving_agency_id])
+    return Written(dossier, procedure, events, stages, codes, calendar_for(codes[dossier.receiving_agency_id]))
+
+
+def view(written: Written, *, now: datetime) -> DossierRead:
+    """The read shape of a dossier (see :func:`read`), from what a write or :func:`load` holds."""
+    dossier, procedure, calendar = written.dossier, written.procedure, written.calendar
+    events, stages, codes = written.events, written.stages, written.codes
     elapsed = remaining = None
     if dossier.clock_start_at is not None:
         end = dossier.finished_at or now

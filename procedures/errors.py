@@ -30,3 +30,13 @@ class InvalidTransition(Conflict):
 class InvalidInput(DomainError):
     status_code = 422
     error = "invalid_input"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    error = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    error = "forbidden"

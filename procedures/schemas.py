@@ -1,10 +1,20 @@
 """Validated shapes of the catalogue on the way in and out of the API and the import files."""
 
 import re
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from procedures.models import (
     AgencyLevel,
@@ -25,6 +35,28 @@ ROLE_PATTERN = r"^[a-z][a-z_]{1,31}$"
 ProcedureCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PROCEDURE_CODE_PATTERN)]
 AgencyCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=AGENCY_CODE_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+def _not_a_number(value):
+    """Pydantic reads a bare number as a Unix timestamp (`as_of=20250101` would be 1970-08-23): refuse it."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give an ISO 8601 date or instant (2025-04-25, 2025-04-25T09:00), not a number")
+    return value
+
+
+def _in_years(value: date) -> date:
+    """Years 1 and 9999 overflow once shifted to UTC or to the next day: keep to years that mean something."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is out of range: dates and instants lie in {FIRST_YEAR}–{LAST_YEAR}")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_in_years)]
+"""A date in ISO 8601 (YYYY-MM-DD), in years 1900–2200, in a query or a body."""
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_years)]
+"""An instant in ISO 8601, in years 1900–2200; naive means local time where it is used."""
 
 
 class ProcessingTime(BaseModel):
@@ -86,7 +118,7 @@ class ProcedureBase(BaseModel):
     supplement_policy: SupplementPolicy = SupplementPolicy.RESTART
     online_level: OnlineLevel | None = None
     fee: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    effective_to: date | None = None
+    effective_to: IsoDate | None = None
     steps: list[StepIn] = Field(default_factory=list, max_length=30)
     confidence: Confidence = Confidence.ILLUSTRATIVE
     source: Annotated[str, StringConstraints(max_length=2000)] | None = None
@@ -95,7 +127,7 @@ class ProcedureBase(BaseModel):
 class ProcedureVersionCreate(ProcedureBase):
     """A new version of an existing procedure, in force from `effective_from`."""
 
-    effective_from: date
+    effective_from: IsoDate
 
     @model_validator(mode="after")
     def _period(self):

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from procedures.db import utc_now
 from procedures.errors import InvalidInput, NotFound
 from procedures.models import Agency
+from procedures.schemas import IsoDate
 from procedures.service import get_agency
 from sla.core.calendar import Override, WorkingCalendar
 from sla.core.hours import parse_working_hours
@@ -27,7 +28,7 @@ from sla.models import NATIONAL, CalendarOverride, CalendarState
 class OverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
+    date: IsoDate
     kind: Literal["off", "workday"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     legal_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
@@ -88,7 +89,7 @@ def add_override(session: Session, data: OverrideCreate) -> OverrideRead:
     )
     session.add(override)
     _bump_version(session)
-    return _read(override, data.agency_code)
+    return _read(override, agency.code if agency else None)
 
 
 def upsert_overrides(session: Session, overrides: Sequence[OverrideCreate]) -> int:

@@ -8,6 +8,7 @@ PostgreSQL half is skipped, except under `CI=true`, where that is a failure.
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,12 +17,26 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from api.accounts import create_user, issue_token
 from api.app import create_app
 from api.db import make_engine, upgrade
-from api.deps import get_session
 from api.settings import Settings
+from api.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from seed.loader import load_catalogue
 
+PASSWORD = "correct horse battery staple"
+WARD, OTHER_WARD, DEPARTMENT = "000.01.01.H26", "000.02.01.H26", "000.00.03.H26"
+USERS = (  # username, role, agency scope
+    ("admin", "admin", None),
+    ("manager", "manager", WARD),
+    ("clerk", "clerk", WARD),
+    ("officer", "officer", DEPARTMENT),
+    ("viewer", "viewer", "000.00.00.H26"),
+    ("other-manager", "manager", OTHER_WARD),
+    ("other-clerk", "clerk", OTHER_WARD),
+    ("department-clerk", "clerk", DEPARTMENT),
+    ("city-manager", "manager", "000.00.00.H26"),
+)
 POSTGRES_URL = os.environ.get("MOTCUA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -62,18 +77,29 @@ def engine(database_url) -> Iterator[Engine]:
     upgrade(engine)
     with Session(engine) as session:
         load_catalogue(session)
+        for username, role, agency in USERS:
+            create_user(session, username=username, password=PASSWORD, role=role, agency_code=agency)
         session.commit()
     yield engine
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def tokens(engine) -> dict[str, str]:
+    """A bearer token per test user (by username)."""
+    with Session(engine) as session:
+        issued = {
+            username: issue_token(session, username=username, password=PASSWORD, lifetime=timedelta(hours=4))
+            for username, _, _ in USERS
+        }
+        session.commit()
+    return issued
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_engine(request, tmp_path) -> Iterator[Engine]:
     """A new, migrated, seeded database of its own, for code that commits (jobs, concurrency)."""
-    if request.param == "sqlite":
-        urls = iter([f"sqlite:///{tmp_path / 'fresh.db'}"])
-    else:
-        urls = _postgres_database()
+    urls = iter([f"sqlite:///{tmp_path / 'fresh.db'}"]) if request.param == "sqlite" else _postgres_database()
     url = next(urls)
     engine = make_engine(url)
     try:
@@ -103,18 +129,47 @@ def session(connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(engine, connection) -> Iterator[TestClient]:
+def app(engine, connection):
+    """The application, its sessions inside the test's transaction."""
     app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False)))
 
-    def session_in_test_transaction() -> Iterator[Session]:
-        with Session(connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    app.state.open_session = lambda write: Session(
+        connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    return app
 
-    app.dependency_overrides[get_session] = session_in_test_transaction
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+
+@pytest.fixture
+def client(app, tokens) -> Iterator[TestClient]:
+    """A client signed in as the administrator, for the API (bearer) and the pages (session cookie + CSRF)."""
+    with TestClient(
+        app,
+        raise_server_exceptions=False,
+        headers=signed_in(tokens["admin"]),
+        cookies={SESSION_COOKIE: tokens["admin"]},
+    ) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client_as(app, tokens):
+    """`client_as("clerk")`: a client signed in as that test user (None: anonymous)."""
+    clients = []
+
+    def make(username: str | None) -> TestClient:
+        headers = bearer(tokens[username]) if username else {}
+        test_client = TestClient(app, raise_server_exceptions=False, headers=headers)
+        clients.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in clients:
+        test_client.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed_in(token: str) -> dict[str, str]:
+    return {**bearer(token), CSRF_HEADER: csrf_token(token)}

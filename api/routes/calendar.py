@@ -6,17 +6,22 @@ Instants are ISO 8601; a naive instant is local time (Asia/Ho_Chi_Minh); answers
 from datetime import datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api.deps import SessionDep
+from api.security import allow, current_principal
 from procedures.errors import InvalidInput
+from procedures.schemas import IsoDateTime
 from sla import calendars
 from sla.core.calendar import LOCAL_TZ, Unit
 
-router = APIRouter(prefix="/calendar", tags=["calendar"])
+router = APIRouter(prefix="/calendar", tags=["calendar"], dependencies=[Depends(current_principal)])
 
-InstantQuery = Annotated[datetime, Query(description="ISO 8601 instant; without an offset it is local time (+07:00)")]
+InstantQuery = Annotated[
+    IsoDateTime, Query(description="ISO 8601 instant; without an offset it is local time (+07:00)")
+]
 AgencyQuery = Annotated[str | None, Query(max_length=64, description="agency e-ID code: its own closures and hours")]
+OverrideId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the override's id (GET /calendar/overrides)")]
 
 
 def _aware(instant: datetime) -> datetime:
@@ -104,11 +109,16 @@ def list_overrides(
     return calendars.list_overrides(session, year=year, agency_code=agency)
 
 
-@router.post("/overrides", response_model=calendars.OverrideRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/overrides",
+    response_model=calendars.OverrideRead,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(allow())],
+)
 def add_override(session: SessionDep, data: calendars.OverrideCreate):
     return calendars.add_override(session, data)
 
 
-@router.delete("/overrides/{override_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_override(session: SessionDep, override_id: int):
+@router.delete("/overrides/{override_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(allow())])
+def delete_override(session: SessionDep, override_id: OverrideId):
     calendars.delete_override(session, override_id)

@@ -1,16 +1,17 @@
 """Catalogue reads: procedures (search, version in force), agencies, fields."""
 
-from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from api import exports
 from api.deps import PagingDep, SessionDep
+from api.security import current_principal
 from procedures import catalogue_io, service
 from procedures.models import AgencyLevel, ProcedureLevel
-from procedures.schemas import AgencyRead, FieldRead, Page, ProcedureRead
+from procedures.schemas import AgencyRead, FieldRead, IsoDate, Page, ProcedureRead
 
-router = APIRouter(tags=["catalogue"])
+router = APIRouter(tags=["catalogue"], dependencies=[Depends(current_principal)])
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -29,7 +30,7 @@ def search_procedures(
     field: Annotated[str | None, Query(max_length=64)] = None,
     level: ProcedureLevel | None = None,
     agency: Annotated[str | None, Query(max_length=64, description="procedures handled at this agency")] = None,
-    as_of: Annotated[date | None, Query(description="versions in force on this date (default today)")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="versions in force on this date (default today)")] = None,
 ):
     items, total = service.search_procedures(
         session, q=q, field=field, level=level, agency=agency, as_of=as_of, page=paging.page, page_size=paging.page_size
@@ -38,7 +39,7 @@ def search_procedures(
 
 
 @router.get("/procedures/{code}", response_model=ProcedureRead)
-def read_procedure(session: SessionDep, code: str, as_of: date | None = None):
+def read_procedure(session: SessionDep, code: str, as_of: IsoDate | None = None):
     return service.to_read(session, [service.get_procedure(session, code, as_of=as_of)])[0]
 
 
@@ -62,7 +63,7 @@ def list_fields(session: SessionDep):
     return service.list_fields(session)
 
 
-@router.get("/catalogue/export")
+@router.get("/catalogue/export", responses=exports.documented_downloads("csv", "xlsx"))
 def export_catalogue(session: SessionDep, format: Annotated[Literal["csv", "json", "xlsx"], Query()] = "csv"):
     return Response(
         content=catalogue_io.export_catalogue(session, format),

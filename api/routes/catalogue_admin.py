@@ -1,13 +1,14 @@
-"""Every catalogue write, in one router: the place where the administrator permission check goes."""
+"""Every catalogue write, in one router, for administrators only."""
 
-from fastapi import APIRouter, UploadFile, status
+from fastapi import APIRouter, Depends, UploadFile, status
 
 from api.deps import SessionDep, SettingsDep
+from api.security import allow
 from procedures import catalogue_io, service
 from procedures.errors import InvalidInput
 from procedures.schemas import ProcedureCreate, ProcedureRead, ProcedureUpdate, ProcedureVersionCreate
 
-router = APIRouter(tags=["catalogue administration"])
+router = APIRouter(tags=["catalogue administration"], dependencies=[Depends(allow())])
 
 
 @router.post("/procedures", response_model=ProcedureRead, status_code=status.HTTP_201_CREATED)

@@ -1,19 +1,36 @@
-"""Dossier intake, events, reading and the printable forms (01 receipt, 04 apology)."""
+"""Dossier intake, events, reading and the printable forms (01 receipt, 04 apology).
+
+Who may do what: clerks receive at their agency and record events on dossiers received there;
+officers record events on dossiers their agency holds; managers issue apologies in their scope;
+identity numbers and phones are shown only to staff of the agencies handling the dossier.
+"""
 
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
+from api.accounts import Principal, Role
 from api.deps import PagingDep, SessionDep
+from api.security import (
+    STAFF,
+    allow,
+    dossier_view,
+    event_policy,
+    readable_dossier,
+    scoped_agency,
+    visible_view,
+)
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, DossierRead, DossierSummary, EventCreate
-from procedures.errors import NotFound
+from procedures.errors import Forbidden, NotFound
 from procedures.models import Agency, Procedure
-from procedures.schemas import Page
+from procedures.schemas import IsoDateTime, Page
+from procedures.service import get_agency
 from sla.core.calendar import LOCAL_TZ
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
@@ -22,87 +39,105 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=128, description="a retry with the same key writes nothing")
 ]
-Actor = Annotated[str, Header(alias="X-Actor", max_length=64, description="who records it (until accounts exist)")]
+Staff = Annotated[Principal, Depends(allow(*STAFF))]
+Clerk = Annotated[Principal, Depends(allow(Role.CLERK))]
+EventRecorder = Annotated[Principal, Depends(allow(Role.CLERK, Role.OFFICER, Role.MANAGER))]
+# A printable form is HTML; its errors are JSON like everywhere else (hence not response_class=HTMLResponse).
+PRINTABLE = {
+    200: {"description": "the form, as an HTML page to print", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
 
 
 def _calendar_for(request: Request, session):
     return lambda agency_code: request.app.state.calendars.get(session, agency_code)
 
 
-def _written(session, request: Request, dossier, key: str | None) -> JSONResponse:
-    view = service.read(session, dossier, calendar_for=_calendar_for(request, session), now=datetime.now(UTC))
-    body = view.model_dump(mode="json")
+def _written(request: Request, session, written: service.Written, key: str | None, principal: Principal) -> Response:
+    """The answer to a write, from what the write holds (nothing is read back)."""
+    request.state.audit_detail = f"dossier {written.dossier.code}"
+    view = visible_view(written, principal)
     if key:
+        body = view.model_dump(mode="json")
         idempotency.complete(session, key=key, status_code=201, response=body)
-    return JSONResponse(body, status_code=201)
+        return JSONResponse(body, status_code=201)
+    return Response(view.model_dump_json(), status_code=201, media_type="application/json")
 
 
-def _replayed(session, key: str | None, scope: str, body: dict) -> JSONResponse | None:
+def _replayed(session, key: str | None, scope: str, data: BaseModel) -> JSONResponse | None:
     if not key:
         return None
-    stored = idempotency.claim(session, key=key, scope=scope, body=body)
+    stored = idempotency.claim(session, key=key, scope=scope, body=data.model_dump(mode="json"))
     if stored is None:
         return None
     return JSONResponse(stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
 
 
 @router.post("", status_code=201, response_model=DossierRead)
-def receive(
-    request: Request, session: SessionDep, data: DossierCreate, key: IdempotencyKey = None, actor: Actor = "desk"
-):
+def receive(request: Request, session: SessionDep, principal: Clerk, data: DossierCreate, key: IdempotencyKey = None):
     """Receive a dossier: its code, its first event and its appointment (due) at once."""
-    if replay := _replayed(session, key, "POST /dossiers", data.model_dump(mode="json")):
+    if not principal.covers(get_agency(session, data.agency_code).id):
+        raise Forbidden(
+            f"you receive dossiers at {principal.agency_code} (and the agencies under it), not {data.agency_code}"
+        )
+    if replay := _replayed(session, key, f"{principal.username} POST /dossiers", data):
         return replay
-    dossier = service.receive(
+    written = service.intake(
         session,
         data=data,
-        actor=actor,
+        actor=principal.username,
         calendar_for=_calendar_for(request, session),
         now=datetime.now(UTC),
         idempotency_key=key,
     )
-    return _written(session, request, dossier, key)
+    return _written(request, session, written, key, principal)
 
 
 @router.post("/{code}/events", status_code=201, response_model=DossierRead)
 def record_event(
     request: Request,
     session: SessionDep,
+    principal: EventRecorder,
     code: str,
     data: EventCreate,
     key: IdempotencyKey = None,
-    actor: Actor = "desk",
 ):
     """Record what happened (hand-off, supplement, pause, apology, result…); refused events name the allowed ones."""
-    if replay := _replayed(session, key, f"POST /dossiers/{code}/events", data.model_dump(mode="json")):
+    scope = f"{principal.username} POST /dossiers/{code}/events"
+    if replay := _replayed(session, key, scope, data):
         return replay
-    dossier = service.record(
+    written = service.append_event(
         session,
         code=code,
         data=data,
-        actor=actor,
+        actor=principal.username,
         calendar_for=_calendar_for(request, session),
         now=datetime.now(UTC),
         idempotency_key=key,
+        authorize=event_policy(principal),
     )
-    return _written(session, request, dossier, key)
+    return _written(request, session, written, key, principal)
 
 
 @router.get("", response_model=Page[DossierSummary])
 def list_dossiers(
     session: SessionDep,
+    principal: Staff,
     paging: PagingDep,
-    agency: Annotated[str | None, Query(max_length=64)] = None,
+    agency: Annotated[
+        str | None, Query(max_length=64, description="received at or held by (default: your agency)")
+    ] = None,
     status: Annotated[int | None, Query(ge=1, le=10, description="status code 1–10")] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: IsoDateTime | None = None,
+    received_to: IsoDateTime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="code, applicant name or phone")] = None,
 ):
-    aware = lambda value: value.replace(tzinfo=LOCAL_TZ) if value and value.tzinfo is None else value  # noqa: E731
+    def aware(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=LOCAL_TZ) if value and value.tzinfo is None else value
+
     items, total = service.search(
         session,
-        agency=agency,
+        agency=scoped_agency(session, principal, agency),
         status=status,
         procedure=procedure,
         received_from=aware(received_from),
@@ -115,32 +150,30 @@ def list_dossiers(
 
 
 @router.get("/{code}", response_model=DossierRead)
-def read_dossier(request: Request, session: SessionDep, code: str):
-    dossier = service.get_dossier(session, code)
-    return service.read(session, dossier, calendar_for=_calendar_for(request, session), now=datetime.now(UTC))
+def read_dossier(request: Request, session: SessionDep, principal: Staff, code: str):
+    return dossier_view(session, request, readable_dossier(session, code, principal), principal)
 
 
-def _form_context(request: Request, session, code: str) -> dict:
-    dossier = service.get_dossier(session, code)
-    view = service.read(session, dossier, calendar_for=_calendar_for(request, session), now=datetime.now(UTC))
+def _form_context(request: Request, session, code: str, principal: Principal) -> dict:
+    dossier = readable_dossier(session, code, principal)
     return {
-        "dossier": view,
+        "dossier": dossier_view(session, request, dossier, principal),
         "agency": session.get(Agency, dossier.receiving_agency_id),
         "procedure": session.get(Procedure, dossier.procedure_id),
         "local": lambda instant: instant.astimezone(LOCAL_TZ) if instant else None,
     }
 
 
-@router.get("/{code}/receipt", response_class=HTMLResponse)
-def receipt(request: Request, session: SessionDep, code: str):
+@router.get("/{code}/receipt", response_class=Response, responses=PRINTABLE)
+def receipt(request: Request, session: SessionDep, principal: Staff, code: str):
     """Form 01: Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ready to print."""
-    return templates.TemplateResponse(request, "receipt.html", _form_context(request, session, code))
+    return templates.TemplateResponse(request, "receipt.html", _form_context(request, session, code, principal))
 
 
-@router.get("/{code}/apology", response_class=HTMLResponse)
-def apology(request: Request, session: SessionDep, code: str):
+@router.get("/{code}/apology", response_class=Response, responses=PRINTABLE)
+def apology(request: Request, session: SessionDep, principal: Staff, code: str):
     """Form 04: Phiếu xin lỗi và hẹn lại ngày trả kết quả, once an apology was issued."""
-    context = _form_context(request, session, code)
+    context = _form_context(request, session, code, principal)
     letters = [e for e in context["dossier"].timeline if e.type == "apology_issued"]
     if not letters:
         raise NotFound(f"dossier {code} has no apology (form 04): none was issued")

@@ -3,13 +3,15 @@
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
+from api import exports
 from api.deps import SessionDep
+from api.security import READERS_OF_REPORTS, allow
 from sla import snapshots
 
-router = APIRouter(tags=["jobs and index"])
+router = APIRouter(tags=["jobs and index"], dependencies=[Depends(allow(*READERS_OF_REPORTS))])
 
 PeriodQuery = Annotated[str, Query(max_length=7, description="2025, 2025-Q1 or 2025-03")]
 
@@ -32,7 +34,7 @@ def period_snapshots(
     return snapshots.snapshot_history(session, period=period, agency=agency)
 
 
-@router.get("/index/feed")
+@router.get("/index/feed", responses=exports.documented_downloads("csv"))
 def index_feed(session: SessionDep, period: PeriodQuery, format: Literal["json", "csv"] = "json"):
     """The document the index takes (docs/index-feed.md): per agency, formula ids, values, snapshot time."""
     document = snapshots.feed(session, period=period)

@@ -8,7 +8,9 @@ is mapped to its *working position*, the number of working minutes between the c
 local midnight and that instant, through per-day tables built once. Adding working time is integer
 addition on positions, and a position maps back to an instant by two table look-ups (which working
 day, which minute of it). Large arrays are processed in cache-sized blocks, so the memory a call
-needs beyond its inputs is its outputs plus a constant.
+needs beyond its inputs is its outputs plus a constant. The scalar methods (``due_at``,
+``minutes_between``, ``shift``) run the very same helpers on one numpy scalar, without the array
+plumbing: a tenth of the cost of a one-element array (bench/README.md, section "Intake").
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ _EPOCH_DAY = date(1970, 1, 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MINUTE = timedelta(minutes=1)
 _BLOCK_SIZE = 1 << 16
+_SCALAR_AMOUNTS_KEPT = 256
 _MAX_YEARS = 1000
 _INSTANT_UNITS = ("m", "s", "ms", "us", "ns")
 
@@ -150,6 +153,7 @@ class WorkingCalendar:
         self._working_day_number = working_day_numbers.astype(np.int32)
         self._working_midnight_utc = self._origin_utc_minutes + working_day_numbers.astype(np.int64) * _MINUTES_PER_DAY
         self._minute_of_offset = np.flatnonzero(in_period).astype(np.int64)
+        self._scalar_amounts: dict[tuple, int] = {}
 
     def __repr__(self) -> str:
         return f"WorkingCalendar({self.first_year}–{self.last_year}, version={self.version!r})"
@@ -267,17 +271,29 @@ class WorkingCalendar:
         self, received: datetime, amount: float | None, unit: Unit | str, cutoff: time | None = None
     ) -> tuple[datetime, datetime]:
         """Scalar :meth:`due`: ``(clock_start, due)`` as aware UTC datetimes."""
-        start, due = self.due(_instant_array("received", received), amount, unit, cutoff)
-        return _as_datetime(start[0]), _as_datetime(due[0])
+        received_utc = _utc_minute("received", received)
+        unit = _parse_unit(unit)
+        value = self._scalar_amount(amount, unit)
+        cutoff_minute = _cutoff_minute(cutoff)
+        positions, day, minute = self._scalar_locate(received_utc, "received")
+        if cutoff_minute is not None:
+            positions = self._after_cutoff(positions, day, minute, cutoff_minute)
+        start_utc = self._instants_at(positions, "clock start", 0)
+        due_utc = self._advance(start_utc, positions, value, unit, 0)
+        return _datetime_at(start_utc), _datetime_at(due_utc)
 
     def minutes_between(self, start: datetime, end: datetime) -> int:
         """Scalar :meth:`working_minutes`."""
-        minutes = self.working_minutes(_instant_array("start", start), _instant_array("end", end))
-        return int(minutes[0])
+        start_utc, end_utc = _utc_minute("start", start), _utc_minute("end", end)
+        elapsed = self._scalar_locate(end_utc, "end")[0] - self._scalar_locate(start_utc, "start")[0]
+        return max(int(elapsed), 0)
 
     def shift(self, start: datetime, minutes: int) -> datetime:
         """Scalar :meth:`add_working_minutes`."""
-        return _as_datetime(self.add_working_minutes(_instant_array("start", start), minutes)[0])
+        start_utc = _utc_minute("start", start)
+        value = self._scalar_amount(minutes, None)
+        positions, _, _ = self._scalar_locate(start_utc, "start")
+        return _datetime_at(self._advance(start_utc, positions, value, None, 0))
 
     def working_days(self, first: date, last: date) -> list[date]:
         """Working days from ``first`` to ``last``, both included."""
@@ -356,6 +372,26 @@ class WorkingCalendar:
             _raise_at(amount, exact, offset, f"{label} must be whole numbers")
         return whole.astype(np.int32)
 
+    def _scalar_amount(self, amount: float | None, unit: Unit | None) -> int:
+        """:meth:`_amounts` of one amount, remembered per value (a replay asks for the same few)."""
+        key = (type(amount), amount, unit)
+        try:
+            return self._scalar_amounts[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: convert it every time
+            key = None
+        value = int(np.asarray(self._amounts(amount, unit, (1,))(slice(0, 1))).reshape(-1)[0])
+        if key is not None:
+            if len(self._scalar_amounts) >= _SCALAR_AMOUNTS_KEPT:
+                self._scalar_amounts.clear()
+            self._scalar_amounts[key] = value
+        return value
+
+    # Working positions. The helpers below take int32 arrays (vectorised methods, one block at a
+    # time) or numpy scalars (scalar methods) alike, so both paths share every table look-up and
+    # every range check; ``out`` is the block's slice of the result, None for a scalar.
+
     def _positions(self, utc_minutes: np.ndarray, name: str, offset: int) -> np.ndarray:
         positions, _, _ = self._locate(utc_minutes, name, offset)
         return positions
@@ -364,10 +400,20 @@ class WorkingCalendar:
         """Working positions, local day indexes and local minutes of day (int32) of UTC instants."""
         self._require_covered(utc_minutes, name, offset)
         local = np.subtract(utc_minutes, self._origin_utc_minutes, dtype=np.int32, casting="unsafe")
+        return self._position_of(local)
+
+    def _scalar_locate(self, utc_minute: int, name: str) -> tuple[np.int32, int, int]:
+        """:meth:`_locate` of one instant."""
+        if not self._origin_utc_minutes <= utc_minute < self._end_utc_minutes:
+            self._require_covered(np.array([utc_minute], dtype=np.int64), name, 0)
+        return self._position_of(utc_minute - self._origin_utc_minutes)
+
+    def _position_of(self, local: np.ndarray | int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Working positions, day indexes and minutes of day of minutes since the first local midnight."""
         day = local // _MINUTES_PER_DAY
         minute = local - day * _MINUTES_PER_DAY
-        positions = self._day_start_position.take(day)
-        positions += self._elapsed_by_row_minute.take(self._day_row.take(day) + minute)
+        positions = _take(self._day_start_position, day)
+        positions += _take(self._elapsed_by_row_minute, _take(self._day_row, day) + minute)
         return positions, day, minute
 
     def _clock_positions(
@@ -375,16 +421,22 @@ class WorkingCalendar:
     ) -> np.ndarray:
         positions, day, minute = self._locate(received_utc, name, offset)
         if cutoff_minute is not None:
-            after_cutoff = (minute > cutoff_minute) & self._is_working.take(day)
-            next_day_opening = self._day_start_position.take(day) + self.minutes_per_day
-            positions = np.where(after_cutoff, next_day_opening, positions)
+            positions = self._after_cutoff(positions, day, minute, cutoff_minute)
         return positions
 
-    def _instants_at(self, positions: np.ndarray, what: str, offset: int, out: np.ndarray) -> None:
-        """UTC instants at which the working minute at each position begins, into ``out``."""
+    def _after_cutoff(self, positions: np.ndarray, day: np.ndarray, minute: np.ndarray, cutoff_minute: int):
+        """Receipts after the cut-off on a working day count from the next working day's opening."""
+        after_cutoff = (minute > cutoff_minute) & _take(self._is_working, day)
+        next_day_opening = _take(self._day_start_position, day) + self.minutes_per_day
+        if isinstance(positions, np.ndarray):
+            return np.where(after_cutoff, next_day_opening, positions)
+        return next_day_opening if after_cutoff else positions
+
+    def _instants_at(self, positions: np.ndarray, what: str, offset: int, out: np.ndarray | None = None):
+        """UTC instants at which the working minute at each position begins (into ``out``)."""
         working_day = self._working_day_of(positions, what, offset)
         minute_offset = positions - working_day * self.minutes_per_day
-        np.add(self._working_midnight_utc.take(working_day), self._minute_of_offset.take(minute_offset), out=out)
+        return _add(_take(self._working_midnight_utc, working_day), _take(self._minute_of_offset, minute_offset), out)
 
     def _advance(
         self,
@@ -393,30 +445,33 @@ class WorkingCalendar:
         values: np.ndarray | int,
         unit: Unit | None,
         offset: int,
-        out: np.ndarray,
-    ) -> None:
-        """Due instants, into ``out``, from starts at ``positions``. ``values`` are working minutes
+        out: np.ndarray | None = None,
+    ):
+        """Due instants (into ``out``) from starts at ``positions``. ``values`` are working minutes
         (``unit`` None or a working unit), calendar days, or ignored for same_day."""
         if unit is Unit.SAME_DAY:
             working_day = self._working_day_of(positions, "due", offset)
-            np.add(self._working_midnight_utc.take(working_day), self._closing_minute, out=out)
-            return
-        if np.ndim(values) == 0 and values == 0:
+            return _add(_take(self._working_midnight_utc, working_day), self._closing_minute, out)
+        per_row = isinstance(values, np.ndarray)
+        if not per_row and values == 0:
+            if out is None:
+                return start_utc
             out[...] = start_utc
-            return
+            return out
         if unit is Unit.CALENDAR_DAYS:
-            start_day = self._working_day_number.take(self._working_day_of(positions, "due", offset))
+            start_day = _take(self._working_day_number, self._working_day_of(positions, "due", offset))
             target_day = start_day + values
-            if target_day.max() >= self._day_count:
+            if _largest(target_day) >= self._day_count:
                 self._raise_after_range("due", offset, target_day < self._day_count)
-            working_day = self._working_days_before.take(target_day)
+            working_day = _take(self._working_days_before, target_day)
             self._require_working_day(working_day, "due", offset)
-            np.add(self._working_midnight_utc.take(working_day), self._closing_minute, out=out)
+            out = _add(_take(self._working_midnight_utc, working_day), self._closing_minute, out)
         else:
-            self._instants_at(positions + (values - 1), "due", offset, out)
+            out = self._instants_at(positions + (values - 1), "due", offset, out)
             out += 1
-        if np.ndim(values):
+        if per_row:
             np.copyto(out, start_utc, where=values == 0)
+        return out
 
     def _working_day_of(self, positions: np.ndarray, what: str, offset: int) -> np.ndarray:
         working_day = positions // self.minutes_per_day
@@ -438,7 +493,7 @@ class WorkingCalendar:
             raise CalendarError(f"{name}[{offset + position}] = {shown} is outside the calendar's years {self._years}")
 
     def _require_working_day(self, working_day: np.ndarray, what: str, offset: int) -> None:
-        if working_day.max() >= self._working_day_count:
+        if _largest(working_day) >= self._working_day_count:
             self._raise_after_range(what, offset, working_day < self._working_day_count)
 
     def _require_days_covered(self, day_indexes: np.ndarray, name: str, days: np.ndarray) -> None:
@@ -457,11 +512,24 @@ class WorkingCalendar:
         return (day - self._first_day).days
 
     def _raise_after_range(self, what: str, offset: int, valid: np.ndarray) -> None:
-        position = int(np.flatnonzero(~valid)[0])
+        position = int(np.flatnonzero(np.logical_not(valid))[0])
         raise CalendarError(
             f"{what} of row {offset + position} falls after {self._last_day.strftime('%d/%m/%Y')}, the end of "
             f"the calendar's years {self._years}; build the calendar with a later last_year"
         )
+
+
+def _take(table: np.ndarray, index: np.ndarray | int):
+    """``table[index]``: numpy's take for a block of indexes (faster), plain indexing for one."""
+    return table.take(index) if isinstance(index, np.ndarray) else table[index]
+
+
+def _add(first: np.ndarray | int, second: np.ndarray | int, out: np.ndarray | None):
+    return first + second if out is None else np.add(first, second, out=out)
+
+
+def _largest(values: np.ndarray | int):
+    return values.max() if isinstance(values, np.ndarray) else values
 
 
 def _blocks(size: int) -> Iterator[slice]:
@@ -519,14 +587,15 @@ def _as_instants(utc_minutes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return utc_minutes.view("datetime64[m]").reshape(shape)
 
 
-def _instant_array(name: str, instant: datetime) -> np.ndarray:
+def _utc_minute(name: str, instant: datetime) -> int:
+    """Minutes since the epoch (UTC) of an aware datetime, seconds floored away."""
     if not isinstance(instant, datetime) or instant.utcoffset() is None:
         raise CalendarError(f"{name} must be an aware datetime, got {instant!r}")
-    return np.array([(instant - _EPOCH) // _ONE_MINUTE], dtype=np.int64).view("datetime64[m]")
+    return (instant - _EPOCH) // _ONE_MINUTE
 
 
-def _as_datetime(instant: np.datetime64) -> datetime:
-    return _EPOCH + timedelta(minutes=int(instant.view(np.int64)))
+def _datetime_at(utc_minute: int | np.integer) -> datetime:
+    return _EPOCH + timedelta(minutes=int(utc_minute))
 
 
 def _local_text(utc_instant: np.datetime64) -> str:

@@ -87,3 +87,12 @@ def test_dossiers_rebuild_reports_what_it_did(database):
     result = runner.invoke(cli, ["dossiers", "rebuild"])
     assert result.exit_code == 0, result.output
     assert "0 dossiers re-derived, 0 due dates moved" in result.output
+
+
+def test_seed_generate_writes_a_consistent_city(database):
+    assert runner.invoke(cli, ["seed", "catalogue"]).exit_code == 0
+    generated = runner.invoke(cli, ["seed", "generate", "--dossiers", "400", "--year", "2025", "--seed", "3"])
+    assert generated.exit_code == 0, generated.output
+    assert "400" in generated.output
+    rebuilt = runner.invoke(cli, ["dossiers", "rebuild", "--refreeze"])
+    assert "0 due dates moved, 0 outcomes changed" in rebuilt.output

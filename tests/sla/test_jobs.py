@@ -143,9 +143,8 @@ def test_two_schedulers_run_one_night_once(city):
 
 
 def test_only_one_scheduler_leads(city):
-    with jobs.leader_lock(city, "scheduler") as first:
-        with jobs.leader_lock(city, "scheduler") as second:
-            assert (first, second) == (True, False)
+    with jobs.leader_lock(city, "scheduler") as first, jobs.leader_lock(city, "scheduler") as second:
+        assert (first, second) == (True, False)
     with jobs.leader_lock(city, "scheduler") as again:
         assert again
 

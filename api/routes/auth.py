@@ -1,0 +1,71 @@
+"""Sign-in (OAuth2 password flow), users and the audit trail."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, StringConstraints
+
+from api import accounts
+from api.accounts import Role
+from api.deps import SessionDep
+from api.security import PrincipalDep, allow
+from procedures.errors import Unauthorized
+
+router = APIRouter(tags=["accounts"])
+admin = [Depends(allow())]
+
+
+class TokenRead(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserCreate(BaseModel):
+    username: Annotated[str, StringConstraints(min_length=3, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    role: Role
+    agency_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class UserRead(BaseModel):
+    username: str
+    role: str
+    agency_code: str | None
+
+
+@router.post("/auth/token", response_model=TokenRead)
+def sign_in(request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
+    """Exchange a username and password for a bearer token (OAuth2 password flow)."""
+    request.state.audit_detail = f"sign-in as {form.username[:64]!r}"
+    lifetime = timedelta(hours=request.app.state.settings.token_hours)
+    token = accounts.issue_token(session, username=form.username, password=form.password, lifetime=lifetime)
+    if token is None:
+        raise Unauthorized("wrong username or password")
+    return TokenRead(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.get("/auth/me", response_model=UserRead)
+def me(principal: PrincipalDep):
+    return UserRead(username=principal.username, role=principal.role.value, agency_code=principal.agency_code)
+
+
+@router.post("/users", response_model=UserRead, status_code=201, dependencies=admin)
+def create_user(request: Request, session: SessionDep, data: UserCreate):
+    request.state.audit_detail = f"user {data.username} ({data.role.value})"
+    accounts.create_user(
+        session, username=data.username, password=data.password, role=data.role, agency_code=data.agency_code
+    )
+    return UserRead(username=data.username, role=data.role.value, agency_code=data.agency_code)
+
+
+@router.get("/audit", dependencies=admin)
+def audit_trail(
+    session: SessionDep,
+    username: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+):
+    """Every write (refused ones too) and failed sign-in, newest first."""
+    return accounts.audit_entries(session, username=username, limit=limit)

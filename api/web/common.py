@@ -1,0 +1,128 @@
+"""What every page shares: the templates, the language (?lang= remembered in a cookie), rendering,
+and error pages that show the API's `{"error", "detail"}` as they are."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formats, translator
+from procedures import service as catalogue
+from procedures.errors import DomainError
+from procedures.schemas import AgencyRead
+from sla.core.calendar import CalendarError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+LANG_COOKIE = "lang"
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
+MINUTES_PER_WORKING_DAY = 480
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    remembered = request.cookies.get(LANG_COOKIE)
+    return remembered if remembered in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200, page_path: str | None = None
+) -> Response:
+    """A page in the reader's language; `?lang=` is remembered in a cookie for the next pages.
+
+    `page_path`: for a page answering a form post, the page the language switch leads to.
+    """
+    lang = language(request)
+    other = LANGUAGES[1 - LANGUAGES.index(lang)]
+    here = request.url if request.method == "GET" else request.url.replace(path=page_path or "/", query="")
+    switch = here.include_query_params(lang=other)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            **context,
+            "lang": lang,
+            "t": translator(lang),
+            "fmt": Formats(lang, context.get("minutes_per_day", MINUTES_PER_WORKING_DAY)),
+            "switch_url": f"{switch.path}?{switch.query}",
+            "csrf": getattr(request.state, "csrf", ""),
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") == lang and request.cookies.get(LANG_COOKIE) != lang:
+        response.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_SECONDS, samesite="lax", httponly=True)
+    return response
+
+
+@dataclass
+class Problem:
+    """An error as the API answers it: `{"error", "detail"}` (+ `errors`), with its status code."""
+
+    status_code: int
+    error: str
+    detail: str
+    errors: list = field(default_factory=list)
+
+    @classmethod
+    def of(cls, exc: Exception) -> "Problem":
+        if isinstance(exc, DomainError):
+            return cls(exc.status_code, exc.error, exc.detail, exc.errors or [])
+        if isinstance(exc, ValidationError | RequestValidationError):
+            problems = exc.errors()
+            return cls(422, "invalid_input", "; ".join(_describe(p) for p in problems))
+        if isinstance(exc, CalendarError):
+            return cls(422, "invalid_input", str(exc))
+        raise TypeError(f"not a domain error: {exc!r}")
+
+
+PAGE_ERRORS = (DomainError, ValidationError, RequestValidationError, CalendarError)
+
+
+def _describe(problem: dict) -> str:
+    where = ".".join(str(part) for part in problem["loc"] if part not in ("body", "query", "path", "form"))
+    return f"{where}: {problem['msg']}" if where else problem["msg"]
+
+
+class PageRoute(APIRoute):
+    """A page route: a domain or input error becomes an HTML page with the error box, not JSON.
+
+    The request's session has rolled back by then (the exception went through its dependency).
+    """
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PAGE_ERRORS as exc:
+                problem = Problem.of(exc)
+                return render(
+                    request, "web/error.html", {"problem": problem}, status_code=problem.status_code, page_path="/"
+                )
+
+        return page_handler
+
+
+def blank_to_none(value: str | None) -> str | None:
+    """Form fields arrive as '' when left empty."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def agencies(session: Session) -> list[AgencyRead]:
+    """Every agency, parents before children, for pickers and names."""
+    return catalogue.list_agencies(session)

@@ -1,0 +1,416 @@
+"""Page labels in Vietnamese (the default) and English, and the formats of dates, durations and rates.
+
+Labels are looked up by key; a missing key is an error (tests render every page in both languages).
+"""
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from sla.core.calendar import LOCAL_TZ
+
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+# key: (Vietnamese, English)
+LABELS: dict[str, tuple[str, str]] = {
+    # frame
+    "app.name": ("Một cửa", "One-stop desk"),
+    "app.tagline": ("Theo dõi hồ sơ thủ tục hành chính", "Administrative-procedure dossiers"),
+    "nav.home": ("Trang chủ", "Home"),
+    "nav.desk": ("Tiếp nhận", "Desk"),
+    "nav.dashboard": ("Điều hành", "Dashboard"),
+    "nav.calendar": ("Lịch làm việc", "Calendar"),
+    "nav.lookup": ("Tra cứu hồ sơ", "Dossier lookup"),
+    "nav.main": ("Điều hướng chính", "Main navigation"),
+    "nav.skip": ("Bỏ qua, đến nội dung chính", "Skip to main content"),
+    "login.title": ("Đăng nhập", "Sign in"),
+    "login.username": ("Tên đăng nhập", "Username"),
+    "login.password": ("Mật khẩu", "Password"),
+    "login.submit": ("Đăng nhập", "Sign in"),
+    "login.sign_out": ("Đăng xuất", "Sign out"),
+    "lang.switch": ("English", "Tiếng Việt"),
+    "lang.switch_label": ("Chuyển sang tiếng Anh", "Switch to Vietnamese"),
+    "footer.time_zone": (
+        "Giờ hiển thị theo giờ Việt Nam (UTC+07:00).",
+        "Times are Vietnam time (UTC+07:00).",
+    ),
+    "error.title": ("Không thực hiện được", "Not done"),
+    "error.code": ("Mã lỗi", "Error"),
+    "error.page_title": ("Có lỗi", "Error"),
+    "done.title": ("Đã ghi nhận", "Recorded"),
+    "common.search": ("Tìm", "Search"),
+    "common.filter": ("Lọc", "Filter"),
+    "common.all": ("Tất cả", "All"),
+    "common.download": ("Tải về", "Download"),
+    "common.optional": ("không bắt buộc", "optional"),
+    "common.when": ("Thời điểm (nếu không phải bây giờ)", "When (if not now)"),
+    "common.when_hint": ("Để trống: ghi theo thời điểm hiện tại.", "Leave empty for now."),
+    "common.showing": ("Hiển thị {shown}/{total}", "Showing {shown} of {total}"),
+    "common.sort_by": ("Sắp xếp theo cột này", "Sort by this column"),
+    "common.data_table": ("Số liệu của biểu đồ", "Chart data"),
+    "common.total": ("Tổng cộng", "Total"),
+    "common.national": ("Toàn quốc", "National"),
+    # home
+    "home.title": ("Chọn công việc", "Choose a task"),
+    "home.desk": ("Tiếp nhận hồ sơ, theo dõi và ghi nhận xử lý", "Receive dossiers, follow and record their progress"),
+    "home.dashboard": (
+        "Hồ sơ quá hạn, sắp đến hạn, báo cáo và tỷ lệ đúng hạn",
+        "Overdue and due-soon queues, reports and on-time rates",
+    ),
+    "home.calendar": (
+        "Ngày làm việc, ngày nghỉ lễ, hoán đổi và làm bù",
+        "Working days, holidays, swaps and make-up days",
+    ),
+    "home.lookup": ("Người dân tra cứu tình trạng hồ sơ", "Citizens look up a dossier's progress"),
+    # desk: intake
+    "desk.title": ("Tiếp nhận hồ sơ", "Receive a dossier"),
+    "desk.procedure": ("Thủ tục hành chính", "Procedure"),
+    "desk.procedure_search": (
+        "Tìm thủ tục (tên hoặc mã, gõ không dấu cũng được)",
+        "Find a procedure (name or code; accents optional)",
+    ),
+    "desk.procedure_hint": (
+        "Gõ vài chữ rồi chọn một thủ tục trong danh sách.",
+        "Type a few words, then pick one procedure below.",
+    ),
+    "desk.procedure_results": ("Thủ tục tìm được", "Procedures found"),
+    "desk.procedure_none": ("Không có thủ tục nào khớp.", "No procedure matches."),
+    "desk.procedure_more": ("Còn {more} thủ tục khác: gõ thêm để thu hẹp.", "{more} more: type more words to narrow."),
+    "desk.agency": ("Cơ quan tiếp nhận", "Receiving agency"),
+    "desk.channel": ("Hình thức nộp", "Channel"),
+    "desk.applicant": ("Người nộp hồ sơ", "Applicant"),
+    "desk.name": ("Họ và tên", "Full name"),
+    "desk.id_number": ("Số định danh cá nhân (12 số)", "Identity number (12 digits)"),
+    "desk.phone": ("Số điện thoại", "Phone"),
+    "desk.address": ("Địa chỉ", "Address"),
+    "desk.received_at": ("Thời điểm tiếp nhận", "Received at"),
+    "desk.received_at_hint": (
+        "Để trống nếu tiếp nhận ngay bây giờ; chỉ nhập khi ghi lại hồ sơ đã nhận trước đó.",
+        "Leave empty for now; fill in only for a dossier received earlier.",
+    ),
+    "desk.submit": ("Tiếp nhận và in giấy hẹn", "Receive and print the receipt"),
+    "desk.confirm_submit": ("Tiếp nhận hồ sơ này?", "Receive this dossier?"),
+    "desk.search_title": ("Tìm hồ sơ", "Find a dossier"),
+    "desk.search_label": ("Mã hồ sơ, tên người nộp hoặc số điện thoại", "Dossier code, applicant name or phone"),
+    "desk.latest": ("Hồ sơ mới tiếp nhận", "Latest dossiers"),
+    "desk.results": ("Kết quả tìm kiếm", "Search results"),
+    "desk.no_results": ("Không có hồ sơ nào.", "No dossier found."),
+    # dossier
+    "dossier.code": ("Mã hồ sơ", "Dossier code"),
+    "dossier.procedure": ("Thủ tục", "Procedure"),
+    "dossier.applicant": ("Người nộp", "Applicant"),
+    "dossier.status": ("Trạng thái", "Status"),
+    "dossier.received_at": ("Tiếp nhận lúc", "Received at"),
+    "dossier.due_at": ("Hạn trả kết quả", "Due"),
+    "dossier.original_due_at": ("Hạn ban đầu", "Original due"),
+    "dossier.rescheduled_due_at": ("Hạn hẹn lại (phiếu xin lỗi)", "Rescheduled due (apology)"),
+    "dossier.holding": ("Đơn vị đang xử lý", "Held by"),
+    "dossier.receiving": ("Nơi tiếp nhận", "Received by"),
+    "dossier.channel": ("Hình thức nộp", "Channel"),
+    "dossier.outcome": ("Kết quả so với hạn", "Outcome"),
+    "dossier.finished_at": ("Kết thúc lúc", "Finished at"),
+    "dossier.supplements": ("Số lần yêu cầu bổ sung", "Supplement requests"),
+    "dossier.id_number": ("Số định danh", "Identity number"),
+    "dossier.phone": ("Điện thoại", "Phone"),
+    "dossier.address": ("Địa chỉ", "Address"),
+    "dossier.receipt": ("Giấy tiếp nhận và hẹn trả (mẫu 01)", "Receipt (form 01)"),
+    "dossier.apology_form": ("Phiếu xin lỗi (mẫu 04)", "Apology letter (form 04)"),
+    "dossier.clock": ("Thời gian xử lý", "Clock"),
+    "dossier.clock_start": ("Bắt đầu tính", "Clock started"),
+    "dossier.elapsed": ("Đã dùng", "Elapsed"),
+    "dossier.remaining": ("Còn lại", "Remaining"),
+    "dossier.overdue_by": ("Quá hạn", "Overdue by"),
+    "dossier.paused": ("Thời gian tạm dừng", "Paused"),
+    "dossier.clock_stopped": ("Đang dừng tính thời gian", "The clock is stopped"),
+    "dossier.working_time": ("tính theo giờ làm việc", "in working time"),
+    "dossier.stages": ("Các bước xử lý", "Stages"),
+    "dossier.stage": ("Bước", "Stage"),
+    "dossier.stage_agency": ("Đơn vị", "Agency"),
+    "dossier.stage_started": ("Bắt đầu", "Started"),
+    "dossier.stage_allotment": ("Thời gian được giao", "Allotment"),
+    "dossier.stage_due": ("Hạn của bước", "Stage due"),
+    "dossier.stage_ended": ("Kết thúc", "Ended"),
+    "dossier.stage_outcome": ("Kết quả", "Outcome"),
+    "dossier.stage_overrun": ("Vượt", "Overrun"),
+    "dossier.excluded": ("không tính thời gian", "not counted"),
+    "stage.intake": ("Tiếp nhận", "Intake"),
+    "stage.hand-off": ("Xử lý sau khi chuyển", "After hand-off"),
+    "dossier.timeline": ("Diễn biến", "Timeline"),
+    "dossier.by": ("bởi", "by"),
+    "dossier.to": ("đến", "to"),
+    "dossier.reason": ("Lý do", "Reason"),
+    "dossier.result": ("Kết quả", "Result"),
+    "dossier.new_due": ("Hẹn lại", "New appointment"),
+    "dossier.actions": ("Thao tác", "Actions"),
+    "dossier.no_actions": ("Hồ sơ đã kết thúc: không còn thao tác nào.", "The dossier is finished: no action is left."),
+    "dossier.back": ("Về trang tiếp nhận", "Back to the desk"),
+    # events: what the clerk does (buttons), and what happened (timeline)
+    "action.forwarded": ("Chuyển hồ sơ đến…", "Forward to…"),
+    "action.supplement_requested": ("Yêu cầu bổ sung hồ sơ", "Request a supplement"),
+    "action.supplement_received": ("Ghi nhận đã bổ sung", "Record the supplement"),
+    "action.paused": ("Tạm dừng (chờ nghĩa vụ tài chính)", "Pause (financial obligation)"),
+    "action.resumed": ("Tiếp tục xử lý", "Resume"),
+    "action.apology_issued": ("Xin lỗi và hẹn lại ngày trả", "Apologise with a new date"),
+    "action.resolved": ("Giải quyết xong", "Resolve"),
+    "action.result_returned": ("Trả kết quả cho người dân", "Return the result"),
+    "action.withdrawn": ("Người nộp rút hồ sơ", "Withdraw"),
+    "action.stopped": ("Dừng xử lý", "Stop"),
+    "action.abandoned": ("Dừng do không bổ sung đúng hạn", "Close as abandoned"),
+    "action.received": ("Tiếp nhận hồ sơ trực tuyến", "Receive the online dossier"),
+    "action.refused": ("Từ chối tiếp nhận", "Refuse at intake"),
+    "action.submit": ("Ghi nhận", "Record"),
+    "confirm.forwarded": ("Chuyển hồ sơ đến đơn vị đã chọn?", "Forward the dossier to the chosen agency?"),
+    "confirm.supplement_requested": (
+        "Gửi yêu cầu bổ sung? Thời gian xử lý sẽ dừng; chỉ yêu cầu một lần, đầy đủ.",
+        "Request a supplement? The clock stops; ask once, completely.",
+    ),
+    "confirm.supplement_received": (
+        "Ghi nhận người dân đã bổ sung đủ hồ sơ?",
+        "Record that the supplement was received?",
+    ),
+    "confirm.paused": ("Tạm dừng tính thời gian?", "Pause the clock?"),
+    "confirm.resumed": ("Tiếp tục tính thời gian?", "Resume the clock?"),
+    "confirm.apology_issued": (
+        "Lập phiếu xin lỗi và hẹn lại ngày trả (chỉ một lần)?",
+        "Issue the apology with the new date (once only)?",
+    ),
+    "confirm.resolved": ("Ghi nhận hồ sơ đã giải quyết xong?", "Record the dossier as resolved?"),
+    "confirm.result_returned": ("Ghi nhận đã trả kết quả cho người dân?", "Record that the result was returned?"),
+    "confirm.withdrawn": ("Ghi nhận người nộp rút hồ sơ?", "Record the withdrawal?"),
+    "confirm.stopped": ("Dừng xử lý hồ sơ?", "Stop processing the dossier?"),
+    "confirm.abandoned": ("Dừng hồ sơ do không bổ sung đúng hạn?", "Close the dossier as abandoned?"),
+    "confirm.received": ("Tiếp nhận hồ sơ trực tuyến này?", "Receive this online dossier?"),
+    "confirm.refused": ("Từ chối tiếp nhận hồ sơ?", "Refuse the dossier at intake?"),
+    "field.to_agency": ("Chuyển đến đơn vị", "To agency"),
+    "field.reason": ("Lý do", "Reason"),
+    "field.reason_supplement": ("Giấy tờ cần bổ sung (ghi đầy đủ, một lần)", "What is missing (all of it, once)"),
+    "field.new_due_at": ("Ngày giờ hẹn trả mới", "New appointment"),
+    "field.result": ("Kết quả giải quyết (quyết định, giấy chứng nhận…)", "Result (decision, certificate…)"),
+    "field.choose": ("— Chọn —", "— Choose —"),
+    "event.submitted": ("Nộp trực tuyến", "Submitted online"),
+    "event.received": ("Tiếp nhận", "Received"),
+    "event.refused": ("Từ chối tiếp nhận", "Refused at intake"),
+    "event.forwarded": ("Chuyển xử lý", "Forwarded"),
+    "event.supplement_requested": ("Yêu cầu bổ sung", "Supplement requested"),
+    "event.supplement_received": ("Đã bổ sung", "Supplement received"),
+    "event.paused": ("Tạm dừng", "Paused"),
+    "event.resumed": ("Tiếp tục", "Resumed"),
+    "event.apology_issued": ("Xin lỗi, hẹn lại", "Apology issued"),
+    "event.resolved": ("Giải quyết xong", "Resolved"),
+    "event.result_returned": ("Đã trả kết quả", "Result returned"),
+    "event.withdrawn": ("Rút hồ sơ", "Withdrawn"),
+    "event.stopped": ("Dừng xử lý", "Stopped"),
+    "event.abandoned": ("Dừng do không bổ sung", "Abandoned"),
+    "status.submitted": ("Mới nộp trực tuyến", "Submitted online"),
+    "status.received": ("Đã tiếp nhận", "Received"),
+    "status.refused": ("Từ chối tiếp nhận", "Refused at intake"),
+    "status.processing": ("Đang xử lý", "Processing"),
+    "status.waiting_supplement": ("Chờ bổ sung hồ sơ", "Waiting for a supplement"),
+    "status.waiting_obligation": ("Chờ thực hiện nghĩa vụ tài chính", "Waiting for a financial obligation"),
+    "status.withdrawn": ("Đã rút", "Withdrawn"),
+    "status.stopped": ("Dừng xử lý", "Stopped"),
+    "status.resolved": ("Đã có kết quả", "Result ready"),
+    "status.returned": ("Đã trả kết quả", "Result returned"),
+    "outcome.early": ("Trước hạn", "Early"),
+    "outcome.on_time": ("Đúng hạn", "On time"),
+    "outcome.late": ("Quá hạn", "Late"),
+    "outcome.withdrawn": ("Rút, dừng", "Withdrawn"),
+    "channel.counter": ("Trực tiếp", "At the counter"),
+    "channel.online": ("Trực tuyến", "Online"),
+    "channel.post": ("Bưu chính", "By post"),
+    "time.working_days": ("ngày làm việc", "working days"),
+    "time.working_hours": ("giờ làm việc", "working hours"),
+    "time.calendar_days": ("ngày", "calendar days"),
+    "time.same_day": ("trong ngày", "same day"),
+    "level.province": ("Cấp tỉnh, thành phố", "Province"),
+    "level.department": ("Sở, ban, ngành", "Departments"),
+    "level.commune": ("Cấp xã, phường", "Communes and wards"),
+    "level.district": ("Cấp huyện (trước 01/07/2025)", "Districts (before 01/07/2025)"),
+    "unit.day": ("ngày", "d"),
+    "unit.hour": ("giờ", "h"),
+    "unit.minute": ("phút", "min"),
+    # dashboard
+    "dash.title": ("Điều hành", "Dashboard"),
+    "dash.agency": ("Cơ quan, đơn vị", "Agency"),
+    "dash.field": ("Lĩnh vực", "Field"),
+    "dash.procedure": ("Mã thủ tục", "Procedure code"),
+    "dash.within": ("Sắp đến hạn trong (ngày làm việc)", "Due within (working days)"),
+    "dash.overdue": ("Hồ sơ quá hạn", "Overdue dossiers"),
+    "dash.due_soon": ("Hồ sơ sắp đến hạn", "Dossiers due soon"),
+    "dash.queue_note": (
+        "Chỉ gồm hồ sơ đang tính thời gian (không gồm hồ sơ chờ bổ sung, chờ nghĩa vụ tài chính).",
+        "Dossiers whose clock runs (not those waiting for a supplement or a financial obligation).",
+    ),
+    "dash.queue_empty": ("Không có hồ sơ nào.", "No dossier."),
+    "dash.days_overdue": ("Số ngày LV quá hạn", "Working days overdue"),
+    "dash.days_left": ("Số ngày LV còn lại", "Working days left"),
+    "dash.current_stage": ("Bước đang xử lý", "Current stage"),
+    "dash.period": ("Báo cáo tháng này ({first} – {last})", "This month's report ({first} – {last})"),
+    "dash.monthly": ("Tỷ lệ đúng hạn theo tháng (12 tháng gần nhất)", "On-time rate per month (last 12 months)"),
+    "dash.ranking": (
+        "Xếp hạng tỷ lệ đúng hạn theo đơn vị ({first} – {last})",
+        "On-time rate per agency, ranked ({first} – {last})",
+    ),
+    "dash.ranking_none": ("Chưa có hồ sơ giải quyết xong trong kỳ.", "No dossier was resolved in the period."),
+    "dash.stages": ("Kết quả theo bước liên thông ({first} – {last})", "Stage attribution ({first} – {last})"),
+    "dash.on_time_rate": ("Tỷ lệ đúng hạn", "On-time rate"),
+    "dash.strict_rate": ("Tỷ lệ đúng hạn (chặt)", "Strict on-time rate"),
+    "dash.month": ("Tháng", "Month"),
+    "col.total": ("Tổng số", "Total"),
+    "col.carried_over": ("Kỳ trước chuyển qua", "Carried over"),
+    "col.received_new": ("Mới tiếp nhận", "Newly received"),
+    "col.resolved": ("Đã giải quyết", "Resolved"),
+    "col.early": ("Trước hạn", "Early"),
+    "col.on_time": ("Đúng hạn", "On time"),
+    "col.late": ("Quá hạn", "Late"),
+    "col.withdrawn": ("Rút, dừng", "Withdrawn"),
+    "col.open": ("Đang giải quyết", "Open"),
+    "col.open_within": ("Trong hạn", "Within due"),
+    "col.open_overdue": ("Quá hạn", "Overdue"),
+    "col.steps": ("Số bước đã xong", "Steps finished"),
+    "col.steps_on_time": ("Bước đúng hạn", "Steps on time"),
+    "col.steps_late": ("Bước quá hạn", "Steps late"),
+    "col.step_on_time_rate": ("Tỷ lệ bước đúng hạn", "Step on-time rate"),
+    "col.overrun_working_days": ("Số ngày LV vượt", "Working days overrun"),
+    "col.dossiers_made_late": ("Số hồ sơ làm trễ", "Dossiers made late"),
+    # calendar
+    "cal.title": ("Lịch làm việc {year}", "Working calendar {year}"),
+    "cal.year": ("Năm", "Year"),
+    "cal.agency": ("Lịch của đơn vị", "Calendar of"),
+    "cal.working_days": ("{count} ngày làm việc", "{count} working days"),
+    "cal.hours": ("Giờ làm việc", "Working hours"),
+    "cal.legend": ("Chú thích", "Legend"),
+    "cal.kind.working": ("Ngày làm việc", "Working day"),
+    "cal.kind.weekend": ("Nghỉ cuối tuần", "Weekend"),
+    "cal.kind.off": ("Ngày nghỉ (lễ, Tết, hoán đổi)", "Day off (holiday, swap)"),
+    "cal.kind.workday": ("Ngày làm bù (thứ Bảy làm việc)", "Make-up working day"),
+    "cal.special": ("Ngày nghỉ và ngày làm bù trong năm", "Days off and make-up days of the year"),
+    "cal.date": ("Ngày", "Date"),
+    "cal.kind": ("Loại", "Kind"),
+    "cal.reason": ("Lý do", "Reason"),
+    "cal.source": ("Nguồn", "Source"),
+    "cal.source.package": ("Gói holidays", "holidays package"),
+    "cal.source.override": ("Điều chỉnh", "Override"),
+    "cal.legal_ref": ("Căn cứ", "Legal reference"),
+    "cal.overrides": ("Điều chỉnh lịch (quản trị viên)", "Calendar overrides (administrators)"),
+    "cal.overrides_note": (
+        "Điều chỉnh thắng gói holidays và áp dụng ngay cho các lần tính mới; hồ sơ đang mở được tính lại "
+        "bằng lệnh motcua dossiers rebuild. Quyền sửa sẽ giới hạn cho quản trị viên khi có tài khoản.",
+        "An override wins over the holidays package and applies to new computations at once; open dossiers "
+        "are re-derived with motcua dossiers rebuild. Editing will be limited to administrators once accounts exist.",
+    ),
+    "cal.no_overrides": ("Năm này chưa có điều chỉnh nào.", "No override this year."),
+    "cal.scope": ("Phạm vi", "Scope"),
+    "cal.add": ("Thêm điều chỉnh", "Add an override"),
+    "cal.add_submit": ("Thêm", "Add"),
+    "cal.confirm_add": (
+        "Thêm điều chỉnh lịch này? Hạn xử lý mới sẽ tính theo lịch mới.",
+        "Add this override? New dues follow it.",
+    ),
+    "cal.delete": ("Xóa", "Delete"),
+    "cal.confirm_delete": ("Xóa điều chỉnh này?", "Delete this override?"),
+    "cal.kind_off": ("Nghỉ (off)", "Day off"),
+    "cal.kind_workday": ("Làm việc (workday)", "Working day"),
+    "cal.months": (
+        "Tháng 1|Tháng 2|Tháng 3|Tháng 4|Tháng 5|Tháng 6|Tháng 7|Tháng 8|Tháng 9|Tháng 10|Tháng 11|Tháng 12",
+        "January|February|March|April|May|June|July|August|September|October|November|December",
+    ),
+    "cal.weekdays": ("T2|T3|T4|T5|T6|T7|CN", "Mon|Tue|Wed|Thu|Fri|Sat|Sun"),
+    "cal.weekdays_long": (
+        "Thứ Hai|Thứ Ba|Thứ Tư|Thứ Năm|Thứ Sáu|Thứ Bảy|Chủ Nhật",
+        "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday",
+    ),
+    # citizen lookup
+    "lookup.title": ("Tra cứu tình trạng hồ sơ", "Look up your dossier"),
+    "lookup.intro": (
+        "Nhập mã hồ sơ ghi trên giấy tiếp nhận và 4 số cuối của số điện thoại đã khai khi nộp hồ sơ.",
+        "Enter the code printed on your receipt and the last 4 digits of the phone number you gave.",
+    ),
+    "lookup.code": ("Mã hồ sơ", "Dossier code"),
+    "lookup.phone_last4": ("4 số cuối số điện thoại", "Last 4 digits of the phone"),
+    "lookup.submit": ("Tra cứu", "Look up"),
+    "lookup.not_found": (
+        "Không tìm thấy hồ sơ khớp với mã và 4 số điện thoại đã nhập. Vui lòng kiểm tra lại cả hai.",
+        "No dossier matches this code and these digits. Please check both.",
+    ),
+    "lookup.result": ("Tình trạng hồ sơ", "Dossier status"),
+    "lookup.agency": ("Nơi tiếp nhận, trả kết quả", "Where to collect the result"),
+    "lookup.appointment": ("Ngày hẹn trả kết quả", "Appointment"),
+    "lookup.clock_stopped": (
+        "Hồ sơ đang chờ bổ sung hoặc chờ nghĩa vụ tài chính: ngày hẹn sẽ được tính lại khi hoàn tất.",
+        "The dossier waits for a supplement or a financial obligation: the appointment is set again once complete.",
+    ),
+    "lookup.apology": ("Thư xin lỗi và hẹn lại", "Apology and new appointment"),
+    "lookup.apology_at": ("Ngày xin lỗi", "Apology issued"),
+    "lookup.new_appointment": ("Ngày hẹn mới", "New appointment"),
+    "lookup.finished_at": ("Hoàn thành lúc", "Finished at"),
+    "lookup.privacy": (
+        "Trang này không hiển thị thông tin cá nhân của người nộp hồ sơ.",
+        "This page shows no personal data of the applicant.",
+    ),
+}
+
+
+def translator(lang: str) -> Callable[..., str]:
+    index = LANGUAGES.index(lang)
+
+    def t(key: str, **values) -> str:
+        text = LABELS[key][index]
+        return text.format(**values) if values else text
+
+    return t
+
+
+class Formats:
+    """Dates, durations and rates as a reader of `lang` expects them; instants in local time."""
+
+    def __init__(self, lang: str, minutes_per_day: int = 480) -> None:
+        self.lang = lang
+        self.t = translator(lang)
+        self.minutes_per_day = minutes_per_day
+
+    @staticmethod
+    def local(instant: datetime | None) -> datetime | None:
+        return instant.astimezone(LOCAL_TZ) if instant else None
+
+    def when(self, instant: datetime | None) -> str:
+        return self.local(instant).strftime("%d/%m/%Y %H:%M") if instant else "—"
+
+    @staticmethod
+    def day(value: date | None) -> str:
+        return value.strftime("%d/%m/%Y") if value else "—"
+
+    def duration(self, minutes: int | None) -> str:
+        """Working time: '2 ngày 3 giờ 15 phút' (a working day has `minutes_per_day` minutes)."""
+        if minutes is None:
+            return "—"
+        minutes = abs(int(minutes))
+        days, rest = divmod(minutes, self.minutes_per_day)
+        hours, mins = divmod(rest, 60)
+        parts = [
+            f"{value} {self.t(unit)}"
+            for value, unit in ((days, "unit.day"), (hours, "unit.hour"), (mins, "unit.minute"))
+            if value
+        ]
+        return " ".join(parts) or f"0 {self.t('unit.minute')}"
+
+    def number(self, value: float | int | None, digits: int = 1) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, int) or float(value).is_integer():
+            return f"{int(value):,}".replace(",", "." if self.lang == "vi" else ",")
+        text = f"{value:,.{digits}f}"
+        return text.translate(str.maketrans(",.", ".,")) if self.lang == "vi" else text
+
+    def percent(self, rate: float | None) -> str:
+        if rate is None:
+            return "—"
+        text = self.number(round(rate * 100, 1), 1)
+        return f"{text} %" if self.lang == "vi" else f"{text}%"
+
+    def label(self, prefix: str, value: str | None) -> str:
+        """`status.received` → 'Đã tiếp nhận'; unknown values are shown as they are."""
+        if value is None:
+            return "—"
+        key = f"{prefix}.{value}"
+        return self.t(key) if key in LABELS else value

@@ -1,0 +1,26 @@
+"""The web pages: `/` (a chooser), `/desk` (clerks), `/dashboard` (managers), `/calendar`, `/lookup` (citizens).
+
+Server-rendered (Jinja2); forms post to page routes that call the same services as the JSON API.
+"""
+
+from fastapi import APIRouter, Depends, Request
+
+from api.accounts import Role
+from api.security import STAFF
+from api.web import auth, calendar_view, citizen, dashboard, desk
+from api.web.auth import page_access
+from api.web.common import PageRoute, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request):
+    return render(request, "web/home.html", {})
+
+
+router.include_router(auth.router)
+router.include_router(citizen.router)
+router.include_router(desk.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(dashboard.router, dependencies=[Depends(page_access(Role.MANAGER))])
+router.include_router(calendar_view.router, dependencies=[Depends(page_access(*STAFF, Role.VIEWER))])

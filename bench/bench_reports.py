@@ -1,0 +1,135 @@
+"""Reports, queues and the nightly run over a synthetic city (run by hand, not by CI).
+
+    .venv/bin/python bench/bench_reports.py --database postgresql --dossiers 1000000
+    .venv/bin/python bench/bench_reports.py --database sqlite --dossiers 1000000
+
+Generates the city with `seed.generator` into a fresh database, then times: the monthly report of
+every agency (June), the year report grouped by agency and by procedure, the first page of the
+overdue queue of the busiest agency (p50/p95 of 50 calls), and the nightly run that closes
+31/12 (re-derivation, daily snapshot, month/quarter/year freezes). Prints the peak memory.
+"""
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlmodel import Session
+
+from api.db import make_engine, upgrade
+from dossiers.models import Dossier
+from procedures.models import Agency
+from seed.generator import generate
+from seed.loader import load_catalogue
+from sla import jobs, queues, reports
+from sla.calendars import CalendarStore
+from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from sla.core.rates import ParScoring
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def timed(label: str, work, results: list) -> object:
+    started = time.perf_counter()
+    value = work()
+    elapsed = time.perf_counter() - started
+    results.append((label, elapsed))
+    print(f"{label:<55} {elapsed:8.2f} s", flush=True)
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--dossiers", type=int, default=1_000_000)
+    parser.add_argument("--year", type=int, default=2025)
+    arguments = parser.parse_args()
+
+    name = f"motcua_bench_reports_{uuid.uuid4().hex[:8]}"
+    admin = None
+    if arguments.database == "postgresql":
+        admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    engine = make_engine(url)
+    results: list[tuple[str, float]] = []
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            load_catalogue(session)
+            session.commit()
+        store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
+
+        def calendar_for(code):
+            with Session(engine) as session:
+                return store.get(session, code)
+
+        timed(
+            f"generate {arguments.dossiers:,} dossiers ({arguments.database})",
+            lambda: generate(
+                engine, dossiers=arguments.dossiers, year=arguments.year, seed=1, calendar_for=calendar_for
+            ),
+            results,
+        )
+        if arguments.database == "postgresql":
+            with admin.connect() as connection:
+                connection.execute(text(f"ALTER DATABASE \"{name}\" SET work_mem = '64MB'"))
+            engine.dispose()
+            with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+                connection.execute(text("VACUUM ANALYZE"))
+        year = arguments.year
+        with Session(engine) as session:
+            june = reports.Period(date(year, 6, 1), date(year, 6, 30))
+            whole = reports.Period(date(year, 1, 1), date(year, 12, 31))
+            timed("monthly report, every agency (June)", lambda: reports.period_report(session, period=june), results)
+            timed("year report grouped by agency", lambda: reports.period_report(session, period=whole), results)
+            timed(
+                "year report grouped by procedure",
+                lambda: reports.period_report(session, period=whole, group_by="procedure"),
+                results,
+            )
+            busiest_id = session.execute(
+                select(Dossier.current_agency_id)
+                .where(Dossier.status_code.in_((2, 4)))
+                .group_by(Dossier.current_agency_id)
+                .order_by(func.count().desc())
+                .limit(1)
+            ).scalar_one()
+            busiest = session.get(Agency, busiest_id).code
+            calendar = store.get(session, busiest)
+            now = datetime(year + 1, 1, 15, 9, tzinfo=LOCAL_TZ).astimezone(UTC)
+            where = queues.QueueFilter(agency=busiest)
+            latencies = []
+            for _ in range(50):
+                started = time.perf_counter()
+                frame, total = queues.overdue(session, where=where, calendar=calendar, now=now)
+                latencies.append(time.perf_counter() - started)
+            latencies.sort()
+            p50, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies)) - 1]
+            label = f"overdue queue first page of {busiest} ({total:,} overdue)"
+            print(f"{label}: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
+            results.append(("overdue queue first page p95", p95))
+        timed(
+            "nightly run closing 31/12 (rederive, snapshot, 3 freezes)",
+            lambda: jobs.run_nightly(engine, calendars=store, par=ParScoring(), day=date(year, 12, 31)),
+            results,
+        )
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak memory (RSS) {peak:,.0f} MiB")
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The citizen's lookup: a dossier's progress by its code and the last 4 digits of the applicant's phone.
+
+Public, so it shows nothing personal (no name, identity number, phone or address), and a wrong
+code and wrong digits get the same answer: the lookup cannot be used to learn whether a code exists.
+"""
+
+import hmac
+import re
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dossiers.models import Dossier, DossierEvent
+from dossiers.schemas import LocalInstant
+from procedures.errors import InvalidInput, NotFound
+from procedures.models import Agency, Procedure
+
+NOT_FOUND = (
+    "no dossier matches this code and these phone digits; check the code on the receipt (form 01) "
+    "and the last 4 digits of the phone number given at the desk"
+)
+PHONE_LAST4 = re.compile(r"^\d{4}$")
+CODE_MAX_LENGTH = 80
+_NO_DIGITS = "----"
+
+
+class ApologyNotice(BaseModel):
+    """Form 04 as the citizen received it: why the result is late and the new appointment."""
+
+    issued_at: LocalInstant
+    reason: str | None
+    new_appointment_at: LocalInstant | None
+
+
+class PublicStatus(BaseModel):
+    """What anyone holding the receipt may see of a dossier."""
+
+    code: str
+    status: str
+    status_code: int
+    procedure_code: str
+    procedure_name: str
+    agency_code: str
+    agency_name: str
+    received_at: LocalInstant | None
+    appointment_at: LocalInstant | None
+    """The appointment the citizen holds now: the rescheduled one after an apology."""
+    original_appointment_at: LocalInstant | None
+    finished_at: LocalInstant | None
+    clock_stopped: bool
+    apology: ApologyNotice | None
+
+
+def _last4(phone: str | None) -> str:
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return digits[-4:] if len(digits) >= 4 else _NO_DIGITS
+
+
+def lookup(session: Session, *, code: str, phone_last4: str) -> PublicStatus:
+    """The public status of dossier `code` if its applicant's phone ends with `phone_last4`.
+
+    Raises InvalidInput when the digits are not 4 digits, and the same NotFound for an unknown code,
+    a dossier without a phone and wrong digits.
+    """
+    code = code.strip()
+    phone_last4 = phone_last4.strip()
+    if not PHONE_LAST4.fullmatch(phone_last4):
+        raise InvalidInput("phone_last4 must be the last 4 digits of the phone number, e.g. 5678")
+    if not code or len(code) > CODE_MAX_LENGTH:
+        raise NotFound(NOT_FOUND)
+    dossier = session.execute(select(Dossier).where(Dossier.code == code)).scalar_one_or_none()
+    stored = _last4(dossier.applicant_phone) if dossier else _NO_DIGITS
+    matches = hmac.compare_digest(stored.encode(), phone_last4.encode())
+    if dossier is None or not matches:
+        raise NotFound(NOT_FOUND)
+    return _public(session, dossier)
+
+
+def _public(session: Session, dossier: Dossier) -> PublicStatus:
+    procedure = session.get(Procedure, dossier.procedure_id)
+    agency = session.get(Agency, dossier.receiving_agency_id)
+    apology = session.execute(
+        select(DossierEvent)
+        .where(DossierEvent.dossier_id == dossier.id, DossierEvent.type == "apology_issued")
+        .order_by(DossierEvent.seq)
+        .limit(1)
+    ).scalar_one_or_none()
+    return PublicStatus(
+        code=dossier.code,
+        status=dossier.status,
+        status_code=dossier.status_code,
+        procedure_code=procedure.code,
+        procedure_name=procedure.name,
+        agency_code=agency.code,
+        agency_name=agency.name,
+        received_at=dossier.received_at or dossier.submitted_at,
+        appointment_at=dossier.due_at,
+        original_appointment_at=dossier.original_due_at,
+        finished_at=dossier.finished_at,
+        clock_stopped=dossier.status_code in (5, 6),
+        apology=(
+            ApologyNotice(issued_at=apology.at, reason=apology.reason, new_appointment_at=apology.new_due_at)
+            if apology
+            else None
+        ),
+    )

@@ -1,0 +1,190 @@
+"""Bulk writing: COPY on PostgreSQL, large executemany batches on SQLite, in the caller's transaction.
+
+Columns come as numpy arrays (ints, int64 UTC minutes for instants with ``NONE`` for NULL) or
+lists of Python values (text, None for NULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import numpy as np
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from dossiers.models import DossierCodeCounter
+from seed.generator.clock import NONE
+
+INSTANT, INT, OPTIONAL_INT, TEXT, BOOL = "instant", "int", "optional_int", "text", "bool"
+
+TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "dossier": (
+        ("id", INT), ("code", TEXT), ("procedure_id", INT), ("procedure_code", TEXT),
+        ("receiving_agency_id", INT), ("current_agency_id", OPTIONAL_INT), ("channel", TEXT),
+        ("applicant_name", TEXT), ("applicant_id_number", TEXT), ("applicant_phone", TEXT),
+        ("applicant_address", TEXT), ("search_text", TEXT), ("submitted_at", INSTANT), ("received_at", INSTANT),
+        ("clock_start_at", INSTANT), ("status_code", INT), ("status", TEXT), ("original_due_at", INSTANT),
+        ("rescheduled_due_at", INSTANT), ("due_at", INSTANT), ("finished_at", INSTANT), ("outcome", TEXT),
+        ("supplement_count", INT), ("paused_minutes", INT), ("resolution_working_minutes", OPTIONAL_INT),
+        ("event_count", INT), ("derived_at", INSTANT),
+        ("calendar_version", TEXT),
+    ),
+    "dossier_event": (
+        ("id", INT), ("dossier_id", INT), ("seq", INT), ("type", TEXT), ("at", INSTANT), ("recorded_at", INSTANT),
+        ("actor", TEXT), ("agency_id", OPTIONAL_INT), ("from_agency_id", OPTIONAL_INT),
+        ("to_agency_id", OPTIONAL_INT), ("reason", TEXT), ("new_due_at", INSTANT),
+    ),
+    "stage": (
+        ("id", INT), ("dossier_id", INT), ("seq", INT), ("agency_id", OPTIONAL_INT), ("name", TEXT),
+        ("step_seq", OPTIONAL_INT), ("started_at", INSTANT), ("allotment_minutes", OPTIONAL_INT),
+        ("due_at", INSTANT), ("ended_at", INSTANT), ("outcome", TEXT), ("overrun_minutes", INT),
+        ("excluded", BOOL),
+    ),
+}  # fmt: skip
+"""Columns written per table; OPTIONAL_INT is NULL where negative."""
+
+
+class BulkWriter:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+        self.raw = connection.connection.driver_connection
+
+    def lock(self) -> None:
+        """PostgreSQL: keep other writers out of the tables whose ids and codes the generator hands out."""
+        if self.postgres:
+            self.connection.exec_driver_sql(
+                "LOCK TABLE dossier, dossier_event, stage, dossier_code_counter IN SHARE ROW EXCLUSIVE MODE"
+            )
+
+    def set_aside_indexes(self) -> list[str]:
+        """For a large load: drop the generated tables' secondary indexes (and on PostgreSQL their
+        foreign keys, whose per-row triggers cost ten times the COPY itself) and return the
+        statements that put them back, taken from the database's own definitions. Inside the
+        transaction: if anything fails, the drop is rolled back with the rows."""
+        tables = tuple(TABLES)
+        restore = []
+        if self.postgres:
+            self.connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+            names = ", ".join(f"'{t}'::regclass" for t in tables)
+            indexes = self.connection.exec_driver_sql(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                f"WHERE x.indrelid IN ({names}) AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) ORDER BY i.relname"
+            ).all()
+            keys = self.connection.exec_driver_sql(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                f"WHERE contype = 'f' AND conrelid IN ({names}) ORDER BY conrelid::regclass::text, conname"
+            ).all()
+            for table, name, _ in keys:
+                self.connection.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, definition in indexes:
+                self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
+                restore.append(definition)
+            restore += [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in keys]
+        else:
+            self.connection.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for this connection
+            placeholders = ", ".join("?" * len(tables))
+            indexes = self.connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                f"AND tbl_name IN ({placeholders}) ORDER BY name",
+                tables,
+            ).all()
+            for name, definition in indexes:
+                self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
+                restore.append(definition)
+        return restore
+
+    def restore_indexes(self, statements: list[str]) -> None:
+        for statement in statements:
+            self.connection.exec_driver_sql(statement)
+
+    def next_id(self, table: str) -> int:
+        return self.connection.execute(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).scalar_one()
+
+    def write(self, table: str, columns: dict[str, np.ndarray | list]) -> int:
+        spec = TABLES[table]
+        values = [_values(columns[name], kind, self.postgres) for name, kind in spec]
+        size = len(values[0])
+        if not size:
+            return 0
+        names = ", ".join(name for name, _ in spec)
+        if self.postgres:
+            with self.raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                step = 200_000
+                for begin in range(0, size, step):
+                    part = [column[begin : begin + step] for column in values]
+                    copy.write("".join(f"{line}\n" for line in map("\t".join, zip(*part, strict=True))))
+        else:
+            marks = ", ".join("?" * len(spec))
+            self.raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", zip(*values, strict=True))
+        return size
+
+    def counters(self, rows: Iterable[tuple[int, date, int]]) -> int:
+        """Upsert the daily code counters (agency, day, last sequence given)."""
+        rows = [{"agency_id": a, "day": d, "last_seq": s} for a, d, s in rows]
+        if rows:
+            insert = postgresql.insert if self.postgres else sqlite.insert
+            statement = insert(DossierCodeCounter.__table__)
+            statement = statement.on_conflict_do_update(
+                index_elements=["agency_id", "day"], set_={"last_seq": statement.excluded.last_seq}
+            )
+            self.connection.execute(statement, rows)
+        return len(rows)
+
+    def existing_counters(self, first: date, last: date) -> dict[tuple[int, date], int]:
+        table = DossierCodeCounter.__table__
+        query = select(table.c.agency_id, table.c.day, table.c.last_seq).where(table.c.day.between(first, last))
+        return {(a, d): s for a, d, s in self.connection.execute(query).all()}
+
+    def finish(self) -> None:
+        """PostgreSQL: move the id sequences past the ids handed out (SQLite continues from MAX(rowid))."""
+        if self.postgres:
+            for table in TABLES:
+                self.connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                    )
+                )
+
+
+def _values(column: np.ndarray | Sequence, kind: str, postgres: bool) -> list:
+    null = "\\N" if postgres else None
+    if kind == INSTANT:
+        return _instants(np.asarray(column, dtype=np.int64), postgres)
+    if kind == INT:
+        values = np.asarray(column, dtype=np.int64)
+        return values.astype(str).tolist() if postgres else values.tolist()
+    if kind == OPTIONAL_INT:
+        values = np.asarray(column, dtype=np.int64)
+        missing = values < 0
+        out = (values.astype(str) if postgres else values).astype(object)
+        out[missing] = null
+        return out.tolist()
+    if kind == BOOL:
+        values = np.asarray(column, dtype=bool)
+        return np.where(values, "t", "f").tolist() if postgres else values.astype(np.int64).tolist()
+    if not postgres:
+        return list(column)
+    for value in column:
+        if value is not None and ("\\" in value or "\t" in value or "\n" in value or "\r" in value):
+            raise ValueError(f"text {value!r} needs COPY escaping, which the generator does not do")
+    return [null if value is None else value for value in column]
+
+
+def _instants(minutes: np.ndarray, postgres: bool) -> list:
+    missing = minutes == NONE
+    safe = np.where(missing, 0, minutes).view("datetime64[m]")
+    if postgres:
+        texts = np.datetime_as_string(safe, unit="m", timezone="UTC")  # 2025-06-02T02:00Z
+        null = "\\N"
+    else:
+        # SQLAlchemy's SQLite DATETIME storage format, so that range queries compare like-with-like
+        texts = np.strings.replace(np.datetime_as_string(safe.astype("datetime64[us]"), unit="us"), "T", " ")
+        null = None
+    out = texts.astype(object)
+    out[missing] = null
+    return out.tolist()
