@@ -439,7 +439,7 @@ def clerk(
     open_dossiers: dict[str, int] = {}  # code → next event in LIFECYCLE
     codes: list[str] = []
     kinds, weights = zip(*CLERK_MIX.items(), strict=True)
-    time.sleep(max(start - time.perf_counter(), 0))
+    time.sleep(max(start - time.perf_counter(), 0) + rng.uniform(0, 2 * think))  # the clients do not start in step
     while time.perf_counter() < end:
         kind = rng.choices(kinds, weights)[0]
         if (kind == "event" and not open_dossiers) or (kind == "read" and not codes):
@@ -472,7 +472,7 @@ def manager(desk: Desk, port: int, results: Results, start: float, end: float, t
     connection = Connection(port, desk.token)
     codes: list[str] = []
     kinds, weights = zip(*MANAGER_MIX.items(), strict=True)
-    time.sleep(max(start - time.perf_counter(), 0))
+    time.sleep(max(start - time.perf_counter(), 0) + rng.uniform(0, 2 * think))  # the clients do not start in step
     while time.perf_counter() < end:
         kind = rng.choices(kinds, weights)[0]
         if kind == "read" and not codes:
