@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/bench_reports.py --database postgresql --dossiers 1000000
     .venv/bin/python bench/bench_reports.py --database sqlite --dossiers 1000000
+    .venv/bin/python bench/bench_reports.py --url postgresql+psycopg://postgres@127.0.0.1:5432/city --repeat 3
 
-Generates the city with `seed.generator` into a fresh database, then times: the monthly report of
-every agency (June), the year report grouped by agency and by procedure, the first page of the
-overdue queue of the busiest agency (p50/p95 of 50 calls), and the nightly run that closes
-31/12 (re-derivation, daily snapshot, month/quarter/year freezes). Prints the peak memory.
+Generates the city with `seed.generator` into a fresh database (or, with `--url`, reads a city
+generated before with `motcua seed generate --year 2025 --seed 1`: it is migrated, vacuumed on
+PostgreSQL and left in place, and the nightly run writes a new revision of each freeze), then
+times: the monthly report of every agency (June), the year report grouped by agency, by procedure
+and by month, the first page of the overdue queue of the busiest agency (p50/p95 of 50 calls), and
+the nightly run that closes 31/12 (re-derivation, daily snapshot, month/quarter/year freezes).
+Prints the peak memory.
 """
 
 import argparse
@@ -43,12 +47,81 @@ def timed(label: str, work, results: list) -> object:
     return value
 
 
+def measure(engine, store: CalendarStore, year: int, results: list, *, force: bool, repeat: int = 1) -> None:
+    """The reports, the overdue queue and the nightly run over the city in `engine`."""
+    with Session(engine) as session:
+        june = reports.Period(date(year, 6, 1), date(year, 6, 30))
+        whole = reports.Period(date(year, 1, 1), date(year, 12, 31))
+        for _ in range(repeat):
+            timed("monthly report, every agency (June)", lambda: reports.period_report(session, period=june), results)
+            timed("year report grouped by agency", lambda: reports.period_report(session, period=whole), results)
+            timed(
+                "year report grouped by procedure",
+                lambda: reports.period_report(session, period=whole, group_by="procedure"),
+                results,
+            )
+            timed(
+                "year report grouped by month",
+                lambda: reports.period_report(session, period=whole, group_by="month"),
+                results,
+            )
+        busiest_id = session.execute(
+            select(Dossier.current_agency_id)
+            .where(Dossier.status_code.in_((2, 4)))
+            .group_by(Dossier.current_agency_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).scalar_one()
+        busiest = session.get(Agency, busiest_id).code
+        calendar = store.get(session, busiest)
+        now = datetime(year + 1, 1, 15, 9, tzinfo=LOCAL_TZ).astimezone(UTC)
+        where = queues.QueueFilter(agency=busiest)
+        latencies = []
+        for _ in range(50):
+            started = time.perf_counter()
+            frame, total = queues.overdue(session, where=where, calendar=calendar, now=now)
+            latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        p50, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies)) - 1]
+        label = f"overdue queue first page of {busiest} ({total:,} overdue)"
+        print(f"{label}: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
+        results.append(("overdue queue first page p95", p95))
+    timed(
+        "nightly run closing 31/12 (rederive, snapshot, 3 freezes)",
+        lambda: jobs.run_nightly(engine, calendars=store, par=ParScoring(), day=date(year, 12, 31), force=force),
+        results,
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS) {peak:,.0f} MiB")
+
+
+def reuse(arguments) -> None:
+    engine = make_engine(arguments.url)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            dossiers = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
+        print(f"{dossiers:,} dossiers at {engine.url.render_as_string(hide_password=True)}", flush=True)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE dossier"))
+        store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
+        measure(engine, store, arguments.year, [], force=True, repeat=arguments.repeat)
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--dossiers", type=int, default=1_000_000)
     parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--url", help="an existing generated city to read instead of generating one")
+    parser.add_argument("--repeat", type=int, default=1, help="time each report this many times")
     arguments = parser.parse_args()
+    if arguments.url:
+        reuse(arguments)
+        return
 
     name = f"motcua_bench_reports_{uuid.uuid4().hex[:8]}"
     admin = None
@@ -85,45 +158,7 @@ def main() -> None:
             engine.dispose()
             with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
                 connection.execute(text("VACUUM ANALYZE"))
-        year = arguments.year
-        with Session(engine) as session:
-            june = reports.Period(date(year, 6, 1), date(year, 6, 30))
-            whole = reports.Period(date(year, 1, 1), date(year, 12, 31))
-            timed("monthly report, every agency (June)", lambda: reports.period_report(session, period=june), results)
-            timed("year report grouped by agency", lambda: reports.period_report(session, period=whole), results)
-            timed(
-                "year report grouped by procedure",
-                lambda: reports.period_report(session, period=whole, group_by="procedure"),
-                results,
-            )
-            busiest_id = session.execute(
-                select(Dossier.current_agency_id)
-                .where(Dossier.status_code.in_((2, 4)))
-                .group_by(Dossier.current_agency_id)
-                .order_by(func.count().desc())
-                .limit(1)
-            ).scalar_one()
-            busiest = session.get(Agency, busiest_id).code
-            calendar = store.get(session, busiest)
-            now = datetime(year + 1, 1, 15, 9, tzinfo=LOCAL_TZ).astimezone(UTC)
-            where = queues.QueueFilter(agency=busiest)
-            latencies = []
-            for _ in range(50):
-                started = time.perf_counter()
-                frame, total = queues.overdue(session, where=where, calendar=calendar, now=now)
-                latencies.append(time.perf_counter() - started)
-            latencies.sort()
-            p50, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies)) - 1]
-            label = f"overdue queue first page of {busiest} ({total:,} overdue)"
-            print(f"{label}: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
-            results.append(("overdue queue first page p95", p95))
-        timed(
-            "nightly run closing 31/12 (rederive, snapshot, 3 freezes)",
-            lambda: jobs.run_nightly(engine, calendars=store, par=ParScoring(), day=date(year, 12, 31)),
-            results,
-        )
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak memory (RSS) {peak:,.0f} MiB")
+        measure(engine, store, arguments.year, results, force=False)
     finally:
         engine.dispose()
         if admin is not None:

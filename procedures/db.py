@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -13,6 +14,16 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def _sqlite_table_hint(compiler, table, hint: str) -> str:
+    return hint
+
+
+# SQLite has `INDEXED BY` (https://sqlite.org/lang_indexedby.html), but SQLAlchemy's SQLite compiler
+# drops table hints; `select(...).with_hint(Table, "INDEXED BY ix_name", "sqlite")` renders as written.
+# SQLite then fails loudly if that index is gone, instead of planning around it.
+SQLiteCompiler.get_from_hint_text = _sqlite_table_hint
 
 
 class UTCDateTime(TypeDecorator):
