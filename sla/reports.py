@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, literal, or_, select, text
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select, text
 from sqlmodel import Session
 
 from dossiers.models import Dossier, Stage
@@ -92,17 +92,14 @@ def _covering_scan(session: Session) -> Iterator[None]:
     session.execute(text("; ".join(f"SET LOCAL {name} TO DEFAULT" for name in _PLAN_SETTINGS)))
 
 
-def _key_column(group_by: str):
-    """The SQL column a report is grouped on (fields and procedure names are joined in pandas)."""
-    if group_by == "agency":
-        return Dossier.receiving_agency_id.label("agency_id")
-    if group_by in ("procedure", "field"):
-        return Dossier.procedure_id.label("procedure_id")
-    if group_by == "channel":
-        return None  # the channel is one of the tallied columns already
-    if group_by == "month":
-        return None
-    raise InvalidInput(f"unknown group_by {group_by!r}; accepted: {', '.join(GROUPINGS)}")
+GROUP_COLUMNS = {"agency": "agency_id", "procedure": "procedure_id", "field": "procedure_id"}
+CHANNELS = ("counter", "online", "post")
+OUTCOMES = ("early", "on_time", "late", "withdrawn")  # then: none yet (open) or another
+
+
+def _code(column, values: Sequence[str]):
+    """The index of `column` in `values`, or len(values) for NULL or anything else."""
+    return case(*((column == value, i) for i, value in enumerate(values)), else_=len(values))
 
 
 def _tally(
@@ -113,23 +110,34 @@ def _tally(
     `periods` are consecutive. Per row: `received` is the index of the period the dossier was
     received in (-1 before the first), `finished` that of its end (len(periods) past the last, or
     still open), `overdue_from` the first period at whose last day it is overdue if still open then
-    (len(periods): never, e.g. its clock is stopped for a supplement or an obligation). The rows are
-    few (groups × bounds × channel × outcome), so the counts of every period follow in pandas.
+    (len(periods): never, e.g. its clock is stopped for a supplement or an obligation); and its
+    channel, outcome and group (agency or procedure id). The rows are few (groups × buckets ×
+    channel × outcome), so the counts of every period follow in pandas.
+
+    The seven are packed into one integer in SQL and unpacked here: grouping on one BIGINT instead
+    of seven columns (two of them text) halves the cost of the scan's aggregation on both databases
+    (SQLite sorts every row for a GROUP BY that its index order does not give).
     """
     d = Dossier
+    n = len(periods)
     starts = [period.start for period in periods] + [periods[-1].end]
     last_days = [day_start(period.last) for period in periods]
     clock_stopped = and_(d.finished_at.is_(None), d.status_code.in_(CLOCK_STOPPED_STATUSES))
-    received = (_bucket(d.received_at, starts) - 1).label("received")
-    finished = (_bucket(d.finished_at, starts) - 1).label("finished")
-    overdue_from = case(
-        (clock_stopped, len(periods)),
-        else_=_bucket(d.original_due_at, last_days),
-    ).label("overdue_from")
-    key = _key_column(group_by)
-    keys = [k for k in (key, d.channel.label("channel"), d.outcome.label("outcome")) if k is not None]
-    keys += [received, finished, overdue_from]
-    query = select(*keys, func.count().label("dossiers"), func.sum(d.resolution_working_minutes).label("minutes"))
+    group_column = GROUP_COLUMNS.get(group_by)
+    group = {"agency_id": d.receiving_agency_id, "procedure_id": d.procedure_id, None: literal(0)}[group_column]
+    # (name, SQL value ≥ 0, radix): the mixed-radix digits of the key, most significant first
+    digits = [
+        ("channel", _code(d.channel, CHANNELS), len(CHANNELS) + 1),
+        ("outcome", _code(d.outcome, OUTCOMES), len(OUTCOMES) + 1),
+        ("received", _bucket(d.received_at, starts), n + 2),  # received + 1
+        ("finished", _bucket(d.finished_at, starts), n + 2),  # finished + 1
+        ("overdue_from", case((clock_stopped, n), else_=_bucket(d.original_due_at, last_days)), n + 1),
+    ]
+    key = cast(group, BigInteger)
+    for _, value, radix in digits:
+        key = key * radix + value
+    key = key.label("key")
+    query = select(key, func.count().label("dossiers"), func.sum(d.resolution_working_minutes).label("minutes"))
     query = query.where(
         d.received_at.is_not(None),
         d.status_code != 3,
@@ -140,11 +148,20 @@ def _tally(
         query = query.where(d.receiving_agency_id.in_(agency_ids))
     query = query.with_hint(Dossier, f"INDEXED BY {REPORT_INDEX}", "sqlite")
     with _covering_scan(session):
-        rows = session.execute(query.group_by(*keys)).all()
-    frame = pd.DataFrame(rows, columns=[k.name for k in keys] + ["dossiers", "minutes"])
-    for column in ("received", "finished", "overdue_from", "dossiers", "minutes"):
+        rows = session.execute(query.group_by(key)).all()
+    frame = pd.DataFrame(rows, columns=["key", "dossiers", "minutes"])
+    packed = frame["key"].to_numpy(dtype="int64")
+    for name, _, radix in reversed(digits):
+        packed, frame[name] = np.divmod(packed, radix)
+    if group_column:
+        frame[group_column] = packed
+    frame["channel"] = np.array([*CHANNELS, None], dtype=object)[frame["channel"]]
+    frame["outcome"] = np.array([*OUTCOMES, None], dtype=object)[frame["outcome"]]
+    frame["received"] -= 1
+    frame["finished"] -= 1
+    for column in ("dossiers", "minutes"):
         frame[column] = pd.to_numeric(frame[column]).fillna(0).astype("int64")
-    return frame
+    return frame.drop(columns="key")
 
 
 RESOLVED_OUTCOMES = ("early", "on_time", "late")
