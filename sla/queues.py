@@ -10,17 +10,16 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlmodel import Session
 
-from dossiers.models import Dossier, Stage
+from dossiers.models import RUNNING_STATUSES, Dossier, Stage
 from procedures.errors import NotFound
 from procedures.models import Agency, Field, Procedure
 from procedures.service import agency_subtree_ids, get_agency
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.reports import day_start
 
-RUNNING_STATUSES = (2, 4)
 QUEUE_COLUMNS = [
     "code",
     "procedure_code",
@@ -51,7 +50,10 @@ def _base(session: Session, where: QueueFilter) -> Select:
     agency_ids = (
         agency_subtree_ids(session, where.agency) if where.include_children else [get_agency(session, where.agency).id]
     )
-    query = select(Dossier).where(Dossier.current_agency_id.in_(agency_ids), Dossier.status_code.in_(RUNNING_STATUSES))
+    # The statuses inline, as the partial index ix_dossier_running states them: neither SQLite nor
+    # a generic PostgreSQL plan can tell that bound parameters fall within an index's WHERE.
+    running = Dossier.status_code.in_([literal_column(str(status)) for status in RUNNING_STATUSES])
+    query = select(Dossier.id).where(Dossier.current_agency_id.in_(agency_ids), running)
     if where.procedure:
         query = query.where(Dossier.procedure_code == where.procedure)
     if where.field:
@@ -62,10 +64,17 @@ def _base(session: Session, where: QueueFilter) -> Select:
     return query
 
 
-def _page(session: Session, query: Select, order, page: int, page_size: int) -> tuple[list[Dossier], int]:
-    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    rows = session.execute(query.order_by(*order).offset((page - 1) * page_size).limit(page_size)).scalars().all()
-    return list(rows), total
+def _page(session: Session, query: Select, page: int, page_size: int) -> tuple[list[Dossier], int]:
+    """The page's dossiers in due order, and how many there are in all.
+
+    `query` selects ids only: the count and the page's ids come off `ix_dossier_running` (for one
+    agency the page is its first entries in order); only the page's rows are read.
+    """
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    ordered = query.order_by(Dossier.due_at, Dossier.id).offset((page - 1) * page_size).limit(page_size)
+    ids = session.execute(ordered).scalars().all()
+    by_id = {d.id: d for d in session.execute(select(Dossier).where(Dossier.id.in_(ids))).scalars()}
+    return [by_id[i] for i in ids if i in by_id], total
 
 
 def _utc_naive(instant: datetime) -> datetime:
@@ -137,7 +146,7 @@ def overdue(
     reference = now if as_of >= today else day_start(as_of)
     cutoff = day_start(as_of)
     query = _base(session, where).where(Dossier.due_at < cutoff)
-    dossiers, total = _page(session, query, (Dossier.due_at, Dossier.id), page, page_size)
+    dossiers, total = _page(session, query, page, page_size)
     return _frame(session, dossiers, calendar, reference), total
 
 
@@ -154,5 +163,5 @@ def due_soon(
     """Open dossiers not yet due whose due falls within the next N working days, soonest first."""
     horizon = calendar.shift(now, round(within_working_days * calendar.minutes_per_day))
     query = _base(session, where).where(Dossier.due_at >= now, Dossier.due_at <= horizon)
-    dossiers, total = _page(session, query, (Dossier.due_at, Dossier.id), page, page_size)
+    dossiers, total = _page(session, query, page, page_size)
     return _frame(session, dossiers, calendar, now), total
