@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, and_, case, func, or_, select, text
+from sqlalchemy import Engine, and_, case, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -213,6 +213,7 @@ def daily_snapshot(session: Session, run: JobRun, *, day: date, calendars: Calen
         dtype="int64",
     )
     rows = held.merge(finished, on="agency_id", how="outer").fillna(0)
+    session.execute(delete(DailySnapshot).where(DailySnapshot.day == day))  # a forced re-run replaces the day
     session.add_all(
         DailySnapshot(day=day, run_id=run.id, **{k: int(v) for k, v in row.items()}) for row in rows.to_dict("records")
     )

@@ -169,6 +169,15 @@ def test_a_frozen_month_stays_equal_and_force_keeps_both_revisions(city):
         assert snapshots.feed(session, period="2025-06") == before
     rerun = night(city, date(2025, 6, 30), force=True)
     assert {(r.job, r.revision) for r in rerun if r.job == "freeze_period"} == {("freeze_period", 2)}
+    assert {r.status for r in rerun} == {"done"}  # the day's snapshot is replaced, not duplicated
+    daily = [row for row in rows(city, DailySnapshot) if row["day"] == date(2025, 6, 30)]
+    assert len(daily) == len({row["agency_id"] for row in daily}) > 0
+    with Session(city) as session:
+        newest = session.execute(
+            select(JobRun.id).where(JobRun.job == "daily_snapshot", JobRun.period_key == "2025-06-30")
+            .order_by(JobRun.revision.desc()).limit(1)
+        ).scalar_one()  # fmt: skip
+    assert {row["run_id"] for row in daily} == {newest}
     with Session(city) as session:
         history = snapshots.snapshot_history(session, period="2025-06", agency=WARD)["snapshots"]
         after = snapshots.feed(session, period="2025-06")
