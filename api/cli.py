@@ -218,6 +218,8 @@ def dossiers_rebuild(
         f"{report.dossiers} dossiers re-derived, {report.due_moved} due dates moved, "
         f"{report.outcome_changed} outcomes changed, {report.skipped_finished} finished dossiers kept as frozen"
     )
+    for code, why in report.failed.items():
+        typer.echo(f"not re-derived (its columns are kept): {code}: {why}", err=True)
 
 
 @nightly_cli.command("run")

@@ -3,8 +3,9 @@
 Services add and flush; the caller's unit of work commits once (or rolls back: nothing half-written).
 """
 
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -35,6 +36,8 @@ from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, repla
 
 CalendarFor = Callable[[str], WorkingCalendar]
 """The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
+
+log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
 RESOLVED_OUTCOMES = ("early", "on_time", "late")
@@ -202,10 +205,12 @@ def derive(
     *,
     rule: ProcedureRule | None = None,
     codes: dict[int, str] | None = None,
+    checked_from: int = 0,
 ) -> Derivation:
     """Replay the events through the clock: the one function every writer (intake, events, rebuild) uses.
 
     `rule` and `codes` (agency id → code) may be given by callers that derive many dossiers at once.
+    Events from `checked_from` on are held to the rules of their recording (sla.core.replay.replay).
     """
     rule = rule or rule_of(session, dossier.procedure_id)
     if codes is None:
@@ -215,7 +220,11 @@ def derive(
         codes = _agency_codes(session, ids)
     try:
         state = replay(
-            rule, calendar, _clock_events(events, codes), receiving_agency_code=codes[dossier.receiving_agency_id]
+            rule,
+            calendar,
+            _clock_events(events, codes),
+            receiving_agency_code=codes[dossier.receiving_agency_id],
+            checked_from=checked_from,
         )
     except CoreInvalidTransition as exc:
         raise InvalidTransition(str(exc)) from exc
@@ -230,6 +239,7 @@ class RebuildReport:
     due_moved: int = 0
     outcome_changed: int = 0
     skipped_finished: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # dossier code → why its events could not be replayed
 
 
 def rebuild(
@@ -286,9 +296,16 @@ def rebuild(
                 rules[dossier.procedure_id] = rule_of(session, dossier.procedure_id)
             calendar = calendar_for(codes[dossier.receiving_agency_id])
             before = (dossier.due_at, dossier.outcome)
-            derivation = derive(
-                session, dossier, events[dossier.id], calendar, rule=rules[dossier.procedure_id], codes=codes
-            )
+            history = events[dossier.id]
+            try:
+                derivation = derive(
+                    session, dossier, history, calendar, rule=rules[dossier.procedure_id], codes=codes,
+                    checked_from=len(history),
+                )  # fmt: skip
+            except (InvalidInput, InvalidTransition) as exc:  # that dossier keeps its columns; the rest go on
+                report.failed[dossier.code] = exc.detail
+                log.warning("dossier %s not re-derived: %s", dossier.code, exc.detail)
+                continue
             apply_derivation(session, dossier, derivation, calendar)
             report.dossiers += 1
             if dossier.due_at != before[0]:
@@ -564,7 +581,9 @@ def append_event(
     )
     events.append(event)
     calendar = calendar_for(codes[dossier.receiving_agency_id])
-    derivation = derive(session, dossier, events, calendar, rule=rule_for(session, procedure), codes=codes)
+    derivation = derive(
+        session, dossier, events, calendar, rule=rule_for(session, procedure), codes=codes, checked_from=len(events) - 1
+    )
     if data.type == "received" and dossier.received_at is None:
         dossier.received_at = at
     session.connection().execute(_INSERT_EVENT, vars(event))

@@ -99,9 +99,20 @@ class ClockState:
 
 
 def replay(
-    rule: ProcedureRule, calendar: WorkingCalendar, events: Sequence[Event], *, receiving_agency_code: str
+    rule: ProcedureRule,
+    calendar: WorkingCalendar,
+    events: Sequence[Event],
+    *,
+    receiving_agency_code: str,
+    checked_from: int = 0,
 ) -> ClockState:
-    """Walk the dossier's events in order and return its derived clock state."""
+    """Walk the dossier's events in order and return its derived clock state.
+
+    The rules of the moment an event is recorded (an apology 1 working day ahead of the due, for a
+    later date) are checked from event `checked_from` on: the events before it are history, taken
+    as they were accepted, even if the calendar or the procedure has moved the due since (a
+    re-derivation checks none; recording an event checks that one).
+    """
     if not events:
         raise ReplayError("a dossier has at least one event (submitted, received or refused)")
     if rule.supplement_policy not in SUPPLEMENT_POLICIES:
@@ -109,7 +120,8 @@ def replay(
             f"unknown supplement policy {rule.supplement_policy!r}; accepted: {', '.join(SUPPLEMENT_POLICIES)}"
         )
     walk = _Replay(rule, calendar, receiving_agency_code)
-    for event in events:
+    for index, event in enumerate(events):
+        walk.checking = index >= checked_from
         walk.apply(event)
     return walk.result()
 
@@ -232,6 +244,7 @@ class _Replay:
         self.paused_minutes = 0
         self.supplement_count = 0
         self.apology_issued = False
+        self.checking = True  # whether the event being applied is held to the rules of its recording
         self.stages: list[_Stage] = []
         # (at, from agency, group of the stage it opened) of the latest forward that opened a stage
         self.last_forward: tuple[datetime, str | None, str | None] | None = None
@@ -323,12 +336,12 @@ class _Replay:
             raise ApologyError("an apology (form 04) needs the new appointment: new_due_at")
         new_due = _utc(event.new_due_at, "the apology's new_due_at")
         current = self._due_at()
-        if self.cal.minutes_between(at, current) < self.cal.minutes_per_day:
+        if self.checking and self.cal.minutes_between(at, current) < self.cal.minutes_per_day:
             raise ApologyError(
                 f"an apology must be issued at least 1 working day before the due date {_local(current)}; "
                 f"this one is dated {_local(at)}"
             )
-        if new_due <= current:
+        if self.checking and new_due <= current:
             raise ApologyError(
                 f"the new appointment {_local(new_due)} must be after the current due date {_local(current)}"
             )

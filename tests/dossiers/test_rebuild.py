@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from dossiers import service
-from dossiers.models import DueChange
+from dossiers.models import DossierEvent, DueChange
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from sla.calendars import CalendarStore, OverrideCreate, add_override
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
@@ -59,3 +59,35 @@ def test_rebuild_of_one_agency_leaves_the_others(session):
     store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
     report = service.rebuild(session, calendar_for=lambda code: store.get(session, code), agency="000.00.13.H26")
     assert report.dossiers == 0
+
+
+def test_a_dossier_the_clock_cannot_replay_is_reported_and_the_others_are_rebuilt(session):
+    """An event log broken outside the service (here a second 'resolved' written straight into the table)
+    must not stop the re-derivation of every other dossier: it is named in the report, its columns kept."""
+    store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
+    calendar_for = lambda code: store.get(session, code)  # noqa: E731
+    now = datetime.now(UTC)
+    codes = []
+    for _ in range(2):
+        data = DossierCreate(
+            procedure_code=RESIDENCE,
+            agency_code=WARD,
+            received_at=datetime(2025, 6, 2, 9),
+            applicant=ApplicantIn(name="A"),
+        )
+        codes.append(service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now).code)
+    broken = service.get_dossier(session, codes[0])
+    session.add(
+        DossierEvent(
+            dossier_id=broken.id, seq=2, type="result_returned", at=datetime(2025, 6, 3, 9, tzinfo=UTC), actor="x"
+        )
+    )
+    session.flush()
+    due_before = broken.due_at
+    add_override(session, OverrideCreate(date=date(2025, 6, 4), kind="off", reason="Nghỉ đột xuất do bão"))
+
+    report = service.rebuild(session, calendar_for=calendar_for)
+    assert list(report.failed) == [codes[0]] and "result_returned" in report.failed[codes[0]]
+    assert (report.dossiers, report.due_moved) == (1, 1)
+    assert service.get_dossier(session, codes[0]).due_at == due_before
+    assert service.get_dossier(session, codes[1]).due_at == datetime(2025, 6, 12, 9, tzinfo=LOCAL_TZ)

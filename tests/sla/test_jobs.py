@@ -34,8 +34,8 @@ def intake(engine, received: datetime, events: list[tuple[str, datetime]] = ()) 
             procedure_code="1.004222", agency_code=WARD, received_at=received, applicant=ApplicantIn(name="A")
         )
         code = service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now).code
-        for type_, at in events:
-            body = EventCreate(type=type_, at=at)
+        for type_, at, *fields in events:
+            body = EventCreate(type=type_, at=at, **(fields[0] if fields else {}))
             service.record(session, code=code, data=body, actor="test", calendar_for=calendar_for, now=now)
     return code
 
@@ -200,3 +200,34 @@ def test_a_new_day_off_moves_open_dues_and_records_why(city):
     assert len(moves) == 1 and "Bão số 2" in moves[0].reason
     assert moves[0].old_due_at == datetime(2025, 7, 1, 10, tzinfo=LOCAL_TZ)
     assert resolved.outcome == "early"
+
+
+def test_a_day_off_that_overtakes_an_apology_keeps_the_apology_as_history(city):
+    """Received Fri 20/06 10:00, due Tue 01/07 10:00; an apology on 27/06 moves it to 02/07 10:00. A decree
+    then closes Mon 23/06: the original due moves to 02/07 10:00 too. The apology was lawful when it was
+    recorded; the night re-derives the dossier anyway, and its next event can still be recorded."""
+    code = intake(
+        city,
+        datetime(2025, 6, 20, 10),
+        [("apology_issued", datetime(2025, 6, 27, 9), {"new_due_at": datetime(2025, 7, 2, 10), "reason": "xác minh"})],
+    )
+    with session_scope(city) as session:
+        add_override(session, OverrideCreate(date=date(2025, 6, 23), kind="off", reason="Bão số 3"))
+    [rederived] = [r for r in night(city, date(2025, 6, 27)) if r.job == jobs.REDERIVE]
+    assert rederived.status == "done" and rederived.rows_written >= 1  # with the city's other open dossier
+    with Session(city) as session:
+        dossier = service.get_dossier(session, code)
+    assert dossier.original_due_at == datetime(2025, 7, 2, 10, tzinfo=LOCAL_TZ)
+    assert dossier.rescheduled_due_at == dossier.due_at == datetime(2025, 7, 2, 10, tzinfo=LOCAL_TZ)
+    store = calendars()
+    with session_scope(for_writes(city)) as session:
+        service.record(
+            session,
+            code=code,
+            data=EventCreate(type="resolved", at=datetime(2025, 6, 30, 9, tzinfo=LOCAL_TZ)),
+            actor="test",
+            calendar_for=lambda agency: store.get(session, agency),
+            now=datetime.now(UTC),
+        )
+    with Session(city) as session:
+        assert service.get_dossier(session, code).outcome == "early"

@@ -657,3 +657,16 @@ def test_steps_that_cannot_be_measured():
     assert "accepted: working_days, working_hours, same_day, excluded" in check_steps_fit(bad_unit, 480)
     no_total = ProcedureRule(amount=None, unit="working_days", steps=(step(1, "A", "A", 2),))
     assert check_steps_fit(no_total, 480) == "the procedure has no processing time to compare its steps with"
+
+
+def test_an_apology_in_the_history_is_not_rechecked_under_a_moved_due(cal):
+    """Lawful when recorded, 1 working day ahead and later than the due; a re-derivation (or the next
+    event) replays it as history even if the calendar has since moved the due past its new date."""
+    events = [ev("received", at(25, 4, 9)), ev("apology_issued", at(26, 4, 10), new_due_at=at(29, 4, 9))]
+    with pytest.raises(ApologyError, match="must be after the current due date"):
+        replay(THREE_DAYS, cal, events, receiving_agency_code="XA")
+    state = replay(THREE_DAYS, cal, events, receiving_agency_code="XA", checked_from=len(events))
+    assert state.rescheduled_due_at == state.due_at == at(29, 4, 9)
+    assert state.original_due_at == at(29, 4, 9)
+    with pytest.raises(ApologyError):  # the event being recorded is checked
+        replay(THREE_DAYS, cal, events, receiving_agency_code="XA", checked_from=1)
