@@ -31,7 +31,7 @@ from procedures.models import Agency
 from seed.generator import generate
 from seed.loader import load_catalogue
 from sla import jobs, queues, reports
-from sla.calendars import CalendarStore
+from sla.calendars import CalendarStore, OverrideCreate, add_override, delete_override
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
 from sla.core.rates import ParScoring
 
@@ -95,6 +95,32 @@ def measure(engine, store: CalendarStore, year: int, results: list, *, force: bo
     print(f"peak memory (RSS) {peak:,.0f} MiB")
 
 
+def calendar_change_night(engine, store: CalendarStore, year: int) -> None:
+    """A decree adds a day off after the dossiers were received: the night re-derives every open one."""
+    day_off = date(year + 1, 1, 5)
+    with Session(engine) as session:
+        override = add_override(
+            session, OverrideCreate(date=day_off, kind="off", reason="bench: a day off added by decree")
+        )
+        session.commit()
+    try:
+        [rederived] = [
+            r
+            for r in timed(
+                f"nightly run closing 31/12 after a new day off on {day_off:%d/%m/%Y}",
+                lambda: jobs.run_nightly(engine, calendars=store, par=ParScoring(), day=date(year, 12, 31), force=True),
+                [],
+            )
+            if r.job == jobs.REDERIVE
+        ]
+        print(f"  re-derived {rederived.rows_written:,} open dossiers")
+    finally:
+        with Session(engine) as session:
+            delete_override(session, override.id)
+            session.commit()
+        jobs.run_nightly(engine, calendars=store, par=ParScoring(), day=date(year, 12, 31), force=True)
+
+
 def reuse(arguments) -> None:
     engine = make_engine(arguments.url)
     try:
@@ -107,6 +133,8 @@ def reuse(arguments) -> None:
                 connection.execute(text("VACUUM ANALYZE dossier"))
         store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
         measure(engine, store, arguments.year, [], force=True, repeat=arguments.repeat)
+        if arguments.calendar_change:
+            calendar_change_night(engine, store, arguments.year)
     finally:
         engine.dispose()
 
@@ -118,6 +146,12 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--url", help="an existing generated city to read instead of generating one")
     parser.add_argument("--repeat", type=int, default=1, help="time each report this many times")
+    parser.add_argument(
+        "--calendar-change",
+        action="store_true",
+        help="with --url: then declare a new day off (05/01 of the next year; removed again at the end) and time "
+        "the nightly run that moves the dues of every open dossier",
+    )
     arguments = parser.parse_args()
     if arguments.url:
         reuse(arguments)
