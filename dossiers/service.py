@@ -7,11 +7,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row as SqlRow
-from sqlalchemy import bindparam, delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -263,6 +264,7 @@ def rebuild(
     report = RebuildReport()
     codes = dict(session.execute(select(Agency.id, Agency.code)).all())
     rules: dict[int, ProcedureRule] = {}
+    calendars: dict[str, WorkingCalendar] = {}
     query = select(Dossier).order_by(Dossier.id)
     if agency:
         query = query.where(Dossier.receiving_agency_id == get_agency(session, agency).id)
@@ -291,11 +293,14 @@ def rebuild(
             .order_by(DossierEvent.dossier_id, DossierEvent.seq)
         ).scalars():
             events[event.dossier_id].append(event)
+        derived, stage_rows, moves = [], [], []
         for dossier in batch:
             if dossier.procedure_id not in rules:
                 rules[dossier.procedure_id] = rule_of(session, dossier.procedure_id)
-            calendar = calendar_for(codes[dossier.receiving_agency_id])
-            before = (dossier.due_at, dossier.outcome)
+            agency_code = codes[dossier.receiving_agency_id]
+            if agency_code not in calendars:  # one look-up per agency: the calendar holds for the whole rebuild
+                calendars[agency_code] = calendar_for(agency_code)
+            calendar = calendars[agency_code]
             history = events[dossier.id]
             try:
                 derivation = derive(
@@ -306,18 +311,50 @@ def rebuild(
                 report.failed[dossier.code] = exc.detail
                 log.warning("dossier %s not re-derived: %s", dossier.code, exc.detail)
                 continue
-            apply_derivation(session, dossier, derivation, calendar)
+            columns = derived_columns(derivation, calendar)
+            derived.append({"dossier_id": dossier.id, **{f"new_{name}": value for name, value in columns.items()}})
+            stage_rows += _stage_rows(dossier.id, derivation)
             report.dossiers += 1
-            if dossier.due_at != before[0]:
+            if columns["due_at"] != dossier.due_at:
                 report.due_moved += 1
-                session.add(
-                    DueChange(dossier_id=dossier.id, old_due_at=before[0], new_due_at=dossier.due_at, reason=reason)
+                moves.append(
+                    {
+                        "dossier_id": dossier.id,
+                        "recorded_at": columns["derived_at"],
+                        "old_due_at": dossier.due_at,
+                        "new_due_at": columns["due_at"],
+                        "reason": reason,
+                    }
                 )
-            report.outcome_changed += dossier.outcome != before[1]
-        session.flush()
+            report.outcome_changed += columns["outcome"] != dossier.outcome
+        _write_batch(session, derived, stage_rows, moves)
         session.expunge_all()
         if progress:
             progress(len(batch))
+
+
+@lru_cache(maxsize=4)
+def _update_derived(names: tuple[str, ...]):
+    """UPDATE of the derived columns of one dossier (by `dossier_id`), from parameters `new_<column>`."""
+    return (
+        update(Dossier)
+        .where(Dossier.id == bindparam("dossier_id"))
+        .values({name: bindparam(f"new_{name}") for name in names})
+    )
+
+
+def _write_batch(session: Session, derived: list[dict], stage_rows: list[dict], moves: list[dict]) -> None:
+    """A rebuild batch's writes: one statement each for the dossiers, their stages and the due moves."""
+    if not derived:
+        return
+    connection = session.connection()
+    connection.execute(delete(Stage).where(Stage.dossier_id.in_([row["dossier_id"] for row in derived])))
+    names = tuple(key.removeprefix("new_") for key in derived[0] if key != "dossier_id")
+    connection.execute(_update_derived(names), derived)
+    if stage_rows:
+        connection.execute(_INSERT_STAGES, stage_rows)
+    if moves:
+        connection.execute(insert(DueChange), moves)
 
 
 def apply_derivation(
@@ -326,7 +363,8 @@ def apply_derivation(
     """Write the derived columns and stages of a dossier from its replayed state; returns the stage rows."""
     _set_derived_columns(dossier, derivation, calendar)
     session.add(dossier)
-    session.execute(_DELETE_STAGES, {"dossier_id": dossier.id})
+    # not synchronize_session: its evaluation walks every object of the session (a rebuild batch's 500)
+    session.execute(_DELETE_STAGES, {"dossier_id": dossier.id}, execution_options={"synchronize_session": False})
     stages = _add_stages(session, dossier, derivation)
     session.flush()
     return stages
@@ -364,12 +402,11 @@ def derived_columns(derivation: Derivation, calendar: WorkingCalendar) -> dict[s
     }
 
 
-def _add_stages(session: Session, dossier: Dossier, derivation: Derivation) -> list[InsertedRow]:
-    """Insert the stage rows of a (flushed) dossier in one statement; a Stage object each would cost more."""
+def _stage_rows(dossier_id: int, derivation: Derivation) -> list[dict[str, Any]]:
     ids = derivation.agency_ids
-    rows = [
+    return [
         {
-            "dossier_id": dossier.id,
+            "dossier_id": dossier_id,
             "seq": stage.seq,
             "agency_id": ids.get(stage.agency_code),
             "name": stage.name[:500],
@@ -384,6 +421,11 @@ def _add_stages(session: Session, dossier: Dossier, derivation: Derivation) -> l
         }
         for stage in derivation.state.stages
     ]
+
+
+def _add_stages(session: Session, dossier: Dossier, derivation: Derivation) -> list[InsertedRow]:
+    """Insert the stage rows of a (flushed) dossier in one statement; a Stage object each would cost more."""
+    rows = _stage_rows(dossier.id, derivation)
     if rows:
         session.connection().execute(_INSERT_STAGES, rows)
     return [InsertedRow(**row) for row in rows]

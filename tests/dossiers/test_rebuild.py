@@ -41,8 +41,8 @@ def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
 
     report = service.rebuild(session, calendar_for=calendar_for)
     assert (report.dossiers, report.due_moved, report.skipped_finished) == (1, 1, 1)
-    assert open_dossier.due_at == datetime(2025, 6, 12, 9, tzinfo=LOCAL_TZ)
-    assert finished.outcome == "on_time"
+    assert service.get_dossier(session, open_dossier.code).due_at == datetime(2025, 6, 12, 9, tzinfo=LOCAL_TZ)
+    assert service.get_dossier(session, finished.code).outcome == "on_time"
 
     moves = session.execute(select(DueChange).where(DueChange.dossier_id == open_dossier.id)).scalars().all()
     assert [(m.old_due_at, m.new_due_at) for m in moves] == [
