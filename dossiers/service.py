@@ -265,7 +265,8 @@ def rebuild(
     codes = dict(session.execute(select(Agency.id, Agency.code)).all())
     rules: dict[int, ProcedureRule] = {}
     calendars: dict[str, WorkingCalendar] = {}
-    query = select(Dossier).order_by(Dossier.id)
+    # plain rows of what the replay and the report need (no table-model objects: 0.1 ms each)
+    query = select(*_REBUILD_DOSSIER).order_by(Dossier.id)
     if agency:
         query = query.where(Dossier.receiving_agency_id == get_agency(session, agency).id)
     if not refreeze:
@@ -282,16 +283,12 @@ def rebuild(
         )
     last_id = 0
     while True:
-        batch = list(session.execute(query.where(Dossier.id > last_id).limit(batch_size)).scalars())
+        batch = session.execute(query.where(Dossier.id > last_id).limit(batch_size)).all()
         if not batch:
             return report
         last_id = batch[-1].id
-        events: dict[int, list[DossierEvent]] = {d.id: [] for d in batch}
-        for event in session.execute(
-            select(DossierEvent)
-            .where(DossierEvent.dossier_id.in_(events))
-            .order_by(DossierEvent.dossier_id, DossierEvent.seq)
-        ).scalars():
+        events: dict[int, list[SqlRow]] = {d.id: [] for d in batch}
+        for event in session.execute(_REBUILD_EVENTS, {"ids": list(events)}):
             events[event.dossier_id].append(event)
         derived, stage_rows, moves = [], [], []
         for dossier in batch:
@@ -331,6 +328,30 @@ def rebuild(
         session.expunge_all()
         if progress:
             progress(len(batch))
+
+
+_REBUILD_DOSSIER = (
+    Dossier.id,
+    Dossier.code,
+    Dossier.procedure_id,
+    Dossier.receiving_agency_id,
+    Dossier.due_at,
+    Dossier.outcome,
+)
+_REBUILD_EVENTS = (
+    select(
+        DossierEvent.dossier_id,
+        DossierEvent.type,
+        DossierEvent.at,
+        DossierEvent.agency_id,
+        DossierEvent.from_agency_id,
+        DossierEvent.to_agency_id,
+        DossierEvent.new_due_at,
+        DossierEvent.reason,
+    )
+    .where(DossierEvent.dossier_id.in_(bindparam("ids", expanding=True)))
+    .order_by(DossierEvent.dossier_id, DossierEvent.seq)
+)
 
 
 @lru_cache(maxsize=4)
