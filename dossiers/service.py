@@ -27,7 +27,7 @@ from dossiers.schemas import (
 from procedures.db import utc_now
 from procedures.errors import InvalidInput, InvalidTransition, NotFound
 from procedures.models import Agency, Procedure
-from procedures.service import fold, get_agency, get_procedure, procedure_rule, steps_of
+from procedures.service import agency_tree, fold, get_agency, get_procedure, procedure_rule, steps_of
 from sla.core.calendar import LOCAL_TZ, CalendarError, WorkingCalendar
 from sla.core.lifecycle import STATUS_NAMES, Status, allowed_events
 from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
@@ -55,9 +55,8 @@ _EVENT_ROWS = (
     .where(DossierEvent.dossier_id == bindparam("dossier_id"))
     .order_by(DossierEvent.seq)
 )
-_AGENCY_CODES = select(Agency.id, Agency.code).where(
-    or_(Agency.id.in_(bindparam("ids", expanding=True)), Agency.code.in_(bindparam("codes", expanding=True)))
-)
+_STAGES_OF = select(Stage).where(Stage.dossier_id == bindparam("dossier_id")).order_by(Stage.seq)
+_STAGE_AGENCIES_OF = select(Stage.agency_id).where(Stage.dossier_id == bindparam("dossier_id"))
 _DELETE_STAGES = delete(Stage).where(Stage.dossier_id == bindparam("dossier_id"))
 _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
@@ -99,7 +98,7 @@ def _no_dossier(code: str) -> NotFound:
 
 def handling_agency_ids(session: Session, dossier: Dossier) -> set[int]:
     """The agencies that received, hold or held a stage of the dossier."""
-    stage_agencies = session.execute(select(Stage.agency_id).where(Stage.dossier_id == dossier.id)).scalars()
+    stage_agencies = session.execute(_STAGE_AGENCIES_OF, {"dossier_id": dossier.id}).scalars()
     return {dossier.receiving_agency_id, dossier.current_agency_id, *stage_agencies} - {None}
 
 
@@ -108,20 +107,17 @@ def events_of(session: Session, dossier_id: int) -> list[DossierEvent]:
 
 
 def _agency_codes(session: Session, ids: set[int | None]) -> dict[int, str]:
-    ids.discard(None)
-    if not ids:
-        return {}
-    return dict(session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(ids))).all())
+    by_id = agency_tree(session).by_id
+    return {agency_id: by_id[agency_id].code for agency_id in ids if agency_id is not None}
 
 
 def _agencies(session: Session, ids: set[int | None], codes: set[str | None]) -> dict[int, str]:
-    """`_agency_codes(ids)` and the agencies of `codes` in one query; NotFound names an unknown code."""
-    ids.discard(None)
-    codes.discard(None)
-    found = dict(session.execute(_AGENCY_CODES, {"ids": list(ids), "codes": list(codes)}).all())
-    missing = sorted(codes - set(found.values()))
-    if missing:
-        raise NotFound(f"no agency with code {missing[0]!r}; GET /api/v1/agencies lists the known codes")
+    """`_agency_codes(ids)` and the agencies of `codes`; NotFound names an unknown code."""
+    tree = agency_tree(session)
+    found = _agency_codes(session, ids)
+    for code in sorted(codes - {None}):
+        agency = tree.get(code)
+        found[agency.id] = agency.code
     return found
 
 
@@ -618,7 +614,7 @@ def read(session: Session, dossier: Dossier, *, calendar_for: CalendarFor, now: 
 def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Written:
     """What :func:`view` needs of a stored dossier."""
     events = events_of(session, dossier.id)
-    stages = list(session.execute(select(Stage).where(Stage.dossier_id == dossier.id).order_by(Stage.seq)).scalars())
+    stages = list(session.execute(_STAGES_OF, {"dossier_id": dossier.id}).scalars())
     ids = {dossier.receiving_agency_id, dossier.current_agency_id}
     ids |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
     ids |= {s.agency_id for s in stages}
