@@ -58,6 +58,7 @@ _EVENT_ROWS = (
 _STAGES_OF = select(Stage).where(Stage.dossier_id == bindparam("dossier_id")).order_by(Stage.seq)
 _STAGE_AGENCIES_OF = select(Stage.agency_id).where(Stage.dossier_id == bindparam("dossier_id"))
 _DELETE_STAGES = delete(Stage).where(Stage.dossier_id == bindparam("dossier_id"))
+_INSERT_DOSSIER = insert(Dossier).returning(Dossier.id)
 _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
 _NEXT_SEQUENCE = {
@@ -70,7 +71,7 @@ _NEXT_SEQUENCE = {
 
 
 class InsertedRow(SimpleNamespace):
-    """A row written with a plain INSERT (events, stages), read like a loaded table model: `row.at`."""
+    """A row written with a plain INSERT (dossiers at intake, events, stages), read like a loaded table model."""
 
 
 def _aware(instant: datetime) -> datetime:
@@ -136,7 +137,7 @@ class Derivation:
 class Written:
     """A dossier with everything :func:`view` shows, as a write left it or as :func:`load` reads it."""
 
-    dossier: Dossier
+    dossier: Dossier | InsertedRow
     procedure: Procedure
     events: list[DossierEvent | InsertedRow | SqlRow]
     stages: list[Stage | InsertedRow]
@@ -399,9 +400,10 @@ def receive(
     idempotency_key: str | None = None,
 ) -> Dossier:
     """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due."""
-    return intake(
+    written = intake(
         session, data=data, actor=actor, calendar_for=calendar_for, now=now, idempotency_key=idempotency_key
-    ).dossier
+    )
+    return session.get(Dossier, written.dossier.id)  # the session's object, which later writes keep current
 
 
 def intake(
@@ -453,9 +455,8 @@ def intake(
     derivation = derive(session, to_be, [event], calendar, rule=rule_for(session, procedure), codes=codes)
     code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
     search_text = fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400]
-    dossier = Dossier(**columns, **derived_columns(derivation, calendar), code=code, search_text=search_text)
-    session.add(dossier)
-    session.flush()
+    values = {**columns, **derived_columns(derivation, calendar), "code": code, "search_text": search_text}
+    dossier = InsertedRow(id=session.connection().execute(_INSERT_DOSSIER, values).scalar_one(), **values)
     event.dossier_id = dossier.id
     session.connection().execute(_INSERT_EVENT, vars(event))
     stages = _add_stages(session, dossier, derivation)
