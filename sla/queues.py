@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlmodel import Session
 
 from dossiers.models import Dossier, Stage
 from procedures.errors import NotFound
-from procedures.models import Agency, Field, Procedure
-from procedures.service import agency_subtree_ids, get_agency
+from procedures.models import Field, Procedure
+from procedures.service import agency_subtree_ids, agency_tree, get_agency
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.reports import day_start
 
@@ -47,24 +47,48 @@ class QueueFilter:
     procedure: str | None = None
 
 
+_QUEUE_ROW = (
+    Dossier.id,
+    Dossier.code,
+    Dossier.procedure_code,
+    Procedure.name.label("procedure_name"),
+    Dossier.status,
+    Dossier.status_code,
+    Dossier.received_at,
+    Dossier.due_at,
+    Dossier.original_due_at,
+    Dossier.current_agency_id,
+)
+_OPEN_STAGES = (
+    select(Stage.dossier_id, Stage.name, Stage.due_at)
+    .where(Stage.dossier_id.in_(bindparam("ids", expanding=True)), Stage.ended_at.is_(None))
+    .order_by(Stage.dossier_id, Stage.seq)
+)
+
+
 def _base(session: Session, where: QueueFilter) -> Select:
+    """The queue's rows (plain rows: what a page shows, with its procedure's name), unordered and unpaged."""
     agency_ids = (
         agency_subtree_ids(session, where.agency) if where.include_children else [get_agency(session, where.agency).id]
     )
-    query = select(Dossier).where(Dossier.current_agency_id.in_(agency_ids), Dossier.status_code.in_(RUNNING_STATUSES))
+    query = (
+        select(*_QUEUE_ROW)
+        .join(Procedure, Procedure.id == Dossier.procedure_id)
+        .where(Dossier.current_agency_id.in_(agency_ids), Dossier.status_code.in_(RUNNING_STATUSES))
+    )
     if where.procedure:
         query = query.where(Dossier.procedure_code == where.procedure)
     if where.field:
         field_id = session.execute(select(Field.id).where(Field.code == where.field)).scalar_one_or_none()
         if field_id is None:
             raise NotFound(f"no field with code {where.field!r}; GET /api/v1/fields lists them")
-        query = query.join(Procedure, Procedure.id == Dossier.procedure_id).where(Procedure.field_id == field_id)
+        query = query.where(Procedure.field_id == field_id)
     return query
 
 
-def _page(session: Session, query: Select, order, page: int, page_size: int) -> tuple[list[Dossier], int]:
+def _page(session: Session, query: Select, order, page: int, page_size: int) -> tuple[list[Row], int]:
     total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    rows = session.execute(query.order_by(*order).offset((page - 1) * page_size).limit(page_size)).scalars().all()
+    rows = session.execute(query.order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
     return list(rows), total
 
 
@@ -72,29 +96,13 @@ def _utc_naive(instant: datetime) -> datetime:
     return instant.astimezone(UTC).replace(tzinfo=None)
 
 
-def _frame(session: Session, dossiers: list[Dossier], calendar: WorkingCalendar, reference: datetime) -> pd.DataFrame:
+def _frame(session: Session, dossiers: list[Row], calendar: WorkingCalendar, reference: datetime) -> pd.DataFrame:
     if not dossiers:
         return pd.DataFrame(columns=QUEUE_COLUMNS)
-    ids = [d.id for d in dossiers]
     open_stages = {
-        stage.dossier_id: stage
-        for stage in session.execute(
-            select(Stage)
-            .where(Stage.dossier_id.in_(ids), Stage.ended_at.is_(None))
-            .order_by(Stage.dossier_id, Stage.seq)
-        ).scalars()
+        stage.dossier_id: stage for stage in session.execute(_OPEN_STAGES, {"ids": [d.id for d in dossiers]})
     }
-    agencies = dict(
-        (agency_id, (code, name))
-        for agency_id, code, name in session.execute(
-            select(Agency.id, Agency.code, Agency.name).where(Agency.id.in_({d.current_agency_id for d in dossiers}))
-        ).all()
-    )
-    names = dict(
-        session.execute(
-            select(Procedure.id, Procedure.name).where(Procedure.id.in_({d.procedure_id for d in dossiers}))
-        ).all()
-    )
+    agencies = agency_tree(session).by_id
     due = np.array([_utc_naive(d.due_at) for d in dossiers], dtype="datetime64[m]")
     now = np.full(len(dossiers), np.datetime64(_utc_naive(reference), "m"))
     overdue_minutes = calendar.working_minutes(due, now)
@@ -104,14 +112,14 @@ def _frame(session: Session, dossiers: list[Dossier], calendar: WorkingCalendar,
         {
             "code": [d.code for d in dossiers],
             "procedure_code": [d.procedure_code for d in dossiers],
-            "procedure_name": [names[d.procedure_id] for d in dossiers],
+            "procedure_name": [d.procedure_name for d in dossiers],
             "status": [d.status for d in dossiers],
             "status_code": [d.status_code for d in dossiers],
             "received_at": [d.received_at for d in dossiers],
             "due_at": [d.due_at for d in dossiers],
             "original_due_at": [d.original_due_at for d in dossiers],
-            "holding_agency_code": [agencies[d.current_agency_id][0] for d in dossiers],
-            "holding_agency_name": [agencies[d.current_agency_id][1] for d in dossiers],
+            "holding_agency_code": [agencies[d.current_agency_id].code for d in dossiers],
+            "holding_agency_name": [agencies[d.current_agency_id].name for d in dossiers],
             "current_stage": [open_stages[d.id].name if d.id in open_stages else None for d in dossiers],
             "current_stage_due_at": [open_stages[d.id].due_at if d.id in open_stages else None for d in dossiers],
             "working_days_overdue": np.round(overdue_minutes / per_day, 2),
