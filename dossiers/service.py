@@ -305,7 +305,7 @@ def apply_derivation(
     """Write the derived columns and stages of a dossier from its replayed state; returns the stage rows."""
     _set_derived_columns(dossier, derivation, calendar)
     session.add(dossier)
-    session.execute(_DELETE_STAGES, {"dossier_id": dossier.id})
+    session.connection().execute(_DELETE_STAGES, {"dossier_id": dossier.id})  # plain: no ORM bulk-delete machinery
     stages = _add_stages(session, dossier, derivation)
     session.flush()
     return stages
