@@ -26,6 +26,7 @@ def wait_until_a_backend_waits_on_a_lock(engine) -> None:
     deadline = time.monotonic() + 30
     with engine.connect() as connection:
         while connection.execute(query).scalar_one() == 0:
+            connection.rollback()  # pg_stat_activity is read once per transaction
             assert time.monotonic() < deadline, "the retry never waited for the first request"
             time.sleep(0.05)
 
@@ -36,7 +37,8 @@ def test_a_concurrent_retry_waits_then_replays_or_claims(engine, first_ends):
         pytest.skip("row locks: PostgreSQL (SQLite writers take turns before they begin)")
     key = f"race-{uuid.uuid4().hex}"
     try:
-        with Session(for_writes(engine)) as first, ThreadPoolExecutor(1) as pool:
+        # the session ends (its claim rolled back) before the pool waits for the retry, even on failure
+        with ThreadPoolExecutor(1) as pool, Session(for_writes(engine)) as first:
             assert idempotency.claim(first, key=key, scope="test", body={"a": 1}) is None
             idempotency.complete(first, key=key, status_code=201, response={"code": "X-1"})
             retry = pool.submit(claim_in_a_session_of_its_own, engine, key, {"a": 1})
