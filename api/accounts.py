@@ -6,6 +6,9 @@ usable token, and a token can be revoked by deleting its row.
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,13 +16,12 @@ from enum import StrEnum
 import sqlmodel
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CheckConstraint, Column, delete, select
+from sqlalchemy import CheckConstraint, Column, bindparam, delete, insert, select
 from sqlmodel import Session, SQLModel
 
 from procedures.db import UTCDateTime, utc_now
-from procedures.errors import Conflict, InvalidInput
-from procedures.models import Agency
-from procedures.service import agency_subtree_ids, get_agency
+from procedures.errors import Conflict, InvalidInput, NotFound
+from procedures.service import agency_tree, get_agency
 
 
 class Role(StrEnum):
@@ -146,28 +148,144 @@ _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 def revoke_token(session: Session, token: str) -> None:
-    session.execute(delete(AccessToken).where(AccessToken.token_hash == _token_hash(token)))
+    token_hash = _token_hash(token)
+    session.execute(delete(AccessToken).where(AccessToken.token_hash == token_hash))
+    _changed(session, token_hashes={token_hash})
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        select(User, AccessToken.expires_at)
-        .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == _token_hash(token))
-    ).first()
-    if row is None:
+def update_user(
+    session: Session,
+    username: str,
+    *,
+    role: str | None = None,
+    agency_code: str | None = None,
+    active: bool | None = None,
+) -> User:
+    """Change a user's role, agency or whether it may sign in; a deactivated user's tokens stop working."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    if role is not None:
+        try:
+            user.role = Role(role).value
+        except ValueError:
+            raise InvalidInput(f"unknown role {role!r}; accepted: {', '.join(r.value for r in Role)}") from None
+    if agency_code is not None:
+        user.agency_id = get_agency(session, agency_code).id
+    if active is not None:
+        user.active = active
+    if user.role != Role.ADMIN and user.agency_id is None:
+        raise InvalidInput(f"a {user.role} needs an agency (its scope: the agency and its children)")
+    session.add(user)
+    session.flush()
+    _changed(session, user_ids={user.id})
+    return user
+
+
+_TOKEN_USER = (
+    select(User.id, User.username, User.role, User.agency_id, User.active, AccessToken.expires_at)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(AccessToken.token_hash == bindparam("token_hash"))
+)
+
+
+def _principal_until(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
+    """The principal of a token and when the token expires, or None (unknown, expired, user deactivated)."""
+    row = session.execute(_TOKEN_USER, {"token_hash": token_hash}).first()
+    if row is None or not row.active or row.expires_at <= utc_now():
         return None
-    user, expires_at = row
-    if not user.active or expires_at <= utc_now():
-        return None
-    return principal_of(session, user)
+    return _principal(session, row.id, row.username, Role(row.role), row.agency_id), row.expires_at
 
 
 def principal_of(session: Session, user: User) -> Principal:
-    role = Role(user.role)
-    agency_code = session.get(Agency, user.agency_id).code if user.agency_id is not None else None
-    scope = None if role == Role.ADMIN or agency_code is None else frozenset(agency_subtree_ids(session, agency_code))
-    return Principal(user.id, user.username, role, user.agency_id, agency_code, scope)
+    return _principal(session, user.id, user.username, Role(user.role), user.agency_id)
+
+
+def _principal(session: Session, user_id: int, username: str, role: Role, agency_id: int | None) -> Principal:
+    tree = agency_tree(session)
+    agency_code = tree.by_id[agency_id].code if agency_id is not None else None
+    scope = None if role == Role.ADMIN or agency_code is None else tree.subtree_ids(agency_code)
+    return Principal(user_id, username, role, agency_id, agency_code, scope)
+
+
+# --- principals cached per token --------------------------------------------------------------
+
+_CHANGED_IN_SESSION = "accounts.changed"
+
+
+def _changed(session: Session, *, token_hashes: Iterable[str] = (), user_ids: Iterable[int] = ()) -> None:
+    """Note, in the session, accounts whose cached principals must go when its transaction ends."""
+    changed = session.info.setdefault(_CHANGED_IN_SESSION, (set(), set()))
+    changed[0].update(token_hashes)
+    changed[1].update(user_ids)
+
+
+def changed_accounts(session: Session) -> tuple[set[str], set[int]]:
+    """The token hashes and user ids this session changed (and forgets them): see `PrincipalCache.forget`."""
+    return session.info.pop(_CHANGED_IN_SESSION, (set(), set()))
+
+
+@dataclass(frozen=True)
+class _Cached:
+    principal: Principal
+    until: float  # on the monotonic clock
+
+
+class PrincipalCache:
+    """Principals by token hash for up to `ttl_seconds` (0: not kept), so that a request finds who is asking
+    without a statement and without a thread hop: `cached` does no I/O, `load` reads the database and keeps
+    what it found.
+
+    An entry lasts until its time to live or its token's expiry, whichever comes first, or until `forget`,
+    which the request that revoked a token or changed a user calls once its transaction has ended: this
+    process stops serving the old principal at once. Another process (a second worker) serves a revoked
+    token, a deactivated user, an old role or an old scope (the agency tree changed) until its own entry
+    expires: for up to `ttl_seconds`.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Cached] = {}
+        self._generation = 0
+
+    def cached(self, token: str) -> Principal | None:
+        cached = self._entries.get(_token_hash(token))
+        return cached.principal if cached is not None and self._clock() < cached.until else None
+
+    def load(self, session: Session, token: str) -> Principal | None:
+        token_hash = _token_hash(token)
+        with self._lock:
+            generation = self._generation
+        found = _principal_until(session, token_hash)
+        now = self._clock()
+        with self._lock:
+            if found is None:
+                self._entries.pop(token_hash, None)
+                return None
+            principal, expires_at = found
+            # a lookup that began before a `forget` may have read what was just changed: not kept
+            if self.ttl_seconds > 0 and generation == self._generation:
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries = {key: entry for key, entry in self._entries.items() if now < entry.until}
+                lifetime = min(self.ttl_seconds, (expires_at - utc_now()).total_seconds())
+                self._entries[token_hash] = _Cached(principal, now + lifetime)
+        return principal
+
+    def forget(self, *, token_hashes: Iterable[str] = (), user_ids: Iterable[int] = ()) -> None:
+        token_hashes, user_ids = set(token_hashes), set(user_ids)
+        if not token_hashes and not user_ids:
+            return
+        with self._lock:
+            self._generation += 1
+            self._entries = {
+                key: entry
+                for key, entry in self._entries.items()
+                if key not in token_hashes and entry.principal.user_id not in user_ids
+            }
 
 
 DEMO_USERS = (
@@ -191,9 +309,12 @@ def create_demo_users(session: Session) -> list[tuple[str, str, str | None, str 
     return created
 
 
+_INSERT_AUDIT_ENTRY = insert(AuditEntry)
+
+
 def record(session: Session, **fields) -> None:
-    session.add(AuditEntry(**fields))
-    session.flush()
+    """One audit row, by a plain INSERT (a table-model object through the unit of work costs several times more)."""
+    session.connection().execute(_INSERT_AUDIT_ENTRY, {"at": utc_now(), **fields})
 
 
 def audit_entries(session: Session, *, username: str | None = None, limit: int = 100) -> list[dict]:

@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 
 from api import errors
+from api.accounts import PrincipalCache
 from api.db import engine_for, for_writes, upgrade
 from api.limits import AddressLimiter, BodySizeLimit
 from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         last_year=settings.calendar_last_year,
         working_hours=settings.working_periods,
     )
+    app.state.principals = PrincipalCache(settings.principal_cache_seconds)
     app.state.lookup_limiter = AddressLimiter(settings.lookup_rate_limit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)

@@ -2,7 +2,7 @@
 
 from api.accounts import AccessToken, AuditEntry, User
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
-from procedures.models import Agency, Field, Procedure, ProcedureStep
+from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "AuditEntry",
     "User",
     "Agency",
+    "AgencyState",
     "CalendarOverride",
     "CalendarState",
     "DailySnapshot",

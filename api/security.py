@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
 
-from api.accounts import Principal, Role, principal_for_token
+from api.accounts import Principal, PrincipalCache, Role
 from api.deps import SessionDep
 from dossiers import service
 from dossiers.models import Dossier
@@ -22,12 +24,13 @@ STAFF = (Role.MANAGER, Role.CLERK, Role.OFFICER)
 READERS_OF_REPORTS = (Role.MANAGER, Role.VIEWER)
 
 
-def current_principal(
+async def current_principal(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer)]
 ) -> Principal:
+    """Who is asking: from the worker's cache without I/O, else read in the thread pool (see `PrincipalCache`)."""
     principal = getattr(request.state, "principal", None)
     if principal is None and token:
-        principal = principal_for_token(session, token)
+        principal = await token_principal(request, session, token)
     if principal is None:
         raise Unauthorized(
             "sign in first: POST /api/v1/auth/token with username and password, then send "
@@ -40,11 +43,16 @@ def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+async def token_principal(request: Request, session: Session, token: str) -> Principal | None:
+    principals: PrincipalCache = request.app.state.principals
+    return principals.cached(token) or await run_in_threadpool(principals.load, session, token)
+
+
 def allow(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency admitting these roles (and administrators)."""
     admitted = {Role.ADMIN, *roles}
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:  # async: no I/O, no thread hop
         if principal.role not in admitted:
             names = ", ".join(sorted(r.value for r in admitted))
             raise Forbidden(f"a {principal.role.value} may not do this; allowed roles: {names}")

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     max_upload_bytes: int = 10 * 1024 * 1024
     token_hours: float = Field(default=12, gt=0, le=24 * 30)
+    # How long a worker trusts a token it has checked; another worker serves a revoked token that long (0: never).
+    principal_cache_seconds: float = Field(default=30, ge=0, le=3600)
     max_request_bytes: int = 12 * 1024 * 1024
     lookup_rate_limit: str = "30/minute"
     scheduler: Literal["off", "embedded"] = "off"

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
+from procedures.schemas import IsoDateTime
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES
 
@@ -36,7 +37,7 @@ class DossierCreate(BaseModel):
     procedure_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     agency_code: AgencyCode = Field(description="the receiving agency's e-ID code")
     channel: Channel = "counter"
-    received_at: datetime | None = Field(
+    received_at: IsoDateTime | None = Field(
         default=None, description="when the dossier was received (default now); naive = local time; never future"
     )
     status: Literal["received", "submitted", "refused"] = Field(
@@ -52,13 +53,13 @@ class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: EventType
-    at: datetime | None = Field(default=None, description="when it happened (default now); naive = local time")
+    at: IsoDateTime | None = Field(default=None, description="when it happened (default now); naive = local time")
     from_agency: AgencyCode | None = Field(
         default=None, description="the agency acting (default: the agency holding the dossier)"
     )
     to_agency: AgencyCode | None = Field(default=None, description="forwarded: the agency it goes to")
     reason: Text | None = None
-    new_due_at: datetime | None = Field(default=None, description="apology_issued: the new appointment")
+    new_due_at: IsoDateTime | None = Field(default=None, description="apology_issued: the new appointment")
     result: Text | None = Field(default=None, description="resolved: the result (decision, certificate, refusal)")
 
 

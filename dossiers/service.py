@@ -29,7 +29,7 @@ from dossiers.schemas import (
 from procedures.db import utc_now
 from procedures.errors import InvalidInput, InvalidTransition, NotFound
 from procedures.models import Agency, Procedure
-from procedures.service import fold, get_agency, get_procedure, procedure_rule, steps_of
+from procedures.service import agency_tree, fold, get_agency, get_procedure, procedure_rule, steps_of
 from sla.core.calendar import LOCAL_TZ, CalendarError, WorkingCalendar
 from sla.core.lifecycle import STATUS_NAMES, Status, allowed_events
 from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
@@ -59,10 +59,10 @@ _EVENT_ROWS = (
     .where(DossierEvent.dossier_id == bindparam("dossier_id"))
     .order_by(DossierEvent.seq)
 )
-_AGENCY_CODES = select(Agency.id, Agency.code).where(
-    or_(Agency.id.in_(bindparam("ids", expanding=True)), Agency.code.in_(bindparam("codes", expanding=True)))
-)
+_STAGES_OF = select(Stage).where(Stage.dossier_id == bindparam("dossier_id")).order_by(Stage.seq)
+_STAGE_AGENCIES_OF = select(Stage.agency_id).where(Stage.dossier_id == bindparam("dossier_id"))
 _DELETE_STAGES = delete(Stage).where(Stage.dossier_id == bindparam("dossier_id"))
+_INSERT_DOSSIER = insert(Dossier).returning(Dossier.id)
 _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
 _NEXT_SEQUENCE = {
@@ -75,7 +75,7 @@ _NEXT_SEQUENCE = {
 
 
 class InsertedRow(SimpleNamespace):
-    """A row written with a plain INSERT (events, stages), read like a loaded table model: `row.at`."""
+    """A row written with a plain INSERT (dossiers at intake, events, stages), read like a loaded table model."""
 
 
 def _aware(instant: datetime) -> datetime:
@@ -103,7 +103,7 @@ def _no_dossier(code: str) -> NotFound:
 
 def handling_agency_ids(session: Session, dossier: Dossier) -> set[int]:
     """The agencies that received, hold or held a stage of the dossier."""
-    stage_agencies = session.execute(select(Stage.agency_id).where(Stage.dossier_id == dossier.id)).scalars()
+    stage_agencies = session.execute(_STAGE_AGENCIES_OF, {"dossier_id": dossier.id}).scalars()
     return {dossier.receiving_agency_id, dossier.current_agency_id, *stage_agencies} - {None}
 
 
@@ -112,20 +112,17 @@ def events_of(session: Session, dossier_id: int) -> list[DossierEvent]:
 
 
 def _agency_codes(session: Session, ids: set[int | None]) -> dict[int, str]:
-    ids.discard(None)
-    if not ids:
-        return {}
-    return dict(session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(ids))).all())
+    by_id = agency_tree(session).by_id
+    return {agency_id: by_id[agency_id].code for agency_id in ids if agency_id is not None}
 
 
 def _agencies(session: Session, ids: set[int | None], codes: set[str | None]) -> dict[int, str]:
-    """`_agency_codes(ids)` and the agencies of `codes` in one query; NotFound names an unknown code."""
-    ids.discard(None)
-    codes.discard(None)
-    found = dict(session.execute(_AGENCY_CODES, {"ids": list(ids), "codes": list(codes)}).all())
-    missing = sorted(codes - set(found.values()))
-    if missing:
-        raise NotFound(f"no agency with code {missing[0]!r}; GET /api/v1/agencies lists the known codes")
+    """`_agency_codes(ids)` and the agencies of `codes`; NotFound names an unknown code."""
+    tree = agency_tree(session)
+    found = _agency_codes(session, ids)
+    for code in sorted(codes - {None}):
+        agency = tree.get(code)
+        found[agency.id] = agency.code
     return found
 
 
@@ -144,7 +141,7 @@ class Derivation:
 class Written:
     """A dossier with everything :func:`view` shows, as a write left it or as :func:`load` reads it."""
 
-    dossier: Dossier
+    dossier: Dossier | InsertedRow
     procedure: Procedure
     events: list[DossierEvent | InsertedRow | SqlRow]
     stages: list[Stage | InsertedRow]
@@ -384,8 +381,7 @@ def apply_derivation(
     """Write the derived columns and stages of a dossier from its replayed state; returns the stage rows."""
     _set_derived_columns(dossier, derivation, calendar)
     session.add(dossier)
-    # not synchronize_session: its evaluation walks every object of the session (a rebuild batch's 500)
-    session.execute(_DELETE_STAGES, {"dossier_id": dossier.id}, execution_options={"synchronize_session": False})
+    session.connection().execute(_DELETE_STAGES, {"dossier_id": dossier.id})  # plain: no ORM bulk-delete machinery
     stages = _add_stages(session, dossier, derivation)
     session.flush()
     return stages
@@ -484,9 +480,10 @@ def receive(
     idempotency_key: str | None = None,
 ) -> Dossier:
     """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due."""
-    return intake(
+    written = intake(
         session, data=data, actor=actor, calendar_for=calendar_for, now=now, idempotency_key=idempotency_key
-    ).dossier
+    )
+    return session.get(Dossier, written.dossier.id)  # the session's object, which later writes keep current
 
 
 def intake(
@@ -538,9 +535,8 @@ def intake(
     derivation = derive(session, to_be, [event], calendar, rule=rule_for(session, procedure), codes=codes)
     code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
     search_text = fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400]
-    dossier = Dossier(**columns, **derived_columns(derivation, calendar), code=code, search_text=search_text)
-    session.add(dossier)
-    session.flush()
+    values = {**columns, **derived_columns(derivation, calendar), "code": code, "search_text": search_text}
+    dossier = InsertedRow(id=session.connection().execute(_INSERT_DOSSIER, values).scalar_one(), **values)
     event.dossier_id = dossier.id
     session.connection().execute(_INSERT_EVENT, vars(event))
     stages = _add_stages(session, dossier, derivation)
@@ -701,7 +697,7 @@ def read(session: Session, dossier: Dossier, *, calendar_for: CalendarFor, now: 
 def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Written:
     """What :func:`view` needs of a stored dossier."""
     events = events_of(session, dossier.id)
-    stages = list(session.execute(select(Stage).where(Stage.dossier_id == dossier.id).order_by(Stage.seq)).scalars())
+    stages = list(session.execute(_STAGES_OF, {"dossier_id": dossier.id}).scalars())
     ids = {dossier.receiving_agency_id, dossier.current_agency_id}
     ids |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
     ids |= {s.agency_id for s in stages}

@@ -74,6 +74,19 @@ class Agency(SQLModel, table=True):
     source: str | None = sqlmodel.Field(default=None, max_length=1000)
 
 
+class AgencyState(SQLModel, table=True):
+    """One row: a new random stamp at every change of the agencies, so each worker knows when to reload its tree.
+
+    Random, not a counter: a stamp of a rolled-back change is never reused for other content.
+    """
+
+    __tablename__ = "agency_state"
+
+    id: int = sqlmodel.Field(default=1, primary_key=True)
+    version: str = sqlmodel.Field(default="", max_length=32)
+    changed_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class Field(SQLModel, table=True):
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
     code: str = sqlmodel.Field(max_length=64, unique=True, index=True)

@@ -1,15 +1,17 @@
 """Catalogue services: plain functions over a Session; they add and flush, the caller commits."""
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session
 from unidecode import unidecode
 
 from procedures.db import utc_now
 from procedures.errors import Conflict, InvalidInput, NotFound
-from procedures.models import Agency, Field, Procedure, ProcedureStep, TimeUnit
+from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep, TimeUnit
 from procedures.schemas import (
     NATIONAL_CODE,
     AgencyIn,
@@ -37,27 +39,99 @@ def fold(text: str) -> str:
 # --- agencies and fields -------------------------------------------------------------------------
 
 
-def get_agency(session: Session, code: str) -> Agency:
-    agency = session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()
-    if agency is None:
-        raise NotFound(f"no agency with code {code!r}; GET /api/v1/agencies lists the known codes")
-    return agency
+@dataclass(frozen=True)
+class KnownAgency:
+    """An agency as the tree holds it: the row's values, shared read-only between requests and threads."""
+
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    level: str
+    working_hours: str | None
+    active: bool
+    confidence: str
+    source: str | None
+
+
+class AgencyTree:
+    """Every agency by code and by id, with the subtrees; immutable once built, one per `agency_state` stamp."""
+
+    def __init__(self, version: str, agencies: Sequence[KnownAgency]) -> None:
+        self.version = version
+        self.by_code = {agency.code: agency for agency in agencies}
+        self.by_id = {agency.id: agency for agency in agencies}
+        self._children: dict[int, list[int]] = {}
+        for agency in agencies:
+            if agency.parent_id is not None:
+                self._children.setdefault(agency.parent_id, []).append(agency.id)
+        self._subtrees: dict[int, frozenset[int]] = {}
+
+    def get(self, code: str) -> KnownAgency:
+        agency = self.by_code.get(code)
+        if agency is None:
+            raise NotFound(f"no agency with code {code!r}; GET /api/v1/agencies lists the known codes")
+        return agency
+
+    def subtree_ids(self, code: str) -> frozenset[int]:
+        """The agency and every agency below it."""
+        root = self.get(code).id
+        found = self._subtrees.get(root)
+        if found is None:
+            ids, todo = [], [root]
+            while todo:
+                current = todo.pop()
+                ids.append(current)
+                todo.extend(self._children.get(current, ()))
+            found = self._subtrees[root] = frozenset(ids)  # the same value if two threads race here
+        return found
+
+
+_AGENCY_STAMP = select(AgencyState.version).where(AgencyState.id == 1)
+_AGENCY_ROWS = select(*(getattr(Agency, name) for name in KnownAgency.__dataclass_fields__))
+_TREE_IN_SESSION = "procedures.agency_tree"
+_TREES_KEPT = 8
+_trees: dict[str, AgencyTree] = {}
+"""Trees by stamp. A stamp is random and written with the change, so a tree is never used for other
+content (a rolled-back change leaves the old stamp, whose tree is still right)."""
+
+
+def agency_tree(session: Session) -> AgencyTree:
+    """The agencies as this session sees them: one read of the stamp per session, the tree loaded once per stamp.
+
+    The session keeps the tree it got; `upsert_agencies` replaces it when it changes the agencies.
+    """
+    tree = session.info.get(_TREE_IN_SESSION)
+    if tree is None:
+        version = session.execute(_AGENCY_STAMP).scalar_one_or_none()
+        tree = _trees.get(version) if version else None
+        if tree is None:
+            tree = AgencyTree(version or "", [KnownAgency(*row) for row in session.execute(_AGENCY_ROWS)])
+            if version:
+                if len(_trees) >= _TREES_KEPT:
+                    _trees.clear()
+                _trees[version] = tree
+        session.info[_TREE_IN_SESSION] = tree
+    return tree
+
+
+def get_agency(session: Session, code: str) -> KnownAgency:
+    return agency_tree(session).get(code)
 
 
 def agency_subtree_ids(session: Session, code: str) -> list[int]:
     """The agency and every agency below it."""
-    root = get_agency(session, code)
-    parents = dict(session.execute(select(Agency.id, Agency.parent_id)).all())
-    children: dict[int, list[int]] = {}
-    for child, parent in parents.items():
-        if parent is not None:
-            children.setdefault(parent, []).append(child)
-    found, todo = [], [root.id]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, ()))
-    return found
+    return list(agency_tree(session).subtree_ids(code))
+
+
+def _agencies_changed(session: Session) -> None:
+    """A new stamp for the agency tree, in the caller's transaction: every worker reloads its tree."""
+    stamp = uuid.uuid4().hex
+    bumped = session.execute(update(AgencyState).where(AgencyState.id == 1).values(version=stamp, changed_at=utc_now()))
+    if bumped.rowcount == 0:
+        session.add(AgencyState(id=1, version=stamp))
+    session.flush()
+    session.info.pop(_TREE_IN_SESSION, None)
 
 
 def list_agencies(session: Session, *, level: str | None = None, parent: str | None = None) -> list[AgencyRead]:
@@ -75,12 +149,12 @@ def list_agencies(session: Session, *, level: str | None = None, parent: str | N
 
 
 def read_agency(session: Session, code: str) -> AgencyRead:
-    agency = get_agency(session, code)
-    parent_code = session.get(Agency, agency.parent_id).code if agency.parent_id else None
-    return _agency_read(agency, parent_code)
+    tree = agency_tree(session)
+    agency = tree.get(code)
+    return _agency_read(agency, tree.by_id[agency.parent_id].code if agency.parent_id else None)
 
 
-def _agency_read(agency: Agency, parent_code: str | None) -> AgencyRead:
+def _agency_read(agency: Agency | KnownAgency, parent_code: str | None) -> AgencyRead:
     return AgencyRead(
         code=agency.code,
         name=agency.name,
@@ -110,6 +184,7 @@ def upsert_agencies(session: Session, agencies: Sequence[AgencyIn]) -> int:
         else:
             by_code[data.code].parent_id = by_code[data.parent_code].id
     session.flush()
+    _agencies_changed(session)
     return len(agencies)
 
 
@@ -181,10 +256,13 @@ def search_procedures(
     return to_read(session, list(rows)), total
 
 
+_VERSION_IN_FORCE = select(Procedure).where(Procedure.code == bindparam("code"), _in_force(bindparam("as_of")))
+
+
 def get_procedure(session: Session, code: str, *, as_of: date | None = None) -> Procedure:
     """The version of `code` in force at `as_of` (today by default)."""
     when = as_of or _local_today()
-    version = session.execute(select(Procedure).where(Procedure.code == code, _in_force(when))).scalar_one_or_none()
+    version = session.execute(_VERSION_IN_FORCE, {"code": code, "as_of": when}).scalar_one_or_none()
     if version is None:
         if session.execute(select(Procedure.id).where(Procedure.code == code).limit(1)).first() is None:
             raise NotFound(f"no procedure with code {code!r}; search GET /api/v1/procedures?q=…")

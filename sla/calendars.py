@@ -19,7 +19,7 @@ from procedures.db import utc_now
 from procedures.errors import InvalidInput, NotFound
 from procedures.models import Agency
 from procedures.schemas import IsoDate
-from procedures.service import get_agency
+from procedures.service import KnownAgency, agency_tree, get_agency
 from sla.core.calendar import Override, WorkingCalendar
 from sla.core.hours import parse_working_hours
 from sla.models import NATIONAL, CalendarOverride, CalendarState
@@ -129,39 +129,47 @@ def delete_override(session: Session, override_id: int) -> None:
     _bump_version(session)
 
 
+_CALENDAR_STAMP = select(CalendarState.version).where(CalendarState.id == 1)
+
+
 def calendar_version(session: Session) -> str:
-    return session.execute(select(CalendarState.version).where(CalendarState.id == 1)).scalar_one_or_none() or ""
+    return session.execute(_CALENDAR_STAMP).scalar_one_or_none() or ""
 
 
 class CalendarStore:
-    """Working calendars per agency (national rules + the agency's overrides and hours), cached per version."""
+    """Working calendars per agency (national rules + the agency's overrides and hours), cached per version.
+
+    A calendar is kept for one calendar stamp and one agency-tree stamp (an agency's working hours are
+    part of its calendar); the cache is looked at before the agency, so a request that finds its
+    calendar reads only the stamps.
+    """
 
     def __init__(self, *, first_year: int, last_year: int, working_hours: tuple[tuple[time, time], ...]) -> None:
         self.first_year = first_year
         self.last_year = last_year
         self.working_hours = working_hours
         self._lock = threading.Lock()
-        self._version: str | None = None
+        self._version: tuple[str, str] | None = None
         self._calendars: dict[str | None, WorkingCalendar] = {}
 
     def get(self, session: Session, agency_code: str | None = None) -> WorkingCalendar:
         """The calendar of `agency_code` (the national one for None); raises NotFound for an unknown agency."""
-        version = calendar_version(session)
-        agency = get_agency(session, agency_code) if agency_code else None
-        key = agency.code if agency else None
+        tree = agency_tree(session)
+        version = (calendar_version(session), tree.version)
         with self._lock:
             if version != self._version:
                 self._calendars.clear()
                 self._version = version
-            calendar = self._calendars.get(key)
+            calendar = self._calendars.get(agency_code)
         if calendar is None:
-            calendar = self._build(session, agency, version)
+            agency = tree.get(agency_code) if agency_code else None
+            calendar = self._build(session, agency, version[0])
             with self._lock:
                 if self._version == version:
-                    self._calendars[key] = calendar
+                    self._calendars[agency_code] = calendar
         return calendar
 
-    def _build(self, session: Session, agency: Agency | None, version: str) -> WorkingCalendar:
+    def _build(self, session: Session, agency: KnownAgency | None, version: str) -> WorkingCalendar:
         scopes = (NATIONAL,) if agency is None else (NATIONAL, agency.code)
         rows = session.execute(select(CalendarOverride).where(CalendarOverride.scope.in_(scopes))).scalars()
         national_first = sorted(rows, key=lambda o: (o.scope != NATIONAL, o.day))

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Row, Select, bindparam, func, literal_column, select
 from sqlmodel import Session
 
 from dossiers.models import RUNNING_STATUSES, Dossier, Stage
 from procedures.errors import NotFound
-from procedures.models import Agency, Field, Procedure
-from procedures.service import agency_subtree_ids, get_agency
+from procedures.models import Field, Procedure
+from procedures.service import agency_subtree_ids, agency_tree, get_agency
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.reports import day_start
 
@@ -46,7 +46,27 @@ class QueueFilter:
     procedure: str | None = None
 
 
+_QUEUE_ROW = (
+    Dossier.id,
+    Dossier.code,
+    Dossier.procedure_code,
+    Procedure.name.label("procedure_name"),
+    Dossier.status,
+    Dossier.status_code,
+    Dossier.received_at,
+    Dossier.due_at,
+    Dossier.original_due_at,
+    Dossier.current_agency_id,
+)
+_OPEN_STAGES = (
+    select(Stage.dossier_id, Stage.name, Stage.due_at)
+    .where(Stage.dossier_id.in_(bindparam("ids", expanding=True)), Stage.ended_at.is_(None))
+    .order_by(Stage.dossier_id, Stage.seq)
+)
+
+
 def _base(session: Session, where: QueueFilter) -> Select:
+    """The ids of the queue's dossiers, unordered and unpaged."""
     agency_ids = (
         agency_subtree_ids(session, where.agency) if where.include_children else [get_agency(session, where.agency).id]
     )
@@ -64,16 +84,19 @@ def _base(session: Session, where: QueueFilter) -> Select:
     return query
 
 
-def _page(session: Session, query: Select, page: int, page_size: int) -> tuple[list[Dossier], int]:
-    """The page's dossiers in due order, and how many there are in all.
+def _page(session: Session, query: Select, page: int, page_size: int) -> tuple[list[Row], int]:
+    """The page's rows in due order, and how many there are in all.
 
     `query` selects ids only: the count and the page's ids come off `ix_dossier_running` (for one
-    agency the page is its first entries in order); only the page's rows are read.
+    agency the page is its first entries in order); only the page's rows are read, as plain rows.
     """
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     ordered = query.order_by(Dossier.due_at, Dossier.id).offset((page - 1) * page_size).limit(page_size)
     ids = session.execute(ordered).scalars().all()
-    by_id = {d.id: d for d in session.execute(select(Dossier).where(Dossier.id.in_(ids))).scalars()}
+    rows = session.execute(
+        select(*_QUEUE_ROW).join(Procedure, Procedure.id == Dossier.procedure_id).where(Dossier.id.in_(ids))
+    ).all()
+    by_id = {row.id: row for row in rows}
     return [by_id[i] for i in ids if i in by_id], total
 
 
@@ -81,29 +104,13 @@ def _utc_naive(instant: datetime) -> datetime:
     return instant.astimezone(UTC).replace(tzinfo=None)
 
 
-def _frame(session: Session, dossiers: list[Dossier], calendar: WorkingCalendar, reference: datetime) -> pd.DataFrame:
+def _frame(session: Session, dossiers: list[Row], calendar: WorkingCalendar, reference: datetime) -> pd.DataFrame:
     if not dossiers:
         return pd.DataFrame(columns=QUEUE_COLUMNS)
-    ids = [d.id for d in dossiers]
     open_stages = {
-        stage.dossier_id: stage
-        for stage in session.execute(
-            select(Stage)
-            .where(Stage.dossier_id.in_(ids), Stage.ended_at.is_(None))
-            .order_by(Stage.dossier_id, Stage.seq)
-        ).scalars()
+        stage.dossier_id: stage for stage in session.execute(_OPEN_STAGES, {"ids": [d.id for d in dossiers]})
     }
-    agencies = dict(
-        (agency_id, (code, name))
-        for agency_id, code, name in session.execute(
-            select(Agency.id, Agency.code, Agency.name).where(Agency.id.in_({d.current_agency_id for d in dossiers}))
-        ).all()
-    )
-    names = dict(
-        session.execute(
-            select(Procedure.id, Procedure.name).where(Procedure.id.in_({d.procedure_id for d in dossiers}))
-        ).all()
-    )
+    agencies = agency_tree(session).by_id
     due = np.array([_utc_naive(d.due_at) for d in dossiers], dtype="datetime64[m]")
     now = np.full(len(dossiers), np.datetime64(_utc_naive(reference), "m"))
     overdue_minutes = calendar.working_minutes(due, now)
@@ -113,14 +120,14 @@ def _frame(session: Session, dossiers: list[Dossier], calendar: WorkingCalendar,
         {
             "code": [d.code for d in dossiers],
             "procedure_code": [d.procedure_code for d in dossiers],
-            "procedure_name": [names[d.procedure_id] for d in dossiers],
+            "procedure_name": [d.procedure_name for d in dossiers],
             "status": [d.status for d in dossiers],
             "status_code": [d.status_code for d in dossiers],
             "received_at": [d.received_at for d in dossiers],
             "due_at": [d.due_at for d in dossiers],
             "original_due_at": [d.original_due_at for d in dossiers],
-            "holding_agency_code": [agencies[d.current_agency_id][0] for d in dossiers],
-            "holding_agency_name": [agencies[d.current_agency_id][1] for d in dossiers],
+            "holding_agency_code": [agencies[d.current_agency_id].code for d in dossiers],
+            "holding_agency_name": [agencies[d.current_agency_id].name for d in dossiers],
             "current_stage": [open_stages[d.id].name if d.id in open_stages else None for d in dossiers],
             "current_stage_due_at": [open_stages[d.id].due_at if d.id in open_stages else None for d in dossiers],
             "working_days_overdue": np.round(overdue_minutes / per_day, 2),

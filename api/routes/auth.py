@@ -3,15 +3,16 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import accounts
 from api.accounts import Role
 from api.deps import SessionDep
 from api.security import PrincipalDep, allow
 from procedures.errors import Unauthorized
+from procedures.service import agency_tree
 
 router = APIRouter(tags=["accounts"])
 admin = [Depends(allow())]
@@ -28,6 +29,14 @@ class UserCreate(BaseModel):
     password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
     role: Role
     agency_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    agency_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    active: bool | None = Field(default=None, description="false: the user may not sign in, its tokens stop working")
 
 
 class UserRead(BaseModel):
@@ -59,6 +68,24 @@ def create_user(request: Request, session: SessionDep, data: UserCreate):
         session, username=data.username, password=data.password, role=data.role, agency_code=data.agency_code
     )
     return UserRead(username=data.username, role=data.role.value, agency_code=data.agency_code)
+
+
+@router.patch("/users/{username}", response_model=UserRead, dependencies=admin)
+def update_user(request: Request, session: SessionDep, username: Annotated[str, Path(max_length=64)], data: UserUpdate):
+    """Change a user's role or agency, or deactivate it; its tokens carry the change from the next request on."""
+    request.state.audit_detail = f"user {username[:64]}: {', '.join(sorted(data.model_fields_set)) or 'no change'}"
+    user = accounts.update_user(
+        session,
+        username,
+        role=data.role.value if data.role else None,
+        agency_code=data.agency_code,
+        active=data.active,
+    )
+    return UserRead(username=user.username, role=user.role, agency_code=_agency_code(session, user))
+
+
+def _agency_code(session, user: accounts.User) -> str | None:
+    return agency_tree(session).by_id[user.agency_id].code if user.agency_id is not None else None
 
 
 @router.get("/audit", dependencies=admin)

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from api import accounts
 from api.accounts import Principal, Role
 from api.deps import SessionDep
+from api.security import token_principal
 from api.web.common import PageRoute, Problem, render
 from procedures.errors import Forbidden
 
@@ -51,7 +52,7 @@ def page_access(*roles: Role):
 
     async def check(request: Request, session: SessionDep) -> Principal:
         token = request.cookies.get(SESSION_COOKIE)
-        principal = accounts.principal_for_token(session, token) if token else None
+        principal = await token_principal(request, session, token) if token else None
         if principal is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise SignInRequired(target if request.method == "GET" else "/")

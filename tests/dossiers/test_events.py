@@ -172,3 +172,17 @@ def test_reading_a_dossier_shows_its_clock(client, receive, event):
     assert body["elapsed_working_minutes"] > 0
     assert body["applicant"]["id_number"] == "001190012345"
     assert [e["seq"] for e in body["timeline"]] == [1, 2, 3]
+
+
+def test_instants_out_of_range_are_a_422_naming_the_range(receive, event):
+    """Year 1 at +14:00 lies before year 1 in UTC: refused by validation, not a 500 in the arithmetic."""
+    for instant in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"):
+        refused = receive(received_at=instant, expect=422)
+        assert "out of range: dates and instants lie in 1900–2200" in str(refused["detail"]), refused
+    code = receive()["code"]
+    for field, fields in (
+        ("at", {"at": "0001-01-01T00:00:00+14:00"}),
+        ("new_due_at", {"at": "2025-06-03T10:00", "reason": "x", "new_due_at": "0001-01-01T00:00:00+14:00"}),
+    ):
+        refused = event(code, "apology_issued" if field == "new_due_at" else "resolved", expect=422, **fields)
+        assert "year 1 is out of range" in str(refused["detail"]), (field, refused)
