@@ -197,10 +197,6 @@ def _principal_until(session: Session, token_hash: str) -> tuple[Principal, date
     return _principal(session, row.id, row.username, Role(row.role), row.agency_id), row.expires_at
 
 
-def principal_of(session: Session, user: User) -> Principal:
-    return _principal(session, user.id, user.username, Role(user.role), user.agency_id)
-
-
 def _principal(session: Session, user_id: int, username: str, role: Role, agency_id: int | None) -> Principal:
     tree = agency_tree(session)
     agency_code = tree.by_id[agency_id].code if agency_id is not None else None
