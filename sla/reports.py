@@ -114,8 +114,8 @@ def _tally(
     channel, outcome and group (agency or procedure id). The rows are few (groups × buckets ×
     channel × outcome), so the counts of every period follow in pandas.
 
-    The seven are packed into one integer in SQL and unpacked here: grouping on one BIGINT instead
-    of seven columns (two of them text) halves the cost of the scan's aggregation on both databases
+    The six are packed into one integer in SQL and unpacked here: grouping on one BIGINT instead
+    of six columns (two of them text) halves the cost of the scan's aggregation on both databases
     (SQLite sorts every row for a GROUP BY that its index order does not give).
     """
     d = Dossier
