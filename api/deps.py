@@ -6,7 +6,6 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api import accounts
@@ -16,10 +15,6 @@ from procedures.errors import InvalidInput
 
 async def get_settings(request: Request) -> Settings:  # async: no I/O, no thread hop
     return request.app.state.settings
-
-
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -94,13 +94,6 @@ def visible_view(written: service.Written, principal: Principal) -> DossierRead:
     return view
 
 
-def _readable(session, code: str, principal: Principal) -> Dossier:
-    dossier = service.get_dossier(session, code)
-    if not principal.covers(*service.handling_agency_ids(session, dossier)):
-        raise Forbidden(f"dossier {code} is not handled by an agency in your scope ({principal.agency_code})")
-    return dossier
-
-
 def readable_dossier(session, code: str, principal: Principal) -> Dossier:
     """The dossier, if an agency in the user's scope received, holds or held it."""
     dossier = service.get_dossier(session, code)
