@@ -1,11 +1,13 @@
 """Storage basics shared by every domain's tables: constraint naming and the UTC instant column."""
 
+import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+import sqlmodel
+from sqlalchemy import DateTime, update
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -53,3 +55,24 @@ class UTCDateTime(TypeDecorator):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class StampRow(SQLModel):
+    """One row (id 1): a new random stamp at every change of what it stands for (the calendar
+    overrides, the agencies), so that each worker knows when to rebuild what it keeps from them.
+
+    Random, not a counter: a stamp of a rolled-back change is never reused for other content.
+    """
+
+    id: int = sqlmodel.Field(default=1, primary_key=True)
+    version: str = sqlmodel.Field(default="", max_length=32)
+    changed_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+
+def new_stamp(session: Session, model: type[StampRow]) -> None:
+    """Write a new stamp in the caller's transaction (the row is created the first time)."""
+    stamp = uuid.uuid4().hex
+    bumped = session.execute(update(model).where(model.id == 1).values(version=stamp, changed_at=utc_now()))
+    if bumped.rowcount == 0:
+        session.add(model(id=1, version=stamp))
+    session.flush()

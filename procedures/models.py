@@ -7,7 +7,7 @@ import sqlmodel
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import SQLModel
 
-from procedures.db import UTCDateTime, utc_now  # also sets the naming convention before any table
+from procedures.db import StampRow, UTCDateTime, utc_now  # also sets the naming convention before any table
 
 
 class AgencyLevel(StrEnum):
@@ -74,17 +74,10 @@ class Agency(SQLModel, table=True):
     source: str | None = sqlmodel.Field(default=None, max_length=1000)
 
 
-class AgencyState(SQLModel, table=True):
-    """One row: a new random stamp at every change of the agencies, so each worker knows when to reload its tree.
-
-    Random, not a counter: a stamp of a rolled-back change is never reused for other content.
-    """
+class AgencyState(StampRow, table=True):
+    """The agency tree's stamp (procedures.service.agency_tree)."""
 
     __tablename__ = "agency_state"
-
-    id: int = sqlmodel.Field(default=1, primary_key=True)
-    version: str = sqlmodel.Field(default="", max_length=32)
-    changed_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Field(SQLModel, table=True):

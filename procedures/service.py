@@ -1,15 +1,14 @@
 """Catalogue services: plain functions over a Session; they add and flush, the caller commits."""
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
 from unidecode import unidecode
 
-from procedures.db import utc_now
+from procedures.db import new_stamp, utc_now
 from procedures.errors import Conflict, InvalidInput, NotFound
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep, TimeUnit
 from procedures.schemas import (
@@ -126,11 +125,7 @@ def agency_subtree_ids(session: Session, code: str) -> list[int]:
 
 def _agencies_changed(session: Session) -> None:
     """A new stamp for the agency tree, in the caller's transaction: every worker reloads its tree."""
-    stamp = uuid.uuid4().hex
-    bumped = session.execute(update(AgencyState).where(AgencyState.id == 1).values(version=stamp, changed_at=utc_now()))
-    if bumped.rowcount == 0:
-        session.add(AgencyState(id=1, version=stamp))
-    session.flush()
+    new_stamp(session, AgencyState)
     session.info.pop(_TREE_IN_SESSION, None)
 
 

@@ -6,16 +6,15 @@ applies to new computations at once, in every worker.
 """
 
 import threading
-import uuid
 from collections.abc import Sequence
 from datetime import date, time
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
-from procedures.db import utc_now
+from procedures.db import new_stamp
 from procedures.errors import InvalidInput, NotFound
 from procedures.models import Agency
 from procedures.schemas import IsoDate
@@ -57,16 +56,6 @@ def _read(override: CalendarOverride, agency_code: str | None) -> OverrideRead:
     )
 
 
-def _bump_version(session: Session) -> None:
-    stamp = uuid.uuid4().hex
-    bumped = session.execute(
-        update(CalendarState).where(CalendarState.id == 1).values(version=stamp, changed_at=utc_now())
-    )
-    if bumped.rowcount == 0:
-        session.add(CalendarState(id=1, version=stamp))
-    session.flush()
-
-
 def add_override(session: Session, data: OverrideCreate) -> OverrideRead:
     agency = get_agency(session, data.agency_code) if data.agency_code else None
     scope = agency.code if agency else NATIONAL
@@ -88,7 +77,7 @@ def add_override(session: Session, data: OverrideCreate) -> OverrideRead:
         agency_id=agency.id if agency else None,
     )
     session.add(override)
-    _bump_version(session)
+    new_stamp(session, CalendarState)
     return _read(override, agency.code if agency else None)
 
 
@@ -126,7 +115,7 @@ def delete_override(session: Session, override_id: int) -> None:
     if override is None:
         raise NotFound(f"no calendar override with id {override_id}; GET /api/v1/calendar/overrides lists them")
     session.delete(override)
-    _bump_version(session)
+    new_stamp(session, CalendarState)
 
 
 _CALENDAR_STAMP = select(CalendarState.version).where(CalendarState.id == 1)

@@ -6,7 +6,7 @@ import sqlmodel
 from sqlalchemy import JSON, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import SQLModel
 
-from procedures.db import UTCDateTime, utc_now
+from procedures.db import StampRow, UTCDateTime, utc_now
 
 NATIONAL = "national"
 
@@ -30,17 +30,10 @@ class CalendarOverride(SQLModel, table=True):
     created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class CalendarState(SQLModel, table=True):
-    """One row: a new random stamp at every override change, so each worker knows when to rebuild.
-
-    Random, not a counter: a stamp of a rolled-back change is never reused for other content.
-    """
+class CalendarState(StampRow, table=True):
+    """The calendar overrides' stamp (sla.calendars.CalendarStore)."""
 
     __tablename__ = "calendar_state"
-
-    id: int = sqlmodel.Field(default=1, primary_key=True)
-    version: str = sqlmodel.Field(default="", max_length=32)
-    changed_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class JobRun(SQLModel, table=True):
