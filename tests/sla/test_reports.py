@@ -135,14 +135,13 @@ def test_overdue_queue_lists_the_late_open_dossier(session, june):
 
 
 @pytest.fixture
-def tally_statement(session):
-    """The SQL and parameters of the report's GROUP BY scan, captured as it runs."""
+def statements(session):
+    """The SQL and parameters of every statement the session runs, captured as they run."""
     captured = []
     connection = session.connection()
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if "GROUP BY" in statement and "FROM dossier" in statement:
-            captured.append((statement, parameters))
+        captured.append((statement, parameters))
 
     event.listen(connection, "before_cursor_execute", capture)
     yield captured
@@ -162,11 +161,12 @@ def _plan(session, statement: str, parameters) -> str:
 
 @pytest.mark.parametrize("group_by", ["agency", "procedure", "month"])
 @pytest.mark.parametrize("agency", [None, "000.01.01.H26"])
-def test_the_report_scans_the_covering_index_only(session, june, tally_statement, group_by, agency):
+def test_the_report_scans_the_covering_index_only(session, june, statements, group_by, agency):
     period = reports.Period(date(2025, 1, 1), date(2025, 12, 31))
     reports.period_report(session, period=period, group_by=group_by, agency=agency)
-    assert len(tally_statement) == 1, "one scan a report"
-    plan = _plan(session, *tally_statement[0])
+    tally = [(sql, parameters) for sql, parameters in statements if "GROUP BY" in sql and "FROM dossier" in sql]
+    assert len(tally) == 1, "one scan a report"
+    plan = _plan(session, *tally[0])
     if session.get_bind().dialect.name == "postgresql":
         assert "Index Only Scan using ix_dossier_report" in plan, plan
         assert "HashAggregate" in plan and "Sort" not in plan, plan
@@ -181,25 +181,16 @@ def test_the_plan_settings_end_with_the_scan(session, june):
         assert settings.one() == ("on", "on")
 
 
-def test_a_queue_page_is_read_off_the_running_index(session, june, tally_statement):
+def test_a_queue_page_is_read_off_the_running_index(session, june, statements):
     """One agency's overdue page: its first entries of ix_dossier_running in due order, no sort.
 
     (On a table this small PostgreSQL may rightly prefer to read the rows; it is checked on
     SQLite, whose planner takes the index for the equality and the order.)"""
-    calendar = june["calendar_for"](WARD)
-    queues.overdue(session, where=queues.QueueFilter(agency=WARD), calendar=calendar, now=datetime.now(UTC))
     if session.get_bind().dialect.name == "postgresql":
         pytest.skip("the planner's choice on a small table")
-    captured = []
-    connection = session.connection()
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "ORDER BY dossier.due_at" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(connection, "before_cursor_execute", capture)
+    calendar = june["calendar_for"](WARD)
     queues.overdue(session, where=queues.QueueFilter(agency=WARD), calendar=calendar, now=datetime.now(UTC))
-    event.remove(connection, "before_cursor_execute", capture)
-    plan = _plan(session, *captured[0])
+    page = [(sql, parameters) for sql, parameters in statements if "ORDER BY dossier.due_at" in sql]
+    plan = _plan(session, *page[0])
     assert "INDEX ix_dossier_running (current_agency_id=? AND due_at<?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
