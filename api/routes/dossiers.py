@@ -2,7 +2,8 @@
 
 Who may do what: clerks receive at their agency and record events on dossiers received there;
 officers record events on dossiers their agency holds; managers issue apologies in their scope;
-identity numbers and phones are shown only to staff of the agencies handling the dossier.
+identity numbers, phones and addresses are shown only to staff of the agencies handling the dossier;
+a dossier outside the user's scope answers 404, as an unknown code does.
 """
 
 from datetime import UTC, datetime

@@ -1,6 +1,7 @@
 """Inputs: digits normalised to ASCII; invisible, direction (bidi) and control characters refused in every
 text of every body, query, path and form, with a 422 naming the field; statement parameters never shown."""
 
+import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -210,3 +211,17 @@ def test_a_failed_statement_shows_no_parameter_values(connection, caplog):
     assert clerk_id and secret not in str(failure.value)
     assert "hidden due to hide_parameters=True" in str(failure.value)
     assert secret not in caplog.text
+
+
+@pytest.mark.parametrize("column", ["name", "field_name", "steps"])
+def test_hidden_characters_in_an_imported_row_are_named_and_nothing_is_imported(client, column):
+    from tests.procedures.test_catalogue_io import record
+
+    row = record()
+    row[column] = "Thẩm\u202e định=000.00.03.H26:7" if column == "steps" else f"Thử\u200bnghiệm {column}"
+    content = pd.DataFrame([row]).to_csv(index=False).encode()
+    response = client.post(f"{API}/catalogue/import", files={"file": ("c.csv", content, "text/csv")})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["column"] == column
+    assert "contains U+" in response.json()["errors"][0]["message"]
+    assert client.get(f"{API}/procedures/9.999101").status_code == 404
