@@ -2,11 +2,12 @@
 
 from contextlib import ExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 
 from api import errors
+from api.inputs import plain_parameters
 from api.accounts import PrincipalCache
 from api.db import engine_for, for_writes, upgrade
 from api.limits import AddressLimiter, BodySizeLimit
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
+        dependencies=[Depends(plain_parameters)],
     )
     app.state.settings = settings
     app.state.scheduler = None

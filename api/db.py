@@ -21,8 +21,12 @@ WRITER_TURN_SECONDS = 30  # how long a writer waits for its turn in this process
 
 
 def make_engine(url: str) -> Engine:
+    """The engine for `url`. Statement parameters (password hashes, phones, identity numbers) never appear in
+    its errors or logs (`hide_parameters`): a failed statement is logged with its SQL alone."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, hide_parameters=True
+        )
         # The writers of this process queue here, in turn, rather than in SQLite's busy handler, which
         # sleeps 1 to 100 ms between tries and serves no one in order (seconds of tail latency under load).
         # Other processes still meet at SQLite's lock.
@@ -69,7 +73,7 @@ def make_engine(url: str) -> Engine:
                 writer_turn.release()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 @lru_cache

@@ -7,15 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from api.accounts import Principal, PrincipalCache, Role
 from api.deps import SessionDep
 from dossiers import service
 from dossiers.models import Dossier
-from dossiers.schemas import DossierRead
+from dossiers.schemas import DossierRead, DossierSummary, EventCreate
 from procedures.errors import Forbidden, Unauthorized
-from procedures.service import get_agency
+from procedures.service import agency_tree, get_agency
 
 TOKEN_URL = "/api/v1/auth/token"
 bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -72,6 +73,15 @@ def scoped_agency(session, principal: Principal, agency: str | None) -> str | No
     return agency
 
 
+def scoped_search(
+    session, principal: Principal, *, agency: str | None = None, **filters
+) -> tuple[list[DossierSummary], int]:
+    """Dossiers the user's agencies (its scope: its agency and those under it) received or hold, newest first;
+    `agency` narrows to one agency of that scope. The desk's list and search and `GET /dossiers` both ask here."""
+    agency = scoped_agency(session, principal, agency) if agency else None
+    return service.search(session, agency=agency, within=principal.scope, **filters)
+
+
 def mask(value: str | None, visible: int = 3) -> str | None:
     """'001190012345' → '*********345': enough to recognise, not enough to use."""
     if value is None:
@@ -80,34 +90,42 @@ def mask(value: str | None, visible: int = 3) -> str | None:
 
 
 def dossier_view(session, request: Request, dossier: Dossier, principal: Principal) -> DossierRead:
-    """The dossier as this user may see it: identity number and phone masked unless its agency handles it."""
+    """The dossier as this user may see it: identity number, phone and address masked unless its agency handles it."""
     calendar_for = lambda code: request.app.state.calendars.get(session, code)  # noqa: E731
     return visible_view(service.load(session, dossier, calendar_for=calendar_for), principal)
 
 
 def visible_view(written: service.Written, principal: Principal) -> DossierRead:
-    """The dossier as `principal` may see it: identity number and phone masked outside the handling agencies."""
+    """The dossier as `principal` may see it: identity number, phone and address masked outside the handling
+    agencies (every page, form and answer showing an applicant takes it from here)."""
     view = service.view(written, now=datetime.now(UTC))
     if not principal.handles(*written.handling_agency_ids):
         view.applicant.id_number = mask(view.applicant.id_number)
         view.applicant.phone = mask(view.applicant.phone)
+        view.applicant.address = mask(view.applicant.address)
     return view
 
 
 def readable_dossier(session, code: str, principal: Principal) -> Dossier:
-    """The dossier, if an agency in the user's scope received, holds or held it."""
-    dossier = service.get_dossier(session, code)
-    if not principal.covers(*service.handling_agency_ids(session, dossier)):
-        raise Forbidden(f"dossier {code} is not handled by an agency in your scope ({principal.agency_code})")
-    return dossier
+    """The dossier, if an agency in the user's scope received, holds or held it.
+
+    A dossier outside the scope is answered as an unknown one (the same 404, after the same one query):
+    its existence is not to be learnt by trying codes.
+    """
+    return service.get_dossier(session, code, within=principal.scope)
 
 
 def event_policy(principal: Principal):
-    """Refuse an event outside the principal's role and scope (the dossier is locked when this runs)."""
+    """Refuse an event outside the principal's role and scope (the dossier is locked when this runs).
 
-    def authorize(dossier: Dossier, event_type: str) -> None:
+    The routes first read the dossier with `readable_dossier` (a foreign one is a 404 there); what is
+    refused here (403) is what the user may see but not do, or an event in another agency's name.
+    """
+
+    def authorize(dossier: Dossier, data: EventCreate) -> None:
         if principal.role == Role.ADMIN:
             return
+        event_type = data.type
         apology = event_type == "apology_issued"
         if principal.role == Role.MANAGER:
             allowed = apology and principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
@@ -120,5 +138,19 @@ def event_policy(principal: Principal):
             why = "officers record events on dossiers their agency holds; apologies are the manager's"
         if not allowed:
             raise Forbidden(f"you may not record {event_type} on dossier {dossier.code}: {why}")
+        if data.from_agency is not None:
+            _check_acting_agency(object_session(dossier), principal, dossier, data.from_agency)
 
     return authorize
+
+
+def _check_acting_agency(session, principal: Principal, dossier: Dossier, from_agency: str) -> None:
+    """An event is recorded in the name of the agency holding the dossier or of an agency in the user's scope."""
+    acting = get_agency(session, from_agency).id
+    holding = dossier.current_agency_id or dossier.receiving_agency_id
+    if acting != holding and not principal.covers(acting):
+        raise Forbidden(
+            f"from_agency {from_agency} is neither the agency holding dossier {dossier.code} "
+            f"({agency_tree(session).by_id[holding].code}) nor in your scope ({principal.agency_code} and the "
+            "agencies under it): name one of those, or leave from_agency out (the holding agency acts)"
+        )

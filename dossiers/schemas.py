@@ -3,35 +3,42 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
-from procedures.schemas import IsoDateTime
+from procedures.schemas import MULTILINE, Input, IsoDateTime, ascii_digits
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES
 
 LocalInstant = Annotated[
     datetime, PlainSerializer(lambda value: value.astimezone(LOCAL_TZ).isoformat(), return_type=str)
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MULTILINE]
 AgencyCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Channel = Literal["counter", "online", "post"]
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+# digits typed in full width (０９１２…) are stored as ASCII, so that the citizen's last 4 digits match
+IdNumber = Annotated[
+    str, BeforeValidator(ascii_digits), StringConstraints(strip_whitespace=True, pattern=r"^([0-9]{9}|[0-9]{12})$")
+]
+Phone = Annotated[
+    str, BeforeValidator(ascii_digits), StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{8,15}$")
+]
 
 
-class ApplicantIn(BaseModel):
+class ApplicantIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    id_number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(\d{9}|\d{12})$")] | None = Field(
+    id_number: IdNumber | None = Field(
         default=None, description="citizen identity number: 12 digits (or an old 9-digit one)"
     )
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?\d{8,15}$")] | None = Field(
+    phone: Phone | None = Field(
         default=None, description="digits only, optionally with a leading +"
     )
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
-class DossierCreate(BaseModel):
+class DossierCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     procedure_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -49,7 +56,7 @@ class DossierCreate(BaseModel):
     applicant: ApplicantIn
 
 
-class EventCreate(BaseModel):
+class EventCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     type: EventType

@@ -4,7 +4,7 @@ Services add and flush; the caller's unit of work commits once (or rolls back: n
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row as SqlRow
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -47,6 +47,14 @@ RESOLVED_OUTCOMES = ("early", "on_time", "late")
 # call cost 0.2–0.6 ms of CPU, as much as running it (bench/README.md, section "Intake").
 _DOSSIER_BY_CODE = select(Dossier).where(Dossier.code == bindparam("code"))
 _DOSSIER_BY_CODE_LOCKED = _DOSSIER_BY_CODE.with_for_update()
+_WITHIN = bindparam("within", expanding=True)
+_DOSSIER_BY_CODE_WITHIN = _DOSSIER_BY_CODE.where(
+    or_(
+        Dossier.receiving_agency_id.in_(_WITHIN),
+        Dossier.current_agency_id.in_(_WITHIN),
+        exists().where(Stage.dossier_id == Dossier.id, Stage.agency_id.in_(_WITHIN)),
+    )
+)
 _LOCKED_DOSSIER_AND_PROCEDURE = (
     select(Dossier, Procedure)
     .join(Procedure, Procedure.id == Dossier.procedure_id)
@@ -89,9 +97,17 @@ def _local_text(instant: datetime) -> str:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def get_dossier(session: Session, code: str, *, lock: bool = False) -> Dossier:
-    query = _DOSSIER_BY_CODE_LOCKED if lock else _DOSSIER_BY_CODE
-    dossier = session.execute(query, {"code": code}).scalar_one_or_none()
+def get_dossier(
+    session: Session, code: str, *, lock: bool = False, within: Collection[int] | None = None
+) -> Dossier:
+    """The dossier `code`; with `within`, only if one of these agencies received, holds or held a stage of it,
+    else the same NotFound as for an unknown code (after the same one query)."""
+    if within is not None:
+        parameters = {"code": code, "within": list(within)}
+        dossier = session.execute(_DOSSIER_BY_CODE_WITHIN, parameters).scalar_one_or_none()
+    else:
+        query = _DOSSIER_BY_CODE_LOCKED if lock else _DOSSIER_BY_CODE
+        dossier = session.execute(query, {"code": code}).scalar_one_or_none()
     if dossier is None:
         raise _no_dossier(code)
     return dossier
@@ -572,11 +588,11 @@ def record(
     calendar_for: CalendarFor,
     now: datetime,
     idempotency_key: str | None = None,
-    authorize: Callable[[Dossier, str], None] | None = None,
+    authorize: Callable[[Dossier, EventCreate], None] | None = None,
 ) -> Dossier:
     """Append one event after checking it against the state machine and the clock, then re-derive.
 
-    `authorize(dossier, event_type)` may refuse (raise) once the dossier is locked.
+    `authorize(dossier, data)` may refuse (raise) once the dossier is locked.
     """
     return append_event(
         session,
@@ -599,7 +615,7 @@ def append_event(
     calendar_for: CalendarFor,
     now: datetime,
     idempotency_key: str | None = None,
-    authorize: Callable[[Dossier, str], None] | None = None,
+    authorize: Callable[[Dossier, EventCreate], None] | None = None,
 ) -> Written:
     """:func:`record`, returning what it wrote (enough for :func:`view` to answer without reading back)."""
     locked = session.execute(_LOCKED_DOSSIER_AND_PROCEDURE, {"code": code}).one_or_none()
@@ -607,7 +623,7 @@ def append_event(
         raise _no_dossier(code)
     dossier, procedure = locked
     if authorize is not None:
-        authorize(dossier, data.type)
+        authorize(dossier, data)
     # read-only here: plain rows cost a fraction of table-model objects
     events = list(session.connection().execute(_EVENT_ROWS, {"dossier_id": dossier.id}))
     at = _aware(data.at) if data.at else now
@@ -621,6 +637,8 @@ def append_event(
     named = {dossier.receiving_agency_id, dossier.current_agency_id}
     named |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
     codes = _agencies(session, named, {data.from_agency, data.to_agency})
+    if data.to_agency and not get_agency(session, data.to_agency).active:
+        raise InvalidInput(f"agency {data.to_agency} is inactive: forward to an active agency (GET /api/v1/agencies)")
     ids = {agency_code: agency_id for agency_id, agency_code in codes.items()}
     acting = ids.get(data.from_agency) or dossier.current_agency_id or dossier.receiving_agency_id
     event = _event_row(
@@ -782,11 +800,16 @@ def search(
     received_from: datetime | None = None,
     received_to: datetime | None = None,
     q: str | None = None,
+    within: Collection[int] | None = None,
     page: int = 1,
     page_size: int = 20,
 ) -> tuple[list[DossierSummary], int]:
-    """Dossiers received at (or held by) an agency, newest first."""
+    """Dossiers received at (or held by) an agency, newest first; with `within`, only those received at or
+    held by one of these agencies (a user's scope)."""
     query = select(Dossier)
+    if within is not None:
+        within = list(within)
+        query = query.where(or_(Dossier.receiving_agency_id.in_(within), Dossier.current_agency_id.in_(within)))
     if agency:
         agency_id = get_agency(session, agency).id
         query = query.where(or_(Dossier.receiving_agency_id == agency_id, Dossier.current_agency_id == agency_id))

@@ -180,7 +180,10 @@ def parse_records(records: list[dict], *, first_row: int) -> tuple[list[Procedur
         seen[key] = row
         procedures.append(procedure)
         if record.get("field_name"):
-            fields[procedure.field_code] = FieldIn(code=procedure.field_code, name=record["field_name"])
+            try:
+                fields[procedure.field_code] = FieldIn(code=procedure.field_code, name=record["field_name"])
+            except ValidationError as exc:
+                errors.append(_row_error(row, "field_name", exc.errors()[0]["msg"]))
     return procedures, list(fields.values()), errors
 
 

@@ -1,8 +1,9 @@
 """Validated shapes of the catalogue on the way in and out of the API and the import files."""
 
 import re
+import unicodedata
 from datetime import date, datetime, time
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -11,10 +12,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from procedures.models import (
     AgencyLevel,
@@ -59,7 +62,106 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator
 """An instant in ISO 8601, in years 1900–2200; naive means local time where it is used."""
 
 
-class ProcessingTime(BaseModel):
+# --- text that comes in --------------------------------------------------------------------------
+
+HIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # NUL and the other control characters (tab, LF, CR apart)
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # direction marks, embeddings, overrides, isolates (bidi)
+    "\u200b-\u200d\u2060\ufeff]"  # zero-width characters
+)
+"""Characters that hide text or change how it reads without showing themselves: refused in every input."""
+LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+"""Refused too where one line is expected (everywhere but the fields marked `MULTILINE`)."""
+
+
+_CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN"}
+
+
+class Multiline:
+    """Marks a text field where tabs and line breaks are expected (a reason, a result, a source)."""
+
+
+MULTILINE = Multiline()
+
+
+def hidden_character(text: str, *, multiline: bool = False) -> str | None:
+    """The first character of `text` a reader would not see, described ('U+202E RIGHT-TO-LEFT OVERRIDE at
+    position 3'), or None when the text is plain."""
+    found = HIDDEN_CHARACTERS.search(text) or (None if multiline else LINE_BREAKS.search(text))
+    if found is None:
+        return None
+    character = found.group()
+    name = _CONTROL_NAMES.get(character) or unicodedata.name(character, "CONTROL CHARACTER")
+    return f"U+{ord(character):04X} ({name}) at position {found.start() + 1}"
+
+
+def hidden_character_problem(text: str, *, multiline: bool = False) -> str | None:
+    """What to tell the user about `text`, or None when it is plain."""
+    found = hidden_character(text, multiline=multiline)
+    if found is None:
+        return None
+    refused = "invisible, direction (bidi) and control characters" + ("" if multiline else ", tabs and line breaks")
+    return f"contains {found}: {refused} are refused here; type or paste the text again as plain text"
+
+
+def _refuse_hidden(value: Any, multiline: bool) -> None:
+    if isinstance(value, str):
+        if problem := hidden_character_problem(value, multiline=multiline):
+            raise PydanticCustomError("hidden_character", "{problem}", {"problem": problem})
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_hidden(item, multiline)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_hidden(key, False)
+            _refuse_hidden(item, multiline)
+
+
+def _marked_multiline(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated and any(isinstance(m, Multiline) for m in annotation.__metadata__):
+        return True
+    return any(_marked_multiline(argument) for argument in get_args(annotation))
+
+
+class Input(BaseModel):
+    """The base of every shape that comes in (JSON bodies, forms, import rows): no text field holds a
+    character from `HIDDEN_CHARACTERS`, and only fields marked `MULTILINE` hold tabs or line breaks.
+
+    One rule for every field, present and future, on both databases (PostgreSQL refuses NUL, SQLite
+    would store it). Shapes read back from the database opt out (`checks_text = False`): what is
+    stored is shown, never refused.
+    """
+
+    checks_text: ClassVar[bool] = True
+    multiline_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.multiline_fields = frozenset(
+            name
+            for name, field in cls.model_fields.items()
+            if any(isinstance(m, Multiline) for m in field.metadata) or _marked_multiline(field.annotation)
+        )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if cls.checks_text:
+            _refuse_hidden(value, info.field_name in cls.multiline_fields)
+        return value
+
+
+def ascii_digits(value: Any) -> Any:
+    """Full-width and other compatibility forms to their plain form (NFKC): '０９１２' → '0912'."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+Lines = Annotated[str, MULTILINE]
+"""Text where line breaks and tabs are expected."""
+
+
+class ProcessingTime(Input):
     amount: float | None = Field(default=None, ge=0, le=3650)
     unit: TimeUnit
 
@@ -78,7 +180,7 @@ class ProcessingTime(BaseModel):
         return self
 
 
-class StepIn(BaseModel):
+class StepIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
@@ -102,10 +204,12 @@ class StepIn(BaseModel):
 
 
 class StepRead(StepIn):
+    checks_text: ClassVar[bool] = False
+
     seq: int
 
 
-class ProcedureBase(BaseModel):
+class ProcedureBase(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
@@ -121,7 +225,7 @@ class ProcedureBase(BaseModel):
     effective_to: IsoDate | None = None
     steps: list[StepIn] = Field(default_factory=list, max_length=30)
     confidence: Confidence = Confidence.ILLUSTRATIVE
-    source: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    source: Annotated[str, StringConstraints(max_length=2000), MULTILINE] | None = None
 
 
 class ProcedureVersionCreate(ProcedureBase):
@@ -140,7 +244,7 @@ class ProcedureCreate(ProcedureVersionCreate):
     code: ProcedureCode
 
 
-class ProcedureUpdate(BaseModel):
+class ProcedureUpdate(Input):
     """Corrections to the version in force that do not change its statutory time."""
 
     model_config = ConfigDict(extra="forbid")
@@ -151,7 +255,7 @@ class ProcedureUpdate(BaseModel):
     fee: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     supplement_policy: SupplementPolicy | None = None
     confidence: Confidence | None = None
-    source: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    source: Annotated[str, StringConstraints(max_length=2000), MULTILINE] | None = None
 
 
 class ProcedureRead(BaseModel):
@@ -180,7 +284,7 @@ class ProcedureRead(BaseModel):
         return value.strftime("%H:%M") if value else None
 
 
-class AgencyIn(BaseModel):
+class AgencyIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     code: AgencyCode
@@ -190,7 +294,7 @@ class AgencyIn(BaseModel):
     working_hours: str | None = None
     active: bool = True
     confidence: Confidence = Confidence.ILLUSTRATIVE
-    source: str | None = None
+    source: Lines | None = None
 
     @field_validator("working_hours")
     @classmethod
@@ -211,12 +315,14 @@ class AgencyRead(BaseModel):
     source: str | None
 
 
-class FieldIn(BaseModel):
+class FieldIn(Input):
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     name: Name
 
 
 class FieldRead(FieldIn):
+    checks_text: ClassVar[bool] = False
+
     procedure_count: int = 0
 
 

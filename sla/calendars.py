@@ -17,14 +17,14 @@ from sqlmodel import Session
 from procedures.db import new_stamp
 from procedures.errors import InvalidInput, NotFound
 from procedures.models import Agency
-from procedures.schemas import IsoDate
+from procedures.schemas import Input, IsoDate
 from procedures.service import KnownAgency, agency_tree, get_agency
 from sla.core.calendar import Override, WorkingCalendar
 from sla.core.hours import parse_working_hours
 from sla.models import NATIONAL, CalendarOverride, CalendarState
 
 
-class OverrideCreate(BaseModel):
+class OverrideCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     date: IsoDate

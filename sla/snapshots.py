@@ -1,5 +1,7 @@
 """Reading what the nightly jobs froze: runs, period snapshots with their revisions, the index feed."""
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -25,11 +27,15 @@ def _check_period(period: str) -> None:
         raise InvalidInput(str(exc)) from exc
 
 
-def _snapshots(session: Session, period: str, scope: str | None) -> list[PeriodSnapshot]:
+def _snapshots(
+    session: Session, period: str, scope: str | None, within: Collection[int] | None = None
+) -> list[PeriodSnapshot]:
     _check_period(period)
     query = select(PeriodSnapshot).where(PeriodSnapshot.period_key == period)
     if scope:
         query = query.where(PeriodSnapshot.scope == scope)
+    if within is not None:
+        query = query.where(PeriodSnapshot.agency_id.in_(list(within)))
     rows = list(session.execute(query.order_by(PeriodSnapshot.scope, PeriodSnapshot.revision)).scalars())
     if not rows:
         raise NotFound(
@@ -39,9 +45,12 @@ def _snapshots(session: Session, period: str, scope: str | None) -> list[PeriodS
     return rows
 
 
-def snapshot_history(session: Session, *, period: str, agency: str | None = None) -> dict:
-    """Every revision of the frozen rows of a period, oldest first per agency."""
-    rows = _snapshots(session, period, agency)
+def snapshot_history(
+    session: Session, *, period: str, agency: str | None = None, within: Collection[int] | None = None
+) -> dict:
+    """Every revision of the frozen rows of a period, oldest first per agency; with `within` (a user's scope),
+    only the rows of those agencies (not the city total)."""
+    rows = _snapshots(session, period, agency, within)
     names = dict(session.execute(select(Agency.code, Agency.name)).all())
     return {
         "period": period,

@@ -12,6 +12,7 @@ from api.accounts import Role
 from api.deps import SessionDep
 from api.security import PrincipalDep, allow
 from procedures.errors import Unauthorized
+from procedures.schemas import Input
 from procedures.service import agency_tree
 
 router = APIRouter(tags=["accounts"])
@@ -24,14 +25,14 @@ class TokenRead(BaseModel):
     expires_in: int
 
 
-class UserCreate(BaseModel):
+class UserCreate(Input):
     username: Annotated[str, StringConstraints(min_length=3, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
     role: Role
     agency_code: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None

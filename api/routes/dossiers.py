@@ -2,7 +2,8 @@
 
 Who may do what: clerks receive at their agency and record events on dossiers received there;
 officers record events on dossiers their agency holds; managers issue apologies in their scope;
-identity numbers and phones are shown only to staff of the agencies handling the dossier.
+identity numbers, phones and addresses are shown only to staff of the agencies handling the dossier;
+a dossier outside the user's scope answers 404, as an unknown code does.
 """
 
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from api.security import (
     dossier_view,
     event_policy,
     readable_dossier,
-    scoped_agency,
+    scoped_search,
     visible_view,
 )
 from dossiers import idempotency, service
@@ -105,6 +106,7 @@ def record_event(
     key: IdempotencyKey = None,
 ):
     """Record what happened (hand-off, supplement, pause, apology, result…); refused events name the allowed ones."""
+    readable_dossier(session, code, principal)  # a dossier outside the user's scope is unknown to it (404)
     scope = f"{principal.username} POST /dossiers/{code}/events"
     if replay := _replayed(session, key, scope, data):
         return replay
@@ -127,7 +129,7 @@ def list_dossiers(
     principal: Staff,
     paging: PagingDep,
     agency: Annotated[
-        str | None, Query(max_length=64, description="received at or held by (default: your agency)")
+        str | None, Query(max_length=64, description="received at or held by (default: every agency of your scope)")
     ] = None,
     status: Annotated[int | None, Query(ge=1, le=10, description="status code 1–10")] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
@@ -138,9 +140,10 @@ def list_dossiers(
     def aware(value: datetime | None) -> datetime | None:
         return value.replace(tzinfo=LOCAL_TZ) if value and value.tzinfo is None else value
 
-    items, total = service.search(
+    items, total = scoped_search(
         session,
-        agency=scoped_agency(session, principal, agency),
+        principal,
+        agency=agency,
         status=status,
         procedure=procedure,
         received_from=aware(received_from),

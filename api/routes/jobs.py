@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from api import exports
 from api.deps import SessionDep
-from api.security import READERS_OF_REPORTS, allow
+from api.security import READERS_OF_REPORTS, PrincipalDep, allow, scoped_agency
 from sla import snapshots
 
 router = APIRouter(tags=["jobs and index"], dependencies=[Depends(allow(*READERS_OF_REPORTS))])
@@ -28,10 +28,15 @@ def recent_jobs(
 
 @router.get("/index/snapshots")
 def period_snapshots(
-    session: SessionDep, period: PeriodQuery, agency: Annotated[str | None, Query(max_length=64)] = None
+    session: SessionDep,
+    principal: PrincipalDep,
+    period: PeriodQuery,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
 ):
-    """The frozen rows of a period with every revision (a forced re-freeze keeps the older ones)."""
-    return snapshots.snapshot_history(session, period=period, agency=agency)
+    """The frozen rows of a period with every revision (a forced re-freeze keeps the older ones): those of the
+    agencies in your scope (an agency outside it is refused, as for /index/scores)."""
+    agency = scoped_agency(session, principal, agency) if agency else None
+    return snapshots.snapshot_history(session, period=period, agency=agency, within=principal.scope)
 
 
 @router.get("/index/feed", responses=exports.documented_downloads("csv"))

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from api.deps import SessionDep
-from api.security import dossier_view, event_policy, readable_dossier
+from api.security import dossier_view, event_policy, readable_dossier, scoped_search
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates
 from api.web.i18n import Formats
 from dossiers import idempotency, service
@@ -86,7 +86,8 @@ def _desk(
     procedures, procedure_total = _procedure_choices(session, procedure_q, form.get("procedure_code"))
     if len(procedures) == 1 and not form.get("procedure_code"):
         form["procedure_code"] = procedures[0].code
-    dossiers, dossier_total = service.search(session, q=q, page_size=LATEST_DOSSIERS)
+    principal = request.state.principal
+    dossiers, dossier_total = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
     return render(
         request,
         "web/desk.html",
@@ -282,6 +283,7 @@ def record_event(
     key: Annotated[str | None, Form(max_length=128)] = None,
 ):
     """Record one event; a refusal (state machine, clock, input) is shown on the dossier page as the API says it."""
+    readable_dossier(session, code, request.state.principal)  # outside the user's scope: unknown (404)
     key = blank_to_none(key)
     fields = {
         "type": type,
