@@ -353,7 +353,9 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def audit_entries(session: Session, where: AuditFilter, *, page: int = 1, page_size: int = 100) -> tuple[list[dict], int]:
+def audit_entries(
+    session: Session, where: AuditFilter, *, page: int = 1, page_size: int = 100
+) -> tuple[list[dict], int]:
     """The matching rows, newest first, one page of them, and how many match in all."""
     conditions = [
         column == value

@@ -131,7 +131,9 @@ def _record(session: Session, request: Request, outcome: str, *, commit: bool = 
             fields["path"],
             type(getattr(exc, "orig", exc)).__name__,
         )
-        raise AuditNotRecorded("the audit trail could not record this request, so nothing was done; retry later") from exc
+        raise AuditNotRecorded(
+            "the audit trail could not record this request, so nothing was done; retry later"
+        ) from exc
 
 
 def _end(request: Request, session: Session) -> None:

@@ -100,7 +100,9 @@ def audit_trail(
     session: SessionDep,
     paging: PagingDep,
     username: Annotated[str | None, Query(max_length=64, description="who asked")] = None,
-    dossier: Annotated[str | None, Query(max_length=80, description="the dossier code read, written or looked up")] = None,
+    dossier: Annotated[
+        str | None, Query(max_length=80, description="the dossier code read, written or looked up")
+    ] = None,
     action: Annotated[
         str | None, Query(max_length=200, description="method and route, e.g. `POST /api/v1/dossiers/{code}/events`")
     ] = None,
@@ -110,7 +112,9 @@ def audit_trail(
     personal_data: Annotated[
         Literal["unmasked", "masked"] | None, Query(description="reads that showed the applicant's personal data")
     ] = None,
-    from_: Annotated[IsoDateTime | None, Query(alias="from", description="from this instant (naive: local time)")] = None,
+    from_: Annotated[
+        IsoDateTime | None, Query(alias="from", description="from this instant (naive: local time)")
+    ] = None,
     to: Annotated[IsoDateTime | None, Query(description="before this instant (exclusive; naive: local time)")] = None,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="older name of page_size")] = None,
 ):
