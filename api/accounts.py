@@ -16,7 +16,7 @@ from enum import StrEnum
 import sqlmodel
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CheckConstraint, Column, bindparam, delete, insert, select
+from sqlalchemy import CheckConstraint, Column, bindparam, delete, func, insert, select
 from sqlmodel import Session, SQLModel
 
 from procedures.db import UTCDateTime, utc_now
@@ -55,7 +55,8 @@ class AccessToken(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """Who did what, when, from where: every write, refused ones and failed logins included."""
+    """Who did what, when, from where: every write (refused and failed ones included), failed sign-ins,
+    reads that showed a dossier's personal data, and public lookups. Columns: see docs/audit.md."""
 
     __tablename__ = "audit_entry"
 
@@ -66,7 +67,10 @@ class AuditEntry(SQLModel, table=True):
     client_address: str | None = sqlmodel.Field(default=None, max_length=64)
     method: str = sqlmodel.Field(max_length=8)
     path: str = sqlmodel.Field(max_length=500)
-    outcome: str = sqlmodel.Field(max_length=32)  # ok | refused 4xx | failed login | error
+    action: str | None = sqlmodel.Field(default=None, max_length=200, index=True)  # method + route template
+    dossier_code: str | None = sqlmodel.Field(default=None, max_length=80, index=True)
+    personal_data: str | None = sqlmodel.Field(default=None, max_length=8)  # unmasked | masked | None: not shown
+    outcome: str = sqlmodel.Field(max_length=32, index=True)  # ok | refused 4xx | failed sign-in | error
     detail: str | None = sqlmodel.Field(default=None, max_length=1000)
 
 
@@ -306,15 +310,75 @@ def create_demo_users(session: Session) -> list[tuple[str, str, str | None, str 
 
 
 _INSERT_AUDIT_ENTRY = insert(AuditEntry)
+_AUDIT_LENGTHS = {
+    column.name: column.type.length for column in AuditEntry.__table__.columns if getattr(column.type, "length", None)
+}
+
+
+def storable(value: str, length: int) -> str:
+    """`value` as any database stores it: characters that are not printable (NUL, control, bidi and
+    zero-width characters, lone surrogates) escaped as `\\x00`, `\\u202e`…, then clipped to `length`."""
+    if not value.isprintable():
+        value = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value)
+    return value[:length]
 
 
 def record(session: Session, **fields) -> None:
-    """One audit row, by a plain INSERT (a table-model object through the unit of work costs several times more)."""
+    """One audit row, by a plain INSERT (a table-model object through the unit of work costs several times more).
+
+    Texts are made storable first (see `storable`), so that no value a client sends can make the row fail.
+    """
+    for name, value in fields.items():
+        if type(value) is str:
+            fields[name] = storable(value, _AUDIT_LENGTHS[name])
     session.connection().execute(_INSERT_AUDIT_ENTRY, {"at": utc_now(), **fields})
 
 
-def audit_entries(session: Session, *, username: str | None = None, limit: int = 100) -> list[dict]:
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if username:
-        query = query.where(AuditEntry.username == username)
-    return [entry.model_dump() for entry in session.execute(query).scalars()]
+@dataclass(frozen=True)
+class AuditFilter:
+    """What `GET /audit` asks for; every field optional, all of them must match."""
+
+    username: str | None = None
+    dossier_code: str | None = None
+    action: str | None = None
+    method: str | None = None
+    path: str | None = None  # a prefix of the path
+    outcome: str | None = None  # exact, or "refused": every refusal
+    personal_data: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def audit_entries(
+    session: Session, where: AuditFilter, *, page: int = 1, page_size: int = 100
+) -> tuple[list[dict], int]:
+    """The matching rows, newest first, one page of them, and how many match in all."""
+    conditions = [
+        column == value
+        for column, value in (
+            (AuditEntry.username, where.username),
+            (AuditEntry.dossier_code, where.dossier_code),
+            (AuditEntry.action, where.action),
+            (AuditEntry.method, where.method),
+            (AuditEntry.personal_data, where.personal_data),
+        )
+        if value is not None
+    ]
+    if where.path is not None:
+        conditions.append(AuditEntry.path.like(_like_prefix(where.path), escape="\\"))
+    if where.outcome == "refused":
+        conditions.append(AuditEntry.outcome.like("refused %"))
+    elif where.outcome is not None:
+        conditions.append(AuditEntry.outcome == where.outcome)
+    if where.since is not None:
+        conditions.append(AuditEntry.at >= where.since)
+    if where.until is not None:
+        conditions.append(AuditEntry.at < where.until)
+    query = select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
+    rows = session.execute(query.offset((page - 1) * page_size).limit(page_size)).scalars()
+    total = session.execute(select(func.count()).select_from(AuditEntry).where(*conditions)).scalar_one()
+    return [entry.model_dump() for entry in rows], total

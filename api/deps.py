@@ -1,16 +1,21 @@
 """Request dependencies: settings, the per-request session (one transaction), paging."""
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from api import accounts
 from api.settings import Settings
-from procedures.errors import InvalidInput
+from procedures.errors import DomainError, InvalidInput
+from sla.core.calendar import CalendarError
 
 
 async def get_settings(request: Request) -> Settings:  # async: no I/O, no thread hop
@@ -18,16 +23,30 @@ async def get_settings(request: Request) -> Settings:  # async: no I/O, no threa
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = logging.getLogger("motcua.audit")
+
+
+class AuditNotRecorded(DomainError):
+    """The request's audit row could not be written: the request fails closed (nothing else is written)."""
+
+    status_code = 500
+    error = "audit_unavailable"
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """Commits once when the route returns, before the response is sent; rolls back on any error.
 
-    A write is audited in the same transaction (so no write lands untraced); a refused or failed
-    write is audited after its rollback. `app.state.open_session(write)` opens the sessions.
-    Opening one does no I/O (it connects at its first statement); the end of the unit of work runs
-    in the thread pool, in one hop. Principals of accounts the request changed (a revoked token, a
-    deactivated user) leave the worker's cache once the transaction has ended.
+    The audit trail (see docs/audit.md): a write is audited in the same transaction (so no write lands
+    untraced); a refused or failed write is audited after its rollback, in a short transaction of its
+    own; so is a read marked with `audit_dossier` (personal data shown, a public lookup), after its
+    read transaction has ended. A page that answers a write with an error page (a 4xx, see
+    `api.web.common.render`) is a refused write: its writes are rolled back too. An audit row that
+    cannot be written fails the request closed: 500, logged, nothing else written.
+
+    `app.state.open_session(write)` opens the sessions. Opening one does no I/O (it connects at its
+    first statement); the end of the unit of work runs in the thread pool, in one hop. Principals of
+    accounts the request changed (a revoked token, a deactivated user) leave the worker's cache once
+    the transaction has ended.
     """
     session = request.app.state.open_session(request.method not in READ_METHODS)
     try:
@@ -41,27 +60,80 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(_commit, request, session)
 
 
+def audit_dossier(request: Request, code: str, *, personal_data: str | None = None) -> None:
+    """Name the dossier this request reads or writes in its audit row, and whether the answer showed the
+    applicant's personal data `"unmasked"` or `"masked"`. A read (GET) named here is audited too."""
+    request.state.audit_dossier = code
+    if personal_data is not None:
+        request.state.audit_personal_data = personal_data
+
+
+def _audited(request: Request) -> bool:
+    return request.method not in READ_METHODS or getattr(request.state, "audit_dossier", None) is not None
+
+
 def _commit(request: Request, session: Session) -> None:
+    outcome = getattr(request.state, "audit_outcome", None) or "ok"
+    write = request.method not in READ_METHODS
     try:
-        if request.method not in READ_METHODS:
-            accounts.record(session, **_audit_fields(request, "ok"))
+        if write:
+            if outcome.startswith("refused "):
+                session.rollback()  # a refused write keeps nothing but its audit row
+            _record(session, request, outcome)
         session.commit()
     except BaseException as exc:
         _roll_back(request, session, exc)
         raise
     _end(request, session)
+    if not write and _audited(request):
+        _record_apart(request, outcome)  # once the read's transaction has ended
 
 
 def _roll_back(request: Request, session: Session, exc: BaseException) -> None:
     try:
         session.rollback()
-        if request.method not in READ_METHODS:
-            status = getattr(exc, "status_code", 500)
-            with request.app.state.open_session(False) as audit:
-                accounts.record(audit, **_audit_fields(request, f"refused {status}" if status < 500 else "error"))
-                audit.commit()
+        if _audited(request) and not isinstance(exc, AuditNotRecorded):  # a failed audit row is not retried
+            status = _status_of(exc)
+            _record_apart(request, f"refused {status}" if status < 500 else "error")
     finally:
         _end(request, session)
+
+
+def _status_of(exc: BaseException) -> int:
+    """The status code the error handlers answer `exc` with (`api.errors`)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status
+    if isinstance(exc, RequestValidationError | ValidationError | CalendarError | DataError):
+        return 422
+    return 500
+
+
+def _record_apart(request: Request, outcome: str) -> None:
+    """The audit row in a short transaction of its own."""
+    with request.app.state.open_session(True) as audit:
+        _record(audit, request, outcome, commit=True)
+
+
+def _record(session: Session, request: Request, outcome: str, *, commit: bool = False) -> None:
+    fields = _audit_fields(request, outcome)
+    try:
+        accounts.record(session, **fields)
+        if commit:
+            session.commit()
+    except OperationalError:
+        raise  # the database is unreachable: 503, as for any statement (api.errors)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.error(
+            "audit row not written, request refused (%s %s): %s",
+            fields["method"],
+            fields["path"],
+            type(getattr(exc, "orig", exc)).__name__,
+        )
+        raise AuditNotRecorded(
+            "the audit trail could not record this request, so nothing was done; retry later"
+        ) from exc
 
 
 def _end(request: Request, session: Session) -> None:
@@ -70,15 +142,38 @@ def _end(request: Request, session: Session) -> None:
     session.close()
 
 
+def _route_template(request: Request) -> str | None:
+    """The path template of the route that answered, with its routers' prefixes: `/api/v1/dossiers/{code}`.
+
+    The route knows its template without the prefixes; they are what the path holds before the template's
+    own part, filled in with the path's parameters."""
+    template = getattr(request.scope.get("route"), "path_format", None)
+    if template is None:
+        return None
+    path = request.scope["path"]
+    try:
+        own = template.format(**request.path_params)
+    except (KeyError, IndexError, ValueError):
+        return template
+    return path[: len(path) - len(own)] + template if path.endswith(own) else template
+
+
 def _audit_fields(request: Request, outcome: str) -> dict:
     principal = getattr(request.state, "principal", None)
+    template = _route_template(request)
+    dossier_code = getattr(request.state, "audit_dossier", None)
+    if dossier_code is None and template and "/dossiers/{code}" in template:
+        dossier_code = request.path_params.get("code")
     return {
         "username": principal.username if principal else None,
         "role": principal.role.value if principal else None,
         "client_address": request.client.host if request.client else None,
         "method": request.method,
-        "path": request.url.path[:500],
-        "outcome": getattr(request.state, "audit_outcome", outcome) if outcome == "ok" else outcome,
+        "path": request.url.path,
+        "action": f"{request.method} {template}" if template else None,
+        "dossier_code": dossier_code,
+        "personal_data": getattr(request.state, "audit_personal_data", None),
+        "outcome": outcome,
         "detail": getattr(request.state, "audit_detail", None),
     }
 

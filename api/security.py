@@ -11,7 +11,7 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from api.accounts import Principal, PrincipalCache, Role
-from api.deps import SessionDep
+from api.deps import SessionDep, audit_dossier
 from dossiers import service
 from dossiers.models import Dossier
 from dossiers.schemas import DossierRead, DossierSummary, EventCreate
@@ -90,16 +90,25 @@ def mask(value: str | None, visible: int = 3) -> str | None:
 
 
 def dossier_view(session, request: Request, dossier: Dossier, principal: Principal) -> DossierRead:
-    """The dossier as this user may see it: identity number, phone and address masked unless its agency handles it."""
+    """The dossier as this user may see it: identity number, phone and address masked unless its agency handles it.
+
+    The read is audited (personal data: Decree 13/2023), marked whether it was shown unmasked."""
     calendar_for = lambda code: request.app.state.calendars.get(session, code)  # noqa: E731
-    return visible_view(service.load(session, dossier, calendar_for=calendar_for), principal)
+    written = service.load(session, dossier, calendar_for=calendar_for)
+    audit_dossier(request, dossier.code, personal_data=personal_data_shown(written, principal))
+    return visible_view(written, principal)
+
+
+def personal_data_shown(written: service.Written, principal: Principal) -> str:
+    """How `visible_view` shows the applicant to `principal`: "unmasked" or "masked" (the audit trail's words)."""
+    return "unmasked" if principal.handles(*written.handling_agency_ids) else "masked"
 
 
 def visible_view(written: service.Written, principal: Principal) -> DossierRead:
     """The dossier as `principal` may see it: identity number, phone and address masked outside the handling
     agencies (every page, form and answer showing an applicant takes it from here)."""
     view = service.view(written, now=datetime.now(UTC))
-    if not principal.handles(*written.handling_agency_ids):
+    if personal_data_shown(written, principal) == "masked":
         view.applicant.id_number = mask(view.applicant.id_number)
         view.applicant.phone = mask(view.applicant.phone)
         view.applicant.address = mask(view.applicant.address)

@@ -1,19 +1,22 @@
 """Sign-in (OAuth2 password flow), users and the audit trail."""
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import accounts
 from api.accounts import Role
-from api.deps import SessionDep
+from api.deps import PagingDep, SessionDep
 from api.security import PrincipalDep, allow
 from procedures.errors import Unauthorized
-from procedures.schemas import Input
+from procedures.schemas import Input, IsoDateTime
 from procedures.service import agency_tree
+from sla.core.calendar import LOCAL_TZ
 
 router = APIRouter(tags=["accounts"])
 admin = [Depends(allow())]
@@ -89,11 +92,50 @@ def _agency_code(session, user: accounts.User) -> str | None:
     return agency_tree(session).by_id[user.agency_id].code if user.agency_id is not None else None
 
 
+AUDIT_OUTCOMES = "ok, refused (every refusal), refused 403 (one status), failed sign-in, error"
+
+
 @router.get("/audit", dependencies=admin)
 def audit_trail(
     session: SessionDep,
-    username: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    paging: PagingDep,
+    username: Annotated[str | None, Query(max_length=64, description="who asked")] = None,
+    dossier: Annotated[
+        str | None, Query(max_length=80, description="the dossier code read, written or looked up")
+    ] = None,
+    action: Annotated[
+        str | None, Query(max_length=200, description="method and route, e.g. `POST /api/v1/dossiers/{code}/events`")
+    ] = None,
+    method: Annotated[str | None, Query(max_length=8, description="GET, POST, PATCH, DELETE…")] = None,
+    path: Annotated[str | None, Query(max_length=500, description="the path starts with this")] = None,
+    outcome: Annotated[str | None, Query(max_length=32, description=AUDIT_OUTCOMES)] = None,
+    personal_data: Annotated[
+        Literal["unmasked", "masked"] | None, Query(description="reads that showed the applicant's personal data")
+    ] = None,
+    from_: Annotated[
+        IsoDateTime | None, Query(alias="from", description="from this instant (naive: local time)")
+    ] = None,
+    to: Annotated[IsoDateTime | None, Query(description="before this instant (exclusive; naive: local time)")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="older name of page_size")] = None,
 ):
-    """Every write (refused ones too) and failed sign-in, newest first."""
-    return accounts.audit_entries(session, username=username, limit=limit)
+    """The audit trail, newest first, one page (`page`, `page_size`; the count in X-Total-Count): every write
+    (refused and failed ones too), failed sign-ins, reads that showed a dossier's personal data, and public
+    lookups. Filters combine; columns are described in docs/audit.md."""
+    where = accounts.AuditFilter(
+        username=username,
+        dossier_code=dossier.strip() if dossier else None,
+        action=action,
+        method=method.upper() if method else None,
+        path=path,
+        outcome=outcome,
+        personal_data=personal_data,
+        since=_aware(from_),
+        until=_aware(to),
+    )
+    page_size = limit or paging.page_size
+    rows, total = accounts.audit_entries(session, where, page=paging.page, page_size=page_size)
+    return JSONResponse(jsonable_encoder(rows), headers={"X-Total-Count": str(total)})
+
+
+def _aware(instant: datetime | None) -> datetime | None:
+    return instant.replace(tzinfo=LOCAL_TZ) if instant is not None and instant.tzinfo is None else instant

@@ -16,12 +16,13 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from api.accounts import Principal, Role
-from api.deps import PagingDep, SessionDep
+from api.deps import PagingDep, SessionDep, audit_dossier
 from api.security import (
     STAFF,
     allow,
     dossier_view,
     event_policy,
+    personal_data_shown,
     readable_dossier,
     scoped_search,
     visible_view,
@@ -55,7 +56,7 @@ def _calendar_for(request: Request, session):
 
 def _written(request: Request, session, written: service.Written, key: str | None, principal: Principal) -> Response:
     """The answer to a write, from what the write holds (nothing is read back)."""
-    request.state.audit_detail = f"dossier {written.dossier.code}"
+    audit_dossier(request, written.dossier.code, personal_data=personal_data_shown(written, principal))
     view = visible_view(written, principal)
     if key:
         idempotency.complete(session, key=key, status_code=201, response=view.model_dump(mode="json"))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import SessionDep
+from api.deps import SessionDep, audit_dossier
 from dossiers import lookup as dossier_lookup
 
 router = APIRouter(tags=["public"])
@@ -19,6 +19,8 @@ def lookup(
 ):
     """Status, procedure, received at, appointment and any apology; a wrong code or wrong digits get the same 404.
 
-    Rate-limited per client address (MOTCUA_LOOKUP_RATE_LIMIT): four digits are only 10,000 guesses."""
+    Rate-limited per client address (MOTCUA_LOOKUP_RATE_LIMIT): four digits are only 10,000 guesses.
+    Every lookup is in the audit trail: the code asked and the answer, not the digits."""
+    audit_dossier(request, code.strip())  # the code asked and the answer, never the digits
     request.app.state.lookup_limiter.check(request.client.host if request.client else None, "lookup")
     return dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)

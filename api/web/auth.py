@@ -30,6 +30,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 class SignInRequired(Exception):
     """A page asked for without a valid session: answered with a redirect to the sign-in page."""
 
+    status_code = 401  # how the audit trail records it (refused 401)
+
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path
 
@@ -56,6 +58,7 @@ def page_access(*roles: Role):
         if principal is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise SignInRequired(target if request.method == "GET" else "/")
+        request.state.principal = principal  # known from here on: a refusal below is audited with the user
         if request.method == "POST":
             sent = request.headers.get(CSRF_HEADER) or (await request.form()).get(CSRF_FIELD, "")
             if not hmac.compare_digest(str(sent), csrf_token(token)):
@@ -63,7 +66,6 @@ def page_access(*roles: Role):
         if principal.role not in admitted:
             names = ", ".join(sorted(r.value for r in admitted))
             raise Forbidden(f"this page is for {names}; you are signed in as a {principal.role.value}")
-        request.state.principal = principal
         request.state.csrf = csrf_token(token)
         return principal
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from api.deps import SessionDep
+from api.deps import SessionDep, audit_dossier
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, render
 from dossiers import lookup as dossier_lookup
 from procedures.errors import NotFound
@@ -29,6 +29,7 @@ def lookup(
     code: Annotated[str, Form(max_length=dossier_lookup.CODE_MAX_LENGTH)] = "",
     phone_last4: Annotated[str, Form(max_length=8)] = "",
 ):
+    audit_dossier(request, code.strip())  # the code asked and the answer, never the digits
     request.app.state.lookup_limiter.check(request.client.host if request.client else None, "lookup")
     context = {"code": code.strip(), "result": None, "not_found": False}
     status_code = 200

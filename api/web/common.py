@@ -42,7 +42,11 @@ def render(
     """A page in the reader's language; `?lang=` is remembered in a cookie for the next pages.
 
     `page_path`: for a page answering a form post, the page the language switch leads to.
+    A page answered with an error status is audited as refused (`api.deps.get_session`: a refused
+    write keeps nothing but its audit row), unless the page named its outcome already.
     """
+    if status_code >= 400 and not getattr(request.state, "audit_outcome", None):
+        request.state.audit_outcome = f"refused {status_code}"
     lang = language(request)
     other = LANGUAGES[1 - LANGUAGES.index(lang)]
     here = request.url if request.method == "GET" else request.url.replace(path=page_path or "/", query="")
@@ -97,7 +101,8 @@ def _describe(problem: dict) -> str:
 class PageRoute(APIRoute):
     """A page route: a domain or input error becomes an HTML page with the error box, not JSON.
 
-    The request's session has rolled back by then (the exception went through its dependency).
+    The exception stops here, inside the request's session dependency, which then sees a page with an
+    error status: it rolls the writes back and audits the request as refused (see `render`).
     """
 
     def get_route_handler(self) -> Callable:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from api.deps import SessionDep
+from api.deps import SessionDep, audit_dossier
 from api.security import dossier_view, event_policy, readable_dossier, scoped_search
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates
 from api.web.i18n import Formats
@@ -193,6 +193,7 @@ def receive(
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:
         return _desk(request, session, form=form, problem=Problem.of(exc))
+    audit_dossier(request, code)
     response = RedirectResponse(f"/desk/dossiers/{code}/receipt", status_code=303)
     response.set_cookie(AGENCY_COOKIE, data.agency_code, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
     return response

@@ -168,4 +168,4 @@ def test_every_write_is_audited_with_who_and_what(client, client_as):
         ("POST", "/api/v1/dossiers", "refused 403", "clerk"),
         ("POST", "/api/v1/dossiers", "ok", "clerk"),
     ]
-    assert trail[1]["detail"] == f"dossier {code}"
+    assert trail[1]["dossier_code"] == code and trail[1]["action"] == "POST /api/v1/dossiers"
