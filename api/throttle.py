@@ -94,9 +94,7 @@ class DatabaseFailureStore:
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
-                "failures": case(
-                    (table.c.last_failed_at < now - forget_after, 1), else_=table.c.failures + 1
-                ),
+                "failures": case((table.c.last_failed_at < now - forget_after, 1), else_=table.c.failures + 1),
                 "last_failed_at": now,
             },
         ).returning(table.c.failures)
@@ -128,7 +126,10 @@ class SignInThrottle:
         return cls(
             store or DatabaseFailureStore(),
             by_username=ThrottleRule(
-                settings.sign_in_free_attempts, settings.sign_in_delay_seconds, settings.sign_in_lock_after, lock_seconds
+                settings.sign_in_free_attempts,
+                settings.sign_in_delay_seconds,
+                settings.sign_in_lock_after,
+                lock_seconds,
             ),
             by_address=ThrottleRule(
                 settings.sign_in_address_free_attempts,

@@ -44,7 +44,9 @@ def upgrade() -> None:
         by_name.setdefault(_normalized(row.username), []).append(row.username)
     clashes = {name: found for name, found in by_name.items() if len(found) > 1}
     if clashes:
-        listed = "; ".join(f"{' and '.join(map(repr, found))} would both be {name!r}" for name, found in clashes.items())
+        listed = "; ".join(
+            f"{' and '.join(map(repr, found))} would both be {name!r}" for name, found in clashes.items()
+        )
         raise RuntimeError(
             f"usernames are now compared case-insensitively (NFKC, case-folded), and {listed}: rename all but one "
             "of each (UPDATE app_user SET username = ... WHERE id = ...), then upgrade again"
