@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     sign_in_address_lock_after: int = Field(default=50, ge=1)
     secure_cookies: bool = False  # true: the session cookie is Secure even when the request looks like http
     lookup_rate_limit: str = "30/minute"
+    redis_url: str | None = None  # shared rate-limit counters in Redis; unset: in the database
     scheduler: Literal["off", "embedded"] = "off"
     nightly_hour: int = Field(default=1, ge=0, le=23)
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)

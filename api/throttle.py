@@ -13,7 +13,7 @@ The counts live in the database (table `sign_in_failure`, written in the request
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import sqlmodel
@@ -73,7 +73,8 @@ class FailureStore(Protocol):
     def add_failure(self, session: Session, key: str, *, now: datetime, forget_after: timedelta) -> int:
         """Count one more failure of `key` (restarting from 1 if the last is older than `forget_after`)."""
 
-    def block(self, session: Session, key: str, *, until: datetime, forget_after: timedelta) -> None: ...
+    def block(self, session: Session, key: str, *, until: datetime, seconds: float) -> None:
+        """Make `key` wait until `until` (`seconds` from now)."""
 
     def clear(self, session: Session, key: str) -> None: ...
 
@@ -100,11 +101,44 @@ class DatabaseFailureStore:
         ).returning(table.c.failures)
         return session.execute(statement).scalar_one()
 
-    def block(self, session: Session, key: str, *, until: datetime, forget_after: timedelta) -> None:
+    def block(self, session: Session, key: str, *, until: datetime, seconds: float) -> None:
         session.execute(update(SignInFailure).where(SignInFailure.key == key).values(blocked_until=until))
 
     def clear(self, session: Session, key: str) -> None:
         session.execute(delete(SignInFailure).where(SignInFailure.key == key))
+
+
+class RedisFailureStore:
+    """The counts in Redis (`MOTCUA_REDIS_URL`): `<prefix><key>:failures` (expires `forget_after` after the last
+    failure) and `<prefix><key>:blocked` (the instant the wait ends, as a POSIX timestamp; expires then)."""
+
+    PREFIX = "motcua:sign-in:"
+
+    def __init__(self, url: str) -> None:
+        import redis  # only with MOTCUA_REDIS_URL
+
+        self.redis = redis.Redis.from_url(url)
+
+    def blocked_until(self, session: Session, keys: Sequence[str]) -> dict[str, datetime]:
+        values = self.redis.mget([f"{self.PREFIX}{key}:blocked" for key in keys])
+        return {
+            key: datetime.fromtimestamp(float(value), UTC) for key, value in zip(keys, values, strict=True) if value
+        }
+
+    def add_failure(self, session: Session, key: str, *, now: datetime, forget_after: timedelta) -> int:
+        name = f"{self.PREFIX}{key}:failures"
+        pipeline = self.redis.pipeline()
+        pipeline.incr(name)
+        pipeline.pexpire(name, max(1, int(forget_after.total_seconds() * 1000)))
+        failures, _ = pipeline.execute()
+        return int(failures)
+
+    def block(self, session: Session, key: str, *, until: datetime, seconds: float) -> None:
+        milliseconds = max(1, math.ceil(seconds * 1000))
+        self.redis.set(f"{self.PREFIX}{key}:blocked", repr(until.timestamp()), px=milliseconds)
+
+    def clear(self, session: Session, key: str) -> None:
+        self.redis.delete(f"{self.PREFIX}{key}:failures", f"{self.PREFIX}{key}:blocked")
 
 
 class SignInThrottle:
@@ -123,8 +157,10 @@ class SignInThrottle:
     @classmethod
     def from_settings(cls, settings, store: FailureStore | None = None) -> "SignInThrottle":
         lock_seconds = settings.sign_in_lock_minutes * 60
+        if store is None:
+            store = RedisFailureStore(settings.redis_url) if settings.redis_url else DatabaseFailureStore()
         return cls(
-            store or DatabaseFailureStore(),
+            store,
             by_username=ThrottleRule(
                 settings.sign_in_free_attempts,
                 settings.sign_in_delay_seconds,
@@ -166,7 +202,7 @@ class SignInThrottle:
             forget_after = timedelta(seconds=rule.lock_seconds)
             failures = self.store.add_failure(session, key, now=now, forget_after=forget_after)
             if wait := rule.blocked_for(failures):
-                self.store.block(session, key, until=now + timedelta(seconds=wait), forget_after=forget_after)
+                self.store.block(session, key, until=now + timedelta(seconds=wait), seconds=wait)
 
     def succeeded(self, session: Session, username: str) -> None:
         self.store.clear(session, self.keys(username, None)["user"])

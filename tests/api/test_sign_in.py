@@ -2,7 +2,12 @@
 password change and reset, tokens dead after a deactivation, normalised usernames and the password policy."""
 
 import logging
+import shutil
+import socket
+import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -16,7 +21,7 @@ from api import accounts
 from api.app import create_app
 from api.db import make_engine, upgrade
 from api.settings import Settings
-from api.throttle import DatabaseFailureStore, SignInThrottle, ThrottleRule
+from api.throttle import DatabaseFailureStore, RedisFailureStore, SignInThrottle, ThrottleRule
 from api.web.auth import SIGN_IN_CSRF_COOKIE
 from procedures.db import utc_now
 from tests.conftest import PASSWORD, WARD, _postgres_database, bearer, sign_in_csrf
@@ -372,3 +377,51 @@ def test_the_migration_refuses_usernames_that_would_clash(blank_url):
             upgrade(engine, "0011")
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A redis-server of its own on a free loopback port (skipped without one)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("no redis-server on this machine")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    directory = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        store = RedisFailureStore(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                store.redis.ping()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_counts_can_live_in_redis_shared_by_workers(app, client_as, verified, redis_url):
+    settings = app.state.settings.model_copy(update={"redis_url": redis_url})
+    app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
+    assert isinstance(app.state.sign_in_throttle.store, RedisFailureStore)
+    app.state.sign_in_throttle.store.redis.flushdb()
+    anonymous = client_as(None)
+    codes = [token_of(anonymous, "clerk", WRONG).status_code for _ in range(20)]
+    assert codes == [401] * 6 + [429] * 14 and len(verified) == 6
+    app.state.sign_in_throttle = SignInThrottle.from_settings(settings)  # another worker, the same counts
+    refused = token_of(anonymous, "clerk")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    time.sleep(1.1)
+    assert token_of(anonymous, "clerk").status_code == 200  # and it resets the username's count
+    assert [token_of(anonymous, "clerk", WRONG).status_code for _ in range(5)] == [401] * 5
