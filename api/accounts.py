@@ -1,13 +1,20 @@
 """Accounts: users with a role and an agency scope, access tokens, and the audit trail.
 
 Tokens are opaque random strings; only their SHA-256 is stored, so a leaked database holds no
-usable token, and a token can be revoked by deleting its row.
+usable token, and a token can be revoked by deleting its row. A user's tokens are all revoked when
+it is deactivated or its password is reset (its other tokens when it changes its own), so that a
+re-activated user's old tokens stay dead.
+
+Usernames are normalised (NFKC, case-folded) wherever they enter: 'Clerk' and a full-width 'ｃｌｅｒｋ'
+are the user 'clerk'.
 """
 
 import hashlib
+import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +24,10 @@ import sqlmodel
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import CheckConstraint, Column, bindparam, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
+from api.throttle import SignInThrottle
 from procedures.db import UTCDateTime, utc_now
 from procedures.errors import Conflict, InvalidInput, NotFound
 from procedures.service import agency_tree, get_agency
@@ -112,11 +121,39 @@ class Principal:
         return self.role == Role.ADMIN or (self.agency_id is not None and self.agency_id in agency_ids)
 
 
+USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
+USERNAME_RULE = (
+    "a username is 3 to 64 characters: letters a-z, digits, '.', '_' or '-' "
+    "(capitals and full-width forms are read as these letters: 'Clerk' is 'clerk')"
+)
+PASSWORD_MIN, PASSWORD_MAX = 10, 200
+
+
+def normalize_username(username: str) -> str:
+    """The username as stored: NFKC, case-folded ('Clerk' and full-width 'ｃｌｅｒｋ' are 'clerk')."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+def valid_username(username: str) -> str:
+    """The normalised username, or InvalidInput if it is not made of `[a-z0-9._-]`, 3 to 64 of them."""
+    normalized = normalize_username(username)
+    if not USERNAME_PATTERN.fullmatch(normalized):
+        raise InvalidInput(f"{USERNAME_RULE}; got {username[:80]!r}")
+    return normalized
+
+
+def check_password(password: str, username: str) -> None:
+    """The password policy, at creation, change and reset: 10 to 200 characters, not containing the username."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput(f"a password has {PASSWORD_MIN} to {PASSWORD_MAX} characters; this one has {len(password)}")
+    if normalize_username(username) in normalize_username(password):
+        raise InvalidInput("a password must not be or contain the username")
+
+
 def create_user(session: Session, *, username: str, password: str, role: str, agency_code: str | None) -> User:
-    if not 3 <= len(username) <= 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise InvalidInput("a username is 3 to 64 letters, digits, '.', '_' or '-'")
-    if len(password) < 10:
-        raise InvalidInput("a password has at least 10 characters")
+    """A new user; Conflict if the (normalised) username exists, even when another request creates it meanwhile."""
+    username = valid_username(username)
+    check_password(password, username)
     try:
         role = Role(role)
     except ValueError:
@@ -127,25 +164,59 @@ def create_user(session: Session, *, username: str, password: str, role: str, ag
         raise Conflict(f"user {username!r} exists")
     agency_id = get_agency(session, agency_code).id if agency_code else None
     user = User(username=username, password_hash=hash_password(password), role=role.value, agency_id=agency_id)
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a racing create of the same name: its unique violation ends only this
+            session.add(user)
+    except IntegrityError:
+        # not chained: the statement's parameters (the password hash) must not reach a log
+        raise Conflict(f"user {username!r} exists") from None
     return user
 
 
-def issue_token(session: Session, *, username: str, password: str, lifetime: timedelta) -> str | None:
-    """A new access token, or None for a wrong username or password (the same answer for both)."""
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None:
-        verify_password(_DUMMY_HASH, password)  # the same work whether or not the user exists
-        return None
-    if not user.active or not verify_password(user.password_hash, password):
-        return None
+def _authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user these credentials name, or None. One password-hash verification whatever the case
+    (unknown user, deactivated user, wrong password), so that neither the answer nor its time tells them apart."""
+    name = normalize_username(username)
+    user = session.execute(select(User).where(User.username == name)).scalar_one_or_none() if len(name) <= 64 else None
+    matches = verify_password(user.password_hash if user is not None else _DUMMY_HASH, password)
+    return user if user is not None and user.active and matches else None
+
+
+def _new_token(session: Session, user: User, lifetime: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     now = utc_now()
     session.execute(delete(AccessToken).where(AccessToken.user_id == user.id, AccessToken.expires_at < now))
     session.add(AccessToken(token_hash=_token_hash(token), user_id=user.id, expires_at=now + lifetime))
     session.flush()
     return token
+
+
+def issue_token(session: Session, *, username: str, password: str, lifetime: timedelta) -> str | None:
+    """A new access token, or None for a wrong username or password (the same answer for both); not throttled
+    (for scripts and tests: both sign-in doors call `sign_in`)."""
+    user = _authenticate(session, username, password)
+    return _new_token(session, user, lifetime) if user is not None else None
+
+
+def sign_in(
+    session: Session,
+    throttle: SignInThrottle,
+    *,
+    username: str,
+    password: str,
+    address: str | None,
+    lifetime: timedelta,
+) -> str | None:
+    """A new access token, or None for wrong credentials (counted against the username and the address, in
+    `session`: the caller answers the refusal without rolling it back). `TooManyAttempts` while either waits."""
+    name = normalize_username(username)
+    throttle.check(session, name, address)
+    user = _authenticate(session, name, password)
+    if user is None:
+        throttle.failed(session, name, address)
+        return None
+    throttle.succeeded(session, name)
+    return _new_token(session, user, lifetime)
 
 
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -157,6 +228,65 @@ def revoke_token(session: Session, token: str) -> None:
     _changed(session, token_hashes={token_hash})
 
 
+def _revoke_tokens_of(session: Session, user_id: int, *, keep: str | None = None) -> None:
+    """Revoke every token of the user (but `keep`, a token itself)."""
+    query = delete(AccessToken).where(AccessToken.user_id == user_id)
+    if keep is not None:
+        query = query.where(AccessToken.token_hash != _token_hash(keep))
+    session.execute(query)
+    _changed(session, user_ids={user_id})
+
+
+def _user(session: Session, username: str) -> User:
+    name = normalize_username(username)
+    user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {name!r}")
+    return user
+
+
+def change_password(
+    session: Session,
+    throttle: SignInThrottle,
+    *,
+    username: str,
+    old_password: str,
+    new_password: str,
+    current_token: str,
+    address: str | None,
+) -> bool:
+    """A user's own change: False if `old_password` is wrong (counted as a failed sign-in, in `session`: the
+    caller answers the refusal without rolling it back). The user's other tokens are revoked; `current_token`
+    stays valid."""
+    user = _user(session, username)
+    throttle.check(session, user.username, address)
+    if not verify_password(user.password_hash, old_password):
+        throttle.failed(session, user.username, address)
+        return False
+    check_password(new_password, user.username)
+    user.password_hash = hash_password(new_password)
+    session.add(user)
+    session.flush()
+    _revoke_tokens_of(session, user.id, keep=current_token)
+    return True
+
+
+def reset_password(
+    session: Session, username: str, new_password: str, *, throttle: SignInThrottle | None = None
+) -> User:
+    """An administrator's reset: a new password and every token of the user revoked; with `throttle`, the
+    username's failed sign-ins are forgotten too (a locked-out user may sign in with the new password at once)."""
+    user = _user(session, username)
+    check_password(new_password, user.username)
+    user.password_hash = hash_password(new_password)
+    session.add(user)
+    session.flush()
+    _revoke_tokens_of(session, user.id)
+    if throttle is not None:
+        throttle.succeeded(session, user.username)
+    return user
+
+
 def update_user(
     session: Session,
     username: str,
@@ -165,10 +295,9 @@ def update_user(
     agency_code: str | None = None,
     active: bool | None = None,
 ) -> User:
-    """Change a user's role, agency or whether it may sign in; a deactivated user's tokens stop working."""
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None:
-        raise NotFound(f"no user {username!r}")
+    """Change a user's role, agency or whether it may sign in; a deactivated user's tokens are revoked (they stay
+    dead if it is re-activated: it signs in again)."""
+    user = _user(session, username)
     if role is not None:
         try:
             user.role = Role(role).value
@@ -178,6 +307,8 @@ def update_user(
         user.agency_id = get_agency(session, agency_code).id
     if active is not None:
         user.active = active
+        if not active:
+            _revoke_tokens_of(session, user.id)
     if user.role != Role.ADMIN and user.agency_id is None:
         raise InvalidInput(f"a {user.role} needs an agency (its scope: the agency and its children)")
     session.add(user)

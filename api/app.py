@@ -14,6 +14,7 @@ from api.limits import AddressLimiter, BodySizeLimit
 from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
 from api.scheduler import start_embedded
 from api.settings import Settings
+from api.throttle import SignInThrottle
 from api.web import pages
 from api.web.auth import SignInRequired, sign_in_redirect
 from api.web.common import STATIC_DIR
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
     app.state.lookup_limiter = AddressLimiter(settings.lookup_rate_limit)
+    app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
     app.add_exception_handler(SignInRequired, sign_in_redirect)

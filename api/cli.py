@@ -264,8 +264,10 @@ def nightly_run(
 
 @users_cli.command("create")
 def users_create(
-    username: Annotated[str | None, typer.Option(help="3-64 letters, digits, '.', '_' or '-'")] = None,
-    password: Annotated[str | None, typer.Option(help="at least 10 characters")] = None,
+    username: Annotated[
+        str | None, typer.Option(help="3-64 of a-z, 0-9, '.', '_', '-' (capitals are read as lower case)")
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="10 to 200 characters, not containing the username")] = None,
     role: Annotated[str | None, typer.Option(help="admin, manager, clerk, officer or viewer")] = None,
     agency: Annotated[str | None, typer.Option(help="the agency e-ID code of its scope (all but admin)")] = None,
     demo: Annotated[bool, typer.Option(help="create one user per role and print their credentials")] = False,
@@ -285,10 +287,38 @@ def users_create(
                 return
             if not (username and password and role):
                 _fail("give --username, --password and --role (or --demo)")
-            create_user(session, username=username, password=password, role=role, agency_code=agency)
+            user = create_user(session, username=username, password=password, role=role, agency_code=agency)
     except DomainError as exc:
         _fail(exc.detail)
-    typer.echo(f"user {username} created ({role}{', ' + agency if agency else ''})")
+    typer.echo(f"user {user.username} created ({role}{', ' + agency if agency else ''})")
+
+
+@users_cli.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Option(help="the user whose password is set")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            confirmation_prompt=True,
+            hide_input=True,
+            help="10 to 200 characters, not containing the username (asked for if not given)",
+        ),
+    ],
+) -> None:
+    """Set a user's password: every token of the user is revoked, its failed sign-ins forgotten."""
+    from api.accounts import reset_password
+    from api.throttle import SignInThrottle
+    from procedures.errors import DomainError
+
+    engine = _engine()
+    upgrade(engine)
+    try:
+        with session_scope(for_writes(engine)) as session:
+            user = reset_password(session, username, password, throttle=SignInThrottle.from_settings(Settings()))
+    except DomainError as exc:
+        _fail(exc.detail)
+    typer.echo(f"password of {user.username} set; its tokens are revoked")
 
 
 @cli.command("scheduler")

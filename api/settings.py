@@ -26,7 +26,16 @@ class Settings(BaseSettings):
     # How long a worker trusts a token it has checked; another worker serves a revoked token that long (0: never).
     principal_cache_seconds: float = Field(default=30, ge=0, le=3600)
     max_request_bytes: int = 12 * 1024 * 1024
+    # Sign-in throttling (per username; per client address with its own counts): see api/throttle.py.
+    sign_in_free_attempts: int = Field(default=5, ge=0)
+    sign_in_delay_seconds: float = Field(default=1, gt=0, le=3600)  # after the free attempts; doubles each failure
+    sign_in_lock_after: int = Field(default=10, ge=1)
+    sign_in_lock_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    sign_in_address_free_attempts: int = Field(default=20, ge=0)
+    sign_in_address_lock_after: int = Field(default=50, ge=1)
+    secure_cookies: bool = False  # true: the session cookie is Secure even when the request looks like http
     lookup_rate_limit: str = "30/minute"
+    redis_url: str | None = None  # shared rate-limit counters in Redis; unset: in the database
     scheduler: Literal["off", "embedded"] = "off"
     nightly_hour: int = Field(default=1, ge=0, le=23)
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)

@@ -6,6 +6,7 @@ PostgreSQL half is skipped, except under `CI=true`, where that is a failure.
 """
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -165,6 +166,12 @@ def client_as(app, tokens):
     yield make
     for test_client in clients:
         test_client.close()
+
+
+def sign_in_csrf(client) -> dict[str, str]:
+    """The sign-in form's CSRF field, as a browser gets it: the form (and its pre-session cookie, kept by `client`)."""
+    page = client.get("/login")
+    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)}
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,9 +1,9 @@
-"""Sign-in (OAuth2 password flow), users and the audit trail."""
+"""Sign-in (OAuth2 password flow) and sign-out, passwords, users and the audit trail."""
 
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api import accounts
 from api.accounts import Role
 from api.deps import PagingDep, SessionDep
-from api.security import PrincipalDep, allow
-from procedures.errors import Unauthorized
+from api.errors import error_response
+from api.security import PrincipalDep, allow, bearer
+from api.throttle import TooManyAttempts
+from procedures.errors import DomainError, Forbidden, Unauthorized
 from procedures.schemas import Input, IsoDateTime
 from procedures.service import agency_tree
 from sla.core.calendar import LOCAL_TZ
@@ -43,21 +45,103 @@ class UserUpdate(Input):
     active: bool | None = Field(default=None, description="false: the user may not sign in, its tokens stop working")
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: Annotated[str, StringConstraints(max_length=200)]
+    new_password: Annotated[str, StringConstraints(min_length=10, max_length=200)] = Field(
+        description="10 to 200 characters, not containing the username"
+    )
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)] = Field(
+        description="10 to 200 characters, not containing the username"
+    )
+
+
 class UserRead(BaseModel):
     username: str
     role: str
     agency_code: str | None
 
 
-@router.post("/auth/token", response_model=TokenRead)
+def _refused(request: Request, exc: DomainError, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A refusal answered without rolling back the request's transaction: the failed attempt it counted stays."""
+    request.state.audit_outcome = f"refused {exc.status_code}"
+    return error_response(exc.status_code, exc.error, exc.detail, headers=headers)
+
+
+def _client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenRead,
+    responses={429: {"description": "Too many failed sign-ins for this username or address: wait `Retry-After`"}},
+)
 def sign_in(request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
-    """Exchange a username and password for a bearer token (OAuth2 password flow)."""
+    """Exchange a username and password for a bearer token (OAuth2 password flow).
+
+    Failed attempts are throttled per username and per client address: after a few, each must wait (429 with
+    `Retry-After`, doubling), and after more the username or address is locked for a while (see the README)."""
     request.state.audit_detail = f"sign-in as {form.username[:64]!r}"
     lifetime = timedelta(hours=request.app.state.settings.token_hours)
-    token = accounts.issue_token(session, username=form.username, password=form.password, lifetime=lifetime)
+    try:
+        token = accounts.sign_in(
+            session,
+            request.app.state.sign_in_throttle,
+            username=form.username,
+            password=form.password,
+            address=_client_address(request),
+            lifetime=lifetime,
+        )
+    except TooManyAttempts as exc:
+        return _refused(request, exc, exc.headers)
     if token is None:
-        raise Unauthorized("wrong username or password")
+        return _refused(request, Unauthorized("wrong username or password"), {"WWW-Authenticate": "Bearer"})
     return TokenRead(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.post("/auth/logout", status_code=204)
+def sign_out(
+    request: Request, session: SessionDep, principal: PrincipalDep, token: Annotated[str | None, Depends(bearer)]
+):
+    """Revoke the token this request presents (other tokens of the user stay valid)."""
+    request.state.audit_detail = f"sign-out of {principal.username}"
+    accounts.revoke_token(session, token)
+    return Response(status_code=204)
+
+
+@router.post("/auth/password", status_code=204)
+def change_password(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    token: Annotated[str | None, Depends(bearer)],
+    data: PasswordChange,
+):
+    """Change one's own password: the current one is needed (a wrong one counts as a failed sign-in); every
+    other token of the user is revoked, the one presented stays valid."""
+    request.state.audit_detail = f"password change of {principal.username}"
+    try:
+        changed = accounts.change_password(
+            session,
+            request.app.state.sign_in_throttle,
+            username=principal.username,
+            old_password=data.old_password,
+            new_password=data.new_password,
+            current_token=token,
+            address=_client_address(request),
+        )
+    except TooManyAttempts as exc:
+        return _refused(request, exc, exc.headers)
+    if not changed:
+        return _refused(request, Forbidden("old_password is not your current password"))
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=UserRead)
@@ -67,11 +151,12 @@ def me(principal: PrincipalDep):
 
 @router.post("/users", response_model=UserRead, status_code=201, dependencies=admin)
 def create_user(request: Request, session: SessionDep, data: UserCreate):
+    """Create a user. The username is normalised (NFKC, case-folded: 'Clerk' is 'clerk'); 409 if it exists."""
     request.state.audit_detail = f"user {data.username} ({data.role.value})"
-    accounts.create_user(
+    user = accounts.create_user(
         session, username=data.username, password=data.password, role=data.role, agency_code=data.agency_code
     )
-    return UserRead(username=data.username, role=data.role.value, agency_code=data.agency_code)
+    return UserRead(username=user.username, role=data.role.value, agency_code=data.agency_code)
 
 
 @router.patch("/users/{username}", response_model=UserRead, dependencies=admin)
@@ -86,6 +171,17 @@ def update_user(request: Request, session: SessionDep, username: Annotated[str, 
         active=data.active,
     )
     return UserRead(username=user.username, role=user.role, agency_code=_agency_code(session, user))
+
+
+@router.post("/users/{username}/password", status_code=204, dependencies=admin)
+def reset_password(
+    request: Request, session: SessionDep, username: Annotated[str, Path(max_length=64)], data: PasswordReset
+):
+    """Set a user's password (an administrator's reset): every token of the user is revoked, and its failed
+    sign-ins are forgotten."""
+    request.state.audit_detail = f"password reset of user {username[:64]}"
+    accounts.reset_password(session, username, data.password, throttle=request.app.state.sign_in_throttle)
+    return Response(status_code=204)
 
 
 def _agency_code(session, user: accounts.User) -> str | None:

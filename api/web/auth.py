@@ -1,11 +1,14 @@
 """Signing in to the pages: a session cookie holding an access token, and a CSRF token on every form.
 
-The cookie is HttpOnly, SameSite=Lax and Secure over HTTPS; the CSRF token is derived from the
-session's token (HMAC), so a page of another site can neither read it nor forge a form post.
+The cookie is HttpOnly, SameSite=Lax and Secure over HTTPS (or always, with `MOTCUA_SECURE_COOKIES=true`);
+the CSRF token is derived from the session's token (HMAC), so a page of another site can neither read it
+nor forge a form post. The sign-in form, posted before there is a session, carries the HMAC of a random
+pre-session cookie (double submit), so that another site cannot sign a visitor in as someone else.
 """
 
 import hashlib
 import hmac
+import secrets
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
@@ -17,10 +20,13 @@ from api import accounts
 from api.accounts import Principal, Role
 from api.deps import SessionDep
 from api.security import token_principal
+from api.throttle import TooManyAttempts
 from api.web.common import PageRoute, Problem, render
 from procedures.errors import Forbidden
 
 SESSION_COOKIE = "motcua_session"
+SIGN_IN_CSRF_COOKIE = "motcua_sign_in"  # the pre-session secret of the sign-in form
+SIGN_IN_CSRF_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"  # for scripts (htmx, fetch): a header another site cannot set
 
@@ -42,6 +48,12 @@ def sign_in_redirect(_: Request, exc: SignInRequired) -> RedirectResponse:
 
 def csrf_token(session_token: str) -> str:
     return hmac.new(session_token.encode(), b"motcua-csrf", hashlib.sha256).hexdigest()
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies are sent only over HTTPS: always with `MOTCUA_SECURE_COOKIES=true`, else when this request
+    came over https (behind a trusted proxy, its `X-Forwarded-Proto` sets the scheme)."""
+    return request.app.state.settings.secure_cookies or request.url.scheme == "https"
 
 
 def _safe_next(path: str | None) -> str:
@@ -72,9 +84,26 @@ def page_access(*roles: Role):
     return check
 
 
+def _login_form(request: Request, next_path: str | None, problem: Problem | None, status_code: int = 200):
+    """The sign-in form, with the CSRF token of the visitor's pre-session cookie (set here if it has none)."""
+    secret = request.cookies.get(SIGN_IN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    context = {"next": _safe_next(next_path), "problem": problem, "sign_in_csrf": csrf_token(secret)}
+    response = render(request, "web/login.html", context, status_code=status_code, page_path="/login")
+    if request.cookies.get(SIGN_IN_CSRF_COOKIE) != secret:
+        response.set_cookie(
+            SIGN_IN_CSRF_COOKIE,
+            secret,
+            max_age=SIGN_IN_CSRF_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(request),
+        )
+    return response
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None):
-    return render(request, "web/login.html", {"next": _safe_next(next), "problem": None})
+    return _login_form(request, next, None)
 
 
 @router.post("/login")
@@ -84,14 +113,33 @@ def login(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str | None, Form(max_length=500)] = None,
+    csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ):
     request.state.audit_detail = f"page sign-in as {username!r}"
+    secret = request.cookies.get(SIGN_IN_CSRF_COOKIE)
+    if not secret or not hmac.compare_digest(csrf, csrf_token(secret)):
+        request.state.audit_outcome = "refused 403"
+        problem = Problem(403, "forbidden", "this form has expired or did not come from this site: try again")
+        return _login_form(request, next, problem, status_code=403)
     hours = request.app.state.settings.token_hours
-    token = accounts.issue_token(session, username=username, password=password, lifetime=timedelta(hours=hours))
+    try:
+        token = accounts.sign_in(
+            session,
+            request.app.state.sign_in_throttle,
+            username=username,
+            password=password,
+            address=request.client.host if request.client else None,
+            lifetime=timedelta(hours=hours),
+        )
+    except TooManyAttempts as exc:
+        request.state.audit_outcome = "refused 429"
+        response = _login_form(request, next, Problem.of(exc), status_code=429)
+        response.headers.update(exc.headers)
+        return response
     if token is None:
         request.state.audit_outcome = "failed sign-in"
         problem = Problem(401, "unauthorized", "wrong username or password")
-        return render(request, "web/login.html", {"next": _safe_next(next), "problem": problem}, status_code=401)
+        return _login_form(request, next, problem, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -99,8 +147,9 @@ def login(
         max_age=int(hours * 3600),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
     )
+    response.delete_cookie(SIGN_IN_CSRF_COOKIE)
     return response
 
 

@@ -11,7 +11,7 @@ import sqlmodel
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -96,3 +96,33 @@ def test_seed_generate_writes_a_consistent_city(database):
     assert "400" in generated.output
     rebuilt = runner.invoke(cli, ["dossiers", "rebuild", "--refreeze"])
     assert "0 due dates moved, 0 outcomes changed" in rebuilt.output
+
+
+def test_users_reset_password_sets_it_and_revokes_the_tokens(database):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from api.accounts import AccessToken, issue_token
+    from api.db import make_engine
+
+    created = runner.invoke(
+        cli, ["users", "create", "--username", "Keeper", "--password", "first phrase 1"] + ["--role", "admin"]
+    )
+    assert created.exit_code == 0 and "user keeper created" in created.output, created.output
+    engine = make_engine(f"sqlite:///{database / 'cli.db'}")
+    with Session(engine) as session:
+        assert issue_token(session, username="keeper", password="first phrase 1", lifetime=timedelta(hours=1))
+        session.commit()
+    refused = runner.invoke(cli, ["users", "reset-password", "--username", "keeper", "--password", "keeper 2026 x"])
+    assert refused.exit_code == 2 and "must not be or contain the username" in refused.output
+    reset = runner.invoke(cli, ["users", "reset-password", "--username", "KEEPER"], input="second phrase 2\n" * 2)
+    assert reset.exit_code == 0 and "password of keeper set" in reset.output, reset.output
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(AccessToken)).scalar_one() == 0
+        assert issue_token(session, username="keeper", password="first phrase 1", lifetime=timedelta(hours=1)) is None
+        assert issue_token(session, username="keeper", password="second phrase 2", lifetime=timedelta(hours=1))
+    engine.dispose()
+    unknown = runner.invoke(cli, ["users", "reset-password", "--username", "nobody", "--password", "x" * 12])
+    assert unknown.exit_code == 2 and "no user 'nobody'" in unknown.output

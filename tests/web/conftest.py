@@ -24,6 +24,7 @@ from api.db import make_engine, upgrade
 from api.settings import Settings
 from api.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from seed.loader import load_catalogue
+from tests.conftest import sign_in_csrf
 
 PASSWORD = "correct horse battery staple"
 WEB_USERS = (("admin", "admin", None), ("clerk", "clerk", "000.01.01.H26"), ("manager", "manager", "000.01.01.H26"))
@@ -94,7 +95,9 @@ def live_server(tmp_path_factory, playwright_api) -> Iterator[str]:
 
 def sign_in(base_url: str, username: str) -> str:
     """The session token of `username`, through the sign-in form."""
-    response = httpx.post(f"{base_url}/login", data={"username": username, "password": PASSWORD})
+    with httpx.Client(base_url=base_url) as client:
+        form = {"username": username, "password": PASSWORD, **sign_in_csrf(client)}
+        response = client.post("/login", data=form)
     assert response.status_code == 303, response.text
     return response.cookies[SESSION_COOKIE]
 

@@ -3,7 +3,7 @@
 from fastapi.testclient import TestClient
 
 from api.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
-from tests.conftest import PASSWORD, WARD
+from tests.conftest import PASSWORD, WARD, sign_in_csrf
 
 
 def browser_like(app) -> TestClient:
@@ -11,7 +11,8 @@ def browser_like(app) -> TestClient:
 
 
 def sign_in(client: TestClient, username: str) -> str:
-    response = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/desk"})
+    form = {"username": username, "password": PASSWORD, "next": "/desk", **sign_in_csrf(client)}
+    response = client.post("/login", data=form)
     assert response.status_code == 303 and response.headers["location"] == "/desk"
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -28,7 +29,8 @@ def test_pages_ask_to_sign_in_first(app):
 
 def test_wrong_password_shows_the_error_and_is_audited(app, client):
     anonymous = browser_like(app)
-    response = anonymous.post("/login", data={"username": "clerk", "password": "nope nope nope"})
+    form = {"username": "clerk", "password": "nope nope nope", **sign_in_csrf(anonymous)}
+    response = anonymous.post("/login", data=form)
     assert response.status_code == 401 and "wrong username or password" in response.text
     trail = client.get("/api/v1/audit").json()
     assert (trail[0]["outcome"], trail[0]["detail"]) == ("failed sign-in", "page sign-in as 'clerk'")
