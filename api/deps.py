@@ -23,6 +23,8 @@ async def get_settings(request: Request) -> Settings:  # async: no I/O, no threa
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FAILED_SIGN_IN = "failed sign-in"
+"""The audit outcome of a wrong password: unlike a `refused …` write, it keeps what it wrote (its failure count)."""
 log = logging.getLogger("motcua.audit")
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import accounts
 from api.accounts import Role
-from api.deps import PagingDep, SessionDep
+from api.deps import FAILED_SIGN_IN, PagingDep, SessionDep
 from api.errors import error_response
 from api.security import PrincipalDep, allow, bearer
 from api.throttle import TooManyAttempts
@@ -68,9 +68,12 @@ class UserRead(BaseModel):
     agency_code: str | None
 
 
-def _refused(request: Request, exc: DomainError, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A refusal answered without rolling back the request's transaction: the failed attempt it counted stays."""
-    request.state.audit_outcome = f"refused {exc.status_code}"
+def _refused(
+    request: Request, exc: DomainError, headers: dict[str, str] | None = None, *, outcome: str | None = None
+) -> JSONResponse:
+    """A refusal answered, not raised. A wrong password is audited as `failed sign-in`: a write so named keeps
+    what it wrote (the failed attempt it counted, `api.deps._commit`), where a `refused …` one is rolled back."""
+    request.state.audit_outcome = outcome or f"refused {exc.status_code}"
     return error_response(exc.status_code, exc.error, exc.detail, headers=headers)
 
 
@@ -102,7 +105,8 @@ def sign_in(request: Request, session: SessionDep, form: Annotated[OAuth2Passwor
     except TooManyAttempts as exc:
         return _refused(request, exc, exc.headers)
     if token is None:
-        return _refused(request, Unauthorized("wrong username or password"), {"WWW-Authenticate": "Bearer"})
+        unauthorized = Unauthorized("wrong username or password")
+        return _refused(request, unauthorized, {"WWW-Authenticate": "Bearer"}, outcome=FAILED_SIGN_IN)
     return TokenRead(access_token=token, expires_in=int(lifetime.total_seconds()))
 
 
@@ -140,7 +144,7 @@ def change_password(
     except TooManyAttempts as exc:
         return _refused(request, exc, exc.headers)
     if not changed:
-        return _refused(request, Forbidden("old_password is not your current password"))
+        return _refused(request, Forbidden("old_password is not your current password"), outcome=FAILED_SIGN_IN)
     return Response(status_code=204)
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 
 from api import accounts
 from api.accounts import Principal, Role
-from api.deps import SessionDep
+from api.deps import FAILED_SIGN_IN, SessionDep
 from api.security import token_principal
 from api.throttle import TooManyAttempts
 from api.web.common import PageRoute, Problem, render
@@ -137,7 +137,7 @@ def login(
         response.headers.update(exc.headers)
         return response
     if token is None:
-        request.state.audit_outcome = "failed sign-in"
+        request.state.audit_outcome = FAILED_SIGN_IN
         problem = Problem(401, "unauthorized", "wrong username or password")
         return _login_form(request, next, problem, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)

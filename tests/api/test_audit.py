@@ -18,7 +18,7 @@ from api.web.auth import csrf_token
 from api.web.common import PageRoute
 from dossiers.models import Dossier
 from procedures.errors import Conflict
-from tests.conftest import OTHER_WARD, PASSWORD, WARD
+from tests.conftest import OTHER_WARD, PASSWORD, WARD, sign_in_csrf
 
 API = "/api/v1"
 PHONE = "0912345678"
@@ -35,7 +35,7 @@ def intake_body(agency: str = WARD, name: str = "Phạm Thị D") -> dict:
 def browser_as(app, username: str) -> tuple[TestClient, str]:
     """A page client signed in through the sign-in form, and its CSRF token."""
     browser = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
-    response = browser.post("/login", data={"username": username, "password": PASSWORD})
+    response = browser.post("/login", data={"username": username, "password": PASSWORD, **sign_in_csrf(browser)})
     assert response.status_code == 303, response.text
     return browser, csrf_token(response.cookies["motcua_session"])
 
