@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from api.accounts import create_user
 from api.app import create_app
+from api.cli import SERVER
 from api.db import make_engine, upgrade
 from api.settings import Settings
 from api.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
@@ -78,7 +79,8 @@ def live_server(tmp_path_factory, playwright_api) -> Iterator[str]:
         session.commit()
     engine.dispose()
     port = _free_port()
-    config = uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(Settings(database_url=url))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER)  # as `motcua serve`
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="web-test-server", daemon=True)
     thread.start()
