@@ -3,7 +3,9 @@
 schema describes every route, and an operator who hides the pages hides it too.
 
 Each page carries its own CSP: the site's, plus a nonce (new for every answer) for the one inline
-script that starts the viewer and for the styles Redoc generates. Nothing is loaded from elsewhere.
+script that starts the viewer; Redoc's page also allows inline styles (its bundle inserts <style>
+elements before it can be given the nonce; a page of documentation, with no personal data and no
+inline script but its own). Nothing is loaded from elsewhere.
 """
 
 import html
@@ -28,19 +30,22 @@ SWAGGER_PARAMETERS = {"validatorUrl": None, "persistAuthorization": False}
 REDOC_OPTIONS = {"disableSearch": True, "hideDownloadButton": False}
 
 
-def csp_with_nonce(nonce: str) -> str:
+def csp_with_nonce(nonce: str, *, inline_styles: bool = False) -> str:
+    """The site's CSP, plus the nonce; `inline_styles` for Redoc, whose bundle inserts some <style>
+    elements before it learns the nonce (its styles only: scripts still need the nonce)."""
+    styles = "'unsafe-inline'" if inline_styles else f"'nonce-{nonce}'"
     return CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'").replace(
-        "style-src 'self'", f"style-src 'self' 'nonce-{nonce}'"
+        "style-src 'self'", f"style-src 'self' {styles}"
     )
 
 
-def _nonced(page_for: Callable[[str], str]) -> HTMLResponse:
+def _nonced(page_for: Callable[[str], str], *, inline_styles: bool = False) -> HTMLResponse:
     """The page `page_for(nonce)` with a fresh nonce on its inline <script> and <style> elements, and
     the CSP naming it."""
     nonce = secrets.token_urlsafe(18)
     page = page_for(nonce).replace("<script>", f'<script nonce="{nonce}">')
     page = page.replace("<style>", f'<style nonce="{nonce}">')
-    return HTMLResponse(page, headers={"Content-Security-Policy": csp_with_nonce(nonce)})
+    return HTMLResponse(page, headers={"Content-Security-Policy": csp_with_nonce(nonce, inline_styles=inline_styles)})
 
 
 def redoc_html(*, openapi_url: str, title: str, nonce: str) -> str:
@@ -93,4 +98,5 @@ def install(app: FastAPI, *, public: bool) -> None:
 
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return _nonced(lambda nonce: redoc_html(openapi_url=app.openapi_url, title=title, nonce=nonce))
+        page_for = lambda nonce: redoc_html(openapi_url=app.openapi_url, title=title, nonce=nonce)  # noqa: E731
+        return _nonced(page_for, inline_styles=True)

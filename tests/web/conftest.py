@@ -126,14 +126,28 @@ def page(browser, live_server, request):
     context = browser.new_context(viewport=DESKTOP, base_url=live_server, accept_downloads=True)
     if username:
         context.add_cookies([{"name": SESSION_COOKIE, "value": sign_in(live_server, username), "url": live_server}])
+    offsite: list[str] = []
+
+    def same_site_only(route) -> None:  # as if offline: nothing may come from another host
+        if route.request.url.startswith((live_server, "data:", "blob:")):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", same_site_only)
     page = context.new_page()
     errors: list[str] = []
+    page.csp_violations = violations = []  # a test may take out one it expects, saying why
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
     page.on("dialog", lambda dialog: dialog.accept())
     page.set_default_timeout(10_000)
     yield page
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not violations, f"CSP violations: {violations}"
+    assert not offsite, f"requests to other hosts: {offsite}"
 
 
 @pytest.fixture
