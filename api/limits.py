@@ -146,12 +146,13 @@ class DatabaseStorage(Storage):
         with self.open_session() as session:
             dialect = session.get_bind().dialect.name
             insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
-            insert = insert.values(key=key, count=amount, expires_at=now + timedelta(seconds=expiry))
+            # A new window starts at max(amount, 0): a refund arriving after its window ended gives no credit.
+            insert = insert.values(key=key, count=max(amount, 0), expires_at=now + timedelta(seconds=expiry))
             expired = table.c.expires_at <= now
             upsert = insert.on_conflict_do_update(
                 index_elements=[table.c.key],
                 set_={
-                    "count": case((expired, insert.excluded.count), else_=table.c.count + insert.excluded.count),
+                    "count": case((expired, insert.excluded.count), else_=table.c.count + amount),
                     "expires_at": case((expired, insert.excluded.expires_at), else_=table.c.expires_at),
                 },
             ).returning(table.c.count)

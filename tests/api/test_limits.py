@@ -164,6 +164,7 @@ def test_expired_counters_are_pruned(session):
     keys = set(session.execute(select(RateCounter.key)).scalars())
     assert keys == {"new", "current"}
     assert storage.incr("new", 60, amount=-1) == 0  # a refund
+    assert storage.incr("gone", 60, amount=-1) == 0  # a refund after its window: no credit
 
 
 def test_an_unreachable_redis_fails_closed(engine, connection):
