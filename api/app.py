@@ -6,11 +6,11 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 
-from api import errors
+from api import docs, edge, errors, limits
 from api.inputs import plain_parameters
 from api.accounts import PrincipalCache
 from api.db import engine_for, for_writes, upgrade
-from api.limits import AddressLimiter, BodySizeLimit
+from api.limits import BodySizeLimit
 from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
 from api.scheduler import start_embedded
 from api.settings import Settings
@@ -21,6 +21,10 @@ from api.web.common import STATIC_DIR
 from sla.calendars import CalendarStore
 
 API_PREFIX = "/api/v1"
+# GET answers without personal data that browsers and proxies may keep (every other answer: no-store).
+CACHEABLE_READS = tuple(
+    f"{API_PREFIX}/{path}" for path in ("procedures", "agencies", "fields", "catalogue/export", "calendar")
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
         dependencies=[Depends(plain_parameters)],
+        docs_url=None,  # api/docs.py: vendored assets, no CDN
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.public_docs else None,
     )
     app.state.settings = settings
     app.state.scheduler = None
@@ -54,10 +61,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         working_hours=settings.working_periods,
     )
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
-    app.state.lookup_limiter = AddressLimiter(settings.lookup_rate_limit)
     app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
+    limits.install(
+        app,
+        redis_url=settings.redis_url,
+        lookup_rate_limit=settings.lookup_rate_limit,
+        lookup_code_failure_limit=settings.lookup_code_failure_limit,
+    )
+    docs.install(app, public=settings.public_docs)
+    # Outside every other layer, Starlette's 500 answers included: the client as the trusted proxies
+    # name it, and the security headers on every answer.
+    inner_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: edge.ClientAddress(
+        edge.SecurityHeaders(inner_stack(), cacheable=CACHEABLE_READS), settings.trusted_networks
+    )
     app.add_exception_handler(SignInRequired, sign_in_redirect)
     for router in (
         health.router,

@@ -333,6 +333,11 @@ def scheduler() -> None:
     run_forever(Settings())
 
 
+# How `motcua serve` runs uvicorn: no `server` banner, and no proxy headers believed by uvicorn (it trusts
+# X-Forwarded-For from 127.0.0.1 by default): MOTCUA_TRUSTED_PROXIES alone decides (api/edge.py).
+SERVER = {"server_header": False, "proxy_headers": False}
+
+
 @cli.command()
 def serve(
     host: str = "127.0.0.1",
@@ -348,7 +353,7 @@ def serve(
         users_create(demo=True)
     from api.logs import uvicorn_log_config
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_config=uvicorn_log_config())
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_config=uvicorn_log_config(), **SERVER)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Every table of every domain, imported in one place for Alembic and the schema check."""
 
 from api.accounts import AccessToken, AuditEntry, User
+from api.limits import RateCounter
 from api.throttle import SignInFailure
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
@@ -23,6 +24,7 @@ __all__ = [
     "IdempotencyRecord",
     "JobRun",
     "PeriodSnapshot",
+    "RateCounter",
     "Procedure",
     "ProcedureStep",
     "SignInFailure",

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.edge import Networks, parse_networks
+from api.limits import check_rate
 from sla.core.hours import parse_working_hours
 from sla.core.rates import ParScoring
 
@@ -35,7 +37,10 @@ class Settings(BaseSettings):
     sign_in_address_lock_after: int = Field(default=50, ge=1)
     secure_cookies: bool = False  # true: the session cookie is Secure even when the request looks like http
     lookup_rate_limit: str = "30/minute"
+    lookup_code_failure_limit: str = "10/hour"  # wrong phone digits per dossier code, whatever the address
     redis_url: str | None = None  # shared rate-limit counters in Redis; unset: in the database
+    trusted_proxies: str = ""  # addresses/CIDRs whose X-Forwarded-For/-Proto are believed; empty: none
+    public_docs: bool = True  # /docs, /redoc and /openapi.json
     scheduler: Literal["off", "embedded"] = "off"
     nightly_hour: int = Field(default=1, ge=0, le=23)
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)
@@ -51,6 +56,22 @@ class Settings(BaseSettings):
     @property
     def par_scoring(self) -> ParScoring:
         return ParScoring.parse(self.par_on_time_max_points, self.par_on_time_bands)
+
+    @field_validator("lookup_rate_limit", "lookup_code_failure_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        check_rate(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_networks(self) -> Networks:
+        return parse_networks(self.trusted_proxies)
 
     @field_validator("working_hours")
     @classmethod

@@ -6,6 +6,7 @@ code and wrong digits get the same answer: the lookup cannot be used to learn wh
 
 import hmac
 import re
+import unicodedata
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -57,13 +58,19 @@ def _last4(phone: str | None) -> str:
     return digits[-4:] if len(digits) >= 4 else _NO_DIGITS
 
 
+def normalise_code(code: str) -> str:
+    """A code as typed → as stored: full-width characters folded (NFKC), spaces dropped, letters upper-case
+    (agency codes are stored as '000.01.01.H26'), so ' 000.01.01.h26-251122-0001 ' finds the dossier."""
+    return "".join(unicodedata.normalize("NFKC", code).split()).upper()
+
+
 def lookup(session: Session, *, code: str, phone_last4: str) -> PublicStatus:
     """The public status of dossier `code` if its applicant's phone ends with `phone_last4`.
 
     Raises InvalidInput when the digits are not 4 digits, and the same NotFound for an unknown code,
     a dossier without a phone and wrong digits.
     """
-    code = code.strip()
+    code = normalise_code(code)
     phone_last4 = phone_last4.strip()
     if not PHONE_LAST4.fullmatch(phone_last4):
         raise InvalidInput("phone_last4 must be the last 4 digits of the phone number, e.g. 5678")

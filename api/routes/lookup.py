@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from api.deps import SessionDep, audit_dossier
+from api.limits import LookupAttemptDep
 from dossiers import lookup as dossier_lookup
 
 router = APIRouter(tags=["public"])
@@ -12,15 +13,19 @@ router = APIRouter(tags=["public"])
 
 @router.get("/lookup", response_model=dossier_lookup.PublicStatus)
 def lookup(
-    request: Request,
+    attempt: LookupAttemptDep,  # before the session: its refund is settled after the session has ended
     session: SessionDep,
     code: Annotated[str, Query(max_length=dossier_lookup.CODE_MAX_LENGTH, description="the code on the receipt")],
     phone_last4: Annotated[str, Query(max_length=4, description="last 4 digits of the applicant's phone")],
 ):
     """Status, procedure, received at, appointment and any apology; a wrong code or wrong digits get the same 404.
+    The code is matched ignoring case and spaces.
 
-    Rate-limited per client address (MOTCUA_LOOKUP_RATE_LIMIT): four digits are only 10,000 guesses.
+    Four digits are only 10,000 guesses, so two limits answer 429 with `Retry-After`: per client address
+    (MOTCUA_LOOKUP_RATE_LIMIT) and, after too many wrong digits for one code, for that code whatever the
+    address and whatever the digits (MOTCUA_LOOKUP_CODE_FAILURE_LIMIT).
     Every lookup is in the audit trail: the code asked and the answer, not the digits."""
-    audit_dossier(request, code.strip())  # the code asked and the answer, never the digits
-    request.app.state.lookup_limiter.check(request.client.host if request.client else None, "lookup")
-    return dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)
+    audit_dossier(request, code.strip())
+    attempt.admit(code)
+    with attempt.counting():
+        return dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)

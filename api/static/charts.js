@@ -14,6 +14,10 @@
     var source = document.getElementById(canvasId + "-data");
     if (!canvas || !source || !window.Chart) return;
     var spec = JSON.parse(source.textContent);
+    var box = canvas.parentNode;
+    if (box.hasAttribute("data-height")) {  // set here, not in a style attribute: the CSP allows no inline style
+      box.style.height = box.getAttribute("data-height") + "px";
+    }
     var ranking = spec.type === "ranking";
     var datasets = spec.datasets.map(function (dataset, index) {
       var colour = COLOURS[index % COLOURS.length];

@@ -3,11 +3,13 @@
 The digits are posted, not put in the address (they would stay in the browser history and the logs).
 """
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
 from api.deps import SessionDep, audit_dossier
+from api.limits import LookupAttemptDep, RateLimited
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, render
 from dossiers import lookup as dossier_lookup
 from procedures.errors import NotFound
@@ -25,21 +27,26 @@ def lookup_form(request: Request):
 @router.post("/lookup")
 def lookup(
     request: Request,
+    attempt: LookupAttemptDep,  # before the session: its refund is settled after the session has ended
     session: SessionDep,
     code: Annotated[str, Form(max_length=dossier_lookup.CODE_MAX_LENGTH)] = "",
     phone_last4: Annotated[str, Form(max_length=8)] = "",
 ):
     audit_dossier(request, code.strip())  # the code asked and the answer, never the digits
-    request.app.state.lookup_limiter.check(request.client.host if request.client else None, "lookup")
     context = {"code": code.strip(), "result": None, "not_found": False}
-    status_code = 200
+    status_code, headers = 200, dict(PRIVATE)
     try:
-        context["result"] = dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)
+        attempt.admit(code)
+        with attempt.counting():
+            context["result"] = dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)
     except NotFound:
         context["not_found"], status_code = True, 404
+    except RateLimited as exc:
+        context["retry_minutes"], status_code = math.ceil(exc.retry_after / 60), 429
+        headers["Retry-After"] = str(exc.retry_after)
     except PAGE_ERRORS as exc:
         context["problem"] = problem = Problem.of(exc)
         status_code = problem.status_code
     response = render(request, "web/lookup.html", context, status_code=status_code, page_path="/lookup")
-    response.headers.update(PRIVATE)
+    response.headers.update(headers)
     return response

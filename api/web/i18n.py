@@ -333,6 +333,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "Không tìm thấy hồ sơ khớp với mã và 4 số điện thoại đã nhập. Vui lòng kiểm tra lại cả hai.",
         "No dossier matches this code and these digits. Please check both.",
     ),
+    "lookup.too_many": (
+        "Đã tra cứu quá nhiều lần (hoặc đã nhập sai số điện thoại quá nhiều lần cho mã hồ sơ này). "
+        "Vui lòng thử lại sau {minutes} phút.",
+        "Too many lookups (or too many wrong phone digits for this dossier code). "
+        "Please try again in {minutes} minutes.",
+    ),
     "lookup.result": ("Tình trạng hồ sơ", "Dossier status"),
     "lookup.agency": ("Nơi tiếp nhận, trả kết quả", "Where to collect the result"),
     "lookup.appointment": ("Ngày hẹn trả kết quả", "Appointment"),

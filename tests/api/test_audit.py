@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api import accounts
 from api.deps import SessionDep
-from api.limits import RateLimited
+from api.limits import LookupAttempt, RateLimited
 from api.web.auth import csrf_token
 from api.web.common import PageRoute
 from dossiers.models import Dossier
@@ -256,11 +256,11 @@ def test_public_lookups_record_the_code_and_the_answer_not_the_digits(app, clien
         assert not any(digits in value for value in texts for digits in ("5678", "4321", "9876"))
 
 
-def test_a_rate_limited_lookup_is_recorded(app, client, client_as, code):
-    def refuse(address, name):
-        raise RateLimited("too many requests from your address")
+def test_a_rate_limited_lookup_is_recorded(app, client, client_as, code, monkeypatch):
+    def refuse(attempt, code):
+        raise RateLimited("too many lookups from your address", retry_after=60)
 
-    app.state.lookup_limiter.check = refuse
+    monkeypatch.setattr(LookupAttempt, "admit", refuse)
     assert client_as(None).get(f"{API}/lookup", params={"code": code, "phone_last4": "5678"}).status_code == 429
     assert trail(client, dossier=code, path=f"{API}/lookup")[0]["outcome"] == "refused 429"
 

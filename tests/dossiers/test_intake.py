@@ -130,7 +130,8 @@ def test_receipt_is_printable_form_01(client, receive):
     assert "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" in html
     assert dossier["code"] in html and "Nguyễn Thị Lan" in html and "Đăng ký thường trú" in html
     assert "09 giờ 00 phút, ngày 11 tháng 06 năm 2025" in html
-    assert "@media print" in html
+    assert '<link rel="stylesheet" href="/static/form.css">' in html  # the CSP allows no inline style
+    assert "@media print" in client.get("/static/form.css").text
 
 
 def test_list_and_search(client, receive):

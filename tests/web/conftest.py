@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from api.accounts import create_user
 from api.app import create_app
+from api.cli import SERVER
 from api.db import make_engine, upgrade
 from api.settings import Settings
 from api.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
@@ -79,7 +80,8 @@ def live_server(tmp_path_factory, playwright_api) -> Iterator[str]:
         session.commit()
     engine.dispose()
     port = _free_port()
-    config = uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(Settings(database_url=url))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER)  # as `motcua serve`
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="web-test-server", daemon=True)
     thread.start()
@@ -127,14 +129,28 @@ def page(browser, live_server, request):
     context = browser.new_context(viewport=DESKTOP, base_url=live_server, accept_downloads=True)
     if username:
         context.add_cookies([{"name": SESSION_COOKIE, "value": sign_in(live_server, username), "url": live_server}])
+    offsite: list[str] = []
+
+    def same_site_only(route) -> None:  # as if offline: nothing may come from another host
+        if route.request.url.startswith((live_server, "data:", "blob:")):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", same_site_only)
     page = context.new_page()
     errors: list[str] = []
+    page.csp_violations = violations = []  # a test may take out one it expects, saying why
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
     page.on("dialog", lambda dialog: dialog.accept())
     page.set_default_timeout(10_000)
     yield page
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not violations, f"CSP violations: {violations}"
+    assert not offsite, f"requests to other hosts: {offsite}"
 
 
 @pytest.fixture

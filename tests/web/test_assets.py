@@ -15,11 +15,15 @@ PAGE_FILES = [*sorted((TEMPLATES_DIR / "web").glob("*.html")), *sorted(STATIC_DI
 
 def test_vendored_files_match_their_recorded_checksums():
     table = (VENDOR / "README.md").read_text()
-    recorded = dict(re.findall(r"\| `([\w.]+\.js)` \|.*\| `([0-9a-f]{64})` \|", table))
-    assert set(recorded) == {path.name for path in VENDOR.glob("*.js")} == {"chart.umd.min.js", "htmx.min.js"}
+    recorded = dict(re.findall(r"\| `([\w.-]+\.(?:js|css|png))` \|.*\| `([0-9a-f]{64})` \|", table))
+    shipped = {path.name for path in VENDOR.iterdir() if path.suffix in (".js", ".css", ".png")}
+    expected = {"chart.umd.min.js", "htmx.min.js", "redoc.standalone.js", "swagger-ui-bundle.js", "swagger-ui.css"}
+    assert set(recorded) == shipped == expected | {"swagger-ui-favicon-32x32.png"}
     for name, digest in recorded.items():
         assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
-    assert (VENDOR / "chart.js-LICENSE.md").exists() and (VENDOR / "htmx-LICENSE.txt").exists()
+    licences = ("chart.js-LICENSE.md", "htmx-LICENSE.txt", "swagger-ui-LICENSE", "swagger-ui-NOTICE", "redoc-LICENSE")
+    for licence in licences:
+        assert (VENDOR / licence).exists(), licence
 
 
 @pytest.mark.parametrize("path", PAGE_FILES, ids=lambda path: path.name)

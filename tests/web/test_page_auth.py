@@ -78,8 +78,11 @@ def test_sign_out_revokes_the_session(app):
 
 def test_public_lookup_is_rate_limited_per_address(app):
     citizen = browser_like(app)
-    answers = [
-        citizen.get("/api/v1/lookup", params={"code": "x", "phone_last4": "1234"}).status_code for _ in range(31)
+    answers = [  # a code each: the per-code limit (10 wrong digits an hour) is not the one tried here
+        citizen.get("/api/v1/lookup", params={"code": f"x{n}", "phone_last4": "1234"}) for n in range(31)
     ]
-    assert answers[:30] == [404] * 30 and answers[30] == 429
-    assert citizen.post("/lookup", data={"code": "x", "phone_last4": "1234"}).status_code == 429
+    assert [answer.status_code for answer in answers[:30]] == [404] * 30 and answers[30].status_code == 429
+    assert "from your address" in answers[30].json()["detail"]
+    assert 1 <= int(answers[30].headers["retry-after"]) <= 60
+    refused = citizen.post("/lookup", data={"code": "y", "phone_last4": "1234"})
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
