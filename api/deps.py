@@ -111,6 +111,12 @@ def _status_of(exc: BaseException) -> int:
     return 500
 
 
+def record_refusal(request: Request, status: int) -> None:
+    """Audit a request refused before its session was opened (the app-wide input check), as `_roll_back` would."""
+    if _audited(request):
+        _record_apart(request, f"refused {status}")
+
+
 def _record_apart(request: Request, outcome: str) -> None:
     """The audit row in a short transaction of its own."""
     with request.app.state.open_session(True) as audit:

@@ -6,18 +6,20 @@ byte in a dossier code never reaches the database (PostgreSQL would refuse it, S
 """
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from api.deps import SessionDep
+from api.deps import record_refusal
 from procedures.schemas import hidden_character_problem
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def plain_parameters(request: Request, _session: SessionDep) -> None:  # async: no I/O, no thread hop
+async def plain_parameters(request: Request) -> None:  # async: no I/O, no thread hop unless it refuses
     """422 naming each parameter or form field that holds a hidden character (forms may hold line breaks).
 
-    It takes the request's session (opening one does no I/O) so that a refused write is audited as refused.
+    It runs before the request's session is opened (so that no dependency a route declares before its session,
+    such as the lookup's attempt, is left waiting on a transaction), and records a refused write itself.
     """
     problems = []
 
@@ -33,4 +35,5 @@ async def plain_parameters(request: Request, _session: SessionDep) -> None:  # a
         for name, value in (await request.form()).multi_items():  # the parsed form FastAPI keeps
             check("form", name, value, multiline=True)  # uploads (not text) are the importers' to check
     if problems:
+        await run_in_threadpool(record_refusal, request, 422)
         raise RequestValidationError(problems)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep, audit_dossier
 from api.limits import LookupAttemptDep
@@ -13,6 +13,7 @@ router = APIRouter(tags=["public"])
 
 @router.get("/lookup", response_model=dossier_lookup.PublicStatus)
 def lookup(
+    request: Request,
     attempt: LookupAttemptDep,  # before the session: its refund is settled after the session has ended
     session: SessionDep,
     code: Annotated[str, Query(max_length=dossier_lookup.CODE_MAX_LENGTH, description="the code on the receipt")],
