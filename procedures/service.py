@@ -551,11 +551,10 @@ def write_versions(session: Session, incoming: Sequence[tuple[str, ProcedureVers
             table.update().where(table.c.id == bindparam("b_id")).values(effective_to=bindparam("effective_to")),
             ended,
         )
-    if added:
-        new_ids = session.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), [values for _, values in added]
-        ).scalars()
-        ids.update((slot.index, new_id) for (slot, _), new_id in zip(added, new_ids, strict=True))
+    if added:  # one executemany, then the ids by (code, effective_from), unique (RETURNING would go row by row)
+        session.execute(table.insert(), [values for _, values in added])
+        new = {(v.code, v.effective_from): v.id for v in stored_versions(session, sorted({v["code"] for _, v in added}))}
+        ids.update((slot.index, new[(values["code"], values["effective_from"])]) for slot, values in added)
     step_rows = [
         row
         for slot, _ in (*rewritten, *added)

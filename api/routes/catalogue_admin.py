@@ -46,6 +46,8 @@ def import_catalogue(request: Request, session: SessionDep, settings: SettingsDe
     content = file.file.read(settings.max_upload_bytes + 1)
     if len(content) > settings.max_upload_bytes:
         raise InvalidInput(f"the file is larger than {settings.max_upload_bytes} bytes")
+    if session.in_transaction():  # the sign-in check read the user here: end that read, so that the write
+        session.commit()  # transaction (on SQLite, BEGIN IMMEDIATE: the write lock) begins only to write
     parsed = catalogue_io.parse_catalogue(content, fmt, import_limits(settings))
     with request.app.state.open_session(False) as reading:
         catalogue_io.check_catalogue(reading, parsed)
