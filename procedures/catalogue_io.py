@@ -124,7 +124,8 @@ def read_records(content: bytes, fmt: str, limits: ImportLimits = ImportLimits()
 def _check_row_count(rows: int, limits: ImportLimits) -> None:
     if rows > limits.max_rows:
         raise InvalidInput(
-            f"the file has more than {limits.max_rows:,} rows (the limit MOTCUA_IMPORT_MAX_ROWS); split it into smaller files"
+            f"the file has more than {limits.max_rows:,} rows (the limit MOTCUA_IMPORT_MAX_ROWS); "
+            "split it into smaller files"
         )
 
 
@@ -423,7 +424,8 @@ def write_catalogue(session: Session, parsed: ParsedCatalogue) -> dict:
     try:
         write_versions(session, [(procedure.code, procedure) for _, procedure in parsed.versions])
     except InvalidInput as exc:  # the table changed since `check_catalogue` read it
-        refuse([_row_error(parsed.versions[e["position"]][0], "effective_from", e["message"]) for e in exc.errors or []])
+        rows = [parsed.versions[e["position"]][0] for e in exc.errors or []]
+        refuse([_row_error(row, "effective_from", e["message"]) for row, e in zip(rows, exc.errors or [], strict=True)])
     return {"procedures": len(parsed.versions), "fields": len(parsed.fields)}
 
 

@@ -438,7 +438,9 @@ def stored_versions(session: Session, codes: Sequence[str] | None = None) -> lis
     return [StoredVersion(*row) for row in rows]
 
 
-def plan_versions(stored: Sequence[StoredVersion], incoming: Sequence[tuple[str, ProcedureVersionCreate]]) -> VersionPlan:
+def plan_versions(
+    stored: Sequence[StoredVersion], incoming: Sequence[tuple[str, ProcedureVersionCreate]]
+) -> VersionPlan:
     """Where each incoming version goes, by the rules of `add_version` (no database).
 
     A new code creates the procedure; the same `effective_from` as a stored version rewrites it; a
@@ -553,7 +555,8 @@ def write_versions(session: Session, incoming: Sequence[tuple[str, ProcedureVers
         )
     if added:  # one executemany, then the ids by (code, effective_from), unique (RETURNING would go row by row)
         session.execute(table.insert(), [values for _, values in added])
-        new = {(v.code, v.effective_from): v.id for v in stored_versions(session, sorted({v["code"] for _, v in added}))}
+        codes = sorted({values["code"] for _, values in added})
+        new = {(v.code, v.effective_from): v.id for v in stored_versions(session, codes)}
         ids.update((slot.index, new[(values["code"], values["effective_from"])]) for slot, values in added)
     step_rows = [
         row

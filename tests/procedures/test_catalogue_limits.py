@@ -60,7 +60,8 @@ def raw_zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
         out.write(encoded + data)
         central.write(
             struct.pack(
-                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(data), size, len(encoded), 0, 0, 0, 0, 0, offset
+                "<IHHHHHHIIIHHHHHII",
+                *(0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(data), size, len(encoded), 0, 0, 0, 0, 0, offset),
             )
             + encoded
         )
@@ -256,7 +257,7 @@ def _statements_of_an_import(app, client, connection, content: bytes, name: str 
 
 
 BEGINS, ENDS = "-- the write session begins a transaction", "-- the write session ends its transaction"
-WRITES = ("INSERT INTO procedure", "INSERT INTO field", "UPDATE procedure", "DELETE FROM procedure_step", "INSERT INTO procedure_step")
+WRITES = ("INSERT INTO procedure", "INSERT INTO field", "UPDATE procedure", "UPDATE field", "DELETE")
 
 
 def test_an_import_reads_and_checks_before_its_write_transaction_which_is_a_few_statements(app, client, connection):
@@ -271,7 +272,8 @@ def test_an_import_reads_and_checks_before_its_write_transaction_which_is_a_few_
         begins = len(log) - log[::-1].index(BEGINS) - 1  # the last transaction of the write session
         before, during = log[:begins], log[begins + 1 : log.index(ENDS, begins)]
         assert not [s for s in before if s.startswith(WRITES)]  # nothing written while the file was checked
-        checks = [i for i, s in enumerate(before) if s.startswith(("SELECT field.code FROM field", "SELECT procedure.id"))]
+        reads = ("SELECT field.code FROM field", "SELECT procedure.id")
+        checks = [i for i, s in enumerate(before) if s.startswith(reads)]
         assert checks and all(_write_session_idle(before, i) for i in checks)  # checked outside the write transaction
         assert any(s.startswith("INSERT INTO procedure ") for s in during)
         counts.append(len(during))
@@ -288,3 +290,11 @@ def _write_session_idle(log: list[str], position: int) -> bool:
     """Whether the request's write session held no transaction when statement `position` ran."""
     markers = [s for s in log[:position] if s in (BEGINS, ENDS)]
     return not markers or markers[-1] == ENDS
+
+
+def test_every_error_answer_lists_at_most_200_problems():
+    from api.errors import error_response
+
+    body = json.loads(error_response(422, "invalid_input", "bad rows", [{"row": i} for i in range(1434)]).body)
+    assert len(body["errors"]) == 200 and body["errors"][-1] == {"row": 199}
+    assert body["detail"] == "bad rows (`errors` lists the first 200 … and 1,234 more)"
