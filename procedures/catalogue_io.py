@@ -31,9 +31,9 @@ from procedures.models import Field, Procedure
 from procedures.schemas import FieldIn, ProcedureCreate, ProcedureRead, StepIn
 from procedures.service import (
     agency_tree,
+    PreparedVersions,
     check_rule,
-    plan_versions,
-    stored_versions,
+    prepare_versions,
     to_read,
     upsert_fields,
     write_versions,
@@ -91,6 +91,7 @@ class ParsedCatalogue:
     versions: list[tuple[int, ProcedureCreate]] = field(default_factory=list)
     fields: list[FieldIn] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    prepared: PreparedVersions | None = None  # by `check_catalogue`
 
 
 def format_of(filename: str) -> str:
@@ -411,9 +412,10 @@ def check_catalogue(session: Session, parsed: ParsedCatalogue) -> None:
                         f"unknown agency code {code!r}; GET /api/v1/agencies lists them",
                     )
                 )
-    incoming = [(procedure.code, procedure) for _, procedure in parsed.versions]
-    plan = plan_versions(stored_versions(session, sorted({code for code, _ in incoming})), incoming)
-    errors.extend(_row_error(parsed.versions[index][0], "effective_from", message) for index, message in plan.errors)
+    if not errors:  # the rows are sound: plan them against the stored versions, ready for a short write
+        parsed.prepared = prepare_versions(session, [(procedure.code, procedure) for _, procedure in parsed.versions])
+        for index, message in parsed.prepared.plan.errors:
+            errors.append(_row_error(parsed.versions[index][0], "effective_from", message))
     if errors:
         refuse(errors)
 
@@ -422,7 +424,7 @@ def write_catalogue(session: Session, parsed: ParsedCatalogue) -> dict:
     """Write checked rows: the fields, then every version in a few set-based statements."""
     upsert_fields(session, parsed.fields)
     try:
-        write_versions(session, [(procedure.code, procedure) for _, procedure in parsed.versions])
+        write_versions(session, [(procedure.code, procedure) for _, procedure in parsed.versions], parsed.prepared)
     except InvalidInput as exc:  # the table changed since `check_catalogue` read it
         rows = [parsed.versions[e["position"]][0] for e in exc.errors or []]
         refuse([_row_error(row, "effective_from", e["message"]) for row, e in zip(rows, exc.errors or [], strict=True)])

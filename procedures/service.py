@@ -2,7 +2,9 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
@@ -397,8 +399,7 @@ def check_rule(code: str, data: ProcedureVersionCreate) -> None:
 # same few statements as one version, so it holds the write lock for a moment, not minutes.
 
 
-@dataclass
-class StoredVersion:
+class StoredVersion(NamedTuple):
     id: int
     code: str
     effective_from: date
@@ -478,16 +479,17 @@ def plan_versions(
 _IN_CHUNK = 5000  # ids per IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
 
 
-def _version_values(
-    code: str, data: ProcedureVersionCreate, field_ids: dict[str, int], agency_ids: dict[str, int], now: datetime
-) -> dict:
-    values = data.model_dump(exclude={"code", "processing_time", "steps", "field_code", "agency_code"})
+def _version_values(code: str, data: ProcedureVersionCreate, agency_ids: dict[str, int], now: datetime) -> dict:
+    """A version's row but its `field_id` (a field may be created by the same import)."""
+    values = {
+        key: value.value if isinstance(value, StrEnum) else value
+        for key, value in data.model_dump(exclude={"code", "processing_time", "steps", "field_code", "agency_code"}).items()
+    }
     values.update(
         code=code,
         national_code=bool(NATIONAL_CODE.match(code)),
         search_text=fold(f"{code} {data.name} {data.name_en or ''}"),
         updated_at=now,
-        field_id=field_ids[data.field_code],
         agency_id=agency_ids[data.agency_code] if data.agency_code else None,
         amount=data.processing_time.amount,
         unit=data.processing_time.unit.value,
@@ -496,10 +498,10 @@ def _version_values(
     return values
 
 
-def _step_rows(procedure_id: int, data: ProcedureVersionCreate, agency_ids: dict[str, int]) -> list[dict]:
+def _step_rows(data: ProcedureVersionCreate, agency_ids: dict[str, int]) -> list[dict]:
+    """A version's step rows but their `procedure_id`."""
     return [
         {
-            "procedure_id": procedure_id,
             "seq": seq,
             "name": step.name,
             "agency_id": agency_ids[step.agency_code] if step.agency_code else None,
@@ -512,59 +514,144 @@ def _step_rows(procedure_id: int, data: ProcedureVersionCreate, agency_ids: dict
     ]
 
 
-def write_versions(session: Session, incoming: Sequence[tuple[str, ProcedureVersionCreate]]) -> list[int]:
+class _DriverStatement:
+    """A statement compiled once for the connection's driver, its parameters converted ahead of time.
+
+    The conversions (dates, instants, booleans) are the column types' own (`bind_processor`), done
+    in `convert` before the write transaction; `execute` then hands the rows straight to the
+    driver's executemany, so the write lock is held only while the database works.
+    """
+
+    def __init__(self, dialect, statement, types: dict[str, Any]) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup) if compiled.positiontup else None  # None: named parameters
+        self.position = {name: i for i, name in enumerate(self.order or ())}
+        self.processors = {name: kind.dialect_impl(dialect).bind_processor(dialect) for name, kind in types.items()}
+
+    def convert(self, row: dict) -> list | dict:
+        converted = {name: (p(row[name]) if (p := self.processors[name]) else row[name]) for name in self.processors}
+        return [converted[name] for name in self.order] if self.order else converted
+
+    def set(self, params: list | dict, name: str, value) -> None:
+        params[self.position[name] if self.order else name] = value
+
+    def execute(self, session: Session, rows: list) -> None:
+        if rows:
+            session.connection().exec_driver_sql(self.sql, [tuple(r) for r in rows] if self.order else rows)
+
+
+@dataclass
+class PreparedVersions:
+    """Everything `write_versions` needs, worked out before its transaction (`prepare_versions`)."""
+
+    stored: frozenset[StoredVersion]
+    plan: VersionPlan
+    rows: dict[int, list | dict]  # by position in `incoming`: the converted version row, but its field_id
+    steps: dict[int, list[list | dict]]  # the converted step rows, but their procedure_id
+    field_codes: dict[int, str]
+    statements: dict[str, _DriverStatement]
+
+
+def _statements(dialect) -> dict[str, _DriverStatement]:
+    table, steps = Procedure.__table__, ProcedureStep.__table__
+    version_columns = [c.name for c in table.columns if c.name != "id"]
+    step_columns = [c.name for c in steps.columns if c.name != "id"]
+    types = {c.name: c.type for c in table.columns}
+    statements = {
+        "insert": _DriverStatement(
+            dialect, table.insert().values({c: bindparam(c) for c in version_columns}), {c: types[c] for c in version_columns}
+        ),
+        "rewrite": _DriverStatement(
+            dialect,
+            table.update().where(table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in version_columns}),
+            {**{c: types[c] for c in version_columns}, "b_id": types["id"]},
+        ),
+        "end": _DriverStatement(
+            dialect,
+            table.update().where(table.c.id == bindparam("b_id")).values(effective_to=bindparam("b_to")),
+            {"b_to": types["effective_to"], "b_id": types["id"]},
+        ),
+        "steps": _DriverStatement(
+            dialect,
+            steps.insert().values({c: bindparam(c) for c in step_columns}),
+            {c.name: c.type for c in steps.columns if c.name != "id"},
+        ),
+    }
+    insert_order, rewrite_order = statements["insert"].order, statements["rewrite"].order
+    assert rewrite_order is None or rewrite_order == [*insert_order, "b_id"]
+    return statements
+
+
+def prepare_versions(session: Session, incoming: Sequence[tuple[str, ProcedureVersionCreate]]) -> PreparedVersions:
+    """Plan the versions against the stored ones and convert their rows (reads only): `write_versions`'s
+    work that needs no write lock. Agencies must exist (the caller checked them)."""
+    stored = stored_versions(session, sorted({code for code, _ in incoming}))
+    plan = plan_versions(stored, incoming)
+    agency_ids = {known.code: known.id for known in agency_tree(session).by_code.values()}
+    statements = _statements(session.get_bind().dialect)
+    now = utc_now()
+    rows, steps, field_codes = {}, {}, {}
+    placeholder = {"field_id": None, "procedure_id": None, "b_id": None}
+    for index, (code, data) in enumerate(incoming):
+        rows[index] = statements["insert"].convert({**_version_values(code, data, agency_ids, now), **placeholder})
+        steps[index] = [statements["steps"].convert({**row, **placeholder}) for row in _step_rows(data, agency_ids)]
+        field_codes[index] = data.field_code
+    return PreparedVersions(frozenset(stored), plan, rows, steps, field_codes, statements)
+
+
+def write_versions(
+    session: Session,
+    incoming: Sequence[tuple[str, ProcedureVersionCreate]],
+    prepared: PreparedVersions | None = None,
+) -> list[int]:
     """Write procedure versions (`plan_versions` rules) in a few set-based statements; their ids, in order.
 
     The field and agency codes must exist (the caller checked them); a version the rules refuse
     raises InvalidInput naming every such version by its position, before anything is written.
+    With `prepared` (made before the transaction), the transaction only checks that the stored
+    versions are still those it was prepared against, and writes.
     """
     session.flush()
-    plan = plan_versions(stored_versions(session, sorted({code for code, _ in incoming})), incoming)
+    if prepared is None or frozenset(stored_versions(session, sorted({c for c, _ in incoming}))) != prepared.stored:
+        prepared = prepare_versions(session, incoming)
+    plan, rows, statements = prepared.plan, prepared.rows, prepared.statements
     if plan.errors:
         raise InvalidInput("; ".join(message for _, message in plan.errors), errors=_positions(plan.errors))
-    table, steps = Procedure.__table__, ProcedureStep.__table__
-    field_codes = {data.field_code for _, data in incoming}
+    field_codes = set(prepared.field_codes.values())
     field_ids = dict(session.execute(select(Field.code, Field.id).where(Field.code.in_(field_codes))).all())
-    agency_ids = {known.code: known.id for known in agency_tree(session).by_code.values()}
-    now = utc_now()
+    for index, row in rows.items():
+        statements["insert"].set(row, "field_id", field_ids[prepared.field_codes[index]])
     rewritten, ended, added = [], [], []
-    for code, versions in plan.slots.items():
+    for versions in plan.slots.values():
         for slot in versions:
             if slot.data is not None and slot.id is not None:
-                rewritten.append((slot, _version_values(code, slot.data, field_ids, agency_ids, now)))
+                rewritten.append(slot)
             elif slot.data is not None:
-                added.append((slot, _version_values(code, slot.data, field_ids, agency_ids, now)))
+                added.append(slot)
             elif slot.ended:
-                ended.append({"b_id": slot.id, "effective_to": slot.effective_to})
-    ids: dict[int, int] = {}
-    if rewritten:
-        rewritten_ids = [slot.id for slot, _ in rewritten]
-        for start in range(0, len(rewritten_ids), _IN_CHUNK):
-            chunk = rewritten_ids[start : start + _IN_CHUNK]
-            session.execute(steps.delete().where(steps.c.procedure_id.in_(chunk)))
-        columns = list(rewritten[0][1])
-        session.execute(
-            table.update().where(table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in columns}),
-            [{"b_id": slot.id, **values} for slot, values in rewritten],
-        )
-        ids.update((slot.index, slot.id) for slot, _ in rewritten)
-    if ended:
-        session.execute(
-            table.update().where(table.c.id == bindparam("b_id")).values(effective_to=bindparam("effective_to")),
-            ended,
-        )
+                ended.append(statements["end"].convert({"b_id": slot.id, "b_to": slot.effective_to}))
+    ids: dict[int, int] = {slot.index: slot.id for slot in rewritten}
+    table, steps = Procedure.__table__, ProcedureStep.__table__
+    rewritten_ids = [slot.id for slot in rewritten]
+    for start in range(0, len(rewritten_ids), _IN_CHUNK):
+        session.execute(steps.delete().where(steps.c.procedure_id.in_(rewritten_ids[start : start + _IN_CHUNK])))
+    rewrite = statements["rewrite"]  # its parameters: the insert's, then b_id
+    rewrite.execute(
+        session, [[*rows[s.index], s.id] if rewrite.order else {**rows[s.index], "b_id": s.id} for s in rewritten]
+    )
+    statements["end"].execute(session, ended)
     if added:  # one executemany, then the ids by (code, effective_from), unique (RETURNING would go row by row)
-        session.execute(table.insert(), [values for _, values in added])
-        codes = sorted({values["code"] for _, values in added})
+        statements["insert"].execute(session, [rows[slot.index] for slot in added])
+        codes = sorted({incoming[slot.index][0] for slot in added})
         new = {(v.code, v.effective_from): v.id for v in stored_versions(session, codes)}
-        ids.update((slot.index, new[(values["code"], values["effective_from"])]) for slot, values in added)
-    step_rows = [
-        row
-        for slot, _ in (*rewritten, *added)
-        for row in _step_rows(ids[slot.index], slot.data, agency_ids)
-    ]
-    if step_rows:
-        session.execute(steps.insert(), step_rows)
+        ids.update((slot.index, new[(incoming[slot.index][0], slot.effective_from)]) for slot in added)
+    step_rows = []
+    for slot in (*rewritten, *added):
+        for step in prepared.steps[slot.index]:
+            statements["steps"].set(step, "procedure_id", ids[slot.index])
+            step_rows.append(step)
+    statements["steps"].execute(session, step_rows)
     for loaded in list(session.identity_map.values()):  # the statements above bypass the identity map
         if isinstance(loaded, Procedure | ProcedureStep):
             session.expire(loaded)

@@ -262,7 +262,7 @@ WRITES = ("INSERT INTO procedure", "INSERT INTO field", "UPDATE procedure", "UPD
 
 def test_an_import_reads_and_checks_before_its_write_transaction_which_is_a_few_statements(app, client, connection):
     def csv(count: int, start: int) -> bytes:
-        rows = [record(f"9.{start + i:06d}", field_code="moi", field_name="Mới") for i in range(count)]
+        rows = [record(f"9.{start + i:06d}", field_code=f"moi_{start}", field_name="Mới") for i in range(count)]
         return pd.DataFrame(rows).to_csv(index=False).encode()
 
     counts = []
