@@ -481,10 +481,8 @@ _IN_CHUNK = 5000  # ids per IN (...): well under SQLite's and PostgreSQL's bound
 
 def _version_values(code: str, data: ProcedureVersionCreate, agency_ids: dict[str, int], now: datetime) -> dict:
     """A version's row but its `field_id` (a field may be created by the same import)."""
-    values = {
-        key: value.value if isinstance(value, StrEnum) else value
-        for key, value in data.model_dump(exclude={"code", "processing_time", "steps", "field_code", "agency_code"}).items()
-    }
+    dumped = data.model_dump(exclude={"code", "processing_time", "steps", "field_code", "agency_code"})
+    values = {key: value.value if isinstance(value, StrEnum) else value for key, value in dumped.items()}
     values.update(
         code=code,
         national_code=bool(NATIONAL_CODE.match(code)),
@@ -560,7 +558,9 @@ def _statements(dialect) -> dict[str, _DriverStatement]:
     types = {c.name: c.type for c in table.columns}
     statements = {
         "insert": _DriverStatement(
-            dialect, table.insert().values({c: bindparam(c) for c in version_columns}), {c: types[c] for c in version_columns}
+            dialect,
+            table.insert().values({c: bindparam(c) for c in version_columns}),
+            {c: types[c] for c in version_columns},
         ),
         "rewrite": _DriverStatement(
             dialect,
