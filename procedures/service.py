@@ -641,6 +641,7 @@ def write_versions(
         session, [[*rows[s.index], s.id] if rewrite.order else {**rows[s.index], "b_id": s.id} for s in rewritten]
     )
     statements["end"].execute(session, ended)
+    added.sort(key=lambda slot: slot.index)  # new ids follow the order of `incoming` (a file's row order)
     if added:  # one executemany, then the ids by (code, effective_from), unique (RETURNING would go row by row)
         statements["insert"].execute(session, [rows[slot.index] for slot in added])
         codes = sorted({incoming[slot.index][0] for slot in added})
