@@ -95,18 +95,22 @@ def seed_generate(
 @catalogue_cli.command("import")
 def catalogue_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
     """Import a catalogue file; every bad row is reported and nothing is written if there is one."""
-    from procedures.catalogue_io import format_of, import_catalogue
+    from api.routes.catalogue_admin import import_limits
+    from procedures.catalogue_io import check_catalogue, format_of, parse_catalogue, write_catalogue
     from procedures.errors import DomainError
 
     engine = _engine()
     upgrade(engine)
-    try:
+    try:  # read and check outside the write transaction, then write in a short one (as the API route does)
+        parsed = parse_catalogue(file.read_bytes(), format_of(file.name), import_limits(Settings()))
         with session_scope(engine) as session:
-            counts = import_catalogue(session, file.read_bytes(), format_of(file.name))
+            check_catalogue(session, parsed)
+        with session_scope(for_writes(engine)) as session:
+            counts = write_catalogue(session, parsed)
     except DomainError as exc:
         for problem in exc.errors or []:
             typer.echo(f"row {problem['row']}, {problem['column']}: {problem['message']}", err=True)
-        typer.echo(exc.detail if not exc.errors else f"{len(exc.errors)} problem(s); nothing was imported", err=True)
+        typer.echo(exc.detail if not exc.errors else exc.detail.split(":", 1)[0], err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"{counts['procedures']} procedure versions imported from {file}")
 

@@ -15,6 +15,7 @@ from procedures.errors import DomainError
 from sla.core.calendar import CalendarError
 
 log = logging.getLogger("motcua.api")
+MAX_LISTED_ERRORS = 200  # an answer lists the first 200 problems and counts the rest
 
 
 class ErrorBody(BaseModel):
@@ -46,7 +47,10 @@ def error_response(
 ) -> JSONResponse:
     body: dict = {"error": error, "detail": detail}
     if errors:
-        body["errors"] = errors
+        body["errors"] = errors[:MAX_LISTED_ERRORS]
+        if len(errors) > MAX_LISTED_ERRORS:
+            rest = len(errors) - MAX_LISTED_ERRORS
+            body["detail"] += f" (`errors` lists the first {MAX_LISTED_ERRORS} … and {rest:,} more)"
     return JSONResponse(status_code=status_code, content=body, headers=headers)
 
 
@@ -79,7 +83,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
         problems = [{"loc": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()]
-        detail = "; ".join(_describe(e) for e in exc.errors())
+        detail = "; ".join(_describe(e) for e in exc.errors()[:20])
+        if len(exc.errors()) > 20:
+            detail += f" … and {len(exc.errors()) - 20:,} more"
         return error_response(422, "invalid_input", detail, problems)
 
     @app.exception_handler(StarletteHTTPException)

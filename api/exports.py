@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
+from procedures.spreadsheets import csv_bytes, write_cell
 from sla.core.calendar import LOCAL_TZ
 
 MEDIA_TYPES = {
@@ -127,7 +128,7 @@ def _download(content: bytes, fmt: str, name: str) -> Response:
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
-    return pd.DataFrame(records(frame), columns=frame.columns).to_csv(index=False).encode("utf-8-sig")
+    return csv_bytes(pd.DataFrame(records(frame), columns=frame.columns))
 
 
 def period_form_xlsx(frame: pd.DataFrame, *, group_by: str, title: str, subtitle: str) -> bytes:
@@ -137,25 +138,25 @@ def period_form_xlsx(frame: pd.DataFrame, *, group_by: str, title: str, subtitle
     sheet.title = "Báo cáo"
     leaf_count = 2 + sum(len(subs) for _, subs in PERIOD_FORM)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=leaf_count)
-    sheet.cell(1, 1, title.upper()).font = Font(bold=True, size=13)
+    write_cell(sheet, 1, 1, title.upper()).font = Font(bold=True, size=13)
     sheet.cell(1, 1).alignment = CENTERED
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=leaf_count)
-    sheet.cell(2, 1, subtitle).alignment = CENTERED
+    write_cell(sheet, 2, 1, subtitle).alignment = CENTERED
     top, sub = 4, 5
     for column, label in ((1, "STT"), (2, GROUP_TITLES[group_by])):
         sheet.merge_cells(start_row=top, start_column=column, end_row=sub, end_column=column)
-        sheet.cell(top, column, label)
+        write_cell(sheet, top, column, label)
     keys = []
     column = 3
     for group, subs in PERIOD_FORM:
         if len(subs) == 1 and subs[0][0] is None:
             sheet.merge_cells(start_row=top, start_column=column, end_row=sub, end_column=column)
-            sheet.cell(top, column, group)
+            write_cell(sheet, top, column, group)
         else:
             sheet.merge_cells(start_row=top, start_column=column, end_row=top, end_column=column + len(subs) - 1)
-            sheet.cell(top, column, group)
+            write_cell(sheet, top, column, group)
             for offset, (label, _) in enumerate(subs):
-                sheet.cell(sub, column + offset, label)
+                write_cell(sheet, sub, column + offset, label)
         keys.extend(key for _, key in subs)
         column += len(subs)
     for row in sheet.iter_rows(min_row=top, max_row=sub, max_col=leaf_count):
@@ -168,7 +169,7 @@ def period_form_xlsx(frame: pd.DataFrame, *, group_by: str, title: str, subtitle
         values = ["", "Tổng cộng"] if is_total else [index, data.get(label_column) or data["group"]]
         values += [_excel_value(data[key]) for key in keys]
         for offset, value in enumerate(values, start=1):
-            cell = sheet.cell(row_number, offset, value)
+            cell = write_cell(sheet, row_number, offset, value)
             cell.border = BOX
             if is_total:
                 cell.font = Font(bold=True)
@@ -190,15 +191,15 @@ def table_xlsx(frame: pd.DataFrame, *, title: str, totals: bool) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "Bảng"
-    sheet.cell(1, 1, title.upper()).font = Font(bold=True, size=13)
+    write_cell(sheet, 1, 1, title.upper()).font = Font(bold=True, size=13)
     for column, key in enumerate(frame.columns, start=1):
-        cell = sheet.cell(3, column, COLUMN_TITLES.get(key, key))
+        cell = write_cell(sheet, 3, column, COLUMN_TITLES.get(key, key))
         cell.font, cell.alignment, cell.border = Font(bold=True), CENTERED, BOX
         sheet.column_dimensions[get_column_letter(column)].width = 18
     rows = frame.to_dict("records")
     for row_number, data in enumerate(rows, start=4):
         for column, key in enumerate(frame.columns, start=1):
-            cell = sheet.cell(row_number, column, _excel_value(data[key]))
+            cell = write_cell(sheet, row_number, column, _excel_value(data[key]))
             cell.border = BOX
             if totals and row_number == 3 + len(rows):
                 cell.font = Font(bold=True)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 200
     max_upload_bytes: int = 10 * 1024 * 1024
+    import_max_rows: int = Field(default=200_000, ge=1)
+    import_max_uncompressed_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)  # an XLSX's members, expanded
+    import_max_json_depth: int = Field(default=20, ge=2, le=200)
     token_hours: float = Field(default=12, gt=0, le=24 * 30)
     # How long a worker trusts a token it has checked; another worker serves a revoked token that long (0: never).
     principal_cache_seconds: float = Field(default=30, ge=0, le=3600)

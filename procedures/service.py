@@ -2,7 +2,9 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
@@ -389,55 +391,293 @@ def check_rule(code: str, data: ProcedureVersionCreate) -> None:
         raise InvalidInput(f"procedure {code}: {problem}")
 
 
-def _write_version(
-    session: Session, code: str, data: ProcedureVersionCreate, version: Procedure | None = None
-) -> Procedure:
-    check_rule(code, data)
-    field_id = session.execute(select(Field.id).where(Field.code == data.field_code)).scalar_one_or_none()
-    if field_id is None:
-        raise InvalidInput(f"procedure {code}: unknown field_code {data.field_code!r}; GET /api/v1/fields lists them")
-    agency_ids = {c: get_agency(session, c).id for c in {data.agency_code, *(s.agency_code for s in data.steps)} if c}
-    values = data.model_dump(exclude={"processing_time", "steps", "field_code", "agency_code"})
+
+# --- writing versions: one path for the API (one version) and the import (many) ----------------
+#
+# Every write of procedure versions is planned in Python first (`plan_versions`, no database), then
+# applied with a handful of set-based statements (`write_versions`): a 100,000-row import costs the
+# same few statements as one version, so it holds the write lock for a moment, not minutes.
+
+
+class StoredVersion(NamedTuple):
+    id: int
+    code: str
+    effective_from: date
+    effective_to: date | None
+
+
+@dataclass
+class _Slot:
+    """A version of a code as the plan leaves it: stored (`id`), new or rewritten (`data`), or ended."""
+
+    effective_from: date
+    effective_to: date | None
+    id: int | None = None
+    data: ProcedureVersionCreate | None = None
+    index: int | None = None  # position of `data` in the incoming list
+    ended: bool = False
+
+
+@dataclass
+class VersionPlan:
+    slots: dict[str, list[_Slot]]
+    errors: list[tuple[int, str]]  # (position in the incoming list, message)
+
+
+_STORED_VERSIONS = select(Procedure.id, Procedure.code, Procedure.effective_from, Procedure.effective_to)
+
+
+def stored_versions(session: Session, codes: Sequence[str] | None = None) -> list[StoredVersion]:
+    """The stored versions of `codes` (every version when None): the plan's view of the table."""
+    if codes is not None and len(codes) <= _IN_CHUNK:
+        rows = session.execute(_STORED_VERSIONS.where(Procedure.code.in_(codes))).all()
+    else:
+        rows = session.execute(_STORED_VERSIONS).all()
+        if codes is not None:
+            wanted = set(codes)
+            rows = [row for row in rows if row.code in wanted]
+    return [StoredVersion(*row) for row in rows]
+
+
+def plan_versions(
+    stored: Sequence[StoredVersion], incoming: Sequence[tuple[str, ProcedureVersionCreate]]
+) -> VersionPlan:
+    """Where each incoming version goes, by the rules of `add_version` (no database).
+
+    A new code creates the procedure; the same `effective_from` as a stored version rewrites it; a
+    later one ends the latest version the day before and is added; an earlier one is refused. The
+    versions of one code are placed in date order, whatever their order in `incoming`.
+    """
+    slots: dict[str, list[_Slot]] = {}
+    for version in sorted(stored, key=lambda v: v.effective_from):
+        slots.setdefault(version.code, []).append(_Slot(version.effective_from, version.effective_to, id=version.id))
+    errors: list[tuple[int, str]] = []
+    order = sorted(range(len(incoming)), key=lambda i: (incoming[i][0], incoming[i][1].effective_from))
+    for index in order:
+        code, data = incoming[index]
+        versions = slots.setdefault(code, [])
+        same_day = next((v for v in versions if v.effective_from == data.effective_from), None)
+        if same_day is not None:
+            same_day.data, same_day.index, same_day.effective_to = data, index, data.effective_to
+            continue
+        if versions:
+            latest = versions[-1]
+            if data.effective_from < latest.effective_from:
+                errors.append(
+                    (
+                        index,
+                        f"procedure {code}: a new version must start after the latest one "
+                        f"({latest.effective_from.isoformat()}); got {data.effective_from.isoformat()}",
+                    )
+                )
+                continue
+            latest.effective_to, latest.ended = data.effective_from - timedelta(days=1), True
+        versions.append(_Slot(data.effective_from, data.effective_to, data=data, index=index))
+    return VersionPlan(slots, errors)
+
+
+_IN_CHUNK = 5000  # ids per IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
+
+
+def _version_values(code: str, data: ProcedureVersionCreate, agency_ids: dict[str, int], now: datetime) -> dict:
+    """A version's row but its `field_id` (a field may be created by the same import)."""
+    dumped = data.model_dump(exclude={"code", "processing_time", "steps", "field_code", "agency_code"})
+    values = {key: value.value if isinstance(value, StrEnum) else value for key, value in dumped.items()}
     values.update(
         code=code,
         national_code=bool(NATIONAL_CODE.match(code)),
         search_text=fold(f"{code} {data.name} {data.name_en or ''}"),
-        updated_at=utc_now(),
-        field_id=field_id,
-        agency_id=agency_ids.get(data.agency_code),
+        updated_at=now,
+        agency_id=agency_ids[data.agency_code] if data.agency_code else None,
         amount=data.processing_time.amount,
         unit=data.processing_time.unit.value,
         fee_vnd=_fee_vnd(data.fee),
     )
-    if version is None:
-        version = Procedure(**values)
-    else:
-        version.sqlmodel_update(values)
-        for old in session.execute(select(ProcedureStep).where(ProcedureStep.procedure_id == version.id)).scalars():
-            session.delete(old)
-    session.add(version)
+    return values
+
+
+def _step_rows(data: ProcedureVersionCreate, agency_ids: dict[str, int]) -> list[dict]:
+    """A version's step rows but their `procedure_id`."""
+    return [
+        {
+            "seq": seq,
+            "name": step.name,
+            "agency_id": agency_ids[step.agency_code] if step.agency_code else None,
+            "role": step.role,
+            "amount": step.amount,
+            "unit": step.unit.value,
+            "parallel_group": step.parallel_group,
+        }
+        for seq, step in enumerate(data.steps, start=1)
+    ]
+
+
+class _DriverStatement:
+    """A statement compiled once for the connection's driver, its parameters converted ahead of time.
+
+    The conversions (dates, instants, booleans) are the column types' own (`bind_processor`), done
+    in `convert` before the write transaction; `execute` then hands the rows straight to the
+    driver's executemany, so the write lock is held only while the database works.
+    """
+
+    def __init__(self, dialect, statement, types: dict[str, Any]) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup) if compiled.positiontup else None  # None: named parameters
+        self.position = {name: i for i, name in enumerate(self.order or ())}
+        self.processors = {name: kind.dialect_impl(dialect).bind_processor(dialect) for name, kind in types.items()}
+
+    def convert(self, row: dict) -> list | dict:
+        converted = {name: (p(row[name]) if (p := self.processors[name]) else row[name]) for name in self.processors}
+        return [converted[name] for name in self.order] if self.order else converted
+
+    def set(self, params: list | dict, name: str, value) -> None:
+        params[self.position[name] if self.order else name] = value
+
+    def execute(self, session: Session, rows: list) -> None:
+        if rows:
+            session.connection().exec_driver_sql(self.sql, [tuple(r) for r in rows] if self.order else rows)
+
+
+@dataclass
+class PreparedVersions:
+    """Everything `write_versions` needs, worked out before its transaction (`prepare_versions`)."""
+
+    stored: frozenset[StoredVersion]
+    plan: VersionPlan
+    rows: dict[int, list | dict]  # by position in `incoming`: the converted version row, but its field_id
+    steps: dict[int, list[list | dict]]  # the converted step rows, but their procedure_id
+    field_codes: dict[int, str]
+    statements: dict[str, _DriverStatement]
+
+
+def _statements(dialect) -> dict[str, _DriverStatement]:
+    table, steps = Procedure.__table__, ProcedureStep.__table__
+    version_columns = [c.name for c in table.columns if c.name != "id"]
+    step_columns = [c.name for c in steps.columns if c.name != "id"]
+    types = {c.name: c.type for c in table.columns}
+    statements = {
+        "insert": _DriverStatement(
+            dialect,
+            table.insert().values({c: bindparam(c) for c in version_columns}),
+            {c: types[c] for c in version_columns},
+        ),
+        "rewrite": _DriverStatement(
+            dialect,
+            table.update().where(table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in version_columns}),
+            {**{c: types[c] for c in version_columns}, "b_id": types["id"]},
+        ),
+        "end": _DriverStatement(
+            dialect,
+            table.update().where(table.c.id == bindparam("b_id")).values(effective_to=bindparam("b_to")),
+            {"b_to": types["effective_to"], "b_id": types["id"]},
+        ),
+        "steps": _DriverStatement(
+            dialect,
+            steps.insert().values({c: bindparam(c) for c in step_columns}),
+            {c.name: c.type for c in steps.columns if c.name != "id"},
+        ),
+    }
+    insert_order, rewrite_order = statements["insert"].order, statements["rewrite"].order
+    assert rewrite_order is None or rewrite_order == [*insert_order, "b_id"]
+    return statements
+
+
+def prepare_versions(session: Session, incoming: Sequence[tuple[str, ProcedureVersionCreate]]) -> PreparedVersions:
+    """Plan the versions against the stored ones and convert their rows (reads only): `write_versions`'s
+    work that needs no write lock. Agencies must exist (the caller checked them)."""
+    stored = stored_versions(session, sorted({code for code, _ in incoming}))
+    plan = plan_versions(stored, incoming)
+    agency_ids = {known.code: known.id for known in agency_tree(session).by_code.values()}
+    statements = _statements(session.get_bind().dialect)
+    now = utc_now()
+    rows, steps, field_codes = {}, {}, {}
+    placeholder = {"field_id": None, "procedure_id": None, "b_id": None}
+    for index, (code, data) in enumerate(incoming):
+        rows[index] = statements["insert"].convert({**_version_values(code, data, agency_ids, now), **placeholder})
+        steps[index] = [statements["steps"].convert({**row, **placeholder}) for row in _step_rows(data, agency_ids)]
+        field_codes[index] = data.field_code
+    return PreparedVersions(frozenset(stored), plan, rows, steps, field_codes, statements)
+
+
+def write_versions(
+    session: Session,
+    incoming: Sequence[tuple[str, ProcedureVersionCreate]],
+    prepared: PreparedVersions | None = None,
+) -> list[int]:
+    """Write procedure versions (`plan_versions` rules) in a few set-based statements; their ids, in order.
+
+    The field and agency codes must exist (the caller checked them); a version the rules refuse
+    raises InvalidInput naming every such version by its position, before anything is written.
+    With `prepared` (made before the transaction), the transaction only checks that the stored
+    versions are still those it was prepared against, and writes.
+    """
     session.flush()
-    for seq, step in enumerate(data.steps, start=1):
-        session.add(
-            ProcedureStep(
-                procedure_id=version.id,
-                seq=seq,
-                name=step.name,
-                agency_id=agency_ids.get(step.agency_code),
-                role=step.role,
-                amount=step.amount,
-                unit=step.unit.value,
-                parallel_group=step.parallel_group,
-            )
-        )
-    session.flush()
-    return version
+    if prepared is None or frozenset(stored_versions(session, sorted({c for c, _ in incoming}))) != prepared.stored:
+        prepared = prepare_versions(session, incoming)
+    plan, rows, statements = prepared.plan, prepared.rows, prepared.statements
+    if plan.errors:
+        raise InvalidInput("; ".join(message for _, message in plan.errors), errors=_positions(plan.errors))
+    field_codes = set(prepared.field_codes.values())
+    field_ids = dict(session.execute(select(Field.code, Field.id).where(Field.code.in_(field_codes))).all())
+    for index, row in rows.items():
+        statements["insert"].set(row, "field_id", field_ids[prepared.field_codes[index]])
+    rewritten, ended, added = [], [], []
+    for versions in plan.slots.values():
+        for slot in versions:
+            if slot.data is not None and slot.id is not None:
+                rewritten.append(slot)
+            elif slot.data is not None:
+                added.append(slot)
+            elif slot.ended:
+                ended.append(statements["end"].convert({"b_id": slot.id, "b_to": slot.effective_to}))
+    ids: dict[int, int] = {slot.index: slot.id for slot in rewritten}
+    table, steps = Procedure.__table__, ProcedureStep.__table__
+    rewritten_ids = [slot.id for slot in rewritten]
+    for start in range(0, len(rewritten_ids), _IN_CHUNK):
+        session.execute(steps.delete().where(steps.c.procedure_id.in_(rewritten_ids[start : start + _IN_CHUNK])))
+    rewrite = statements["rewrite"]  # its parameters: the insert's, then b_id
+    rewrite.execute(
+        session, [[*rows[s.index], s.id] if rewrite.order else {**rows[s.index], "b_id": s.id} for s in rewritten]
+    )
+    statements["end"].execute(session, ended)
+    added.sort(key=lambda slot: slot.index)  # new ids follow the order of `incoming` (a file's row order)
+    if added:  # one executemany, then the ids by (code, effective_from), unique (RETURNING would go row by row)
+        statements["insert"].execute(session, [rows[slot.index] for slot in added])
+        codes = sorted({incoming[slot.index][0] for slot in added})
+        new = {(v.code, v.effective_from): v.id for v in stored_versions(session, codes)}
+        ids.update((slot.index, new[(incoming[slot.index][0], slot.effective_from)]) for slot in added)
+    step_rows = []
+    for slot in (*rewritten, *added):
+        for step in prepared.steps[slot.index]:
+            statements["steps"].set(step, "procedure_id", ids[slot.index])
+            step_rows.append(step)
+    statements["steps"].execute(session, step_rows)
+    for loaded in list(session.identity_map.values()):  # the statements above bypass the identity map
+        if isinstance(loaded, Procedure | ProcedureStep):
+            session.expire(loaded)
+    return [ids[index] for index in range(len(incoming))]
+
+
+def _positions(errors: list[tuple[int, str]]) -> list[dict]:
+    return [{"position": index, "message": message} for index, message in errors]
+
+
+def _resolve_references(session: Session, code: str, data: ProcedureVersionCreate) -> None:
+    """One version from the API: its field and agencies must exist (unknown agency: 404, as everywhere)."""
+    check_rule(code, data)
+    if session.execute(select(Field.id).where(Field.code == data.field_code)).scalar_one_or_none() is None:
+        raise InvalidInput(f"procedure {code}: unknown field_code {data.field_code!r}; GET /api/v1/fields lists them")
+    for agency_code in {data.agency_code, *(s.agency_code for s in data.steps)} - {None}:
+        get_agency(session, agency_code)
 
 
 def create_procedure(session: Session, data: ProcedureCreate) -> Procedure:
     if session.execute(select(Procedure.id).where(Procedure.code == data.code).limit(1)).first() is not None:
         raise Conflict(f"procedure {data.code} exists; add a version with POST /api/v1/procedures/{data.code}/versions")
-    return _write_version(session, data.code, data)
+    _resolve_references(session, data.code, data)
+    [version_id] = write_versions(session, [(data.code, data)])
+    return session.get(Procedure, version_id)
 
 
 def add_version(session: Session, code: str, data: ProcedureVersionCreate) -> Procedure:
@@ -445,23 +685,14 @@ def add_version(session: Session, code: str, data: ProcedureVersionCreate) -> Pr
 
     A version with the same `effective_from` as an existing one replaces that one's settings.
     """
-    versions = list(
-        session.execute(select(Procedure).where(Procedure.code == code).order_by(Procedure.effective_from)).scalars()
-    )
-    if not versions:
+    if session.execute(select(Procedure.id).where(Procedure.code == code).limit(1)).first() is None:
         raise NotFound(f"no procedure with code {code!r}")
-    same_day = next((v for v in versions if v.effective_from == data.effective_from), None)
-    if same_day is not None:
-        return _write_version(session, code, data, same_day)
-    latest = versions[-1]
-    if data.effective_from < latest.effective_from:
-        raise InvalidInput(
-            f"procedure {code}: a new version must start after the latest one "
-            f"({latest.effective_from.isoformat()}); got {data.effective_from.isoformat()}"
-        )
-    latest.effective_to = data.effective_from - timedelta(days=1)
-    session.add(latest)
-    return _write_version(session, code, data)
+    _resolve_references(session, code, data)
+    try:
+        [version_id] = write_versions(session, [(code, data)])
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail) from None
+    return session.get(Procedure, version_id)
 
 
 def update_procedure(session: Session, code: str, data: ProcedureUpdate) -> Procedure:
@@ -475,11 +706,3 @@ def update_procedure(session: Session, code: str, data: ProcedureUpdate) -> Proc
     session.add(version)
     session.flush()
     return version
-
-
-def upsert_procedure(session: Session, data: ProcedureCreate) -> Procedure:
-    """Import: create the procedure, or the version it describes."""
-    exists = session.execute(select(Procedure.id).where(Procedure.code == data.code).limit(1)).first() is not None
-    if not exists:
-        return _write_version(session, data.code, data)
-    return add_version(session, data.code, ProcedureVersionCreate(**data.model_dump(exclude={"code"})))

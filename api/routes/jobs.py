@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from api import exports
 from api.deps import SessionDep
 from api.security import READERS_OF_REPORTS, PrincipalDep, allow, scoped_agency
+from procedures.spreadsheets import csv_bytes
 from sla import snapshots
 
 router = APIRouter(tags=["jobs and index"], dependencies=[Depends(allow(*READERS_OF_REPORTS))])
@@ -47,7 +48,7 @@ def index_feed(session: SessionDep, period: PeriodQuery, format: Literal["json",
         return JSONResponse(document)
     frame = pd.DataFrame(snapshots.feed_rows(document))
     return Response(
-        frame.to_csv(index=False).encode("utf-8-sig"),
+        csv_bytes(frame),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="index-feed-{period}.csv"'},
     )

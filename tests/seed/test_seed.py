@@ -22,8 +22,9 @@ def shipped_rows() -> list[dict]:
 
 def test_shipped_catalogue_is_valid_and_large_enough():
     records = [{k: (v or None) for k, v in row.items()} for row in shipped_rows()]
-    procedures, fields, errors = parse_records(records, first_row=2)
-    assert errors == []
+    parsed = parse_records(list(enumerate(records, start=2)))
+    assert parsed.errors == []
+    procedures = [procedure for _, procedure in parsed.versions]
     assert len(procedures) >= 60
     assert len({p.field_code for p in procedures}) >= 8
     chains = [p for p in procedures if p.steps]
