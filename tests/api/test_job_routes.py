@@ -31,7 +31,7 @@ def test_feed_and_snapshots(client, session):
     freeze(session)
     freeze(session, revision=2)
     feed = client.get(f"{API}/index/feed", params={"period": "2025-06"}).json()
-    assert feed["feed_version"] == "motcua-index-feed-1" and (feed["from"], feed["to"]) == ("2025-06-01", "2025-06-30")
+    assert feed["feed_version"] == "motcua-index-feed-2" and (feed["from"], feed["to"]) == ("2025-06-01", "2025-06-30")
     ward = next(a for a in feed["agencies"] if a["agency_code"] == WARD)
     assert ward["snapshot_revision"] == 2 and ward["snapshot_at"]
     assert set(ward["scores"]) == {"on-time-rate-v1", "strict-on-time-rate-v1", "766-progress-v1", "par-on-time-v1"}
