@@ -815,13 +815,17 @@ def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Wr
     return Written(dossier, procedure, events, stages, codes, calendar_for(codes[dossier.receiving_agency_id]))
 
 
-def clock_figures(dossier: Dossier | InsertedRow, calendar: WorkingCalendar, now: datetime) -> dict[str, Any]:
+def clock_figures(
+    dossier: Dossier | InsertedRow, calendar: WorkingCalendar, now: datetime, events: Sequence = ()
+) -> dict[str, Any]:
     """The clock as shown (docs/event-time.md): the same rules as the overdue queue and the period report.
 
     While the clock stands still (status 5, 6) every figure is taken at the instant it stopped
     (`paused_since`): the working time used up to the pause, the time then left before the due. A
     dossier is `overdue` when it is open and its ORIGINAL due date is before today (local dates, as
     domain §5 counts); while paused, only if it was already past that due when the pause began.
+    A row written without its stop (`clock_stopped_since` NULL: bulk-loaded before it was derived)
+    shows the latest stopping event of `events` as its pause and, as the report counts it, no overdue.
     """
     figures = {
         "paused_since": None,
@@ -833,7 +837,11 @@ def clock_figures(dossier: Dossier | InsertedRow, calendar: WorkingCalendar, now
     if dossier.clock_start_at is None:
         return figures
     open_ = dossier.finished_at is None
-    stopped = dossier.clock_stopped_since if open_ and dossier.status_code in CLOCK_STOPPED_STATUSES else None
+    paused = open_ and dossier.status_code in CLOCK_STOPPED_STATUSES
+    stopped = dossier.clock_stopped_since if paused else None
+    known = stopped is not None or not paused  # whether the stop is known (else: not counted overdue)
+    if paused and stopped is None:
+        stopped = max((e.at for e in events if e.type in ("supplement_requested", "paused")), default=None)
     figures["paused_since"] = stopped
     end = dossier.finished_at or stopped or now
     worked = calendar.minutes_between(dossier.clock_start_at, end) if end > dossier.clock_start_at else 0
@@ -846,7 +854,7 @@ def clock_figures(dossier: Dossier | InsertedRow, calendar: WorkingCalendar, now
         calendar.minutes_between(clock, due) if clock < due else -calendar.minutes_between(due, clock)
     )
     original = dossier.original_due_at
-    if original is not None and (stopped is None or original < stopped):
+    if original is not None and known and (stopped is None or original < stopped):
         today = now.astimezone(LOCAL_TZ).date()
         if original.astimezone(LOCAL_TZ).date() < today:
             figures["overdue"] = True
@@ -873,7 +881,7 @@ def view(written: Written, *, now: datetime) -> DossierRead:
         clock_start_at=dossier.clock_start_at,
         paused_minutes=dossier.paused_minutes,
         apology_issued=apology,
-        **clock_figures(dossier, calendar, now),
+        **clock_figures(dossier, calendar, now, events),
         late_stages=[s.seq for s in stages if s.outcome == "late"],
         allowed_events=list(allowed_events(status, apology_issued=apology)),
         stages=[

@@ -6,10 +6,12 @@ from datetime import date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from api.web.auth import SESSION_COOKIE
 from api.web.i18n import Formats
 from dossiers import service
+from dossiers.models import Dossier
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from sla import queues, reports
 from sla.calendars import CalendarStore
@@ -148,3 +150,14 @@ def test_the_page_and_the_json_show_the_paused_clock(app, tokens, session, city)
             if not view.overdue:
                 assert f'id="remaining">{fmt.duration(view.remaining_working_minutes)}<' in page
             assert "Quá hạn" not in page or view.overdue
+
+
+def test_a_paused_row_loaded_without_its_stop_is_shown_and_counted_alike(session, city):
+    """A bulk-loaded row may lack `clock_stopped_since`: its latest stopping event stands in, never overdue."""
+    code = city["codes"]["supplement after its due"]
+    session.execute(update(Dossier).where(Dossier.code == code).values(clock_stopped_since=None))
+    session.expire_all()
+    view = views(session, city)["supplement after its due"]
+    assert view.paused_since == local(2025, 6, 20, 9) and view.overdue is False
+    report = reports.period_report(session, period=reports.Period(date(2025, 7, 1), NOW.date()), agency=WARD)
+    assert report.iloc[-1]["open_overdue"] == 3  # the two running past their due and the obligation
