@@ -55,6 +55,10 @@ PERIOD_FORM = [
     ("Tỷ lệ đúng hạn (chặt)", [(None, "strict_on_time_rate")]),
     ("Điểm tiến độ (QĐ 766)", [(None, "progress_score_766")]),
     ("Thời gian giải quyết bình quân (ngày làm việc)", [(None, "avg_resolution_working_days")]),
+    (
+        "Tính toàn vẹn số liệu",
+        [("Sự việc ghi lùi thời gian", "events_recorded_late"), ("Xin lỗi muộn", "apologies_late")],
+    ),
 ]
 COLUMN_TITLES = {
     "code": "Mã hồ sơ",
@@ -65,6 +69,7 @@ COLUMN_TITLES = {
     "received_at": "Ngày tiếp nhận",
     "due_at": "Hạn xử lý hiện tại",
     "original_due_at": "Hạn xử lý ban đầu",
+    "rescheduled": "Đã hẹn lại (xin lỗi)",
     "holding_agency_code": "Mã đơn vị đang xử lý",
     "holding_agency_name": "Đơn vị đang xử lý",
     "current_stage": "Bước đang xử lý",

@@ -136,9 +136,9 @@ def event_policy(principal: Principal):
             return
         event_type = data.type
         apology = event_type == "apology_issued"
-        if principal.role == Role.MANAGER:
-            allowed = apology and principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
-            why = "managers record apologies (form 04) for dossiers in their scope"
+        if principal.role == Role.MANAGER:  # apologies, and corrections (back-dated events, docs/event-time.md)
+            allowed = principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
+            why = "managers record events (apologies, back-dated corrections) for dossiers in their scope"
         elif principal.role == Role.CLERK:
             allowed = not apology and principal.covers(dossier.receiving_agency_id)
             why = "clerks record events on dossiers received at their agency; apologies are the manager's"

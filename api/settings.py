@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)
     par_on_time_max_points: float = 1.0
     par_on_time_bands: str | None = None  # e.g. "0.98:1,0.95:0.75,0.9:0.5"; empty: proportional
+    # Event time policy (docs/event-time.md): an instant further back needs a manager or an admin, and a reason.
+    backdate_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # An apology's new due: at most this many times the procedure's own allotment after the original due.
+    apology_max_extension: float = Field(default=1.0, gt=0, le=10)
 
     @field_validator("par_on_time_bands")
     @classmethod

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 import sqlmodel
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, false, text
 from sqlmodel import SQLModel
 
 from procedures.db import UTCDateTime, utc_now
@@ -11,6 +11,7 @@ from procedures.db import UTCDateTime, utc_now
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
 RUNNING_STATUSES = (2, 4)  # received, processing: the clock runs (not waiting for a supplement or an obligation)
 RUNNING_CONDITION = "status_code IN (2, 4)"
+FLAGGED_EVENT_CONDITION = "backdate_reason IS NOT NULL OR apology_late"  # the integrity figures' events
 
 
 def _instant(*, nullable: bool = True, index: bool = False) -> Column:
@@ -32,6 +33,15 @@ class Dossier(SQLModel, table=True):
             postgresql_where=text(RUNNING_CONDITION),
             sqlite_where=text(RUNNING_CONDITION),
         ),
+        # The overdue queue: running dossiers past their ORIGINAL due (an apology does not take them out).
+        Index(
+            "ix_dossier_running_original",
+            "current_agency_id",
+            "original_due_at",
+            "id",
+            postgresql_where=text(RUNNING_CONDITION),
+            sqlite_where=text(RUNNING_CONDITION),
+        ),
         Index("ix_dossier_open_due", "status_code", "due_at"),
         # Every column the period report reads (sla/reports.py), so that it scans this narrow index
         # instead of the wide rows; its prefix serves the lists by receiving agency and date.
@@ -46,6 +56,7 @@ class Dossier(SQLModel, table=True):
             "channel",
             "outcome",
             "resolution_working_minutes",
+            "clock_stopped_since",
         ),
         Index("ix_dossier_finished_at", "finished_at"),
     )
@@ -74,6 +85,8 @@ class Dossier(SQLModel, table=True):
     outcome: str | None = sqlmodel.Field(default=None, max_length=12)
     supplement_count: int = 0
     paused_minutes: int = 0
+    clock_stopped_since: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    """Since when the clock stands still (waiting for a supplement or an obligation, an excluded step); else None."""
     resolution_working_minutes: int | None = None
     event_count: int = 0
     derived_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
@@ -84,7 +97,17 @@ class DossierEvent(SQLModel, table=True):
     """Append-only: one row per thing that happened to a dossier, in order."""
 
     __tablename__ = "dossier_event"
-    __table_args__ = (UniqueConstraint("dossier_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "seq"),
+        # The period report's integrity counts (sla/reports.py): the few back-dated events and late
+        # apologies by the instant they were recorded, without scanning the whole event log.
+        Index(
+            "ix_dossier_event_flagged",
+            "recorded_at",
+            postgresql_where=text(FLAGGED_EVENT_CONDITION),
+            sqlite_where=text(FLAGGED_EVENT_CONDITION),
+        ),
+    )
 
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
     dossier_id: int = sqlmodel.Field(sa_column=Column(Integer, ForeignKey("dossier.id"), nullable=False))
@@ -101,6 +124,12 @@ class DossierEvent(SQLModel, table=True):
     new_due_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
     payload: dict | None = sqlmodel.Field(default=None, sa_column=Column(JSON))
     idempotency_key: str | None = sqlmodel.Field(default=None, max_length=128)
+    backdate_reason: str | None = sqlmodel.Field(default=None, max_length=2000)
+    """Set when `at` lies more than the grace before `recorded_at` (docs/event-time.md): a back-dated event."""
+    apology_late: bool = sqlmodel.Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    """apology_issued: recorded (server clock) less than one working day before the due it moved."""
 
 
 class Stage(SQLModel, table=True):

@@ -23,6 +23,10 @@ IdNumber = Annotated[
 Phone = Annotated[
     str, BeforeValidator(ascii_digits), StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{8,15}$")
 ]
+BACKDATE_DESCRIPTION = (
+    "why an instant more than MOTCUA_BACKDATE_GRACE_MINUTES (default 30) before now is recorded only now; "
+    "needed then, and only managers and administrators may (docs/event-time.md)"
+)
 
 
 class ApplicantIn(Input):
@@ -53,6 +57,7 @@ class DossierCreate(Input):
         "'refused': refused at intake (kept out of statistics)",
     )
     reason: Text | None = Field(default=None, description="why the dossier was refused at intake")
+    backdate_reason: Text | None = Field(default=None, description=BACKDATE_DESCRIPTION)
     applicant: ApplicantIn
 
 
@@ -60,7 +65,11 @@ class EventCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     type: EventType
-    at: IsoDateTime | None = Field(default=None, description="when it happened (default now); naive = local time")
+    at: IsoDateTime | None = Field(
+        default=None,
+        description="when it happened (default now); naive = local time; never before the previous event nor more "
+        "than 5 minutes ahead; further back than the grace: backdate_reason (docs/event-time.md)",
+    )
     from_agency: AgencyCode | None = Field(
         default=None, description="the agency acting (default: the agency holding the dossier)"
     )
@@ -68,6 +77,7 @@ class EventCreate(Input):
     reason: Text | None = None
     new_due_at: IsoDateTime | None = Field(default=None, description="apology_issued: the new appointment")
     result: Text | None = Field(default=None, description="resolved: the result (decision, certificate, refusal)")
+    backdate_reason: Text | None = Field(default=None, description=BACKDATE_DESCRIPTION)
 
 
 class ApplicantRead(BaseModel):
@@ -103,6 +113,9 @@ class EventRead(BaseModel):
     reason: str | None
     result: str | None
     new_due_at: LocalInstant | None
+    backdated: bool = Field(description="`at` lies more than the grace before `recorded_at` (docs/event-time.md)")
+    backdate_reason: str | None
+    apology_late: bool = Field(description="an apology recorded less than one working day before the due it moved")
 
 
 class DossierSummary(BaseModel):
@@ -132,8 +145,18 @@ class DossierRead(DossierSummary):
     clock_start_at: LocalInstant | None
     paused_minutes: int
     apology_issued: bool
-    elapsed_working_minutes: int | None
-    remaining_working_minutes: int | None
+    paused_since: LocalInstant | None = Field(
+        description="waiting for a supplement or an obligation: since when the clock stands still"
+    )
+    elapsed_working_minutes: int | None = Field(description="working time used (up to the pause while paused)")
+    remaining_working_minutes: int | None = Field(
+        description="working time left before the current due, negative past it (taken at the pause while paused)"
+    )
+    overdue: bool = Field(
+        description="open, and its original due date is before today (as the overdue queue and the report count); "
+        "while paused only if it was already past that due when the pause began"
+    )
+    overdue_working_minutes: int | None = Field(description="overdue: working time since the original due")
     late_stages: list[int]
     allowed_events: list[str]
     stages: list[StageRead]

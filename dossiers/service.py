@@ -27,13 +27,13 @@ from dossiers.schemas import (
     StageRead,
 )
 from procedures.db import utc_now
-from procedures.errors import InvalidInput, InvalidTransition, NotFound
+from procedures.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from procedures.models import Agency, Procedure
 from procedures.service import agency_tree, fold, get_agency, get_procedure, procedure_rule, steps_of
 from sla.core.calendar import LOCAL_TZ, CalendarError, WorkingCalendar
 from sla.core.lifecycle import STATUS_NAMES, Status, allowed_events
 from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
-from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, replay
+from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, replay, rule_total_minutes
 
 CalendarFor = Callable[[str], WorkingCalendar]
 """The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
@@ -42,6 +42,23 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
 RESOLVED_OUTCOMES = ("early", "on_time", "late")
+CLOCK_STOPPED_STATUSES = (5, 6)  # waiting for a supplement or a financial obligation: the due is on hold
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    """The event time policy's settings (docs/event-time.md); requests get them from `api.settings`."""
+
+    backdate_grace: timedelta | None = timedelta(minutes=30)
+    """An instant further back than this before the server's clock is back-dated (None: history, unchecked)."""
+    apology_max_extension: float = 1.0
+    """An apology's new due lies at most this many times the procedure's own allotment after the original due."""
+
+
+DEFAULT_TIME_RULES = TimeRules()
+HISTORY = TimeRules(backdate_grace=None)
+"""For code that writes past events on purpose (tests, a generator), never for a request: back-dating unchecked."""
+BACKDATING_ROLES = "manager or admin"
 
 # The statements of intake and events, built once: building a statement and its cache key on every
 # call cost 0.2–0.6 ms of CPU, as much as running it (bench/README.md, section "Intake").
@@ -424,6 +441,7 @@ def derived_columns(derivation: Derivation, calendar: WorkingCalendar) -> dict[s
         "outcome": state.outcome,
         "supplement_count": state.supplement_count,
         "paused_minutes": state.paused_minutes,
+        "clock_stopped_since": state.clock_stopped_since,
         "resolution_working_minutes": (
             max(calendar.minutes_between(state.clock_start, state.finished_at) - state.paused_minutes, 0)
             if state.outcome in RESOLVED_OUTCOMES
@@ -482,8 +500,39 @@ def _check_not_future(instant: datetime, now: datetime, what: str) -> None:
     if instant > now + CLOCK_SKEW:
         raise InvalidInput(
             f"{what} {_local_text(instant)} is in the future (now {_local_text(now)}); "
-            "give the instant it happened, at most a few minutes ahead"
+            "give the instant it happened, at most 5 minutes ahead"
         )
+
+
+def _backdate_reason(
+    instant: datetime, now: datetime, what: str, reason: str | None, *, may_backdate: bool, rules: TimeRules
+) -> str | None:
+    """The reason to store with an instant given by the user: None unless it lies beyond the grace.
+
+    Within the grace (default 30 minutes) anyone may date what they record; further back needs the
+    manager or admin role (`may_backdate`, decided by the caller from the user's role) and a reason.
+    """
+    grace = rules.backdate_grace
+    if grace is None:  # history written on purpose (HISTORY): kept as given
+        return reason
+    minutes = int(grace.total_seconds() // 60)
+    if instant >= now - grace:
+        if reason:
+            raise InvalidInput(
+                f"backdate_reason is only for an instant more than {minutes} minutes before now; "
+                f"{what} {_local_text(instant)} is within that grace (now {_local_text(now)}): leave the reason out"
+            )
+        return None
+    rule = (
+        f"{what} {_local_text(instant)} is more than {minutes} minutes before now ({_local_text(now)}): "
+        f"recording it that far back needs the {BACKDATING_ROLES} role and a backdate_reason, "
+        "and it is counted as recorded late (docs/event-time.md)"
+    )
+    if not may_backdate:
+        raise Forbidden(f"{rule}; leave it out to record it now, or ask a manager")
+    if not reason:
+        raise InvalidInput(f"{rule}; give backdate_reason: why it is recorded only now")
+    return reason
 
 
 def receive(
@@ -494,10 +543,19 @@ def receive(
     calendar_for: CalendarFor,
     now: datetime,
     idempotency_key: str | None = None,
+    may_backdate: bool = False,
+    rules: TimeRules = DEFAULT_TIME_RULES,
 ) -> Dossier:
     """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due."""
     written = intake(
-        session, data=data, actor=actor, calendar_for=calendar_for, now=now, idempotency_key=idempotency_key
+        session,
+        data=data,
+        actor=actor,
+        calendar_for=calendar_for,
+        now=now,
+        idempotency_key=idempotency_key,
+        may_backdate=may_backdate,
+        rules=rules,
     )
     return session.get(Dossier, written.dossier.id)  # the session's object, which later writes keep current
 
@@ -510,13 +568,19 @@ def intake(
     calendar_for: CalendarFor,
     now: datetime,
     idempotency_key: str | None = None,
+    may_backdate: bool = False,
+    rules: TimeRules = DEFAULT_TIME_RULES,
 ) -> Written:
     """:func:`receive`, returning what the intake wrote (enough for :func:`view` to answer without reading back).
 
     The clock is replayed before the first write, so the dossier row goes in with its derived columns.
+    `may_backdate` (the user is a manager or an administrator) and `rules`: docs/event-time.md.
     """
     at = _aware(data.received_at) if data.received_at else now
     _check_not_future(at, now, "received_at")
+    backdate_reason = _backdate_reason(
+        at, now, "received_at", data.backdate_reason, may_backdate=may_backdate, rules=rules
+    )
     agency = get_agency(session, data.agency_code)
     day = at.astimezone(LOCAL_TZ).date()
     procedure = get_procedure(session, data.procedure_code, as_of=day)
@@ -544,6 +608,7 @@ def intake(
         agency_id=agency.id,
         reason=data.reason,
         idempotency_key=idempotency_key,
+        backdate_reason=backdate_reason,
     )
     codes = {agency.id: agency.code}
     # the dossier to be (derive reads its agency), so that its row goes in whole, derived columns included
@@ -571,6 +636,8 @@ def _event_row(**columns) -> InsertedRow:
             "new_due_at": None,
             "payload": None,
             "idempotency_key": None,
+            "backdate_reason": None,
+            "apology_late": False,
             **columns,
         }
     )
@@ -589,10 +656,13 @@ def record(
     now: datetime,
     idempotency_key: str | None = None,
     authorize: Callable[[Dossier, EventCreate], None] | None = None,
+    may_backdate: bool = False,
+    rules: TimeRules = DEFAULT_TIME_RULES,
 ) -> Dossier:
     """Append one event after checking it against the state machine and the clock, then re-derive.
 
-    `authorize(dossier, data)` may refuse (raise) once the dossier is locked.
+    `authorize(dossier, data)` may refuse (raise) once the dossier is locked. `may_backdate`
+    (the user is a manager or an administrator) and `rules`: the event time policy, docs/event-time.md.
     """
     return append_event(
         session,
@@ -603,6 +673,8 @@ def record(
         now=now,
         idempotency_key=idempotency_key,
         authorize=authorize,
+        may_backdate=may_backdate,
+        rules=rules,
     ).dossier
 
 
@@ -616,6 +688,8 @@ def append_event(
     now: datetime,
     idempotency_key: str | None = None,
     authorize: Callable[[Dossier, EventCreate], None] | None = None,
+    may_backdate: bool = False,
+    rules: TimeRules = DEFAULT_TIME_RULES,
 ) -> Written:
     """:func:`record`, returning what it wrote (enough for :func:`view` to answer without reading back)."""
     locked = session.execute(_LOCKED_DOSSIER_AND_PROCEDURE, {"code": code}).one_or_none()
@@ -633,6 +707,9 @@ def append_event(
             f"the event time {_local_text(at)} is before the previous event ({events[-1].type} at "
             f"{_local_text(events[-1].at)}); events are recorded in time order"
         )
+    backdate_reason = _backdate_reason(
+        at, now, "the event time", data.backdate_reason, may_backdate=may_backdate, rules=rules
+    )
     _check_event_fields(data)
     named = {dossier.receiving_agency_id, dossier.current_agency_id}
     named |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
@@ -655,18 +732,50 @@ def append_event(
         result=data.result,
         new_due_at=_aware(data.new_due_at) if data.new_due_at else None,
         idempotency_key=idempotency_key,
+        backdate_reason=backdate_reason,
     )
     events.append(event)
     calendar = calendar_for(codes[dossier.receiving_agency_id])
-    derivation = derive(
-        session, dossier, events, calendar, rule=rule_for(session, procedure), codes=codes, checked_from=len(events) - 1
-    )
+    rule = rule_for(session, procedure)
+    derivation = derive(session, dossier, events, calendar, rule=rule, codes=codes, checked_from=len(events) - 1)
+    if data.type == "apology_issued":
+        event.apology_late = _check_apology(event, dossier.due_at, derivation.state, rule, calendar, now, rules)
     if data.type == "received" and dossier.received_at is None:
         dossier.received_at = at
     session.connection().execute(_INSERT_EVENT, vars(event))
     dossier.event_count = event.seq
     stages = apply_derivation(session, dossier, derivation, calendar)
     return Written(dossier, procedure, events, stages, codes, calendar)
+
+
+def _check_apology(
+    event: InsertedRow,
+    due_before: datetime,
+    state: ClockState,
+    rule: ProcedureRule,
+    calendar: WorkingCalendar,
+    now: datetime,
+    rules: TimeRules,
+) -> bool:
+    """Hold an apology's new due within the procedure's own allotment after the original due; whether it is late.
+
+    The replay has checked that the new due is after the current one and that the apology is dated at
+    least one working day before it. Late: recorded (server clock) less than one working day before the
+    due it moves (a back-dated apology), counted in the period report (`apologies_late`).
+    """
+    allotment = rule_total_minutes(rule, calendar.minutes_per_day)
+    if allotment and state.original_due_at is not None:
+        extension = round(rules.apology_max_extension * allotment)
+        limit = calendar.shift(state.original_due_at, extension)
+        if event.new_due_at > limit:
+            raise InvalidInput(
+                f"the new appointment {_local_text(event.new_due_at)} is too far: an apology moves the due at most "
+                f"{extension / calendar.minutes_per_day:g} working days (the procedure's own time"
+                f"{'' if rules.apology_max_extension == 1 else f' × {rules.apology_max_extension:g}'}) after the "
+                f"original due {_local_text(state.original_due_at)}, so at the latest {_local_text(limit)}"
+            )
+    recorded = now if rules.backdate_grace is not None else event.at  # history: as if recorded when dated
+    return due_before is not None and calendar.minutes_between(recorded, due_before) < calendar.minutes_per_day
 
 
 def _check_event_fields(data: EventCreate) -> None:
@@ -724,19 +833,57 @@ def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Wr
     return Written(dossier, procedure, events, stages, codes, calendar_for(codes[dossier.receiving_agency_id]))
 
 
+def clock_figures(
+    dossier: Dossier | InsertedRow, calendar: WorkingCalendar, now: datetime, events: Sequence = ()
+) -> dict[str, Any]:
+    """The clock as shown (docs/event-time.md): the same rules as the overdue queue and the period report.
+
+    While the clock stands still (status 5, 6) every figure is taken at the instant it stopped
+    (`paused_since`): the working time used up to the pause, the time then left before the due. A
+    dossier is `overdue` when it is open and its ORIGINAL due date is before today (local dates, as
+    domain §5 counts); while paused, only if it was already past that due when the pause began.
+    A row written without its stop (`clock_stopped_since` NULL: bulk-loaded before it was derived)
+    shows the latest stopping event of `events` as its pause and, as the report counts it, no overdue.
+    """
+    figures = {
+        "paused_since": None,
+        "elapsed_working_minutes": None,
+        "remaining_working_minutes": None,
+        "overdue": False,
+        "overdue_working_minutes": None,
+    }
+    if dossier.clock_start_at is None:
+        return figures
+    open_ = dossier.finished_at is None
+    paused = open_ and dossier.status_code in CLOCK_STOPPED_STATUSES
+    stopped = dossier.clock_stopped_since if paused else None
+    known = stopped is not None or not paused  # whether the stop is known (else: not counted overdue)
+    if paused and stopped is None:
+        stopped = max((e.at for e in events if e.type in ("supplement_requested", "paused")), default=None)
+    figures["paused_since"] = stopped
+    end = dossier.finished_at or stopped or now
+    worked = calendar.minutes_between(dossier.clock_start_at, end) if end > dossier.clock_start_at else 0
+    figures["elapsed_working_minutes"] = max(worked - dossier.paused_minutes, 0)
+    if not open_ or dossier.due_at is None:
+        return figures
+    clock = stopped or now  # the instant the figures are read at: now, or the pause
+    due = dossier.due_at
+    figures["remaining_working_minutes"] = (
+        calendar.minutes_between(clock, due) if clock < due else -calendar.minutes_between(due, clock)
+    )
+    original = dossier.original_due_at
+    if original is not None and known and (stopped is None or original < stopped):
+        today = now.astimezone(LOCAL_TZ).date()
+        if original.astimezone(LOCAL_TZ).date() < today:
+            figures["overdue"] = True
+            figures["overdue_working_minutes"] = calendar.minutes_between(original, clock)
+    return figures
+
+
 def view(written: Written, *, now: datetime) -> DossierRead:
     """The read shape of a dossier (see :func:`read`), from what a write or :func:`load` holds."""
     dossier, procedure, calendar = written.dossier, written.procedure, written.calendar
     events, stages, codes = written.events, written.stages, written.codes
-    elapsed = remaining = None
-    if dossier.clock_start_at is not None:
-        end = dossier.finished_at or now
-        elapsed = max(calendar.minutes_between(dossier.clock_start_at, end) - dossier.paused_minutes, 0)
-        if dossier.finished_at is None and dossier.due_at is not None:
-            if now < dossier.due_at:
-                remaining = calendar.minutes_between(now, dossier.due_at)
-            else:
-                remaining = -calendar.minutes_between(dossier.due_at, now)
     apology = any(e.type == "apology_issued" for e in events)
     status = Status(dossier.status_code)
     return DossierRead(
@@ -752,8 +899,7 @@ def view(written: Written, *, now: datetime) -> DossierRead:
         clock_start_at=dossier.clock_start_at,
         paused_minutes=dossier.paused_minutes,
         apology_issued=apology,
-        elapsed_working_minutes=elapsed,
-        remaining_working_minutes=remaining,
+        **clock_figures(dossier, calendar, now, events),
         late_stages=[s.seq for s in stages if s.outcome == "late"],
         allowed_events=list(allowed_events(status, apology_issued=apology)),
         stages=[
@@ -785,6 +931,9 @@ def view(written: Written, *, now: datetime) -> DossierRead:
                 reason=e.reason,
                 result=e.result,
                 new_due_at=e.new_due_at,
+                backdated=e.backdate_reason is not None,
+                backdate_reason=e.backdate_reason,
+                apology_late=e.apology_late,
             )
             for e in events
         ],

@@ -1,8 +1,10 @@
 """Managers' queues: open dossiers held by an agency that are overdue, or due within N working days.
 
 Only dossiers whose clock runs (received, processing) are queued: one waiting for a supplement or
-a financial obligation has its due on hold. The queue uses the current due (`due_at`, the
-rescheduled one after an apology); statistics keep comparing with the original due.
+a financial obligation has its due on hold. The overdue queue holds the dossiers past their
+ORIGINAL due date, as the statistics count them: an apology's new appointment does not take a
+dossier out of it (it stays, marked `rescheduled`, docs/event-time.md). The due-soon queue uses the
+current due (`due_at`, the rescheduled one after an apology): the appointment the citizen was given.
 """
 
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ QUEUE_COLUMNS = [
     "received_at",
     "due_at",
     "original_due_at",
+    "rescheduled",
     "holding_agency_code",
     "holding_agency_name",
     "current_stage",
@@ -56,6 +59,7 @@ _QUEUE_ROW = (
     Dossier.received_at,
     Dossier.due_at,
     Dossier.original_due_at,
+    Dossier.rescheduled_due_at,
     Dossier.current_agency_id,
 )
 _OPEN_STAGES = (
@@ -84,14 +88,15 @@ def _base(session: Session, where: QueueFilter) -> Select:
     return query
 
 
-def _page(session: Session, query: Select, page: int, page_size: int) -> tuple[list[Row], int]:
-    """The page's rows in due order, and how many there are in all.
+def _page(session: Session, query: Select, page: int, page_size: int, due=Dossier.due_at) -> tuple[list[Row], int]:
+    """The page's rows in `due` order, and how many there are in all.
 
-    `query` selects ids only: the count and the page's ids come off `ix_dossier_running` (for one
-    agency the page is its first entries in order); only the page's rows are read, as plain rows.
+    `query` selects ids only: the count and the page's ids come off `ix_dossier_running` (or, by the
+    original due, `ix_dossier_running_original`; for one agency the page is its first entries in
+    order); only the page's rows are read, as plain rows.
     """
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    ordered = query.order_by(Dossier.due_at, Dossier.id).offset((page - 1) * page_size).limit(page_size)
+    ordered = query.order_by(due, Dossier.id).offset((page - 1) * page_size).limit(page_size)
     ids = session.execute(ordered).scalars().all()
     rows = session.execute(
         select(*_QUEUE_ROW).join(Procedure, Procedure.id == Dossier.procedure_id).where(Dossier.id.in_(ids))
@@ -112,9 +117,10 @@ def _frame(session: Session, dossiers: list[Row], calendar: WorkingCalendar, ref
     }
     agencies = agency_tree(session).by_id
     due = np.array([_utc_naive(d.due_at) for d in dossiers], dtype="datetime64[m]")
+    original = np.array([_utc_naive(d.original_due_at) for d in dossiers], dtype="datetime64[m]")
     now = np.full(len(dossiers), np.datetime64(_utc_naive(reference), "m"))
-    overdue_minutes = calendar.working_minutes(due, now)
-    left_minutes = calendar.working_minutes(now, due)
+    overdue_minutes = calendar.working_minutes(original, now)  # against the original due, as statistics count
+    left_minutes = calendar.working_minutes(now, due)  # before the current due (the appointment given)
     per_day = calendar.minutes_per_day
     return pd.DataFrame(
         {
@@ -126,6 +132,7 @@ def _frame(session: Session, dossiers: list[Row], calendar: WorkingCalendar, ref
             "received_at": [d.received_at for d in dossiers],
             "due_at": [d.due_at for d in dossiers],
             "original_due_at": [d.original_due_at for d in dossiers],
+            "rescheduled": [d.rescheduled_due_at is not None for d in dossiers],
             "holding_agency_code": [agencies[d.current_agency_id].code for d in dossiers],
             "holding_agency_name": [agencies[d.current_agency_id].name for d in dossiers],
             "current_stage": [open_stages[d.id].name if d.id in open_stages else None for d in dossiers],
@@ -147,13 +154,17 @@ def overdue(
     page: int = 1,
     page_size: int = 20,
 ) -> tuple[pd.DataFrame, int]:
-    """Open dossiers whose due date is before `as_of` (today), most overdue first."""
+    """Open dossiers whose ORIGINAL due date is before `as_of` (today), most overdue first.
+
+    A dossier given a new appointment by an apology stays while it is past its original due
+    (`rescheduled` true): statistics count it overdue (domain §3, §5), whatever the new date.
+    """
     today = now.astimezone(LOCAL_TZ).date()
     as_of = as_of or today
     reference = now if as_of >= today else day_start(as_of)
     cutoff = day_start(as_of)
-    query = _base(session, where).where(Dossier.due_at < cutoff)
-    dossiers, total = _page(session, query, page, page_size)
+    query = _base(session, where).where(Dossier.original_due_at < cutoff)
+    dossiers, total = _page(session, query, page, page_size, due=Dossier.original_due_at)
     return _frame(session, dossiers, calendar, reference), total
 
 

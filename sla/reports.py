@@ -2,7 +2,12 @@
 
 Definitions (domain.md §5): refusals at intake and online submissions not yet received are left
 out; outcomes are against the original due; `withdrawn` counts withdrawn, stopped and abandoned
-dossiers, apart from `resolved`, so `total = resolved + withdrawn + open`.
+dossiers, apart from `resolved`, so `total = resolved + withdrawn + open`. A dossier whose clock
+stands still (status 5, 6) is within its due, unless it was already past it when the clock stopped.
+
+Integrity figures (docs/event-time.md), from a second small query over the flagged events:
+`events_recorded_late` (back-dated beyond the grace) and `apologies_late` (recorded less than one
+working day before the due), counted in the period they were recorded in, per the dossier's group.
 """
 
 from collections.abc import Iterator, Sequence
@@ -15,7 +20,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select, text
 from sqlmodel import Session
 
-from dossiers.models import Dossier, Stage
+from dossiers.models import FLAGGED_EVENT_CONDITION, Dossier, DossierEvent, Stage
 from procedures.db import UTCDateTime
 from procedures.errors import InvalidInput
 from procedures.models import Agency, Field, Procedure
@@ -33,12 +38,15 @@ GROUP_LABELS = {
     "channel": ["channel"],
     "month": ["month"],
 }
+INTEGRITY_COLUMNS = ("events_recorded_late", "apologies_late")
+FLAGGED_INDEX = "ix_dossier_event_flagged"
 REPORT_VALUES = [
     *COUNT_COLUMNS,
     "on_time_rate",
     "strict_on_time_rate",
     "progress_score_766",
     "avg_resolution_working_days",
+    *INTEGRITY_COLUMNS,
 ]
 
 
@@ -110,7 +118,8 @@ def _tally(
     `periods` are consecutive. Per row: `received` is the index of the period the dossier was
     received in (-1 before the first), `finished` that of its end (len(periods) past the last, or
     still open), `overdue_from` the first period at whose last day it is overdue if still open then
-    (len(periods): never, e.g. its clock is stopped for a supplement or an obligation); and its
+    (len(periods): never, e.g. its clock is stopped for a supplement or an obligation and it was
+    not yet past its due when it stopped); and its
     channel, outcome and group (agency or procedure id). The rows are few (groups × buckets ×
     channel × outcome), so the counts of every period follow in pandas.
 
@@ -122,7 +131,12 @@ def _tally(
     n = len(periods)
     starts = [period.start for period in periods] + [periods[-1].end]
     last_days = [day_start(period.last) for period in periods]
-    clock_stopped = and_(d.finished_at.is_(None), d.status_code.in_(CLOCK_STOPPED_STATUSES))
+    # on hold, and not past the due when the clock stopped (then it is not overdue while it waits)
+    clock_stopped = and_(
+        d.finished_at.is_(None),
+        d.status_code.in_(CLOCK_STOPPED_STATUSES),
+        or_(d.clock_stopped_since.is_(None), d.original_due_at >= d.clock_stopped_since),
+    )
     group_column = GROUP_COLUMNS.get(group_by)
     group = {"agency_id": d.receiving_agency_id, "procedure_id": d.procedure_id, None: literal(0)}[group_column]
     # (name, SQL value ≥ 0, radix): the mixed-radix digits of the key, most significant first
@@ -208,6 +222,58 @@ def _coarsen(tally: pd.DataFrame, periods: int) -> pd.DataFrame:
     return whole
 
 
+def _integrity(
+    session: Session, periods: Sequence[Period], group_by: str, agency_ids: Sequence[int] | None
+) -> pd.DataFrame:
+    """Events recorded late and late apologies per group and period of recording (`period`: its index).
+
+    Only the flagged events are read, off the partial index `ix_dossier_event_flagged`, then meet
+    their dossiers by primary key (for the group and the agency scope).
+    """
+    e, d = DossierEvent, Dossier
+    starts = [p.start for p in periods] + [periods[-1].end]
+    group = {"agency": d.receiving_agency_id, "procedure": d.procedure_id, "field": d.procedure_id}.get(group_by)
+    if group_by == "channel":
+        group = d.channel
+    query = (
+        select(
+            (group if group is not None else literal(0)).label("group_key"),
+            (_bucket(e.recorded_at, starts) - 1).label("period"),
+            func.sum(case((e.backdate_reason.is_not(None), 1), else_=0)).label("events_recorded_late"),
+            func.sum(case((e.apology_late, 1), else_=0)).label("apologies_late"),
+        )
+        .join(d, d.id == e.dossier_id)
+        .where(
+            text(f"({FLAGGED_EVENT_CONDITION})"),  # as the partial index states it
+            e.recorded_at >= literal(starts[0], UTCDateTime()),
+            e.recorded_at < literal(starts[-1], UTCDateTime()),
+        )
+    )
+    if agency_ids is not None:
+        query = query.where(d.receiving_agency_id.in_(agency_ids))
+    query = query.with_hint(DossierEvent, f"INDEXED BY {FLAGGED_INDEX}", "sqlite")
+    rows = session.execute(query.group_by(text("1"), text("2"))).all()
+    frame = pd.DataFrame(rows, columns=["group_key", "period", *INTEGRITY_COLUMNS])
+    for column in ("period", *INTEGRITY_COLUMNS):
+        frame[column] = pd.to_numeric(frame[column]).fillna(0).astype("int64")
+    return frame
+
+
+def _add_integrity(counts: pd.DataFrame, integrity: pd.DataFrame, key: str | None) -> pd.DataFrame:
+    """`counts` with the integrity columns of its groups (groups with flagged events only are added)."""
+    if key is None:
+        totals = integrity[list(INTEGRITY_COLUMNS)].sum()
+        counts = counts.copy()
+        for column in INTEGRITY_COLUMNS:
+            counts[column] = int(totals[column])
+        return counts
+    per_group = integrity.groupby(key, sort=False, dropna=False)[list(INTEGRITY_COLUMNS)].sum().reset_index()
+    merged = counts.merge(per_group, on=key, how="outer")
+    numeric = [*COUNT_COLUMNS, "resolution_minutes", *INTEGRITY_COLUMNS]
+    merged[numeric] = merged[numeric].fillna(0).astype("int64")
+    return merged
+
+
 def _aggregate(
     session: Session, period: Period, group_by: str, agency_ids: Sequence[int] | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -215,18 +281,31 @@ def _aggregate(
     if group_by == "month":
         months = [Period(first, last) for first, last in months_between(period.first, period.last)]
         tally = _tally(session, months, group_by, agency_ids)
-        groups = pd.concat([_counts_in(tally, i, None) for i in range(len(months))], ignore_index=True)
+        integrity = _integrity(session, months, group_by, agency_ids)
+        groups = pd.concat(
+            [
+                _add_integrity(_counts_in(tally, i, None), integrity[integrity["period"] == i], None)
+                for i in range(len(months))
+            ],
+            ignore_index=True,
+        )
         groups.insert(0, "month", [f"{month.first:%Y-%m}" for month in months])
-        return groups, _counts_in(_coarsen(tally, len(months)), 0, None)
+        return groups, _add_integrity(_counts_in(_coarsen(tally, len(months)), 0, None), integrity, None)
     tally = _tally(session, [period], group_by, agency_ids)
+    integrity = _integrity(session, [period], group_by, agency_ids)
     if group_by in ("procedure", "field"):
         catalogue = pd.DataFrame(
             session.execute(select(Procedure.id, Procedure.code, Procedure.field_id)).all(),
             columns=["procedure_id", "procedure_code", "field_id"],
         )
         tally = tally.merge(catalogue, on="procedure_id", how="left")
+        integrity = integrity.merge(catalogue, left_on="group_key", right_on="procedure_id", how="left")
     key = {"agency": "agency_id", "procedure": "procedure_code", "field": "field_id", "channel": "channel"}[group_by]
-    return _counts_in(tally, 0, key), _counts_in(tally, 0, None)
+    if group_by in ("agency", "channel"):
+        integrity = integrity.rename(columns={"group_key": key})
+    return _add_integrity(_counts_in(tally, 0, key), integrity, key), _add_integrity(
+        _counts_in(tally, 0, None), integrity, None
+    )
 
 
 def _label(session: Session, frame: pd.DataFrame, group_by: str) -> pd.DataFrame:
@@ -280,7 +359,8 @@ def period_report(
     groups = _label(session, groups, group_by)
     total["group"] = "total"
     frame = pd.concat([groups, total], ignore_index=True)
-    frame[[*COUNT_COLUMNS, "resolution_minutes"]] = frame[[*COUNT_COLUMNS, "resolution_minutes"]].astype("int64")
+    counted = [*COUNT_COLUMNS, "resolution_minutes", *INTEGRITY_COLUMNS]
+    frame[counted] = frame[counted].astype("int64")
     frame = _finish(frame)[["group", *GROUP_LABELS[group_by], *REPORT_VALUES]]
     return frame.astype(object).where(frame.notna(), None)
 

@@ -9,8 +9,9 @@ from procedures.errors import InvalidInput, NotFound
 from procedures.models import Agency
 from sla.core.rates import period_bounds
 from sla.models import JobRun, PeriodSnapshot
+from sla.reports import INTEGRITY_COLUMNS
 
-FEED_VERSION = "motcua-index-feed-1"
+FEED_VERSION = "motcua-index-feed-2"
 
 
 def recent_runs(session: Session, *, job: str | None = None, limit: int = 50) -> list[dict]:
@@ -104,6 +105,8 @@ def feed(session: Session, *, period: str) -> dict:
                         "open_overdue",
                     )
                 },
+                # integrity (docs/event-time.md); None in snapshots frozen before these were counted
+                "integrity": {key: row.counts.get(key) for key in INTEGRITY_COLUMNS},
             }
             for scope, row in sorted(latest.items(), key=lambda item: (item[0] == "total", item[0]))
         ],

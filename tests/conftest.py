@@ -38,6 +38,7 @@ USERS = (  # username, role, agency scope
     ("department-clerk", "clerk", DEPARTMENT),
     ("city-manager", "manager", "000.00.00.H26"),
 )
+BACKDATE_REASON = "Ghi lại hồ sơ giấy của năm 2025"  # the tests' history is back-dated by the administrator
 POSTGRES_URL = os.environ.get("MOTCUA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -6,7 +6,7 @@ identity numbers, phones and addresses are shown only to staff of the agencies h
 a dossier outside the user's scope answers 404, as an unknown code does.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +50,25 @@ PRINTABLE = {
 }
 
 
+BACKDATING_ROLES = (Role.MANAGER, Role.ADMIN)
+
+
+def time_policy(request: Request, principal: Principal) -> dict:
+    """The event time policy's keywords for the services, for this user (docs/event-time.md).
+
+    Every door that records what a user says happened (this API, the desk pages) passes these: an
+    instant further back than the grace needs the manager or admin role and a backdate_reason.
+    """
+    settings = request.app.state.settings
+    return {
+        "may_backdate": principal.role in BACKDATING_ROLES,
+        "rules": service.TimeRules(
+            backdate_grace=timedelta(minutes=settings.backdate_grace_minutes),
+            apology_max_extension=settings.apology_max_extension,
+        ),
+    }
+
+
 def _calendar_for(request: Request, session):
     return lambda agency_code: request.app.state.calendars.get(session, agency_code)
 
@@ -57,10 +76,19 @@ def _calendar_for(request: Request, session):
 def _written(request: Request, session, written: service.Written, key: str | None, principal: Principal) -> Response:
     """The answer to a write, from what the write holds (nothing is read back)."""
     audit_dossier(request, written.dossier.code, personal_data=personal_data_shown(written, principal))
+    request.state.audit_detail = (f"dossier {written.dossier.code}" + backdating_note(written.events[-1]))[:1000]
     view = visible_view(written, principal)
     if key:
         idempotency.complete(session, key=key, status_code=201, response=view.model_dump(mode="json"))
     return _json(view, status_code=201)
+
+
+def backdating_note(event) -> str:
+    """What the audit row says of a back-dated event (docs/event-time.md); empty for any other."""
+    if event.backdate_reason is None:
+        return ""
+    at = event.at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+    return f"; {event.type} back-dated to {at}: {event.backdate_reason}"
 
 
 def _json(model: BaseModel, status_code: int = 200) -> Response:
@@ -93,6 +121,7 @@ def receive(request: Request, session: SessionDep, principal: Clerk, data: Dossi
         calendar_for=_calendar_for(request, session),
         now=datetime.now(UTC),
         idempotency_key=key,
+        **time_policy(request, principal),
     )
     return _written(request, session, written, key, principal)
 
@@ -120,6 +149,7 @@ def record_event(
         now=datetime.now(UTC),
         idempotency_key=key,
         authorize=event_policy(principal),
+        **time_policy(request, principal),
     )
     return _written(request, session, written, key, principal)
 

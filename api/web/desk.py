@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from api.deps import SessionDep, audit_dossier
+from api.routes.dossiers import BACKDATING_ROLES, backdating_note, time_policy
 from api.security import dossier_view, event_policy, readable_dossier, scoped_search
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates
 from api.web.i18n import Formats
@@ -102,6 +103,8 @@ def _desk(
             "form": form,
             "key": uuid.uuid4().hex,
             "problem": problem,
+            "may_backdate": request.state.principal.role in BACKDATING_ROLES,
+            "backdate_grace": request.app.state.settings.backdate_grace_minutes,
         },
         status_code=problem.status_code if problem else 200,
         page_path="/desk",
@@ -149,6 +152,7 @@ def receive(
     phone: Annotated[str | None, Form(max_length=20)] = None,
     address: Annotated[str | None, Form(max_length=500)] = None,
     received_at: Annotated[str | None, Form(max_length=32)] = None,
+    backdate_reason: Text = None,
     key: Annotated[str | None, Form(max_length=128)] = None,
 ):
     """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print."""
@@ -162,6 +166,7 @@ def receive(
         "phone": blank_to_none(phone),
         "address": blank_to_none(address),
         "received_at": blank_to_none(received_at),
+        "backdate_reason": blank_to_none(backdate_reason),
     }
     try:
         with session.begin_nested():
@@ -172,6 +177,7 @@ def receive(
                 agency_code=form["agency_code"] or "",
                 channel=channel,
                 received_at=form["received_at"],
+                backdate_reason=form["backdate_reason"],
                 applicant={name: form[name] for name in APPLICANT_FIELDS if form[name] is not None},
             )
             principal = request.state.principal
@@ -181,14 +187,17 @@ def receive(
             if stored:
                 code = stored["code"]
             else:
-                code = service.receive(
+                written = service.intake(
                     session,
                     data=data,
                     actor=request.state.principal.username,
                     calendar_for=calendar_for(request, session),
                     now=datetime.now(UTC),
                     idempotency_key=key,
-                ).code
+                    **time_policy(request, principal),
+                )
+                code = written.dossier.code
+                request.state.audit_detail = f"dossier {code}{backdating_note(written.events[-1])}"[:1000]
                 if key:
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:
@@ -226,6 +235,8 @@ def _dossier_page(
             "submitted": submitted,
             "done": done if done in EVENT_TYPES else None,
             "minutes_per_day": calendar.minutes_per_day,
+            "may_backdate": request.state.principal.role in BACKDATING_ROLES,
+            "backdate_grace": request.app.state.settings.backdate_grace_minutes,
         },
         status_code=problem.status_code if problem else 200,
         page_path=f"/desk/dossiers/{code}",
@@ -281,6 +292,7 @@ def record_event(
     result: Text = None,
     new_due_at: Annotated[str | None, Form(max_length=32)] = None,
     at: Annotated[str | None, Form(max_length=32)] = None,
+    backdate_reason: Text = None,
     key: Annotated[str | None, Form(max_length=128)] = None,
 ):
     """Record one event; a refusal (state machine, clock, input) is shown on the dossier page as the API says it."""
@@ -293,6 +305,7 @@ def record_event(
         "result": blank_to_none(result),
         "new_due_at": blank_to_none(new_due_at),
         "at": blank_to_none(at),
+        "backdate_reason": blank_to_none(backdate_reason),
     }
     try:
         with session.begin_nested():
@@ -300,7 +313,7 @@ def record_event(
             principal = request.state.principal
             scope = f"{principal.username} POST /desk/dossiers/{code}/events"
             if _claimed(session, key, scope, data.model_dump(mode="json")) is None:
-                service.record(
+                written = service.append_event(
                     session,
                     code=code,
                     data=data,
@@ -309,7 +322,9 @@ def record_event(
                     now=datetime.now(UTC),
                     idempotency_key=key,
                     authorize=event_policy(principal),
+                    **time_policy(request, principal),
                 )
+                request.state.audit_detail = f"dossier {code}{backdating_note(written.events[-1])}"[:1000]
                 if key:
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:

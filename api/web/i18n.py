@@ -85,8 +85,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "desk.address": ("Địa chỉ", "Address"),
     "desk.received_at": ("Thời điểm tiếp nhận", "Received at"),
     "desk.received_at_hint": (
-        "Để trống nếu tiếp nhận ngay bây giờ; chỉ nhập khi ghi lại hồ sơ đã nhận trước đó.",
-        "Leave empty for now; fill in only for a dossier received earlier.",
+        "Để trống nếu tiếp nhận ngay bây giờ; chỉ nhập khi ghi lại hồ sơ đã nhận trước đó "
+        "(sớm hơn quá {minutes} phút: cần quyền quản trị và lý do).",
+        "Leave empty for now; fill in only for a dossier received earlier "
+        "(more than {minutes} minutes back: an administrator, with a reason).",
     ),
     "desk.submit": ("Tiếp nhận và in giấy hẹn", "Receive and print the receipt"),
     "desk.confirm_submit": ("Tiếp nhận hồ sơ này?", "Receive this dossier?"),
@@ -123,6 +125,30 @@ LABELS: dict[str, tuple[str, str]] = {
     "dossier.paused": ("Thời gian tạm dừng", "Paused"),
     "dossier.clock_stopped": ("Đang dừng tính thời gian", "The clock is stopped"),
     "dossier.working_time": ("tính theo giờ làm việc", "in working time"),
+    "dossier.paused_since": ("Tạm dừng từ", "Paused since"),
+    "dossier.elapsed_to_pause": ("Đã dùng đến khi tạm dừng", "Used up to the pause"),
+    "dossier.remaining_at_pause": ("Còn lại khi tạm dừng", "Left at the pause"),
+    "dossier.overdue_at_pause": ("Đã quá hạn khi tạm dừng", "Already overdue when paused"),
+    "dossier.due_today": ("Đến hạn hôm nay", "Due today"),
+    "dossier.past_original_due": ("Quá hạn so với hạn ban đầu", "Past the original due"),
+    "dossier.due_moves": ("sẽ lùi theo thời gian tạm dừng", "moves by the time paused"),
+    "dossier.backdated": ("ghi lùi thời gian", "back-dated"),
+    "dossier.recorded_at": ("ghi nhận lúc", "recorded at"),
+    "dossier.backdate_reason": ("Lý do ghi lùi", "Why recorded late"),
+    "dossier.apology_late": (
+        "xin lỗi muộn: ghi nhận chưa đủ 1 ngày làm việc trước hạn",
+        "late apology: recorded less than 1 working day before the due",
+    ),
+    "field.backdate_reason": ("Lý do ghi lùi thời gian", "Why it is recorded only now"),
+    "dash.rescheduled": ("đã hẹn lại (xin lỗi)", "rescheduled (apology)"),
+    "common.when_rule": (
+        "Để trống: ghi theo thời điểm hiện tại. Sớm hơn hiện tại quá {minutes} phút cần quyền quản lý và lý do.",
+        "Leave empty for now. More than {minutes} minutes back needs a manager and a reason.",
+    ),
+    "common.backdate_hint": (
+        "Chỉ cần khi thời điểm sớm hơn hiện tại quá {minutes} phút; sự việc được tính là ghi muộn.",
+        "Needed only when the time is more than {minutes} minutes back; it is counted as recorded late.",
+    ),
     "dossier.stages": ("Các bước xử lý", "Stages"),
     "dossier.stage": ("Bước", "Stage"),
     "dossier.stage_agency": ("Đơn vị", "Agency"),

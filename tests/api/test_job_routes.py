@@ -26,16 +26,17 @@ def freeze(session, revision: int = 1) -> None:
 
 
 def test_feed_and_snapshots(client, session):
-    client.post(f"{API}/dossiers", json={"procedure_code": "1.004222", "agency_code": WARD,
+    client.post(f"{API}/dossiers", json={"procedure_code": "1.004222", "agency_code": WARD, "backdate_reason": "x",
                                          "received_at": "2025-06-02T09:00", "applicant": {"name": "A"}})  # fmt: skip
     freeze(session)
     freeze(session, revision=2)
     feed = client.get(f"{API}/index/feed", params={"period": "2025-06"}).json()
-    assert feed["feed_version"] == "motcua-index-feed-1" and (feed["from"], feed["to"]) == ("2025-06-01", "2025-06-30")
+    assert feed["feed_version"] == "motcua-index-feed-2" and (feed["from"], feed["to"]) == ("2025-06-01", "2025-06-30")
     ward = next(a for a in feed["agencies"] if a["agency_code"] == WARD)
     assert ward["snapshot_revision"] == 2 and ward["snapshot_at"]
     assert set(ward["scores"]) == {"on-time-rate-v1", "strict-on-time-rate-v1", "766-progress-v1", "par-on-time-v1"}
     assert ward["scores"]["766-progress-v1"]["max_points"] == 20.0
+    assert ward["integrity"] == {"events_recorded_late": 0, "apologies_late": 0}  # the intake was recorded today
     assert feed["agencies"][-1]["agency_code"] is None  # the city total comes last
     text = client.get(f"{API}/index/feed", params={"period": "2025-06", "format": "csv"}).content.decode("utf-8-sig")
     table = list(csv.DictReader(io.StringIO(text)))

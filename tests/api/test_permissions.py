@@ -36,16 +36,16 @@ def dossiers(client):
 
 
 def apology() -> dict:
-    new_due = (datetime.now(UTC) + timedelta(days=40)).isoformat()
+    new_due = (datetime.now(UTC) + timedelta(days=14)).isoformat()  # after the due, within 7 more working days
     return {"type": "apology_issued", "new_due_at": new_due, "reason": "Cần xác minh"}
 
 
 ALLOWED = {  # case → roles that may (admins may everything)
     "intake own": {"clerk"},
     "intake foreign": set(),
-    "event on own dossier": {"clerk"},
+    "event on own dossier": {"clerk", "manager"},
     "event on foreign dossier": set(),
-    "event on dossier held by own agency": {"clerk", "officer"},
+    "event on dossier held by own agency": {"clerk", "officer", "manager"},
     "apology on own dossier": {"manager"},
     "apology on foreign dossier": set(),
     "create procedure": set(),

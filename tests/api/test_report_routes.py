@@ -14,7 +14,7 @@ def dossiers(client):
     def receive(received_at=None, **extra):
         body = {"procedure_code": "1.004222", "agency_code": WARD, "applicant": {"name": "Lê Văn C"}, **extra}
         if received_at:
-            body["received_at"] = received_at
+            body["received_at"] = body["backdate_reason"] = received_at
         response = client.post(f"{API}/dossiers", json=body)
         assert response.status_code == 201, response.text
         return response.json()["code"]
@@ -24,7 +24,8 @@ def dossiers(client):
     resolved = receive("2025-06-03T09:00")
     assert (
         client.post(
-            f"{API}/dossiers/{resolved}/events", json={"type": "resolved", "at": "2025-06-05T09:00"}
+            f"{API}/dossiers/{resolved}/events",
+            json={"type": "resolved", "at": "2025-06-05T09:00", "backdate_reason": "x"},
         ).status_code
         == 201
     )

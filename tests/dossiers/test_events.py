@@ -80,10 +80,10 @@ def test_pause_and_resume_move_the_due(receive, event):
 def test_one_apology_and_statistics_against_the_original_due(client, receive, event, session):
     code = receive()["code"]
     apology = event(
-        code, "apology_issued", at="2025-06-05T10:00", new_due_at="2025-06-20T17:00", reason="Cần xác minh thêm"
+        code, "apology_issued", at="2025-06-05T10:00", new_due_at="2025-06-19T17:00", reason="Cần xác minh thêm"
     )
     assert apology["original_due_at"] == "2025-06-11T09:00:00+07:00"
-    assert apology["rescheduled_due_at"] == apology["due_at"] == "2025-06-20T17:00:00+07:00"
+    assert apology["rescheduled_due_at"] == apology["due_at"] == "2025-06-19T17:00:00+07:00"
     assert apology["apology_issued"] and "apology_issued" not in apology["allowed_events"]
     before = event_count(session)
     second = event(code, "apology_issued", at="2025-06-06T10:00", new_due_at="2025-06-25T17:00", reason="x", expect=409)
@@ -94,7 +94,7 @@ def test_one_apology_and_statistics_against_the_original_due(client, receive, ev
     letter = client.get(f"{API}/{code}/apology")
     assert letter.status_code == 200
     assert "Phiếu xin lỗi" in letter.text and "Cần xác minh thêm" in letter.text
-    assert "17 giờ 00 phút, ngày 20 tháng 06 năm 2025" in letter.text
+    assert "17 giờ 00 phút, ngày 19 tháng 06 năm 2025" in letter.text
 
 
 def test_apology_less_than_a_working_day_ahead_is_refused(client, receive, event):
@@ -150,7 +150,7 @@ def test_abandoned_after_a_supplement_request(receive, event):
 
 def test_idempotent_event_retry_writes_nothing(client, receive, session):
     code = receive()["code"]
-    body = {"type": "paused", "at": "2025-06-03T10:00", "reason": "Chờ nghĩa vụ tài chính"}
+    body = {"type": "paused", "at": "2025-06-03T10:00", "reason": "Chờ nghĩa vụ tài chính", "backdate_reason": "x"}
     first = client.post(f"{API}/{code}/events", json=body, headers={"Idempotency-Key": "evt-1"})
     assert first.status_code == 201
     before = event_count(session)

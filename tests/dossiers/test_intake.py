@@ -13,6 +13,7 @@ from dossiers.schemas import ApplicantIn, DossierCreate
 from procedures.models import Agency
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS
+from tests.conftest import BACKDATE_REASON
 from tests.dossiers.conftest import API, DEPARTMENT, RELIGION, WARD
 
 
@@ -89,7 +90,12 @@ def test_bad_intakes_are_refused_with_what_is_accepted(client):
         ({"procedure_code": RELIGION, "agency_code": "nope"}, 404, "no agency"),
         ({"procedure_code": RELIGION, "agency_code": WARD, "channel": "fax"}, 422, "'counter'"),
         (
-            {"procedure_code": RELIGION, "agency_code": WARD, "received_at": "2020-01-01T09:00"},
+            {
+                "procedure_code": RELIGION,
+                "agency_code": WARD,
+                "received_at": "2020-01-01T09:00",
+                "backdate_reason": "x",
+            },
             404,
             "no version in force",
         ),
@@ -109,6 +115,7 @@ def test_idempotent_intake_writes_once(client, session):
         "procedure_code": RELIGION,
         "agency_code": DEPARTMENT,
         "received_at": "2025-06-02T09:00",
+        "backdate_reason": BACKDATE_REASON,
         "applicant": {"name": "A"},
     }
     first = client.post(API, json=body, headers={"Idempotency-Key": "intake-1"})
@@ -162,6 +169,7 @@ def test_fifty_parallel_intakes_get_fifty_distinct_codes(engine):
                 actor="test",
                 calendar_for=lambda code: store.get(session, code),
                 now=datetime.now(UTC),
+                rules=service.HISTORY,
             )
             return dossier.code
 

@@ -24,7 +24,9 @@ def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
             received_at=datetime(2025, 6, 2, 9),
             applicant=ApplicantIn(name="A"),
         )
-        return service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now)
+        return service.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+        )
 
     open_dossier = intake()
     finished = intake()
@@ -35,6 +37,7 @@ def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
         actor="test",
         calendar_for=calendar_for,
         now=now,
+        rules=service.HISTORY,
     )
     assert finished.outcome == "on_time"
     add_override(session, OverrideCreate(date=date(2025, 6, 4), kind="off", reason="Nghỉ đột xuất do bão"))
@@ -75,7 +78,11 @@ def test_a_dossier_the_clock_cannot_replay_is_reported_and_the_others_are_rebuil
             received_at=datetime(2025, 6, 2, 9),
             applicant=ApplicantIn(name="A"),
         )
-        codes.append(service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now).code)
+        codes.append(
+            service.receive(
+                session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+            ).code
+        )
     broken = service.get_dossier(session, codes[0])
     session.add(
         DossierEvent(

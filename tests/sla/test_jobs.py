@@ -33,10 +33,14 @@ def intake(engine, received: datetime, events: list[tuple[str, datetime]] = ()) 
         data = DossierCreate(
             procedure_code="1.004222", agency_code=WARD, received_at=received, applicant=ApplicantIn(name="A")
         )
-        code = service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now).code
+        code = service.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+        ).code
         for type_, at, *fields in events:
             body = EventCreate(type=type_, at=at, **(fields[0] if fields else {}))
-            service.record(session, code=code, data=body, actor="test", calendar_for=calendar_for, now=now)
+            service.record(
+                session, code=code, data=body, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+            )
     return code
 
 
@@ -228,6 +232,7 @@ def test_a_day_off_that_overtakes_an_apology_keeps_the_apology_as_history(city):
             actor="test",
             calendar_for=lambda agency: store.get(session, agency),
             now=datetime.now(UTC),
+            rules=service.HISTORY,
         )
     with Session(city) as session:
         assert service.get_dossier(session, code).outcome == "early"

@@ -46,13 +46,23 @@ def random_city(session):
             status=status,
             applicant=ApplicantIn(name="Người nộp"),
         )
-        code = service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now).code
+        code = service.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+        ).code
         at = received
         for event_type in [] if status == "refused" else rng.choice(PATHS):
             at += timedelta(hours=rng.randrange(2, 24 * 12))
             body = EventCreate(type=event_type, at=at, reason="lý do" if event_type == "supplement_requested" else None)
             try:
-                service.record(session, code=code, data=body, actor="test", calendar_for=calendar_for, now=now)
+                service.record(
+                    session,
+                    code=code,
+                    data=body,
+                    actor="test",
+                    calendar_for=calendar_for,
+                    now=now,
+                    rules=service.HISTORY,
+                )
             except DomainError:
                 break
     session.flush()

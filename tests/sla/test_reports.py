@@ -34,11 +34,14 @@ def june(session):
             reason="Không thuộc thẩm quyền" if status == "refused" else None,
             applicant=ApplicantIn(name="A"),
         )
-        return service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=now).code
+        return service.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+        ).code
 
     def record(code: str, type: str, at: datetime):
+        data = EventCreate(type=type, at=at)
         service.record(
-            session, code=code, data=EventCreate(type=type, at=at), actor="test", calendar_for=calendar_for, now=now
+            session, code=code, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
         )
 
     a = intake(datetime(2025, 5, 20, 9))
@@ -164,7 +167,8 @@ def _plan(session, statement: str, parameters) -> str:
 def test_the_report_scans_the_covering_index_only(session, june, statements, group_by, agency):
     period = reports.Period(date(2025, 1, 1), date(2025, 12, 31))
     reports.period_report(session, period=period, group_by=group_by, agency=agency)
-    tally = [(sql, parameters) for sql, parameters in statements if "GROUP BY" in sql and "FROM dossier" in sql]
+    grouped = [(sql, parameters) for sql, parameters in statements if "GROUP BY" in sql and "FROM dossier" in sql]
+    tally = [(sql, parameters) for sql, parameters in grouped if "dossier_event" not in sql]
     assert len(tally) == 1, "one scan a report"
     plan = _plan(session, *tally[0])
     if session.get_bind().dialect.name == "postgresql":
@@ -172,6 +176,12 @@ def test_the_report_scans_the_covering_index_only(session, june, statements, gro
         assert "HashAggregate" in plan and "Sort" not in plan, plan
     else:
         assert "USING COVERING INDEX ix_dossier_report" in plan, plan
+    # the integrity figures: only the flagged events, off their partial index, never the whole event log
+    integrity = [(sql, parameters) for sql, parameters in grouped if "FROM dossier_event" in sql]
+    assert len(integrity) == 1
+    if session.get_bind().dialect.name == "sqlite":
+        plan = _plan(session, *integrity[0])
+        assert "ix_dossier_event_flagged" in plan, plan
 
 
 def test_the_plan_settings_end_with_the_scan(session, june):
@@ -182,7 +192,7 @@ def test_the_plan_settings_end_with_the_scan(session, june):
 
 
 def test_a_queue_page_is_read_off_the_running_index(session, june, statements):
-    """One agency's overdue page: its first entries of ix_dossier_running in due order, no sort.
+    """One agency's overdue page: its first entries of ix_dossier_running_original in due order, no sort.
 
     (On a table this small PostgreSQL may rightly prefer to read the rows; it is checked on
     SQLite, whose planner takes the index for the equality and the order.)"""
@@ -190,7 +200,7 @@ def test_a_queue_page_is_read_off_the_running_index(session, june, statements):
         pytest.skip("the planner's choice on a small table")
     calendar = june["calendar_for"](WARD)
     queues.overdue(session, where=queues.QueueFilter(agency=WARD), calendar=calendar, now=datetime.now(UTC))
-    page = [(sql, parameters) for sql, parameters in statements if "ORDER BY dossier.due_at" in sql]
+    page = [(sql, parameters) for sql, parameters in statements if "ORDER BY dossier.original_due_at" in sql]
     plan = _plan(session, *page[0])
-    assert "INDEX ix_dossier_running (current_agency_id=? AND due_at<?)" in plan, plan
+    assert "INDEX ix_dossier_running_original (current_agency_id=? AND original_due_at<?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan

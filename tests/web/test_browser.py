@@ -23,6 +23,7 @@ def receive(desk, received_at: str = "") -> str:
         "id_number": ID_NUMBER,
         "phone": PHONE_NUMBER,
         "received_at": received_at,
+        "backdate_reason": "Ghi lại hồ sơ đã nhận" if received_at else "",
     }
     response = desk.post("/desk/dossiers", data=form)
     assert response.status_code == 303, response.text
@@ -30,6 +31,7 @@ def receive(desk, received_at: str = "") -> str:
 
 
 def post_event(desk, code: str, **fields) -> None:
+    fields.setdefault("backdate_reason", "Ghi lại sự việc đã qua" if fields.get("at") else "")
     response = desk.post(f"/desk/dossiers/{code}/events", data=fields)
     assert response.status_code == 303, response.text
 

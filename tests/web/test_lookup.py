@@ -4,6 +4,7 @@ import pytest
 
 from dossiers import lookup
 from procedures.errors import InvalidInput, NotFound
+from tests.conftest import BACKDATE_REASON
 
 API = "/api/v1"
 WARD = "000.01.01.H26"
@@ -16,6 +17,7 @@ def dossier(client):
         "procedure_code": "1.004222",
         "agency_code": WARD,
         "received_at": "2025-06-02T09:00",
+        "backdate_reason": BACKDATE_REASON,
         "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": PHONE, "address": "12 Hàng Bạc"},
     }
     response = client.post(f"{API}/dossiers", json=body)
@@ -68,21 +70,27 @@ def test_apology_shows_the_new_appointment(client, dossier):
         "type": "apology_issued",
         "at": "2025-06-09T10:00",
         "reason": "Cần xác minh thêm",
-        "new_due_at": "2025-06-20T16:00",
+        "new_due_at": "2025-06-19T16:00",
+        "backdate_reason": BACKDATE_REASON,
     }
     assert client.post(f"{API}/dossiers/{dossier['code']}/events", json=apology).status_code == 201
     body = client.get(f"{API}/lookup", params={"code": dossier["code"], "phone_last4": "5678"}).json()
     assert body["apology"] == {
         "issued_at": "2025-06-09T10:00:00+07:00",
         "reason": "Cần xác minh thêm",
-        "new_appointment_at": "2025-06-20T16:00:00+07:00",
+        "new_appointment_at": "2025-06-19T16:00:00+07:00",
     }
-    assert body["appointment_at"] == "2025-06-20T16:00:00+07:00"
+    assert body["appointment_at"] == "2025-06-19T16:00:00+07:00"
     assert body["original_appointment_at"] == dossier["original_due_at"]
 
 
 def test_waiting_for_a_supplement_says_the_clock_is_stopped(client, dossier):
-    event = {"type": "supplement_requested", "at": "2025-06-03T09:00", "reason": "Thiếu giấy tờ"}
+    event = {
+        "type": "supplement_requested",
+        "at": "2025-06-03T09:00",
+        "reason": "Thiếu giấy tờ",
+        "backdate_reason": "x",
+    }
     assert client.post(f"{API}/dossiers/{dossier['code']}/events", json=event).status_code == 201
     body = client.get(f"{API}/lookup", params={"code": dossier["code"], "phone_last4": "5678"}).json()
     assert body["status"] == "waiting_supplement" and body["clock_stopped"] is True

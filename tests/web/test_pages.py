@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from api.web.i18n import LABELS, LANGUAGES, Formats
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES
+from tests.conftest import BACKDATE_REASON
 
 API = "/api/v1"
 WARD = "000.01.01.H26"
@@ -25,6 +26,7 @@ def receive_by_api(client, received_at=None, **applicant):
     }
     if received_at:
         body["received_at"] = received_at
+        body["backdate_reason"] = BACKDATE_REASON
     response = client.post(f"{API}/dossiers", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -107,6 +109,7 @@ def test_receiving_at_the_desk_leads_to_the_printable_receipt(client):
         "id_number": "",
         "address": "",
         "received_at": "2025-06-02T09:00",
+        "backdate_reason": BACKDATE_REASON,
         "key": "desk-test-key-1",
     }
     response = client.post("/desk/dossiers", data=form, follow_redirects=False)
@@ -161,11 +164,12 @@ def test_printable_forms_from_the_desk(client):
         "type": "apology_issued",
         "at": "2025-06-09T10:00",
         "reason": "Cần xác minh",
-        "new_due_at": "2025-06-20T16:00",
+        "new_due_at": "2025-06-19T16:00",
+        "backdate_reason": BACKDATE_REASON,
     }
     assert client.post(f"{API}/dossiers/{code}/events", json=apology).status_code == 201
     letter = client.get(f"/desk/dossiers/{code}/apology")
-    assert letter.status_code == 200 and "16 giờ 00 phút, ngày 20 tháng 06 năm 2025" in text(letter)
+    assert letter.status_code == 200 and "16 giờ 00 phút, ngày 19 tháng 06 năm 2025" in text(letter)
     assert f'href="/desk/dossiers/{code}/apology"' in client.get(f"/desk/dossiers/{code}").text
 
 
@@ -180,7 +184,8 @@ def test_events_posted_from_the_dossier_page(client):
         ({"type": "result_returned", "at": "2025-06-06T09:00"}, "Đã trả kết quả"),
     ]
     for number, (fields, status) in enumerate(steps):
-        response = client.post(url, data={**fields, "key": f"{code}-{number}"}, follow_redirects=False)
+        form = {**fields, "backdate_reason": BACKDATE_REASON, "key": f"{code}-{number}"}
+        response = client.post(url, data=form, follow_redirects=False)
         assert response.status_code == 303, text(response)
         assert response.headers["location"] == f"/desk/dossiers/{code}?done={fields['type']}"
         page = client.get(response.headers["location"])
