@@ -184,7 +184,7 @@ def _freeze(session) -> None:
 def test_snapshots_are_read_within_the_users_scope(client, client_as, session):
     for agency in (WARD, OTHER_WARD):
         body = {"procedure_code": "1.004222", "agency_code": agency, "received_at": "2025-06-02T09:00",
-                "applicant": {"name": "A"}}  # fmt: skip
+                "backdate_reason": "history for the test", "applicant": {"name": "A"}}  # fmt: skip
         assert client.post(f"{API}/dossiers", json=body).status_code == 201
     _freeze(session)
     june = {"period": "2025-06"}
