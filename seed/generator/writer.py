@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from dossiers.models import DossierCodeCounter
-from seed.generator.clock import NONE
+from sla.core.batch import NONE
 
 INSTANT, INT, OPTIONAL_INT, TEXT, BOOL = "instant", "int", "optional_int", "text", "bool"
 
