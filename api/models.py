@@ -4,6 +4,7 @@ from api.accounts import AccessToken, AuditEntry, User
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
+from sla.models import CalendarChange
 
 __all__ = [
     "AccessToken",
@@ -13,6 +14,7 @@ __all__ = [
     "AgencyState",
     "CalendarOverride",
     "CalendarState",
+    "CalendarChange",
     "DailySnapshot",
     "Dossier",
     "DossierCodeCounter",

@@ -6,11 +6,13 @@ Services add and flush; the caller's unit of work commits once (or rolls back: n
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Row as SqlRow
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,8 +32,16 @@ from procedures.db import utc_now
 from procedures.errors import InvalidInput, InvalidTransition, NotFound
 from procedures.models import Agency, Procedure
 from procedures.service import agency_tree, fold, get_agency, get_procedure, procedure_rule, steps_of
-from sla.core.calendar import LOCAL_TZ, CalendarError, WorkingCalendar
-from sla.core.lifecycle import STATUS_NAMES, Status, allowed_events
+from sla.core.batch import (
+    DOSSIER_OUTCOME_NAMES,
+    NONE,
+    STAGE_OUTCOME_NAMES,
+    CalendarOps,
+    EventColumns,
+    replay_batch,
+)
+from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, CalendarError, WorkingCalendar
+from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status, allowed_events
 from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
 from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, replay
 
@@ -42,6 +52,7 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
 RESOLVED_OUTCOMES = ("early", "on_time", "late")
+RESOLVED_OUTCOME_CODES = tuple(OUTCOME_NAMES.index(name) for name in RESOLVED_OUTCOMES)
 
 # The statements of intake and events, built once: building a statement and its cache key on every
 # call cost 0.2–0.6 ms of CPU, as much as running it (bench/README.md, section "Intake").
@@ -238,6 +249,12 @@ class RebuildReport:
     outcome_changed: int = 0
     skipped_finished: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # dossier code → why its events could not be replayed
+    outside_changes: int = 0  # stale dossiers whose clock window holds no changed day: only their stamp moved
+
+
+ChangedDays = Callable[[str, str], "Sequence[date] | None"]
+"""(calendar version a dossier was derived with, its receiving agency's code) → the local days whose
+status may differ between that calendar and today's, or None when unknown (everything may differ)."""
 
 
 def rebuild(
@@ -247,23 +264,32 @@ def rebuild(
     agency: str | None = None,
     refreeze: bool = False,
     stale_for: str | None = None,
+    changed_days: ChangedDays | None = None,
     reason: str = "re-derived from the event log (motcua dossiers rebuild)",
-    batch_size: int = 500,
+    batch_size: int = 10_000,
     progress: Callable[[int], None] | None = None,
 ) -> RebuildReport:
-    """Re-derive dossiers from their events (after a calendar or catalogue change), in batches.
+    """Re-derive dossiers from their events (after a calendar or catalogue change), in batches, with the
+    batch replay (`sla.core.batch.replay_batch`, grouped by procedure version and calendar).
 
     Finished dossiers keep their frozen outcome and dues unless `refreeze`. With `stale_for` (the
     current calendar stamp) only open dossiers derived with another calendar, or before their
-    procedure version last changed, are taken. Every due that moves is kept in the dossier's
-    history (DueChange) with `reason`.
+    procedure version last changed, are taken; with `changed_days` too, a dossier stale only by its
+    calendar is re-derived only when its clock window (from its receipt to the latest of its due, its
+    stages' dues and its last event) holds a changed day; the others only take the new stamp (their
+    columns would not move). Every due that moves is kept in the dossier's history (DueChange) with
+    `reason`. A dossier whose events cannot be replayed keeps its columns and is named in the report.
     """
     report = RebuildReport()
     codes = dict(session.execute(select(Agency.id, Agency.code)).all())
     rules: dict[int, ProcedureRule] = {}
     calendars: dict[str, WorkingCalendar] = {}
     # plain rows of what the replay and the report need (no table-model objects: 0.1 ms each)
-    query = select(*_REBUILD_DOSSIER).order_by(Dossier.id)
+    columns = list(_REBUILD_DOSSIER)
+    if stale_for is not None:
+        changed_since = select(Procedure.updated_at).where(Procedure.id == Dossier.procedure_id).scalar_subquery()
+        columns.append((Dossier.derived_at < changed_since).label("procedure_changed"))
+    query = select(*columns).order_by(Dossier.id)
     if agency:
         query = query.where(Dossier.receiving_agency_id == get_agency(session, agency).id)
     if not refreeze:
@@ -272,7 +298,6 @@ def rebuild(
             report.skipped_finished = session.execute(select(func.count()).select_from(finished)).scalar_one()
         query = query.where(Dossier.finished_at.is_(None))
     if stale_for is not None:
-        changed_since = select(Procedure.updated_at).where(Procedure.id == Dossier.procedure_id).scalar_subquery()
         query = query.where(
             Dossier.finished_at.is_(None),
             Dossier.clock_start_at.is_not(None),
@@ -284,44 +309,13 @@ def rebuild(
         if not batch:
             return report
         last_id = batch[-1].id
-        events: dict[int, list[SqlRow]] = {d.id: [] for d in batch}
-        for event in session.execute(_REBUILD_EVENTS, {"ids": list(events)}):
-            events[event.dossier_id].append(event)
-        derived, stage_rows, moves = [], [], []
         for dossier in batch:
             if dossier.procedure_id not in rules:
                 rules[dossier.procedure_id] = rule_of(session, dossier.procedure_id)
             agency_code = codes[dossier.receiving_agency_id]
             if agency_code not in calendars:  # one look-up per agency: the calendar holds for the whole rebuild
                 calendars[agency_code] = calendar_for(agency_code)
-            calendar = calendars[agency_code]
-            history = events[dossier.id]
-            try:
-                derivation = derive(
-                    session, dossier, history, calendar, rule=rules[dossier.procedure_id], codes=codes,
-                    checked_from=len(history),
-                )  # fmt: skip
-            except (InvalidInput, InvalidTransition) as exc:  # that dossier keeps its columns; the rest go on
-                report.failed[dossier.code] = exc.detail
-                log.warning("dossier %s not re-derived: %s", dossier.code, exc.detail)
-                continue
-            columns = derived_columns(derivation, calendar)
-            derived.append({"dossier_id": dossier.id, **{f"new_{name}": value for name, value in columns.items()}})
-            stage_rows += _stage_rows(dossier.id, derivation)
-            report.dossiers += 1
-            if columns["due_at"] != dossier.due_at:
-                report.due_moved += 1
-                moves.append(
-                    {
-                        "dossier_id": dossier.id,
-                        "recorded_at": columns["derived_at"],
-                        "old_due_at": dossier.due_at,
-                        "new_due_at": columns["due_at"],
-                        "reason": reason,
-                    }
-                )
-            report.outcome_changed += columns["outcome"] != dossier.outcome
-        _write_batch(session, derived, stage_rows, moves)
+        _rebuild_batch(session, batch, rules, calendars, codes, report, reason, changed_days)
         session.expunge_all()
         if progress:
             progress(len(batch))
@@ -332,8 +326,10 @@ _REBUILD_DOSSIER = (
     Dossier.code,
     Dossier.procedure_id,
     Dossier.receiving_agency_id,
+    Dossier.received_at,
     Dossier.due_at,
     Dossier.outcome,
+    Dossier.calendar_version,
 )
 _REBUILD_EVENTS = (
     select(
@@ -344,11 +340,212 @@ _REBUILD_EVENTS = (
         DossierEvent.from_agency_id,
         DossierEvent.to_agency_id,
         DossierEvent.new_due_at,
-        DossierEvent.reason,
     )
     .where(DossierEvent.dossier_id.in_(bindparam("ids", expanding=True)))
     .order_by(DossierEvent.dossier_id, DossierEvent.seq)
 )
+_LATEST_STAGE_DUES = (
+    select(Stage.dossier_id, func.max(Stage.due_at))
+    .where(Stage.dossier_id.in_(bindparam("ids", expanding=True)))
+    .group_by(Stage.dossier_id)
+)
+_BUMP_STAMP = update(Dossier).where(Dossier.id == bindparam("dossier_id")).values(calendar_version=bindparam("stamp"))
+_EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES)}
+_DAY_US = 86_400_000_000
+_LOCAL_OFFSET_US = 7 * 3_600_000_000  # Asia/Ho_Chi_Minh, a fixed offset over the calendar's years
+
+
+def _micros(values) -> np.ndarray:
+    """Aware datetimes (None for none) as int64 UTC microseconds (NONE for none)."""
+    instants = pd.DatetimeIndex(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).as_unit("us")
+    return instants.asi8.copy()  # NaT is int64's least value, which is NONE
+
+
+def _ids(values: pd.Series) -> np.ndarray:
+    """Agency ids (None for none) as int64 (-1 for none)."""
+    return pd.to_numeric(values, errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+
+
+def _datetimes(values: np.ndarray) -> list[datetime | None]:
+    """int64 UTC microseconds (NONE for none) as aware datetimes (None for none)."""
+    instants = pd.DatetimeIndex(values.astype("datetime64[us]")).tz_localize(UTC).to_pydatetime()
+    return [None if v == NONE else instant for v, instant in zip(values.tolist(), instants, strict=True)]
+
+
+def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, changed_days) -> None:
+    ids = np.fromiter((d.id for d in batch), dtype=np.int64, count=len(batch))
+    rows = pd.DataFrame.from_records(
+        session.connection().execute(_REBUILD_EVENTS, {"ids": ids.tolist()}).all(),
+        columns=["dossier_id", "type", "at", "agency_id", "from_agency_id", "to_agency_id", "new_due_at"],
+    )
+    row_of = pd.Series(np.arange(len(batch)), index=ids)
+    event_row = row_of.reindex(rows["dossier_id"]).to_numpy() if len(rows) else np.zeros(0, dtype=np.int64)
+    acting = rows["from_agency_id"].where(rows["from_agency_id"].notna(), rows["agency_id"])
+    events = EventColumns(
+        dossier=event_row.astype(np.int64),
+        type=rows["type"].map(_EVENT_CODES).to_numpy(dtype=np.int64),
+        at=_micros(rows["at"]),
+        agency=_ids(acting),
+        to_agency=_ids(rows["to_agency_id"]),
+        new_due=_micros(rows["new_due_at"]),
+    )
+    take = np.ones(len(batch), dtype=bool)
+    if changed_days is not None:
+        take = _inside_changes(session, batch, ids, events, codes, changed_days)
+        bumped = [
+            {"dossier_id": d.id, "stamp": calendars[codes[d.receiving_agency_id]].version[:32]}
+            for d, taken in zip(batch, take.tolist(), strict=True)
+            if not taken
+        ]
+        if bumped:
+            session.connection().execute(_BUMP_STAMP, bumped)
+            report.outside_changes += len(bumped)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, dossier in enumerate(batch):
+        if take[i]:
+            calendar = calendars[codes[dossier.receiving_agency_id]]
+            groups.setdefault((dossier.procedure_id, id(calendar)), []).append(i)
+    derived, stage_rows, moves = [], [], []
+    derived_at = utc_now()
+    for members in groups.values():
+        first = batch[members[0]]
+        calendar = calendars[codes[first.receiving_agency_id]]
+        members = np.asarray(members)
+        pick = np.isin(events.dossier, members)
+        local = np.searchsorted(members, events.dossier[pick])
+        group_events = EventColumns(local, *(getattr(events, n)[pick] for n in ("type", "at", "agency", "to_agency",
+                                                                               "new_due")))  # fmt: skip
+        receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
+        result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
+        _collect(batch, members, result, calendar, derived_at, reason, report, derived, stage_rows, moves)
+    _write_batch(session, derived, stage_rows, moves)
+
+
+def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndarray:
+    """Which dossiers to re-derive: stale by their procedure, or with a changed day in their clock window."""
+    take = np.zeros(len(batch), dtype=bool)
+    days = np.full(len(batch), None, dtype=object)
+    for i, dossier in enumerate(batch):
+        if getattr(dossier, "procedure_changed", False):
+            take[i] = True
+            continue
+        changed = changed_days(dossier.calendar_version, codes[dossier.receiving_agency_id])
+        if changed is None:
+            take[i] = True
+        elif len(changed):
+            days[i] = changed
+    check = np.flatnonzero(np.fromiter((d is not None for d in days), dtype=bool, count=len(batch)))
+    if not check.size:
+        return take
+    end = np.maximum(_micros([batch[i].due_at for i in check]), NONE)
+    last_event = np.full(len(batch), NONE)
+    if events.at.size:
+        np.maximum.at(last_event, events.dossier, events.at)
+    latest_stage = dict(session.connection().execute(_LATEST_STAGE_DUES, {"ids": ids[check].tolist()}).all())
+    stage_due = _micros([latest_stage.get(int(ids[i])) for i in check])
+    end = np.maximum(np.maximum(end, last_event[check]), stage_due)
+    start = _micros([batch[i].received_at for i in check])
+    first_day = (start + _LOCAL_OFFSET_US) // _DAY_US
+    last_day = (end + _LOCAL_OFFSET_US) // _DAY_US
+    for k, i in enumerate(check.tolist()):
+        changed = np.asarray(days[i], dtype="datetime64[D]").view(np.int64)
+        take[i] = start[k] == NONE or bool(((changed >= first_day[k]) & (changed <= last_day[k])).any())
+    return take
+
+
+def _collect(batch, members, result, calendar, derived_at, reason, report, derived, stage_rows, moves) -> None:
+    """The rows to write for one replayed group; failed dossiers are reported and keep their columns."""
+    ok = np.ones(len(members), dtype=bool)
+    for row, exc in result.failed.items():
+        if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
+            raise exc
+        ok[row] = False
+        code = batch[members[row]].code
+        report.failed[code] = str(exc)
+        log.warning("dossier %s not re-derived: %s", code, exc)
+    rows = np.flatnonzero(ok)
+    if not rows.size:
+        return
+    dossiers = [batch[i] for i in members[rows].tolist()]
+    resolved = np.isin(result.outcome[rows], RESOLVED_OUTCOME_CODES)
+    resolution = np.full(rows.size, -1, dtype=np.int64)
+    if resolved.any():
+        worked = CalendarOps(calendar, "us").between(result.clock_start[rows][resolved], result.finished[rows][resolved])
+        resolution[resolved] = np.maximum(worked - result.paused_minutes[rows][resolved], 0)
+    instants = {
+        name: _datetimes(getattr(result, attribute)[rows])
+        for name, attribute in (("clock_start_at", "clock_start"), ("original_due_at", "original_due"),
+                                ("rescheduled_due_at", "rescheduled_due"), ("due_at", "due"),
+                                ("finished_at", "finished"))
+    }  # fmt: skip
+    statuses = result.status[rows].tolist()
+    outcomes = [DOSSIER_OUTCOME_NAMES[o] for o in result.outcome[rows].tolist()]
+    old_due = _micros([d.due_at for d in dossiers])
+    new_due = result.due[rows]
+    version = calendar.version[:32]
+    for k, dossier in enumerate(dossiers):
+        derived.append(
+            {
+                "dossier_id": dossier.id,
+                "new_status_code": statuses[k],
+                "new_status": STATUS_NAMES[Status(statuses[k])],
+                **{f"new_{name}": values[k] for name, values in instants.items()},
+                "new_outcome": outcomes[k],
+                "new_supplement_count": int(result.supplement_count[rows[k]]),
+                "new_paused_minutes": int(result.paused_minutes[rows[k]]),
+                "new_resolution_working_minutes": None if resolution[k] < 0 else int(resolution[k]),
+                "new_current_agency_id": int(result.holder[rows[k]]),
+                "new_calendar_version": version,
+                "new_derived_at": derived_at,
+            }
+        )
+        if new_due[k] != old_due[k]:
+            report.due_moved += 1
+            moves.append(
+                {
+                    "dossier_id": dossier.id,
+                    "recorded_at": derived_at,
+                    "old_due_at": dossier.due_at,
+                    "new_due_at": instants["due_at"][k],
+                    "reason": reason,
+                }
+            )
+        report.outcome_changed += outcomes[k] != dossier.outcome
+    report.dossiers += len(dossiers)
+    stage_rows += _batch_stage_rows(result, rows, [d.id for d in dossiers])
+
+
+def _batch_stage_rows(result, rows: np.ndarray, dossier_ids: list[int]) -> list[dict[str, Any]]:
+    count = result.stage_count[rows]
+    r, s = np.nonzero(np.arange(result.stage_started.shape[1])[None, :] < count[:, None])
+    g = rows[r]
+    steps = result.stage_step[g, s].tolist()
+    seqs = (s + 1).tolist()
+    started = _datetimes(result.stage_started[g, s])
+    due = _datetimes(result.stage_due[g, s])
+    ended = _datetimes(result.stage_ended[g, s])
+    agencies = result.stage_agency[g, s].tolist()
+    allotments = result.stage_allotment[g, s].tolist()
+    outcomes = result.stage_outcome[g, s].tolist()
+    overruns = result.stage_overrun[g, s].tolist()
+    excluded = result.stage_excluded[g, s].tolist()
+    return [
+        {
+            "dossier_id": dossier_ids[r[k]],
+            "seq": seqs[k],
+            "agency_id": agencies[k] if agencies[k] >= 0 else None,
+            "name": result.stage_name(steps[k], seqs[k])[:500],
+            "step_seq": result.steps[steps[k]].seq if steps[k] >= 0 else None,
+            "started_at": started[k],
+            "allotment_minutes": allotments[k] if allotments[k] >= 0 else None,
+            "due_at": due[k],
+            "ended_at": ended[k],
+            "outcome": STAGE_OUTCOME_NAMES[outcomes[k]],
+            "overrun_minutes": overruns[k],
+            "excluded": excluded[k],
+        }
+        for k in range(len(seqs))
+    ]
 
 
 @lru_cache(maxsize=4)
