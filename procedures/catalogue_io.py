@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+from procedures.db import analyze
 from procedures.errors import DomainError, InvalidInput
 from procedures.models import Agency, Field, Procedure
 from procedures.schemas import FieldIn, ProcedureCreate, ProcedureRead, StepIn
@@ -219,6 +220,7 @@ def import_catalogue(session: Session, content: bytes, fmt: str) -> dict:
             f"{len(errors)} problem(s) in the file, nothing was imported: {shown}" + (" …" if len(errors) > 20 else ""),
             errors=errors,
         )
+    analyze(session.connection(), ("field", "procedure", "procedure_step"))
     return {"procedures": len(procedures), "fields": len(fields)}
 
 

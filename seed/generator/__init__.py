@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
+from procedures.db import analyze
 from seed.generator import realism as R
 from seed.generator.check import mismatches
 from seed.generator.city import (
@@ -32,7 +33,7 @@ from seed.generator.city import (
 )
 from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
-from seed.generator.writer import BulkWriter
+from seed.generator.writer import TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
@@ -183,6 +184,9 @@ def generate(
         report.counters = writer.counters((a, d, s) for (a, d), s in sorted(written_counters.items()))
         writer.restore_indexes(restore)
         writer.finish()
+    with engine.connect() as connection:  # after the commit: the statistics of the rows just written
+        analyze(connection, (*TABLES, "dossier_code_counter"))
+        connection.commit()
     report.seconds = timer.perf_counter() - started
     return report
 
