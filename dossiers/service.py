@@ -368,8 +368,8 @@ def _ids(values: pd.Series) -> np.ndarray:
 
 def _datetimes(values: np.ndarray) -> list[datetime | None]:
     """int64 UTC microseconds (NONE for none) as aware datetimes (None for none)."""
-    instants = pd.DatetimeIndex(values.astype("datetime64[us]")).tz_localize(UTC).to_pydatetime()
-    return [None if v == NONE else instant for v, instant in zip(values.tolist(), instants, strict=True)]
+    naive = values.astype("datetime64[us]").astype(object)  # NaT (NONE) becomes None
+    return [None if v is None else v.replace(tzinfo=UTC) for v in naive.tolist()]
 
 
 def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, changed_days) -> None:
@@ -400,13 +400,13 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
         if bumped:
             session.connection().execute(_BUMP_STAMP, bumped)
             report.outside_changes += len(bumped)
-    groups: dict[tuple[int, int], list[int]] = {}
+    # one replay per procedure version and calendar content (agencies with the same days and hours share one)
+    groups: dict[tuple, list[int]] = {}
     for i, dossier in enumerate(batch):
         if take[i]:
-            calendar = calendars[codes[dossier.receiving_agency_id]]
-            groups.setdefault((dossier.procedure_id, id(calendar)), []).append(i)
-    derived, stage_rows, moves = [], [], []
-    derived_at = utc_now()
+            key = (dossier.procedure_id, _calendar_key(calendars[codes[dossier.receiving_agency_id]]))
+            groups.setdefault(key, []).append(i)
+    columns = _Columns(len(batch))
     for members in groups.values():
         first = batch[members[0]]
         calendar = calendars[codes[first.receiving_agency_id]]
@@ -416,9 +416,152 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
         group_events = EventColumns(local, *(getattr(events, n)[pick] for n in ("type", "at", "agency", "to_agency",
                                                                                "new_due")))  # fmt: skip
         receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
-        result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
-        _collect(batch, members, result, calendar, derived_at, reason, report, derived, stage_rows, moves)
+        columns.add(members, replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes), calendar)
+    for row, exc in sorted(columns.failed.items()):
+        if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
+            raise exc
+        report.failed[batch[row].code] = str(exc)
+        log.warning("dossier %s not re-derived: %s", batch[row].code, exc)
+    derived, stage_rows, moves = _batch_rows(batch, columns, calendars, codes, reason, report)
     _write_batch(session, derived, stage_rows, moves)
+
+
+@lru_cache(maxsize=256)
+def _calendar_key(calendar: WorkingCalendar) -> tuple:
+    """What the clock's arithmetic depends on: the years, the working hours and which days are worked."""
+    days = np.arange(np.datetime64(f"{calendar.first_year}-01-01"), np.datetime64(f"{calendar.last_year + 1}-01-01"))
+    return calendar.first_year, calendar.last_year, calendar.working_hours, calendar.is_working_day(days).tobytes()
+
+
+class _Columns:
+    """The replayed columns of a rebuild batch, by batch row, gathered from the groups' batch results."""
+
+    _DOSSIER = ("status", "clock_start", "original_due", "rescheduled_due", "due", "finished", "outcome",
+                "paused_minutes", "supplement_count", "holder")  # fmt: skip
+    _STAGE = ("stage_agency", "stage_started", "stage_allotment", "stage_due", "stage_ended", "stage_outcome",
+              "stage_overrun", "stage_excluded")  # fmt: skip
+
+    def __init__(self, size: int) -> None:
+        self.done = np.zeros(size, dtype=bool)
+        self.resolution = np.full(size, -1, dtype=np.int64)
+        self.values: dict[str, np.ndarray] = {}
+        self.stages: dict[str, list] = {name: [] for name in (*self._STAGE, "row", "seq", "step_seq", "name")}
+        self.failed: dict[int, Exception] = {}
+        self.size = size
+
+    def add(self, members: np.ndarray, result, calendar: WorkingCalendar) -> None:
+        ok = np.ones(len(members), dtype=bool)
+        for row, exc in result.failed.items():
+            ok[row] = False
+            self.failed[int(members[row])] = exc
+        local = np.flatnonzero(ok)
+        rows = members[local]
+        self.done[rows] = True
+        for name in self._DOSSIER:
+            values = getattr(result, name)
+            if name not in self.values:
+                self.values[name] = np.zeros(self.size, dtype=values.dtype)
+            self.values[name][rows] = values[local]
+        resolved = local[np.isin(result.outcome[local], RESOLVED_OUTCOME_CODES)]
+        if resolved.size:
+            worked = CalendarOps(calendar, "us").between(result.clock_start[resolved], result.finished[resolved])
+            self.resolution[members[resolved]] = np.maximum(worked - result.paused_minutes[resolved], 0)
+        r, s = np.nonzero(np.arange(result.stage_started.shape[1])[None, :] < result.stage_count[local][:, None])
+        g = local[r]
+        for name in self._STAGE:
+            self.stages[name].append(getattr(result, name)[g, s])
+        steps = result.stage_step[g, s]
+        seqs = s + 1
+        self.stages["row"].append(members[g])
+        self.stages["seq"].append(seqs)
+        seq_of = np.array([step.seq for step in result.steps] + [-1], dtype=np.int64)
+        self.stages["step_seq"].append(seq_of[steps])
+        self.stages["name"].append([result.stage_name(step, seq) for step, seq in zip(steps.tolist(), seqs.tolist())])
+
+
+def _batch_rows(batch, columns: _Columns, calendars, codes, reason, report) -> tuple[list, list, list]:
+    """The dossier updates, stage rows and due moves of a rebuild batch, converted once for all its groups."""
+    rows = np.flatnonzero(columns.done)
+    if not rows.size:
+        return [], [], []
+    derived_at = utc_now()
+    v = columns.values
+    dossiers = [batch[i] for i in rows.tolist()]
+    instants = {
+        name: _datetimes(v[attribute][rows])
+        for name, attribute in (("clock_start_at", "clock_start"), ("original_due_at", "original_due"),
+                                ("rescheduled_due_at", "rescheduled_due"), ("due_at", "due"),
+                                ("finished_at", "finished"))
+    }  # fmt: skip
+    statuses = v["status"][rows].tolist()
+    outcomes = [DOSSIER_OUTCOME_NAMES[o] for o in v["outcome"][rows].tolist()]
+    supplements = v["supplement_count"][rows].tolist()
+    paused = v["paused_minutes"][rows].tolist()
+    holders = v["holder"][rows].tolist()
+    resolution = columns.resolution[rows].tolist()
+    old_due = _micros([d.due_at for d in dossiers])
+    moved = (v["due"][rows] != old_due).tolist()
+    derived, moves = [], []
+    for k, dossier in enumerate(dossiers):
+        derived.append(
+            {
+                "dossier_id": dossier.id,
+                "new_status_code": statuses[k],
+                "new_status": STATUS_NAMES[Status(statuses[k])],
+                **{f"new_{name}": values[k] for name, values in instants.items()},
+                "new_outcome": outcomes[k],
+                "new_supplement_count": supplements[k],
+                "new_paused_minutes": paused[k],
+                "new_resolution_working_minutes": None if resolution[k] < 0 else resolution[k],
+                "new_current_agency_id": holders[k],
+                "new_calendar_version": calendars[codes[dossier.receiving_agency_id]].version[:32],
+                "new_derived_at": derived_at,
+            }
+        )
+        if moved[k]:
+            moves.append(
+                {
+                    "dossier_id": dossier.id,
+                    "recorded_at": derived_at,
+                    "old_due_at": dossier.due_at,
+                    "new_due_at": instants["due_at"][k],
+                    "reason": reason,
+                }
+            )
+        report.outcome_changed += outcomes[k] != dossier.outcome
+    report.dossiers += len(dossiers)
+    report.due_moved += len(moves)
+    return derived, _stage_rows_of(batch, columns.stages), moves
+
+
+def _stage_rows_of(batch, stages: dict[str, list]) -> list[dict[str, Any]]:
+    if not stages["row"]:
+        return []
+    s = {name: [x for part in parts for x in part] if name == "name" else np.concatenate(parts)
+         for name, parts in stages.items()}  # fmt: skip
+    started, due, ended = (_datetimes(s[name]) for name in ("stage_started", "stage_due", "stage_ended"))
+    dossier_ids = [batch[i].id for i in s["row"].tolist()]
+    agencies, allotments = s["stage_agency"].tolist(), s["stage_allotment"].tolist()
+    step_seqs, seqs = s["step_seq"].tolist(), s["seq"].tolist()
+    outcomes = [STAGE_OUTCOME_NAMES[o] for o in s["stage_outcome"].tolist()]
+    overruns, excluded = s["stage_overrun"].tolist(), s["stage_excluded"].tolist()
+    return [
+        {
+            "dossier_id": dossier_ids[k],
+            "seq": seqs[k],
+            "agency_id": agencies[k] if agencies[k] >= 0 else None,
+            "name": s["name"][k][:500],
+            "step_seq": step_seqs[k] if step_seqs[k] >= 0 else None,
+            "started_at": started[k],
+            "allotment_minutes": allotments[k] if allotments[k] >= 0 else None,
+            "due_at": due[k],
+            "ended_at": ended[k],
+            "outcome": outcomes[k],
+            "overrun_minutes": overruns[k],
+            "excluded": excluded[k],
+        }
+        for k in range(len(seqs))
+    ]
 
 
 def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndarray:
@@ -453,101 +596,6 @@ def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndar
     return take
 
 
-def _collect(batch, members, result, calendar, derived_at, reason, report, derived, stage_rows, moves) -> None:
-    """The rows to write for one replayed group; failed dossiers are reported and keep their columns."""
-    ok = np.ones(len(members), dtype=bool)
-    for row, exc in result.failed.items():
-        if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
-            raise exc
-        ok[row] = False
-        code = batch[members[row]].code
-        report.failed[code] = str(exc)
-        log.warning("dossier %s not re-derived: %s", code, exc)
-    rows = np.flatnonzero(ok)
-    if not rows.size:
-        return
-    dossiers = [batch[i] for i in members[rows].tolist()]
-    resolved = np.isin(result.outcome[rows], RESOLVED_OUTCOME_CODES)
-    resolution = np.full(rows.size, -1, dtype=np.int64)
-    if resolved.any():
-        worked = CalendarOps(calendar, "us").between(result.clock_start[rows][resolved], result.finished[rows][resolved])
-        resolution[resolved] = np.maximum(worked - result.paused_minutes[rows][resolved], 0)
-    instants = {
-        name: _datetimes(getattr(result, attribute)[rows])
-        for name, attribute in (("clock_start_at", "clock_start"), ("original_due_at", "original_due"),
-                                ("rescheduled_due_at", "rescheduled_due"), ("due_at", "due"),
-                                ("finished_at", "finished"))
-    }  # fmt: skip
-    statuses = result.status[rows].tolist()
-    outcomes = [DOSSIER_OUTCOME_NAMES[o] for o in result.outcome[rows].tolist()]
-    old_due = _micros([d.due_at for d in dossiers])
-    new_due = result.due[rows]
-    version = calendar.version[:32]
-    for k, dossier in enumerate(dossiers):
-        derived.append(
-            {
-                "dossier_id": dossier.id,
-                "new_status_code": statuses[k],
-                "new_status": STATUS_NAMES[Status(statuses[k])],
-                **{f"new_{name}": values[k] for name, values in instants.items()},
-                "new_outcome": outcomes[k],
-                "new_supplement_count": int(result.supplement_count[rows[k]]),
-                "new_paused_minutes": int(result.paused_minutes[rows[k]]),
-                "new_resolution_working_minutes": None if resolution[k] < 0 else int(resolution[k]),
-                "new_current_agency_id": int(result.holder[rows[k]]),
-                "new_calendar_version": version,
-                "new_derived_at": derived_at,
-            }
-        )
-        if new_due[k] != old_due[k]:
-            report.due_moved += 1
-            moves.append(
-                {
-                    "dossier_id": dossier.id,
-                    "recorded_at": derived_at,
-                    "old_due_at": dossier.due_at,
-                    "new_due_at": instants["due_at"][k],
-                    "reason": reason,
-                }
-            )
-        report.outcome_changed += outcomes[k] != dossier.outcome
-    report.dossiers += len(dossiers)
-    stage_rows += _batch_stage_rows(result, rows, [d.id for d in dossiers])
-
-
-def _batch_stage_rows(result, rows: np.ndarray, dossier_ids: list[int]) -> list[dict[str, Any]]:
-    count = result.stage_count[rows]
-    r, s = np.nonzero(np.arange(result.stage_started.shape[1])[None, :] < count[:, None])
-    g = rows[r]
-    steps = result.stage_step[g, s].tolist()
-    seqs = (s + 1).tolist()
-    started = _datetimes(result.stage_started[g, s])
-    due = _datetimes(result.stage_due[g, s])
-    ended = _datetimes(result.stage_ended[g, s])
-    agencies = result.stage_agency[g, s].tolist()
-    allotments = result.stage_allotment[g, s].tolist()
-    outcomes = result.stage_outcome[g, s].tolist()
-    overruns = result.stage_overrun[g, s].tolist()
-    excluded = result.stage_excluded[g, s].tolist()
-    return [
-        {
-            "dossier_id": dossier_ids[r[k]],
-            "seq": seqs[k],
-            "agency_id": agencies[k] if agencies[k] >= 0 else None,
-            "name": result.stage_name(steps[k], seqs[k])[:500],
-            "step_seq": result.steps[steps[k]].seq if steps[k] >= 0 else None,
-            "started_at": started[k],
-            "allotment_minutes": allotments[k] if allotments[k] >= 0 else None,
-            "due_at": due[k],
-            "ended_at": ended[k],
-            "outcome": STAGE_OUTCOME_NAMES[outcomes[k]],
-            "overrun_minutes": overruns[k],
-            "excluded": excluded[k],
-        }
-        for k in range(len(seqs))
-    ]
-
-
 @lru_cache(maxsize=4)
 def _update_derived(names: tuple[str, ...]):
     """UPDATE of the derived columns of one dossier (by `dossier_id`), from parameters `new_<column>`."""
@@ -559,10 +607,14 @@ def _update_derived(names: tuple[str, ...]):
 
 
 def _write_batch(session: Session, derived: list[dict], stage_rows: list[dict], moves: list[dict]) -> None:
-    """A rebuild batch's writes: one statement each for the dossiers, their stages and the due moves."""
+    """A rebuild batch's writes: one statement each for the dossiers, their stages and the due moves
+    (on PostgreSQL the rows go in by COPY: the dossiers' through a temporary table, one UPDATE from it)."""
     if not derived:
         return
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _copy_batch(connection, derived, stage_rows, moves)
+        return
     connection.execute(delete(Stage).where(Stage.dossier_id.in_([row["dossier_id"] for row in derived])))
     names = tuple(key.removeprefix("new_") for key in derived[0] if key != "dossier_id")
     connection.execute(_update_derived(names), derived)
@@ -570,6 +622,39 @@ def _write_batch(session: Session, derived: list[dict], stage_rows: list[dict], 
         connection.execute(_INSERT_STAGES, stage_rows)
     if moves:
         connection.execute(insert(DueChange), moves)
+
+
+_STAGE_COLUMNS = tuple(c.name for c in Stage.__table__.columns if c.name != "id")
+_MOVE_COLUMNS = ("dossier_id", "recorded_at", "old_due_at", "new_due_at", "reason")
+
+
+def _copy_batch(connection, derived: list[dict], stage_rows: list[dict], moves: list[dict]) -> None:
+    names = [key for key in derived[0] if key != "dossier_id"]
+    columns = [name.removeprefix("new_") for name in names]
+    table = Dossier.__table__
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS rebuild_derived ON COMMIT DELETE ROWS AS "
+            f"SELECT id AS dossier_id, {', '.join(columns)} FROM dossier WITH NO DATA"
+        )
+        cursor.execute("TRUNCATE rebuild_derived")
+        with cursor.copy(f"COPY rebuild_derived (dossier_id, {', '.join(columns)}) FROM STDIN") as copy:
+            for row in derived:
+                copy.write_row((row["dossier_id"], *(row[name] for name in names)))
+        assignments = ", ".join(f"{column} = r.{column}" for column in columns if column in table.columns)
+        cursor.execute(f"UPDATE dossier SET {assignments} FROM rebuild_derived r WHERE dossier.id = r.dossier_id")
+        cursor.execute("DELETE FROM stage WHERE dossier_id IN (SELECT dossier_id FROM rebuild_derived)")
+        if stage_rows:
+            with cursor.copy(f"COPY stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+                for row in stage_rows:
+                    copy.write_row(tuple(row[name] for name in _STAGE_COLUMNS))
+        if moves:
+            with cursor.copy(f"COPY due_change ({', '.join(_MOVE_COLUMNS)}) FROM STDIN") as copy:
+                for row in moves:
+                    copy.write_row(tuple(row[name] for name in _MOVE_COLUMNS))
+    finally:
+        cursor.close()
 
 
 def apply_derivation(
