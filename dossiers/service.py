@@ -567,7 +567,7 @@ def _stage_rows_of(batch, stages: dict[str, list]) -> list[dict[str, Any]]:
 def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndarray:
     """Which dossiers to re-derive: stale by their procedure, or with a changed day in their clock window."""
     take = np.zeros(len(batch), dtype=bool)
-    days = np.full(len(batch), None, dtype=object)
+    by_days: dict[tuple, list[int]] = {}  # the changed days → the rows they apply to
     for i, dossier in enumerate(batch):
         if getattr(dossier, "procedure_changed", False):
             take[i] = True
@@ -576,23 +576,27 @@ def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndar
         if changed is None:
             take[i] = True
         elif len(changed):
-            days[i] = changed
-    check = np.flatnonzero(np.fromiter((d is not None for d in days), dtype=bool, count=len(batch)))
-    if not check.size:
+            by_days.setdefault(tuple(changed), []).append(i)
+    if not by_days:
         return take
-    end = np.maximum(_micros([batch[i].due_at for i in check]), NONE)
+    check = np.concatenate([np.asarray(rows) for rows in by_days.values()])
     last_event = np.full(len(batch), NONE)
     if events.at.size:
         np.maximum.at(last_event, events.dossier, events.at)
     latest_stage = dict(session.connection().execute(_LATEST_STAGE_DUES, {"ids": ids[check].tolist()}).all())
-    stage_due = _micros([latest_stage.get(int(ids[i])) for i in check])
-    end = np.maximum(np.maximum(end, last_event[check]), stage_due)
+    end = np.maximum(_micros([batch[i].due_at for i in check]), last_event[check])
+    end = np.maximum(end, _micros([latest_stage.get(int(ids[i])) for i in check]))
     start = _micros([batch[i].received_at for i in check])
     first_day = (start + _LOCAL_OFFSET_US) // _DAY_US
     last_day = (end + _LOCAL_OFFSET_US) // _DAY_US
-    for k, i in enumerate(check.tolist()):
-        changed = np.asarray(days[i], dtype="datetime64[D]").view(np.int64)
-        take[i] = start[k] == NONE or bool(((changed >= first_day[k]) & (changed <= last_day[k])).any())
+    offset = 0
+    for days, rows in by_days.items():
+        part = slice(offset, offset + len(rows))
+        offset += len(rows)
+        changed = np.asarray(days, dtype="datetime64[D]").view(np.int64)  # sorted
+        first = np.searchsorted(changed, first_day[part])  # the first changed day on or after the receipt
+        inside = (first < changed.size) & (changed[np.minimum(first, changed.size - 1)] <= last_day[part])
+        take[check[part]] = inside | (start[part] == NONE)
     return take
 
 
