@@ -416,7 +416,8 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
         group_events = EventColumns(local, *(getattr(events, n)[pick] for n in ("type", "at", "agency", "to_agency",
                                                                                "new_due")))  # fmt: skip
         receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
-        columns.add(members, replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes), calendar)
+        result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
+        columns.add(members, result, calendar)
     for row, exc in sorted(columns.failed.items()):
         if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
             raise exc

@@ -112,7 +112,9 @@ class CalendarOps:
     def _out(self, instants: np.ndarray) -> np.ndarray:
         return instants.astype(self._dtype, copy=False).view(np.int64)
 
-    def due(self, at: np.ndarray, amount: float | None, unit: str, cutoff: time | None) -> tuple[np.ndarray, np.ndarray]:
+    def due(
+        self, at: np.ndarray, amount: float | None, unit: str, cutoff: time | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         if not at.size:
             return at.copy(), at.copy()
         start, due = self.calendar.due(self._m(at), amount, unit, cutoff)
@@ -668,7 +670,8 @@ def _run(clock, events, position, closes, opens, fallback, max_stages) -> None:
                 bits = closes[e]
                 closing = ((bits[:, None] >> np.arange(max_stages)) & 1).astype(bool)
                 opening = opens[e] > -2  # the others only close a parallel branch
-                clock.forwarded(idx[opening], at[opening], closing[opening], opens[e][opening], events.to_agency[e][opening])
+                to_agency = events.to_agency[e]
+                clock.forwarded(idx[opening], at[opening], closing[opening], opens[e][opening], to_agency[opening])
                 only = ~opening
                 clock.forwarded(idx[only], at[only], closing[only], None, None)
             elif name == "apology_issued":
@@ -781,8 +784,10 @@ def _put(result: BatchResult, row: int, state: ClockState, steps: list[StepRule]
         result.stage_excluded[row, slot] = stage.excluded
 
 
-_STAGE_FILL = {"stage_agency": -1, "stage_step": -1, "stage_started": NONE, "stage_allotment": -1, "stage_due": NONE,
-               "stage_ended": NONE, "stage_outcome": STAGE_NONE, "stage_overrun": 0, "stage_excluded": False}  # fmt: skip
+_STAGE_FILL = {
+    "stage_agency": -1, "stage_step": -1, "stage_started": NONE, "stage_allotment": -1, "stage_due": NONE,
+    "stage_ended": NONE, "stage_outcome": STAGE_NONE, "stage_overrun": 0, "stage_excluded": False,
+}  # fmt: skip
 
 
 def _widen(result: BatchResult, stages: int) -> None:

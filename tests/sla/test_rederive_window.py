@@ -27,7 +27,12 @@ WARD = "000.01.01.H26"
 
 def test_the_change_log_names_the_days_changed_since_a_stamp():
     changes = CalendarChanges(
-        [("a", None, None), ("b", date(2025, 6, 23), "national"), ("c", date(2025, 7, 1), "X"), ("d", date(2025, 7, 2), "Y")]
+        [
+            ("a", None, None),
+            ("b", date(2025, 6, 23), "national"),
+            ("c", date(2025, 7, 1), "X"),
+            ("d", date(2025, 7, 2), "Y"),
+        ]
     )
     assert changes.since("a", "X") == [date(2025, 6, 23), date(2025, 7, 1)]
     assert changes.since("b", "Y") == [date(2025, 7, 2)]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sla.core.batch import NONE, EVENT_CODES, BatchReplay, EventColumns, micros_of, replay_batch
+from sla.core.batch import EVENT_CODES, NONE, BatchReplay, EventColumns, micros_of, replay_batch
 from sla.core.calendar import Override, WorkingCalendar
 from sla.core.lifecycle import Status, allowed_events, next_status
 from sla.core.replay import Event, ProcedureRule, StepRule, replay
@@ -43,7 +43,8 @@ def _steps(text: str) -> tuple[StepRule, ...]:
         else:
             unit, value = "working_days", float(amount)
         agency = None if ref.startswith("@") else ref
-        steps.append(StepRule(seq, name or ref, agency, ref[1:] if agency is None else None, value, unit, group or None))
+        role = ref[1:] if agency is None else None
+        steps.append(StepRule(seq, name or ref, agency, role, value, unit, group or None))
     return tuple(steps)
 
 
