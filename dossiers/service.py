@@ -309,9 +309,8 @@ def rebuild(
         if not batch:
             return report
         last_id = batch[-1].id
+        _read_rules(session, {d.procedure_id for d in batch} - set(rules), rules)
         for dossier in batch:
-            if dossier.procedure_id not in rules:
-                rules[dossier.procedure_id] = rule_of(session, dossier.procedure_id)
             agency_code = codes[dossier.receiving_agency_id]
             if agency_code not in calendars:  # one look-up per agency: the calendar holds for the whole rebuild
                 calendars[agency_code] = calendar_for(agency_code)
@@ -319,6 +318,16 @@ def rebuild(
         session.expunge_all()
         if progress:
             progress(len(batch))
+
+
+def _read_rules(session: Session, procedure_ids: set[int], rules: dict[int, ProcedureRule]) -> None:
+    """The rules of procedure versions, their steps read in one query."""
+    if not procedure_ids:
+        return
+    versions = session.execute(select(Procedure).where(Procedure.id.in_(sorted(procedure_ids)))).scalars().all()
+    steps = steps_of(session, sorted(procedure_ids))
+    for procedure in versions:
+        rules[procedure.id] = procedure_rule(procedure, steps[procedure.id])
 
 
 _REBUILD_DOSSIER = (
