@@ -4,6 +4,7 @@ Services add and flush; the caller's unit of work commits once (or rolls back: n
 """
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Row as SqlRow
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -38,6 +53,7 @@ from sla.core.batch import (
     STAGE_OUTCOME_NAMES,
     CalendarOps,
     EventColumns,
+    micros_of,
     replay_batch,
 )
 from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, CalendarError, WorkingCalendar
@@ -303,12 +319,7 @@ def rebuild(
             Dossier.clock_start_at.is_not(None),
             or_(Dossier.calendar_version != stale_for, Dossier.derived_at < changed_since),
         )
-    last_id = 0
-    while True:
-        batch = session.execute(query.where(Dossier.id > last_id).limit(batch_size)).all()
-        if not batch:
-            return report
-        last_id = batch[-1].id
+    for batch in _batches(session, query, batch_size):
         _read_rules(session, {d.procedure_id for d in batch} - set(rules), rules)
         for dossier in batch:
             agency_code = codes[dossier.receiving_agency_id]
@@ -318,6 +329,19 @@ def rebuild(
         session.expunge_all()
         if progress:
             progress(len(batch))
+    return report
+
+
+def _batches(session: Session, query, size: int):
+    """The rows of `query` (ordered by dossier id), `size` at a time. PostgreSQL streams them from one
+    server-side cursor, which the batches' writes do not disturb; SQLite pages by id."""
+    if session.connection().dialect.name == "postgresql":
+        yield from session.execute(query.execution_options(yield_per=size)).partitions(size)
+        return
+    last_id = 0
+    while batch := session.execute(query.where(Dossier.id > last_id).limit(size)).all():
+        last_id = batch[-1].id
+        yield batch
 
 
 def _read_rules(session: Session, procedure_ids: set[int], rules: dict[int, ProcedureRule]) -> None:
@@ -350,15 +374,26 @@ _REBUILD_EVENTS = (
         DossierEvent.to_agency_id,
         DossierEvent.new_due_at,
     )
-    .where(DossierEvent.dossier_id.in_(bindparam("ids", expanding=True)))
     .order_by(DossierEvent.dossier_id, DossierEvent.seq)
 )
-_LATEST_STAGE_DUES = (
-    select(Stage.dossier_id, func.max(Stage.due_at))
-    .where(Stage.dossier_id.in_(bindparam("ids", expanding=True)))
-    .group_by(Stage.dossier_id)
+_REBUILD_EVENTS_US = _REBUILD_EVENTS.with_only_columns(
+    *(
+        cast(extract("epoch", column) * 1_000_000, BigInteger).label(column.name) if column.name in ("at", "new_due_at")
+        else column
+        for column in _REBUILD_EVENTS.selected_columns
+    )
 )
-_BUMP_STAMP = update(Dossier).where(Dossier.id == bindparam("dossier_id")).values(calendar_version=bindparam("stamp"))
+"""PostgreSQL: the instants as µs since the epoch, read as plain integers (no datetime objects)."""
+_LATEST_STAGE_DUES = select(Stage.dossier_id, func.max(Stage.due_at)).group_by(Stage.dossier_id)
+_BUMP_STAMP = update(Dossier).values(calendar_version=bindparam("stamp"))
+
+
+def _of_ids(session: Session, statement, column, ids: list[int]):
+    """`statement` for the rows whose `column` is one of `ids`: one array parameter on PostgreSQL (10,000
+    placeholders cost more to build than the query takes), an IN list on SQLite."""
+    if session.connection().dialect.name == "postgresql":
+        return session.connection().execute(statement.where(column == any_(cast(ids, ARRAY(Integer)))))
+    return session.connection().execute(statement.where(column.in_(ids)))
 _EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES)}
 _DAY_US = 86_400_000_000
 _LOCAL_OFFSET_US = 7 * 3_600_000_000  # Asia/Ho_Chi_Minh, a fixed offset over the calendar's years
@@ -368,6 +403,11 @@ def _micros(values) -> np.ndarray:
     """Aware datetimes (None for none) as int64 UTC microseconds (NONE for none)."""
     instants = pd.DatetimeIndex(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).as_unit("us")
     return instants.asi8.copy()  # NaT is int64's least value, which is NONE
+
+
+def _nullable_ints(values: pd.Series) -> np.ndarray:
+    """Integers (None for none) as int64 (NONE for none)."""
+    return pd.array(values, dtype="Int64").to_numpy(dtype=np.int64, na_value=NONE)
 
 
 def _ids(values: pd.Series) -> np.ndarray:
@@ -383,32 +423,35 @@ def _datetimes(values: np.ndarray) -> list[datetime | None]:
 
 def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, changed_days) -> None:
     ids = np.fromiter((d.id for d in batch), dtype=np.int64, count=len(batch))
+    postgres = session.connection().dialect.name == "postgresql"
     rows = pd.DataFrame.from_records(
-        session.connection().execute(_REBUILD_EVENTS, {"ids": ids.tolist()}).all(),
+        _of_ids(
+            session, _REBUILD_EVENTS_US if postgres else _REBUILD_EVENTS, DossierEvent.dossier_id, ids.tolist()
+        ).all(),
         columns=["dossier_id", "type", "at", "agency_id", "from_agency_id", "to_agency_id", "new_due_at"],
     )
+    micros = _nullable_ints if postgres else _micros
     row_of = pd.Series(np.arange(len(batch)), index=ids)
     event_row = row_of.reindex(rows["dossier_id"]).to_numpy() if len(rows) else np.zeros(0, dtype=np.int64)
     acting = rows["from_agency_id"].where(rows["from_agency_id"].notna(), rows["agency_id"])
     events = EventColumns(
         dossier=event_row.astype(np.int64),
         type=rows["type"].map(_EVENT_CODES).to_numpy(dtype=np.int64),
-        at=_micros(rows["at"]),
+        at=micros(rows["at"]),
         agency=_ids(acting),
         to_agency=_ids(rows["to_agency_id"]),
-        new_due=_micros(rows["new_due_at"]),
+        new_due=micros(rows["new_due_at"]),
     )
     take = np.ones(len(batch), dtype=bool)
     if changed_days is not None:
         take = _inside_changes(session, batch, ids, events, codes, changed_days)
-        bumped = [
-            {"dossier_id": d.id, "stamp": calendars[codes[d.receiving_agency_id]].version[:32]}
-            for d, taken in zip(batch, take.tolist(), strict=True)
-            if not taken
-        ]
-        if bumped:
-            session.connection().execute(_BUMP_STAMP, bumped)
-            report.outside_changes += len(bumped)
+        bumped: dict[str, list[int]] = {}  # the new stamp → the dossiers outside the changes
+        for dossier, taken in zip(batch, take.tolist(), strict=True):
+            if not taken:
+                bumped.setdefault(calendars[codes[dossier.receiving_agency_id]].version[:32], []).append(dossier.id)
+        for stamp, bumped_ids in bumped.items():
+            _of_ids(session, _BUMP_STAMP.values(calendar_version=stamp), Dossier.id, bumped_ids)
+            report.outside_changes += len(bumped_ids)
     # one replay per procedure version and calendar content (agencies with the same days and hours share one)
     groups: dict[tuple, list[int]] = {}
     for i, dossier in enumerate(batch):
@@ -432,8 +475,7 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
             raise exc
         report.failed[batch[row].code] = str(exc)
         log.warning("dossier %s not re-derived: %s", batch[row].code, exc)
-    derived, stage_rows, moves = _batch_rows(batch, columns, calendars, codes, reason, report)
-    _write_batch(session, derived, stage_rows, moves)
+    _write_batch(session, *_batch_rows(batch, columns, calendars, codes, reason, report))
 
 
 @lru_cache(maxsize=256)
@@ -489,91 +531,6 @@ class _Columns:
         self.stages["name"].append([result.stage_name(step, seq) for step, seq in zip(steps.tolist(), seqs.tolist())])
 
 
-def _batch_rows(batch, columns: _Columns, calendars, codes, reason, report) -> tuple[list, list, list]:
-    """The dossier updates, stage rows and due moves of a rebuild batch, converted once for all its groups."""
-    rows = np.flatnonzero(columns.done)
-    if not rows.size:
-        return [], [], []
-    derived_at = utc_now()
-    v = columns.values
-    dossiers = [batch[i] for i in rows.tolist()]
-    instants = {
-        name: _datetimes(v[attribute][rows])
-        for name, attribute in (("clock_start_at", "clock_start"), ("original_due_at", "original_due"),
-                                ("rescheduled_due_at", "rescheduled_due"), ("due_at", "due"),
-                                ("finished_at", "finished"))
-    }  # fmt: skip
-    statuses = v["status"][rows].tolist()
-    outcomes = [DOSSIER_OUTCOME_NAMES[o] for o in v["outcome"][rows].tolist()]
-    supplements = v["supplement_count"][rows].tolist()
-    paused = v["paused_minutes"][rows].tolist()
-    holders = v["holder"][rows].tolist()
-    resolution = columns.resolution[rows].tolist()
-    old_due = _micros([d.due_at for d in dossiers])
-    moved = (v["due"][rows] != old_due).tolist()
-    derived, moves = [], []
-    for k, dossier in enumerate(dossiers):
-        derived.append(
-            {
-                "dossier_id": dossier.id,
-                "new_status_code": statuses[k],
-                "new_status": STATUS_NAMES[Status(statuses[k])],
-                **{f"new_{name}": values[k] for name, values in instants.items()},
-                "new_outcome": outcomes[k],
-                "new_supplement_count": supplements[k],
-                "new_paused_minutes": paused[k],
-                "new_resolution_working_minutes": None if resolution[k] < 0 else resolution[k],
-                "new_current_agency_id": holders[k],
-                "new_calendar_version": calendars[codes[dossier.receiving_agency_id]].version[:32],
-                "new_derived_at": derived_at,
-            }
-        )
-        if moved[k]:
-            moves.append(
-                {
-                    "dossier_id": dossier.id,
-                    "recorded_at": derived_at,
-                    "old_due_at": dossier.due_at,
-                    "new_due_at": instants["due_at"][k],
-                    "reason": reason,
-                }
-            )
-        report.outcome_changed += outcomes[k] != dossier.outcome
-    report.dossiers += len(dossiers)
-    report.due_moved += len(moves)
-    return derived, _stage_rows_of(batch, columns.stages), moves
-
-
-def _stage_rows_of(batch, stages: dict[str, list]) -> list[dict[str, Any]]:
-    if not stages["row"]:
-        return []
-    s = {name: [x for part in parts for x in part] if name == "name" else np.concatenate(parts)
-         for name, parts in stages.items()}  # fmt: skip
-    started, due, ended = (_datetimes(s[name]) for name in ("stage_started", "stage_due", "stage_ended"))
-    dossier_ids = [batch[i].id for i in s["row"].tolist()]
-    agencies, allotments = s["stage_agency"].tolist(), s["stage_allotment"].tolist()
-    step_seqs, seqs = s["step_seq"].tolist(), s["seq"].tolist()
-    outcomes = [STAGE_OUTCOME_NAMES[o] for o in s["stage_outcome"].tolist()]
-    overruns, excluded = s["stage_overrun"].tolist(), s["stage_excluded"].tolist()
-    return [
-        {
-            "dossier_id": dossier_ids[k],
-            "seq": seqs[k],
-            "agency_id": agencies[k] if agencies[k] >= 0 else None,
-            "name": s["name"][k][:500],
-            "step_seq": step_seqs[k] if step_seqs[k] >= 0 else None,
-            "started_at": started[k],
-            "allotment_minutes": allotments[k] if allotments[k] >= 0 else None,
-            "due_at": due[k],
-            "ended_at": ended[k],
-            "outcome": outcomes[k],
-            "overrun_minutes": overruns[k],
-            "excluded": excluded[k],
-        }
-        for k in range(len(seqs))
-    ]
-
-
 def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndarray:
     """Which dossiers to re-derive: stale by their procedure, or with a changed day in their clock window."""
     take = np.zeros(len(batch), dtype=bool)
@@ -593,21 +550,143 @@ def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndar
     last_event = np.full(len(batch), NONE)
     if events.at.size:
         np.maximum.at(last_event, events.dossier, events.at)
-    latest_stage = dict(session.connection().execute(_LATEST_STAGE_DUES, {"ids": ids[check].tolist()}).all())
-    end = np.maximum(_micros([batch[i].due_at for i in check]), last_event[check])
-    end = np.maximum(end, _micros([latest_stage.get(int(ids[i])) for i in check]))
     start = _micros([batch[i].received_at for i in check])
+    end = np.maximum(_micros([batch[i].due_at for i in check]), last_event[check])
+    inside = _window_holds(by_days, start, end)
+    # a stage's own due can outlast the dossier's: read the stages only of the dossiers still outside
+    outside = np.flatnonzero(~inside & (start != NONE))
+    if outside.size:
+        latest = dict(_of_ids(session, _LATEST_STAGE_DUES, Stage.dossier_id, ids[check[outside]].tolist()).all())
+        end[outside] = np.maximum(end[outside], _micros([latest.get(int(ids[check[k]])) for k in outside]))
+        inside = _window_holds(by_days, start, end)
+    take[check] = inside | (start == NONE)
+    return take
+
+
+def _window_holds(by_days: dict[tuple, list[int]], start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whether each window [local day of start, local day of end] holds one of its rows' changed days (rows in
+    the order of `by_days`)."""
     first_day = (start + _LOCAL_OFFSET_US) // _DAY_US
     last_day = (end + _LOCAL_OFFSET_US) // _DAY_US
+    inside = np.zeros(start.size, dtype=bool)
     offset = 0
     for days, rows in by_days.items():
         part = slice(offset, offset + len(rows))
         offset += len(rows)
         changed = np.asarray(days, dtype="datetime64[D]").view(np.int64)  # sorted
         first = np.searchsorted(changed, first_day[part])  # the first changed day on or after the receipt
-        inside = (first < changed.size) & (changed[np.minimum(first, changed.size - 1)] <= last_day[part])
-        take[check[part]] = inside | (start[part] == NONE)
-    return take
+        inside[part] = (first < changed.size) & (changed[np.minimum(first, changed.size - 1)] <= last_day[part])
+    return inside
+
+
+def _batch_rows(batch, columns: _Columns, calendars, codes, reason, report) -> tuple[dict, dict, dict]:
+    """The dossier updates, stage rows and due moves of a rebuild batch, as columns (numpy arrays: instants
+    in µs, NONE or a negative id for NULL; lists of text), converted once for all its groups."""
+    rows = np.flatnonzero(columns.done)
+    if not rows.size:
+        return {}, {}, {}
+    derived_at = micros_of(utc_now())
+    v = columns.values
+    dossiers = [batch[i] for i in rows.tolist()]
+    outcomes = [DOSSIER_OUTCOME_NAMES[o] for o in v["outcome"][rows].tolist()]
+    ids = np.fromiter((d.id for d in dossiers), dtype=np.int64, count=len(dossiers))
+    derived = {
+        "dossier_id": (_INT, ids),
+        "status_code": (_INT, v["status"][rows].astype(np.int64)),
+        "status": (_TEXT, [STATUS_NAMES[Status(s)] for s in v["status"][rows].tolist()]),
+        "clock_start_at": (_INSTANT, v["clock_start"][rows]),
+        "original_due_at": (_INSTANT, v["original_due"][rows]),
+        "rescheduled_due_at": (_INSTANT, v["rescheduled_due"][rows]),
+        "due_at": (_INSTANT, v["due"][rows]),
+        "finished_at": (_INSTANT, v["finished"][rows]),
+        "outcome": (_TEXT, outcomes),
+        "supplement_count": (_INT, v["supplement_count"][rows].astype(np.int64)),
+        "paused_minutes": (_INT, v["paused_minutes"][rows].astype(np.int64)),
+        "resolution_working_minutes": (_OPTIONAL_INT, columns.resolution[rows]),
+        "current_agency_id": (_OPTIONAL_INT, v["holder"][rows].astype(np.int64)),
+        "calendar_version": (_TEXT, [calendars[codes[d.receiving_agency_id]].version[:32] for d in dossiers]),
+        "derived_at": (_INSTANT, np.full(rows.size, derived_at)),
+    }
+    old_due = _micros([d.due_at for d in dossiers])
+    moved = np.flatnonzero(v["due"][rows] != old_due)
+    moves = {
+        "dossier_id": (_INT, ids[moved]),
+        "recorded_at": (_INSTANT, np.full(moved.size, derived_at)),
+        "old_due_at": (_INSTANT, old_due[moved]),
+        "new_due_at": (_INSTANT, v["due"][rows][moved]),
+        "reason": (_TEXT, [reason] * moved.size),
+    }
+    report.outcome_changed += sum(new != d.outcome for new, d in zip(outcomes, dossiers, strict=True))
+    report.dossiers += len(dossiers)
+    report.due_moved += int(moved.size)
+    return derived, _stage_columns(batch, columns.stages), moves
+
+
+def _stage_columns(batch, stages: dict[str, list]) -> dict:
+    if not stages["row"]:
+        return {}
+    s = {name: [x for part in parts for x in part] if name == "name" else np.concatenate(parts)
+         for name, parts in stages.items()}  # fmt: skip
+    return {
+        "dossier_id": (_INT, np.fromiter((batch[i].id for i in s["row"].tolist()), dtype=np.int64)),
+        "seq": (_INT, s["seq"].astype(np.int64)),
+        "agency_id": (_OPTIONAL_INT, s["stage_agency"]),
+        "name": (_TEXT, [name[:500] for name in s["name"]]),
+        "step_seq": (_OPTIONAL_INT, s["step_seq"]),
+        "started_at": (_INSTANT, s["stage_started"]),
+        "allotment_minutes": (_OPTIONAL_INT, s["stage_allotment"]),
+        "due_at": (_INSTANT, s["stage_due"]),
+        "ended_at": (_INSTANT, s["stage_ended"]),
+        "outcome": (_TEXT, [STAGE_OUTCOME_NAMES[o] for o in s["stage_outcome"].tolist()]),
+        "overrun_minutes": (_INT, s["stage_overrun"].astype(np.int64)),
+        "excluded": (_BOOL, s["stage_excluded"]),
+    }
+
+
+_INT, _OPTIONAL_INT, _INSTANT, _TEXT, _BOOL = "int", "optional_int", "instant", "text", "bool"
+
+
+def _python_values(kind: str, values) -> list:
+    """A column as Python values (None for NULL), for SQLAlchemy."""
+    if kind == _INSTANT:
+        return _datetimes(values)
+    if kind == _OPTIONAL_INT:
+        return [None if x < 0 else x for x in values.tolist()]
+    if kind in (_INT, _BOOL):
+        return values.tolist()
+    return list(values)
+
+
+def _rows(columns: dict, prefix: str = "") -> list[dict]:
+    """Columns as row dicts (`prefix` before every name but dossier_id)."""
+    names = list(columns)
+    values = [_python_values(kind, data) for kind, data in columns.values()]
+    keys = [name if name == "dossier_id" else f"{prefix}{name}" for name in names]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _copy_text(columns: dict) -> str:
+    """Columns as the text of a PostgreSQL COPY (tab-separated, \\N for NULL), formatted by column."""
+    texts = []
+    for kind, values in columns.values():
+        if kind == _INSTANT:
+            out = np.datetime_as_string(values.astype("datetime64[us]"), unit="us", timezone="UTC").astype(object)
+            out[values == NONE] = "\\N"
+        elif kind == _OPTIONAL_INT:
+            out = values.astype(str).astype(object)
+            out[values < 0] = "\\N"
+        elif kind == _INT:
+            out = values.astype(str)
+        elif kind == _BOOL:
+            out = np.where(values, "t", "f")
+        else:
+            out = ["\\N" if x is None else _COPY_ESCAPES.sub(lambda m: _COPY_ESCAPE[m[0]], x) for x in values]
+        texts.append(list(out))
+    return "".join(f"{line}\n" for line in map("\t".join, zip(*texts, strict=True)))
+
+
+_COPY_ESCAPE = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_COPY_ESCAPES = re.compile(r"[\\\t\n\r]")
 
 
 @lru_cache(maxsize=4)
@@ -620,32 +699,27 @@ def _update_derived(names: tuple[str, ...]):
     )
 
 
-def _write_batch(session: Session, derived: list[dict], stage_rows: list[dict], moves: list[dict]) -> None:
-    """A rebuild batch's writes: one statement each for the dossiers, their stages and the due moves
-    (on PostgreSQL the rows go in by COPY: the dossiers' through a temporary table, one UPDATE from it)."""
+def _write_batch(session: Session, derived: dict, stages: dict, moves: dict) -> None:
+    """A rebuild batch's writes (columns from `_batch_rows`): one statement each for the dossiers, their
+    stages and the due moves; on PostgreSQL the rows go in by COPY, the dossiers' through a temporary
+    table and one UPDATE from it."""
     if not derived:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        _copy_batch(connection, derived, stage_rows, moves)
+        _copy_batch(connection, derived, stages, moves)
         return
-    connection.execute(delete(Stage).where(Stage.dossier_id.in_([row["dossier_id"] for row in derived])))
-    names = tuple(key.removeprefix("new_") for key in derived[0] if key != "dossier_id")
-    connection.execute(_update_derived(names), derived)
-    if stage_rows:
-        connection.execute(_INSERT_STAGES, stage_rows)
-    if moves:
-        connection.execute(insert(DueChange), moves)
+    connection.execute(delete(Stage).where(Stage.dossier_id.in_(derived["dossier_id"][1].tolist())))
+    names = tuple(name for name in derived if name != "dossier_id")
+    connection.execute(_update_derived(names), _rows(derived, "new_"))
+    if stages:
+        connection.execute(_INSERT_STAGES, _rows(stages))
+    if moves and len(moves["dossier_id"][1]):
+        connection.execute(insert(DueChange), _rows(moves))
 
 
-_STAGE_COLUMNS = tuple(c.name for c in Stage.__table__.columns if c.name != "id")
-_MOVE_COLUMNS = ("dossier_id", "recorded_at", "old_due_at", "new_due_at", "reason")
-
-
-def _copy_batch(connection, derived: list[dict], stage_rows: list[dict], moves: list[dict]) -> None:
-    names = [key for key in derived[0] if key != "dossier_id"]
-    columns = [name.removeprefix("new_") for name in names]
-    table = Dossier.__table__
+def _copy_batch(connection, derived: dict, stages: dict, moves: dict) -> None:
+    columns = [name for name in derived if name != "dossier_id"]
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.execute(
@@ -653,20 +727,15 @@ def _copy_batch(connection, derived: list[dict], stage_rows: list[dict], moves: 
             f"SELECT id AS dossier_id, {', '.join(columns)} FROM dossier WITH NO DATA"
         )
         cursor.execute("TRUNCATE rebuild_derived")
-        with cursor.copy(f"COPY rebuild_derived (dossier_id, {', '.join(columns)}) FROM STDIN") as copy:
-            for row in derived:
-                copy.write_row((row["dossier_id"], *(row[name] for name in names)))
-        assignments = ", ".join(f"{column} = r.{column}" for column in columns if column in table.columns)
+        with cursor.copy(f"COPY rebuild_derived ({', '.join(derived)}) FROM STDIN") as copy:
+            copy.write(_copy_text(derived))
+        assignments = ", ".join(f"{column} = r.{column}" for column in columns)
         cursor.execute(f"UPDATE dossier SET {assignments} FROM rebuild_derived r WHERE dossier.id = r.dossier_id")
         cursor.execute("DELETE FROM stage WHERE dossier_id IN (SELECT dossier_id FROM rebuild_derived)")
-        if stage_rows:
-            with cursor.copy(f"COPY stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-                for row in stage_rows:
-                    copy.write_row(tuple(row[name] for name in _STAGE_COLUMNS))
-        if moves:
-            with cursor.copy(f"COPY due_change ({', '.join(_MOVE_COLUMNS)}) FROM STDIN") as copy:
-                for row in moves:
-                    copy.write_row(tuple(row[name] for name in _MOVE_COLUMNS))
+        for table, rows in (("stage", stages), ("due_change", moves)):
+            if rows and len(rows["dossier_id"][1]):
+                with cursor.copy(f"COPY {table} ({', '.join(rows)}) FROM STDIN") as copy:
+                    copy.write(_copy_text(rows))
     finally:
         cursor.close()
 
