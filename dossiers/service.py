@@ -301,7 +301,8 @@ def rebuild(
     rules: dict[int, ProcedureRule] = {}
     calendars: dict[str, WorkingCalendar] = {}
     # plain rows of what the replay and the report need (no table-model objects: 0.1 ms each)
-    columns = list(_REBUILD_DOSSIER)
+    postgres = session.connection().dialect.name == "postgresql"
+    columns = [_as_micros(c) if postgres and c.name in ("received_at", "due_at") else c for c in _REBUILD_DOSSIER]
     if stale_for is not None:
         changed_since = select(Procedure.updated_at).where(Procedure.id == Dossier.procedure_id).scalar_subquery()
         columns.append((Dossier.derived_at < changed_since).label("procedure_changed"))
@@ -376,12 +377,13 @@ _REBUILD_EVENTS = (
     )
     .order_by(DossierEvent.dossier_id, DossierEvent.seq)
 )
+def _as_micros(column):
+    """PostgreSQL: an instant column read as µs since the epoch, a plain integer (no datetime object)."""
+    return cast(extract("epoch", column) * 1_000_000, BigInteger).label(column.name)
+
+
 _REBUILD_EVENTS_US = _REBUILD_EVENTS.with_only_columns(
-    *(
-        cast(extract("epoch", column) * 1_000_000, BigInteger).label(column.name) if column.name in ("at", "new_due_at")
-        else column
-        for column in _REBUILD_EVENTS.selected_columns
-    )
+    *(_as_micros(c) if c.name in ("at", "new_due_at") else c for c in _REBUILD_EVENTS.selected_columns)
 )
 """PostgreSQL: the instants as µs since the epoch, read as plain integers (no datetime objects)."""
 _LATEST_STAGE_DUES = select(Stage.dossier_id, func.max(Stage.due_at)).group_by(Stage.dossier_id)
@@ -403,6 +405,13 @@ def _micros(values) -> np.ndarray:
     """Aware datetimes (None for none) as int64 UTC microseconds (NONE for none)."""
     instants = pd.DatetimeIndex(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).as_unit("us")
     return instants.asi8.copy()  # NaT is int64's least value, which is NONE
+
+
+def _us(values: list) -> np.ndarray:
+    """Instants read as datetimes (SQLite) or as µs integers (PostgreSQL, `_as_micros`) as int64 µs."""
+    if any(isinstance(v, datetime) for v in values):
+        return _micros(values)
+    return _nullable_ints(pd.Series(values, dtype=object))
 
 
 def _nullable_ints(values: pd.Series) -> np.ndarray:
@@ -550,8 +559,8 @@ def _inside_changes(session, batch, ids, events, codes, changed_days) -> np.ndar
     last_event = np.full(len(batch), NONE)
     if events.at.size:
         np.maximum.at(last_event, events.dossier, events.at)
-    start = _micros([batch[i].received_at for i in check])
-    end = np.maximum(_micros([batch[i].due_at for i in check]), last_event[check])
+    start = _us([batch[i].received_at for i in check])
+    end = np.maximum(_us([batch[i].due_at for i in check]), last_event[check])
     inside = _window_holds(by_days, start, end)
     # a stage's own due can outlast the dossier's: read the stages only of the dossiers still outside
     outside = np.flatnonzero(~inside & (start != NONE))
@@ -607,7 +616,7 @@ def _batch_rows(batch, columns: _Columns, calendars, codes, reason, report) -> t
         "calendar_version": (_TEXT, [calendars[codes[d.receiving_agency_id]].version[:32] for d in dossiers]),
         "derived_at": (_INSTANT, np.full(rows.size, derived_at)),
     }
-    old_due = _micros([d.due_at for d in dossiers])
+    old_due = _us([d.due_at for d in dossiers])
     moved = np.flatnonzero(v["due"][rows] != old_due)
     moves = {
         "dossier_id": (_INT, ids[moved]),
