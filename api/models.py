@@ -6,6 +6,7 @@ from api.throttle import SignInFailure
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
+from sla.models import CalendarChange
 
 __all__ = [
     "AccessToken",
@@ -15,6 +16,7 @@ __all__ = [
     "AgencyState",
     "CalendarOverride",
     "CalendarState",
+    "CalendarChange",
     "DailySnapshot",
     "Dossier",
     "DossierCodeCounter",

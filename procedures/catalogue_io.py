@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+from procedures.db import analyze
 from procedures.errors import InvalidInput
 from procedures.models import Field, Procedure
 from procedures.schemas import FieldIn, ProcedureCreate, ProcedureRead, StepIn
@@ -431,6 +432,7 @@ def write_catalogue(session: Session, parsed: ParsedCatalogue) -> dict:
     except InvalidInput as exc:  # the table changed since `check_catalogue` read it
         rows = [parsed.versions[e["position"]][0] for e in exc.errors or []]
         refuse([_row_error(row, "effective_from", e["message"]) for row, e in zip(rows, exc.errors or [], strict=True)])
+    analyze(session.connection(), ("field", "procedure", "procedure_step"))
     return {"procedures": len(parsed.versions), "fields": len(parsed.fields)}
 
 

@@ -1,10 +1,11 @@
 """Storage basics shared by every domain's tables: constraint naming and the UTC instant column."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlmodel
-from sqlalchemy import DateTime, update
+from sqlalchemy import Connection, DateTime, update
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -76,3 +77,10 @@ def new_stamp(session: Session, model: type[StampRow]) -> None:
     if bumped.rowcount == 0:
         session.add(model(id=1, version=stamp))
     session.flush()
+
+
+def analyze(connection: Connection, tables: Sequence[str]) -> None:
+    """Refresh the planner's statistics of the tables a bulk load has just filled (PostgreSQL and SQLite
+    alike: `ANALYZE <table>`), so that the first queries after it are planned on the rows it wrote."""
+    for table in tables:
+        connection.exec_driver_sql(f'ANALYZE "{table}"')

@@ -6,6 +6,7 @@ from importlib import resources
 from sqlmodel import Session
 
 from procedures.catalogue_io import import_catalogue
+from procedures.db import analyze
 from procedures.schemas import AgencyIn
 from procedures.service import upsert_agencies
 from seed.calendar import national_overrides
@@ -29,4 +30,5 @@ def load_catalogue(session: Session) -> dict:
     agencies = upsert_agencies(session, read_agencies())
     counts = import_catalogue(session, (DATA / "procedures.csv").read_bytes(), "csv")
     overrides = upsert_overrides(session, read_calendar_overrides())
+    analyze(session.connection(), ("agency", "calendar_override", "calendar_change"))
     return {"agencies": agencies, **counts, "calendar overrides": overrides}

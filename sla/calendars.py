@@ -21,7 +21,7 @@ from procedures.schemas import Input, IsoDate
 from procedures.service import KnownAgency, agency_tree, get_agency
 from sla.core.calendar import Override, WorkingCalendar
 from sla.core.hours import parse_working_hours
-from sla.models import NATIONAL, CalendarOverride, CalendarState
+from sla.models import NATIONAL, CalendarChange, CalendarOverride, CalendarState
 
 
 class OverrideCreate(Input):
@@ -77,7 +77,7 @@ def add_override(session: Session, data: OverrideCreate) -> OverrideRead:
         agency_id=agency.id if agency else None,
     )
     session.add(override)
-    new_stamp(session, CalendarState)
+    _new_version(session, data.date, scope)
     return _read(override, agency.code if agency else None)
 
 
@@ -115,7 +115,13 @@ def delete_override(session: Session, override_id: int) -> None:
     if override is None:
         raise NotFound(f"no calendar override with id {override_id}; GET /api/v1/calendar/overrides lists them")
     session.delete(override)
+    _new_version(session, override.day, override.scope)
+
+
+def _new_version(session: Session, day: date, scope: str) -> None:
+    """A new calendar stamp, logged with the day whose status it may change (see CalendarChanges)."""
     new_stamp(session, CalendarState)
+    session.add(CalendarChange(version=calendar_version(session), day=day, scope=scope))
 
 
 _CALENDAR_STAMP = select(CalendarState.version).where(CalendarState.id == 1)
@@ -123,6 +129,38 @@ _CALENDAR_STAMP = select(CalendarState.version).where(CalendarState.id == 1)
 
 def calendar_version(session: Session) -> str:
     return session.execute(_CALENDAR_STAMP).scalar_one_or_none() or ""
+
+
+class CalendarChanges:
+    """The calendar change log: which local days may differ between the calendar of a past stamp and
+    today's, for an agency (its own overrides and the national ones)."""
+
+    def __init__(self, rows: Sequence[tuple[str, date | None, str | None]]) -> None:
+        self._rows = list(rows)  # (version, day, scope) in the order they were written
+        self._position = {version: index for index, (version, _, _) in enumerate(self._rows)}
+        self._since: dict[tuple[str, str], list[date] | None] = {}
+
+    def since(self, version: str, agency_code: str) -> list[date] | None:
+        """The days changed after `version` for `agency_code`'s calendar; None when the log does not
+        know `version` (derived before the log began: any day may differ)."""
+        key = (version, agency_code)
+        if key not in self._since:
+            position = self._position.get(version)
+            self._since[key] = (
+                None
+                if position is None
+                else sorted(
+                    {day for _, day, scope in self._rows[position + 1 :] if day and scope in (NATIONAL, agency_code)}
+                )
+            )
+        return self._since[key]
+
+
+def calendar_changes(session: Session) -> CalendarChanges:
+    rows = session.execute(
+        select(CalendarChange.version, CalendarChange.day, CalendarChange.scope).order_by(CalendarChange.id)
+    ).all()
+    return CalendarChanges([tuple(row) for row in rows])
 
 
 class CalendarStore:

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from dossiers.models import Dossier
 from dossiers.service import CalendarFor, rebuild
 from procedures.models import Agency
-from sla.calendars import CalendarStore, calendar_version
+from sla.calendars import CalendarStore, calendar_changes, calendar_version
 from sla.core.calendar import LOCAL_TZ
 from sla.core.rates import ParScoring, index_scores
 from sla.models import CalendarOverride, DailySnapshot, JobRun, PeriodSnapshot
@@ -155,7 +155,8 @@ def _run(engine: Engine, job: str, period_key: str, work: Callable[[Session, Job
 
 
 def rederive_open(session: Session, *, calendars: CalendarStore) -> int:
-    """Re-derive open dossiers whose calendar or procedure version changed since their derivation."""
+    """Re-derive open dossiers whose procedure version changed since their derivation, or whose clock window
+    holds a day the calendar changed since (the others take the new calendar stamp: nothing of theirs moves)."""
     stamp = calendar_version(session)
     recent = session.execute(select(CalendarOverride).order_by(CalendarOverride.created_at.desc()).limit(5)).scalars()
     changes = "; ".join(f"{o.day:%d/%m/%Y} {o.kind}: {o.reason}" for o in recent)
@@ -163,7 +164,10 @@ def rederive_open(session: Session, *, calendars: CalendarStore) -> int:
         f"; latest overrides: {changes}" if changes else ""
     )
     calendar_for: CalendarFor = lambda code: calendars.get(session, code)  # noqa: E731
-    report = rebuild(session, calendar_for=calendar_for, stale_for=stamp, reason=reason[:2000])
+    changes = calendar_changes(session)
+    report = rebuild(
+        session, calendar_for=calendar_for, stale_for=stamp, changed_days=changes.since, reason=reason[:2000]
+    )
     return report.dossiers
 
 

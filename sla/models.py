@@ -36,6 +36,21 @@ class CalendarState(StampRow, table=True):
     __tablename__ = "calendar_state"
 
 
+class CalendarChange(SQLModel, table=True):
+    """A calendar stamp, and the day (and scope) of the override whose change gave it; the day is empty for
+    the stamp a database started its log with. Which days may differ between two stamps
+    (sla.calendars.CalendarChanges): the nightly re-derivation moves only the dossiers whose clock
+    window holds one."""
+
+    __tablename__ = "calendar_change"
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    version: str = sqlmodel.Field(max_length=32, index=True)
+    day: date | None = None
+    scope: str | None = sqlmodel.Field(default=None, max_length=64)
+    changed_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class JobRun(SQLModel, table=True):
     """One run of a job for one period, claimed before the work: the row that makes jobs idempotent."""
 

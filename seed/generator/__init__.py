@@ -1,7 +1,7 @@
 """The synthetic city: a realistic year of dossiers over the seed catalogue, written in bulk.
 
 `generate` draws arrivals (procedure, receiving agency, channel, day and time), lives each dossier
-through its events with the vectorised clock (`seed.generator.clock`, grouped by procedure version
+through its events with the batch replay (`sla.core.batch`, grouped by procedure version
 and calendar), and writes dossiers, events, stages and the daily code counters in one transaction.
 A sample of every chunk is replayed through `dossiers.service.derive` and must match exactly.
 """
@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
+from procedures.db import analyze
 from seed.generator import realism as R
 from seed.generator.check import mismatches
 from seed.generator.city import (
@@ -30,11 +31,11 @@ from seed.generator.city import (
     local_days,
     local_midnight_utc,
 )
-from seed.generator.clock import NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
-from seed.generator.writer import BulkWriter
+from seed.generator.writer import TABLES, BulkWriter
 from sla.calendars import CalendarStore
+from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
 
@@ -183,6 +184,9 @@ def generate(
         report.counters = writer.counters((a, d, s) for (a, d), s in sorted(written_counters.items()))
         writer.restore_indexes(restore)
         writer.finish()
+    with engine.connect() as connection:  # after the commit: the statistics of the rows just written
+        analyze(connection, (*TABLES, "dossier_code_counter"))
+        connection.commit()
     report.seconds = timer.perf_counter() - started
     return report
 
@@ -414,7 +418,7 @@ class _Chunk:
             "id": self.id_of[chunk_rows],
             "procedure_id": np.full(len(local), version.id),
             "receiving_agency_id": agencies,
-            "current_agency_id": result["holder"][local],
+            "current_agency_id": result.holder[local],
             "channel": [CHANNEL_NAMES[c] for c in self.channel[chunk_rows].tolist()],
             "submitted_at": out.submitted_at[local],
             "received_at": out.received_at[local],
@@ -423,11 +427,12 @@ class _Chunk:
             "status": [STATUS_NAMES[Status(s)] for s in clock.status[local].tolist()],
             "original_due_at": clock.original_due[local],
             "rescheduled_due_at": clock.rescheduled_due[local],
-            "due_at": result["due"][local],
+            "due_at": result.due[local],
             "finished_at": clock.finished[local],
-            "outcome": [OUTCOME_NAMES[o] for o in result["outcome"][local].tolist()],
+            "outcome": [OUTCOME_NAMES[o] for o in result.outcome[local].tolist()],
             "supplement_count": clock.supplement_count[local].astype(np.int64),
             "paused_minutes": clock.paused_minutes[local],
+            "clock_stopped_since": clock.stopped_since[local],
             "resolution_working_minutes": self._resolution_minutes(clock, result, local, agencies),
             "event_count": event_count,
             "calendar_version": [self.city.calendars[a].version[:32] for a in agencies.tolist()],
@@ -437,7 +442,7 @@ class _Chunk:
     def _resolution_minutes(self, clock, result, local, agencies) -> np.ndarray:
         """Working minutes from clock start to resolution less the pauses, as the replay stores them (-1: NULL)."""
         minutes = np.full(len(local), -1, dtype=np.int64)
-        resolved = np.isin(result["outcome"][local], RESOLVED_OUTCOME_CODES)
+        resolved = np.isin(result.outcome[local], RESOLVED_OUTCOME_CODES)
         for agency in np.unique(agencies[resolved]).tolist():
             rows = resolved & (agencies == agency)
             start, end = clock.clock_start[local][rows], clock.finished[local][rows]
@@ -463,9 +468,9 @@ class _Chunk:
             "allotment_minutes": clock.st_allotment[g, s],
             "due_at": clock.st_due[g, s],
             "ended_at": clock.st_ended[g, s],
-            "outcome": [STAGE_OUTCOME_NAMES[o] for o in result["stage_outcome"][g, s].tolist()],
-            "overrun_minutes": result["stage_overrun"][g, s],
-            "excluded": result["stage_excluded"][g, s],
+            "outcome": [STAGE_OUTCOME_NAMES[o] for o in result.stage_outcome[g, s].tolist()],
+            "overrun_minutes": result.stage_overrun[g, s],
+            "excluded": result.stage_excluded[g, s],
         }
 
     def write(self, writer: BulkWriter, next_ids: dict[str, int]) -> dict[str, int]:

@@ -17,7 +17,8 @@ from sla.core.replay import ProcedureRule
 
 DOSSIER_COLUMNS = (
     "status_code", "status", "clock_start_at", "original_due_at", "rescheduled_due_at", "due_at", "finished_at",
-    "outcome", "supplement_count", "paused_minutes", "resolution_working_minutes", "current_agency_id",
+    "outcome", "supplement_count", "paused_minutes", "clock_stopped_since", "resolution_working_minutes",
+    "current_agency_id",
     "event_count", "calendar_version",
 )  # fmt: skip
 STAGE_COLUMNS = (

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from seed.generator import realism as R
-from seed.generator.clock import NONE, BatchClock, CalendarOps
-from sla.core.lifecycle import EVENT_TYPES, Status
+from sla.core.batch import NONE, BatchReplay, BatchResult, CalendarOps
+from sla.core.lifecycle import EVENT_TYPES
 from sla.core.replay import STEP_EXCLUDED, ProcedureRule, StepRule
 
 EVENT_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
@@ -63,8 +63,8 @@ class GroupInput:
 
 @dataclass
 class GroupOutput:
-    clock: BatchClock
-    result: dict[str, np.ndarray]
+    clock: BatchReplay
+    result: BatchResult
     submitted_at: np.ndarray
     received_at: np.ndarray
     events: dict[str, np.ndarray]  # columnar, in order per dossier: row, type, at, agency, from, to, new_due, reason
@@ -146,7 +146,8 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
     rule = group.rule
     mpd = ops.minutes_per_day
     profile = _profile(group.field_code, group.level, group.has_fee)
-    clock = BatchClock(ops, rule, group.receiving, max_stages(rule))
+    clock = BatchReplay(rule, ops.calendar, group.receiving, max_stages(rule))
+    slot_steps: list[StepRule | None] = [None] * clock.st_started.shape[1]  # a stage slot's step (same for all)
     tl = _Timeline(n, now)
     steps = group.steps
     has_excluded = any(p.step.unit == STEP_EXCLUDED for p in steps)
@@ -210,7 +211,8 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
 
     rows = tl.candidates(~refused)
     rows, at = tl.keep(rows, desk_at[rows])
-    clock.received(rows, at, steps[0].step if steps else None)
+    clock.received(rows, at, steps[0].index if steps else -1)
+    slot_steps[0] = steps[0].step if steps else None
     tl.record(rows, "received", at, group.receiving[rows])
     received_at = np.where(clock.clock_start != NONE, desk_at, NONE)
     received_at = np.where(refused & ~online, desk_at, received_at)  # a refused intake is "received" then refused
@@ -242,16 +244,16 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
         rows, at = tl.keep(rows, ops.shift(at, wait))
         kind = answer[rows, round_no]
         holder = clock.holder(rows)
-        for code, name, status, why in (
-            (0, "supplement_received", None, -1),
-            (1, "abandoned", Status.STOPPED, R_ABANDONED),
-            (2, "withdrawn", Status.WITHDRAWN, R_WITHDRAWN),
+        for code, name, why in (
+            (0, "supplement_received", -1),
+            (1, "abandoned", R_ABANDONED),
+            (2, "withdrawn", R_WITHDRAWN),
         ):
             sel = kind == code
-            if status is None:
+            if name == "supplement_received":
                 clock.supplement_received(rows[sel], at[sel])
             else:
-                clock.withdrawn(rows[sel], at[sel], status)
+                clock.withdrawn(rows[sel], at[sel], name)
                 tl.alive[rows[sel]] = False
             tl.record(rows[sel], name, at[sel], holder[sel], reason=why)
 
@@ -263,13 +265,15 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
         plan = steps[i]
         rows = tl.candidates()
         from_agency = clock.st_agency[rows, open_slot]
-        end = _stage_end(clock, ops, rows, tl.last_at[rows], open_slot, late[rows, open_slot], work_end, days)
+        end = _stage_end(clock, ops, slot_steps, rows, tl.last_at[rows], open_slot, late[rows, open_slot], work_end,
+                         days)  # fmt: skip
         rows, at = tl.keep(rows, end)
         from_agency = clock.st_agency[rows, open_slot]
         closing = np.zeros((rows.size, clock.st_started.shape[1]), dtype=bool)
         closing[:, open_slot] = True
         if plan.step.parallel_group is None:
-            clock.forwarded(rows, at, closing, (next_slot, plan.agency[rows], plan.step))
+            clock.forwarded(rows, at, closing, plan.index, plan.agency[rows])
+            slot_steps[next_slot] = plan.step
             tl.record(rows, "forwarded", at, from_agency, from_agency, plan.agency[rows])
             open_slot, next_slot, i = next_slot, next_slot + 1, i + 1
             continue
@@ -280,14 +284,16 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
             i += 1
         branch_slots = list(range(next_slot, next_slot + len(members)))
         for k, (member, slot) in enumerate(zip(members, branch_slots, strict=True)):
-            clock.forwarded(rows, at, closing if k == 0 else None, (slot, member.agency[rows], member.step))
+            clock.forwarded(rows, at, closing if k == 0 else None, member.index, member.agency[rows])
+            slot_steps[slot] = member.step
             tl.record(rows, "forwarded", at, from_agency, from_agency, member.agency[rows])
         next_slot += len(members)
         # each branch ends on its own; they come back in the order they finish
         rows = tl.candidates()
         ends = np.full((n, len(members)), NONE)
         for k, slot in enumerate(branch_slots):
-            ends[rows, k] = _stage_end(clock, ops, rows, tl.last_at[rows], slot, late[rows, slot], work_end, days)
+            ends[rows, k] = _stage_end(clock, ops, slot_steps, rows, tl.last_at[rows], slot, late[rows, slot],
+                                       work_end, days)  # fmt: skip
         order = np.argsort(ends, axis=1, kind="stable")
         after = steps[i] if i < len(steps) else None
         for r in range(len(members)):
@@ -299,8 +305,11 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
             closing = np.zeros((rows.size, clock.st_started.shape[1]), dtype=bool)
             closing[np.arange(rows.size), slot] = True
             last = r == len(members) - 1
-            opening = (next_slot, target, after.step if after else None) if last else None
-            clock.forwarded(rows, at, closing, opening)
+            if last:
+                clock.forwarded(rows, at, closing, after.index if after else -1, target)
+                slot_steps[next_slot] = after.step if after else None
+            else:
+                clock.forwarded(rows, at, closing, None, None)
             tl.record(rows, "forwarded", at, source, source, target)
         open_slot, next_slot = next_slot, next_slot + 1
         if after is not None:
@@ -327,7 +336,7 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
 
     rows = tl.candidates(pause)
     start = tl.last_at[rows]
-    reference = _final_due(clock, ops, rows, open_slot, start)
+    reference = _final_due(clock, ops, slot_steps, rows, open_slot, start)
     left = ops.between(start, np.maximum(reference, start))
     pause_at = ops.shift(start, (rng.uniform(0.1, 0.9, rows.size) * left).astype(np.int64))
     rows, at = tl.keep(rows, pause_at)
@@ -341,7 +350,9 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
 
     rows = tl.candidates()
     start = tl.last_at[rows]
-    resolve_at = work_end(rows, start, _final_due(clock, ops, rows, open_slot, start), final_late[rows], stuck[rows])
+    resolve_at = work_end(
+        rows, start, _final_due(clock, ops, slot_steps, rows, open_slot, start), final_late[rows], stuck[rows]
+    )
     rows, at = tl.keep(rows, resolve_at)
     holder = clock.holder(rows)
     clock.resolved(rows, at)
@@ -357,11 +368,11 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
     rows = np.flatnonzero((withdraw_at != NONE) & (withdraw_at <= now) & (clock.end_kind == 0))
     at = withdraw_at[rows]
     holder = clock.holder(rows)
-    for sel, name, status, why in (
-        (~stops[rows], "withdrawn", Status.WITHDRAWN, R_WITHDRAWN),
-        (stops[rows], "stopped", Status.STOPPED, R_STOPPED),
+    for sel, name, why in (
+        (~stops[rows], "withdrawn", R_WITHDRAWN),
+        (stops[rows], "stopped", R_STOPPED),
     ):
-        clock.withdrawn(rows[sel], at[sel], status)
+        clock.withdrawn(rows[sel], at[sel], name)
         tl.record(rows[sel], name, at[sel], holder[sel], reason=why)
 
     return GroupOutput(
@@ -372,25 +383,27 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
         events=tl.columns(),
         stage_names=[
             (step.name if step else ("intake" if slot == 0 else "hand-off"))[:500]
-            for slot, step in enumerate(clock.stage_steps)
+            for slot, step in enumerate(slot_steps)
         ],
-        stage_step_seqs=[step.seq if step else None for step in clock.stage_steps],
+        stage_step_seqs=[step.seq if step else None for step in slot_steps],
     )
 
 
-def _final_due(clock: BatchClock, ops: CalendarOps, rows: np.ndarray, slot: int, start: np.ndarray) -> np.ndarray:
+def _final_due(
+    clock: BatchReplay, ops: CalendarOps, slot_steps: list, rows: np.ndarray, slot: int, start: np.ndarray
+) -> np.ndarray:
     """The due the last stage works to: its own (when it has a step), at most the dossier's; a
     hand-off back to the receiving agency after parallel branches only returns the result (half a day)."""
     due = clock.original_due[rows]
-    if clock.stage_steps[slot] is not None:
+    if slot_steps[slot] is not None:
         due = np.minimum(due, clock.st_due[rows, slot])
     elif slot > 0:
         due = np.minimum(due, ops.shift(start, ops.minutes_per_day // 2))
     return due
 
 
-def _stage_end(clock, ops, rows, start, slot, late_rows, work_end, days) -> np.ndarray:
-    step = clock.stage_steps[slot]
+def _stage_end(clock, ops, slot_steps, rows, start, slot, late_rows, work_end, days) -> np.ndarray:
+    step = slot_steps[slot]
     if step is not None and step.unit == STEP_EXCLUDED:
         return ops.shift(np.maximum(start, clock.st_started[rows, slot]), days(R.EXCLUDED_STEP_DAYS, rows.size))
     return work_end(rows, start, clock.st_due[rows, slot], late_rows)

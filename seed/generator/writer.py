@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from dossiers.models import DossierCodeCounter
-from seed.generator.clock import NONE
+from sla.core.batch import NONE
 
 INSTANT, INT, OPTIONAL_INT, TEXT, BOOL = "instant", "int", "optional_int", "text", "bool"
 
@@ -27,7 +27,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("applicant_address", TEXT), ("search_text", TEXT), ("submitted_at", INSTANT), ("received_at", INSTANT),
         ("clock_start_at", INSTANT), ("status_code", INT), ("status", TEXT), ("original_due_at", INSTANT),
         ("rescheduled_due_at", INSTANT), ("due_at", INSTANT), ("finished_at", INSTANT), ("outcome", TEXT),
-        ("supplement_count", INT), ("paused_minutes", INT), ("resolution_working_minutes", OPTIONAL_INT),
+        ("supplement_count", INT), ("paused_minutes", INT), ("clock_stopped_since", INSTANT),
+        ("resolution_working_minutes", OPTIONAL_INT),
         ("event_count", INT), ("derived_at", INSTANT),
         ("calendar_version", TEXT),
     ),
