@@ -33,7 +33,7 @@ from seed.generator.city import (
 )
 from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
-from seed.generator.writer import TABLES, BulkWriter
+from seed.generator.writer import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
@@ -552,10 +552,7 @@ class _Chunk:
         )
 
 
-_INSTANT_COLUMNS = {
-    "submitted_at", "received_at", "clock_start_at", "original_due_at", "rescheduled_due_at", "due_at",
-    "finished_at", "derived_at",
-}  # fmt: skip
+_INSTANT_COLUMNS = {name for name, kind in TABLES["dossier"] if kind == INSTANT}
 _STAGE_INSTANTS = {"started_at", "due_at", "ended_at"}
 
 
