@@ -44,6 +44,7 @@ class PublicStatus(BaseModel):
     status_code: int
     procedure_code: str
     procedure_name: str
+    procedure_name_en: str | None = None
     agency_code: str
     agency_name: str
     received_at: LocalInstant | None
@@ -117,6 +118,7 @@ def _public(session: Session, dossier: Dossier) -> PublicStatus:
         status_code=dossier.status_code,
         procedure_code=procedure.code,
         procedure_name=procedure.name,
+        procedure_name_en=procedure.name_en,
         agency_code=agency.code,
         agency_name=agency.name,
         received_at=dossier.received_at or dossier.submitted_at,
