@@ -384,6 +384,10 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "lookup.clock_stopped_title": ("Thời gian giải quyết đang tạm dừng", "The processing time is stopped"),
     "lookup.since": ("từ", "since"),
+    "lookup.clock_stopped_supplement": (
+        "Hồ sơ cần bổ sung giấy tờ; ngày hẹn trả kết quả sẽ được tính lại khi nhận đủ.",
+        "The dossier needs more documents; the appointment is set again once they are in.",
+    ),
     "lookup.to_bring": ("Cần bổ sung (mang đến nơi tiếp nhận hồ sơ):", "To supplement (bring it where you filed):"),
     "lookup.appointment_pending": (
         "Sẽ hẹn lại khi hồ sơ được bổ sung đầy đủ",
