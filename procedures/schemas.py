@@ -5,7 +5,6 @@ import unicodedata
 from datetime import date, datetime, time
 from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
-from pydantic import ValidationError as PydanticValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -13,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     WrapValidator,
     field_serializer,
@@ -137,7 +137,7 @@ def _day_first_or_iso(value: Any, handler, *, date_only: bool) -> Any:
             raise PydanticCustomError("date_format", "{message}", {"message": exc.message("en")}) from None
     try:
         return handler(value)
-    except PydanticValidationError:
+    except ValidationError:
         if isinstance(value, str):
             message = DateFormatError(value, date_only=date_only).message("en")
             raise PydanticCustomError("date_format", "{message}", {"message": message}) from None
