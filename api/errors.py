@@ -68,6 +68,42 @@ def _describe(problem: dict) -> str:
     return f"{where}: {problem['msg']}" if where else problem["msg"]
 
 
+API_PATHS = ("/api/", "/static/", "/openapi.json")
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page: not an API or asset path, and `Accept` names text/html (before JSON).
+
+    Such a request gets its error as an HTML page in the site's layout; every other client keeps
+    the JSON shape `{"error", "detail"}`."""
+    path = request.url.path
+    if path == "/api" or path.startswith(API_PATHS):
+        return False
+    accept = request.headers.get("accept", "").lower()
+    html, json = accept.find("text/html"), accept.find("application/json")
+    return html >= 0 and (json < 0 or html < json)
+
+
+PAGE_MESSAGES = (403, 404, 405, 500)
+
+
+def page_response(request: Request, status_code: int, error: str, headers: dict[str, str] | None = None):
+    """The error page (web/error.html) for `status_code`, in the reader's language (`?lang=`, cookie);
+    None when it cannot be rendered (the caller then answers JSON)."""
+    from api.web.common import Problem, language, render  # the pages import the API, not the other way
+    from api.web.i18n import translator
+
+    try:
+        detail = translator(language(request))(f"error.http_{status_code}")
+        problem = Problem(status_code, error, detail)
+        response = render(request, "web/error.html", {"problem": problem}, status_code=status_code, page_path="/")
+    except Exception:  # an error page must never fail: the JSON answer is still there
+        log.exception("the error page could not be rendered")
+        return None
+    response.headers.update(headers or {})
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError):
@@ -100,6 +136,10 @@ def install(app: FastAPI) -> None:
         headers = exc.headers
         if exc.status_code == 405 and (allowed := _allowed_methods(request.app, request.url.path)):
             headers = {**(headers or {}), "Allow": allowed}
+        if exc.status_code in PAGE_MESSAGES and wants_page(request):
+            page = page_response(request, exc.status_code, error, headers)
+            if page is not None:
+                return page
         return error_response(exc.status_code, error, str(exc.detail), headers=headers)
 
     @app.exception_handler(DataError)
@@ -118,6 +158,8 @@ def install(app: FastAPI) -> None:
         return error_response(503, "unavailable", detail, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", exc_info=exc)
+        if wants_page(request) and (page := page_response(request, 500, "internal_error")) is not None:
+            return page
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -24,6 +24,8 @@ NOT_FOUND = (
 PHONE_LAST4 = re.compile(r"^\d{4}$")
 CODE_MAX_LENGTH = 80
 _NO_DIGITS = "----"
+STOPPING_EVENTS = ("supplement_requested", "paused")
+REDACTED = "…"
 
 
 class ApologyNotice(BaseModel):
@@ -42,14 +44,21 @@ class PublicStatus(BaseModel):
     status_code: int
     procedure_code: str
     procedure_name: str
+    procedure_name_en: str | None = None
     agency_code: str
     agency_name: str
     received_at: LocalInstant | None
     appointment_at: LocalInstant | None
-    """The appointment the citizen holds now: the rescheduled one after an apology."""
+    """The appointment the citizen holds now: the rescheduled one after an apology, moved by the time a
+    supplement or an obligation stopped the clock; none while the clock stands still (the appointment
+    is set again once the dossier is complete)."""
     original_appointment_at: LocalInstant | None
     finished_at: LocalInstant | None
     clock_stopped: bool
+    clock_stopped_since: LocalInstant | None = None
+    supplement_reason: str | None = None
+    """While waiting for a supplement: what to bring, as the request (form 02) says, without the
+    applicant's name, identity number, phone or address should the clerk have written them in."""
     apology: ApologyNotice | None
 
 
@@ -93,22 +102,49 @@ def _public(session: Session, dossier: Dossier) -> PublicStatus:
         .order_by(DossierEvent.seq)
         .limit(1)
     ).scalar_one_or_none()
+    stopped = dossier.status_code in (5, 6)
+    stop = None
+    if stopped:
+        stop = session.execute(
+            select(DossierEvent)
+            .where(DossierEvent.dossier_id == dossier.id, DossierEvent.type.in_(STOPPING_EVENTS))
+            .order_by(DossierEvent.seq.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    waiting_supplement = stop is not None and stop.type == "supplement_requested"
     return PublicStatus(
         code=dossier.code,
         status=dossier.status,
         status_code=dossier.status_code,
         procedure_code=procedure.code,
         procedure_name=procedure.name,
+        procedure_name_en=procedure.name_en,
         agency_code=agency.code,
         agency_name=agency.name,
         received_at=dossier.received_at or dossier.submitted_at,
-        appointment_at=dossier.due_at,
+        appointment_at=None if stopped else dossier.due_at,
         original_appointment_at=dossier.original_due_at,
         finished_at=dossier.finished_at,
-        clock_stopped=dossier.status_code in (5, 6),
+        clock_stopped=stopped,
+        clock_stopped_since=dossier.clock_stopped_since if stopped else None,
+        supplement_reason=_impersonal(stop.reason, dossier) if waiting_supplement else None,
         apology=(
-            ApologyNotice(issued_at=apology.at, reason=apology.reason, new_appointment_at=apology.new_due_at)
+            ApologyNotice(
+                issued_at=apology.at, reason=_impersonal(apology.reason, dossier), new_appointment_at=apology.new_due_at
+            )
             if apology
             else None
         ),
     )
+
+
+def _impersonal(text: str | None, dossier: Dossier) -> str | None:
+    """`text` without the applicant's name, identity number, phone or address (a clerk may have written
+    them into a reason); the public page shows the rest."""
+    if not text:
+        return text
+    personal = (dossier.applicant_name, dossier.applicant_id_number, dossier.applicant_phone, dossier.applicant_address)
+    for private in personal:
+        if private and len(private.strip()) >= 3:
+            text = re.sub(re.escape(private.strip()), REDACTED, text, flags=re.IGNORECASE)
+    return text

@@ -140,6 +140,7 @@ class DossierSummary(BaseModel):
 
 class DossierRead(DossierSummary):
     procedure_name: str
+    procedure_name_en: str | None = None
     procedure_version_from: str
     applicant: ApplicantRead
     clock_start_at: LocalInstant | None

@@ -1265,6 +1265,7 @@ def view(written: Written, *, now: datetime) -> DossierRead:
     return DossierRead(
         **_summary_fields(dossier, codes),
         procedure_name=procedure.name,
+        procedure_name_en=procedure.name_en,
         procedure_version_from=procedure.effective_from.isoformat(),
         applicant=ApplicantRead(
             name=dossier.applicant_name,

@@ -12,7 +12,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
+    WrapValidator,
     field_serializer,
     field_validator,
     model_validator,
@@ -45,7 +47,10 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200
 def _not_a_number(value):
     """Pydantic reads a bare number as a Unix timestamp (`as_of=20250101` would be 1970-08-23): refuse it."""
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
-        raise ValueError("give an ISO 8601 date or instant (2025-04-25, 2025-04-25T09:00), not a number")
+        raise ValueError(
+            "give a date or instant as dd/mm/yyyy HH:mm, dd/mm/yyyy or ISO 8601 (2025-04-25, 2025-04-25T09:00), "
+            "not a number"
+        )
     return value
 
 
@@ -56,10 +61,98 @@ def _in_years(value: date) -> date:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_in_years)]
-"""A date in ISO 8601 (YYYY-MM-DD), in years 1900–2200, in a query or a body."""
-IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_years)]
-"""An instant in ISO 8601, in years 1900–2200; naive means local time where it is used."""
+# --- dates as people type them: dd/mm/yyyy HH:mm, whatever the browser's locale -----------------
+
+DAY_FIRST = re.compile(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:[\sT,]+(\d{1,2})[:hg](\d{2})(?:\s*(?:phút|p))?)?\s*", re.I)
+DATETIME_FORMS = {
+    "vi": "dd/mm/yyyy HH:mm (ví dụ 02/12/2026 09:30), dd/mm/yyyy hoặc ISO 8601 (2026-12-02T09:30)",
+    "en": "dd/mm/yyyy HH:mm (e.g. 02/12/2026 09:30), dd/mm/yyyy or ISO 8601 (2026-12-02T09:30)",
+}
+DATE_FORMS = {
+    "vi": "dd/mm/yyyy (ví dụ 02/12/2026) hoặc ISO 8601 (2026-12-02)",
+    "en": "dd/mm/yyyy (e.g. 02/12/2026) or ISO 8601 (2026-12-02)",
+}
+
+
+class DateFormatError(ValueError):
+    """A date or date-time that cannot be read; `message(lang)` names the accepted forms in that language."""
+
+    def __init__(self, text: str, *, date_only: bool = False, why: str | None = None):
+        """`why`: the range of years, when the date is readable but out of it."""
+        self.text, self.date_only, self.why = text, date_only, why
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        forms = (DATE_FORMS if self.date_only else DATETIME_FORMS)["vi" if lang == "vi" else "en"]
+        shown = self.text if len(self.text) <= 40 else self.text[:40] + "…"
+        if lang == "vi":
+            what = "ngày" if self.date_only else "ngày giờ"
+            years = f" (năm {self.why})" if self.why else ""
+            return f"“{shown}” không phải {what} hợp lệ{years}: nhập theo dạng {forms}"
+        what = "a date" if self.date_only else "a date and time"
+        years = f" (years {self.why})" if self.why else ""
+        return f"“{shown}” is not {what}{years}: enter {forms}"
+
+
+def parse_day_first(text: str, *, date_only: bool = False) -> datetime | date:
+    """The one parser of typed dates, for the pages and the API: `dd/mm/yyyy HH:mm`, `dd/mm/yyyy` (or
+    `HH:mm` left out: midnight) and ISO 8601 (`2026-12-02`, `2026-12-02T09:30`, with or without an offset).
+
+    Day first, always: "02/12/2026 09:30" is 2 December, whatever the browser's locale. A date-time
+    without an offset is naive (local time where it is used). `date_only` gives a `date` and refuses a time.
+    Raises DateFormatError (a ValueError) with the accepted forms in Vietnamese and English.
+    """
+    if not isinstance(text, str) or not text.strip() or _NUMBER.fullmatch(text):
+        raise DateFormatError(str(text), date_only=date_only)
+    day_first = DAY_FIRST.fullmatch(text)
+    try:
+        if day_first:
+            day, month, year, hour, minute = day_first.groups()
+            if date_only and hour is not None:
+                raise DateFormatError(text, date_only=True)
+            value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
+        else:
+            value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        if isinstance(exc, DateFormatError):
+            raise
+        raise DateFormatError(text, date_only=date_only) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise DateFormatError(text, date_only=date_only, why=f"{FIRST_YEAR}–{LAST_YEAR}")
+    if date_only:
+        if value.time() != time(0) or value.tzinfo is not None:
+            raise DateFormatError(text, date_only=True)
+        return value.date()
+    return value
+
+
+def _day_first_or_iso(value: Any, handler, *, date_only: bool) -> Any:
+    """Read `dd/mm/yyyy[ HH:mm]` with the shared parser; ISO (and datetimes) as pydantic reads them; an
+    unreadable value refused with the accepted forms named."""
+    value = _not_a_number(value)
+    if isinstance(value, str) and DAY_FIRST.fullmatch(value):
+        try:
+            value = parse_day_first(value, date_only=date_only)
+        except DateFormatError as exc:
+            raise PydanticCustomError("date_format", "{message}", {"message": exc.message("en")}) from None
+    try:
+        return handler(value)
+    except ValidationError:
+        if isinstance(value, str):
+            message = DateFormatError(value, date_only=date_only).message("en")
+            raise PydanticCustomError("date_format", "{message}", {"message": message}) from None
+        raise
+
+
+IsoDate = Annotated[
+    date, WrapValidator(lambda v, h: _day_first_or_iso(v, h, date_only=True)), AfterValidator(_in_years)
+]
+"""A date in ISO 8601 (YYYY-MM-DD) or dd/mm/yyyy, in years 1900–2200, in a query or a body."""
+IsoDateTime = Annotated[
+    datetime, WrapValidator(lambda v, h: _day_first_or_iso(v, h, date_only=False)), AfterValidator(_in_years)
+]
+"""An instant in ISO 8601 or dd/mm/yyyy HH:mm (day first), in years 1900–2200; naive means local time where
+it is used."""
 
 
 # --- text that comes in --------------------------------------------------------------------------

@@ -96,6 +96,7 @@ def days(
                 "reason": info.reason,
                 "source": info.source,
                 "legal_ref": info.legal_ref,
+                "reason_en": info.reason_en,
             }
             for info in calendar.special_days(year)
         ],

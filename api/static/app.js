@@ -60,3 +60,21 @@
     rows.forEach(function (row) { body.appendChild(row); });
   }
 })();
+
+// Dates are typed day first, dd/mm/yyyy hh:mm, whatever the browser's locale: the separators come by
+// themselves as the digits are typed ("02" → "02/"); the server reads the text (parse_day_first).
+(function () {
+  "use strict";
+  var NEXT = [[/^\d{2}$/, "/"], [/^\d{1,2}\/\d{2}$/, "/"], [/^\d{1,2}\/\d{1,2}\/\d{4}$/, " "], [/^\d{1,2}\/\d{1,2}\/\d{4} \d{2}$/, ":"]];
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    var kind = input.getAttribute && input.getAttribute("data-date-mask");
+    if (!kind || event.inputType !== "insertText" || input.selectionStart !== input.value.length) return;
+    for (var i = 0; i < (kind === "date" ? 2 : NEXT.length); i++) {
+      if (NEXT[i][0].test(input.value)) {
+        input.value += NEXT[i][1];
+        return;
+      }
+    }
+  });
+})();

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.accounts import Role
 from api.deps import SessionDep
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, typed_date
 from procedures.errors import Forbidden
 from sla import calendars
 from sla.core.calendar import LOCAL_TZ, DayInfo
@@ -130,7 +130,8 @@ def add_override(
     }
     try:
         with session.begin_nested():
-            calendars.add_override(session, calendars.OverrideCreate(**form))
+            typed = {**form, "date": typed_date(request, form["date"], "cal.date", date_only=True)}
+            calendars.add_override(session, calendars.OverrideCreate(**typed))
     except PAGE_ERRORS as exc:
         return _page(request, session, year=year, agency=blank_to_none(agency), form=form, problem=Problem.of(exc))
     return _back(year, blank_to_none(agency), "added")

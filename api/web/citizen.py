@@ -6,7 +6,7 @@ The digits are posted, not put in the address (they would stay in the browser hi
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 
 from api.deps import SessionDep, audit_dossier
 from api.limits import LookupAttemptDep, RateLimited
@@ -20,8 +20,15 @@ PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 
 @router.get("/lookup")
-def lookup_form(request: Request):
-    return render(request, "web/lookup.html", {"code": "", "result": None})
+def lookup_form(request: Request, code: Annotated[str, Query(max_length=dossier_lookup.CODE_MAX_LENGTH)] = ""):
+    """The lookup form; `?code=` (the receipt's QR code) fills in the code, so only the 4 digits are asked.
+
+    Nothing is looked up here: the page is the same for any code (no oracle)."""
+    code = dossier_lookup.normalise_code(code)
+    response = render(request, "web/lookup.html", {"code": code, "result": None})
+    if code:
+        response.headers.update(PRIVATE)
+    return response
 
 
 @router.post("/lookup")
@@ -33,7 +40,7 @@ def lookup(
     phone_last4: Annotated[str, Form(max_length=8)] = "",
 ):
     audit_dossier(request, code.strip())  # the code asked and the answer, never the digits
-    context = {"code": code.strip(), "result": None, "not_found": False}
+    context = {"code": dossier_lookup.normalise_code(code), "result": None, "not_found": False}
     status_code, headers = 200, dict(PRIVATE)
     try:
         attempt.admit(code)

@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formats, translator
 from procedures import service as catalogue
-from procedures.errors import DomainError
-from procedures.schemas import AgencyRead
+from procedures.errors import DomainError, InvalidInput
+from procedures.schemas import AgencyRead, DateFormatError, parse_day_first
 from sla.core.calendar import CalendarError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -131,3 +131,20 @@ def blank_to_none(value: str | None) -> str | None:
 def agencies(session: Session) -> list[AgencyRead]:
     """Every agency, parents before children, for pickers and names."""
     return catalogue.list_agencies(session)
+
+
+def typed_date(request: Request, value: str | None, label_key: str, *, date_only: bool = False) -> str | None:
+    """A date (`date_only`) or date-time typed in a page's form (dd/mm/yyyy HH:mm, dd/mm/yyyy or ISO,
+    `procedures.schemas.parse_day_first`), as ISO text for the API's shapes; None when left empty.
+
+    Day first whatever the browser's locale. Unreadable: InvalidInput naming the field (its label,
+    `label_key` in api/web/i18n.py) and the accepted forms, in the page's language.
+    """
+    value = blank_to_none(value)
+    if value is None:
+        return None
+    try:
+        return parse_day_first(value, date_only=date_only).isoformat()
+    except DateFormatError as exc:
+        lang = language(request)
+        raise InvalidInput(f"{translator(lang)(label_key)}: {exc.message(lang)}") from None

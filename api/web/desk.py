@@ -12,7 +12,7 @@ from sqlmodel import Session
 from api.deps import SessionDep, audit_dossier
 from api.routes.dossiers import BACKDATING_ROLES, backdating_note, time_policy
 from api.security import dossier_view, event_policy, readable_dossier, scoped_search
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates, typed_date
 from api.web.i18n import Formats
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
@@ -176,7 +176,7 @@ def receive(
                 procedure_code=form["procedure_code"],
                 agency_code=form["agency_code"] or "",
                 channel=channel,
-                received_at=form["received_at"],
+                received_at=typed_date(request, form["received_at"], "desk.received_at"),
                 backdate_reason=form["backdate_reason"],
                 applicant={name: form[name] for name in APPLICANT_FIELDS if form[name] is not None},
             )
@@ -309,7 +309,12 @@ def record_event(
     }
     try:
         with session.begin_nested():
-            data = EventCreate(**{name: value for name, value in fields.items() if value is not None})
+            typed = {
+                **fields,
+                "new_due_at": typed_date(request, fields["new_due_at"], "field.new_due_at"),
+                "at": typed_date(request, fields["at"], "common.when"),
+            }
+            data = EventCreate(**{name: value for name, value in typed.items() if value is not None})
             principal = request.state.principal
             scope = f"{principal.username} POST /desk/dossiers/{code}/events"
             if _claimed(session, key, scope, data.model_dump(mode="json")) is None:

@@ -37,6 +37,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "error.title": ("Không thực hiện được", "Not done"),
     "error.code": ("Mã lỗi", "Error"),
     "error.page_title": ("Có lỗi", "Error"),
+    "error.http_403": ("Tài khoản của bạn không được xem trang này.", "Your account may not open this page."),
+    "error.http_404": (
+        "Không có trang này: địa chỉ có thể đã gõ sai hoặc trang đã được chuyển đi.",
+        "There is no such page: the address may be mistyped, or the page has moved.",
+    ),
+    "error.http_405": ("Trang này không nhận yêu cầu theo cách này.", "This page does not take this kind of request."),
+    "error.http_500": (
+        "Đã xảy ra lỗi ngoài dự kiến; lỗi đã được ghi lại. Vui lòng thử lại sau.",
+        "An unexpected error occurred; it has been logged. Please try again later.",
+    ),
     "done.title": ("Đã ghi nhận", "Recorded"),
     "common.search": ("Tìm", "Search"),
     "common.filter": ("Lọc", "Filter"),
@@ -371,6 +381,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "lookup.clock_stopped": (
         "Hồ sơ đang chờ bổ sung hoặc chờ nghĩa vụ tài chính: ngày hẹn sẽ được tính lại khi hoàn tất.",
         "The dossier waits for a supplement or a financial obligation: the appointment is set again once complete.",
+    ),
+    "lookup.clock_stopped_title": ("Thời gian giải quyết đang tạm dừng", "The processing time is stopped"),
+    "lookup.since": ("từ", "since"),
+    "lookup.clock_stopped_supplement": (
+        "Hồ sơ cần bổ sung giấy tờ; ngày hẹn trả kết quả sẽ được tính lại khi nhận đủ.",
+        "The dossier needs more documents; the appointment is set again once they are in.",
+    ),
+    "lookup.to_bring": ("Cần bổ sung (mang đến nơi tiếp nhận hồ sơ):", "To supplement (bring it where you filed):"),
+    "lookup.appointment_pending": (
+        "Sẽ hẹn lại khi hồ sơ được bổ sung đầy đủ",
+        "Set again once the dossier is complete",
+    ),
+    "lookup.intro_code": (
+        "Mã hồ sơ đã được điền từ mã QR trên giấy tiếp nhận: nhập 4 số cuối của số điện thoại đã khai khi nộp hồ sơ.",
+        "The code comes from the QR code on your receipt: enter the last 4 digits of the phone number you gave.",
     ),
     "lookup.apology": ("Thư xin lỗi và hẹn lại", "Apology and new appointment"),
     "lookup.apology_at": ("Ngày xin lỗi", "Apology issued"),

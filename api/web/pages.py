@@ -4,12 +4,13 @@ Server-rendered (Jinja2); forms post to page routes that call the same services 
 """
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
 
 from api.accounts import Role
 from api.security import STAFF
 from api.web import auth, calendar_view, citizen, dashboard, desk
 from api.web.auth import page_access
-from api.web.common import PageRoute, render
+from api.web.common import STATIC_DIR, PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -17,6 +18,12 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 @router.get("/")
 def home(request: Request):
     return render(request, "web/home.html", {})
+
+
+@router.get("/favicon.ico")
+def favicon():
+    """The site's icon (an SVG, where browsers look for it first; the layouts link it too)."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
 router.include_router(auth.router)

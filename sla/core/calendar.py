@@ -15,6 +15,7 @@ plumbing: a tenth of the cost of a one-element array (bench/README.md, section "
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -93,6 +94,8 @@ class DayInfo:
     reason: str
     source: Literal["package", "override"]
     legal_ref: str | None = None
+    reason_en: str | None = None
+    """The holidays package's English name (dates in it day first), for pages in English; None for overrides."""
 
 
 class WorkingCalendar:
@@ -659,12 +662,18 @@ def _special_days(first_day: date, last_day: date, overrides: Iterable[Override]
     The package is asked for one year either side: a swap is listed under the year of its day off,
     which may differ from the year of its make-up day.
     """
-    package = holidays.country_holidays("VN", years=range(first_day.year - 1, last_day.year + 2), language="vi")
+    years = range(first_day.year - 1, last_day.year + 2)
+    package = holidays.country_holidays("VN", years=years, language="vi")
+    english = holidays.country_holidays("VN", years=years, language="en_US")
     decided: dict[date, DayInfo] = {}
     for day, name in package.items():
-        decided[day] = DayInfo(day, "off", name, "package")
+        decided[day] = DayInfo(day, "off", name, "package", reason_en=_day_first(english.get(day)))
     for day in package.weekend_workdays:
-        decided[day] = DayInfo(day, "workday", _make_up_reason(day, package), "package")
+        reason = _make_up_reason(day, package)
+        reason_en = reason.replace("Ngày làm bù cho ngày nghỉ", "Make-up working day for the day off").replace(
+            "Ngày làm bù", "Make-up working day"
+        )
+        decided[day] = DayInfo(day, "workday", reason, "package", reason_en=reason_en)
     for override in overrides:
         decided[override.day] = DayInfo(override.day, override.kind, override.reason, "override", override.legal_ref)
     return {
@@ -672,6 +681,11 @@ def _special_days(first_day: date, last_day: date, overrides: Iterable[Override]
         for day, info in sorted(decided.items())
         if first_day <= day <= last_day and (info.kind == "off") != (day.weekday() >= 5)
     }
+
+
+def _day_first(name: str | None) -> str | None:
+    """The package's English names write dates month first (08/22/2026): day first, as everywhere else."""
+    return re.sub(r"\b(\d{2})/(\d{2})/(\d{4})\b", r"\2/\1/\3", name) if name else name
 
 
 def _make_up_reason(day: date, package: holidays.HolidayBase) -> str:

@@ -121,12 +121,19 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-def page(browser, live_server, request):
+def page_locale() -> str | None:
+    """The browser's locale (`@pytest.mark.parametrize("page_locale", ["en-US"])`); None: Chromium's default."""
+    return None
+
+
+@pytest.fixture
+def page(browser, live_server, request, page_locale):
     """A desktop-sized page signed in (as the administrator, or as `@pytest.mark.user("clerk")` says,
     None for a citizen); JavaScript errors fail the test; confirmation dialogs are accepted."""
     marker = request.node.get_closest_marker("user")
     username = marker.args[0] if marker else "admin"
-    context = browser.new_context(viewport=DESKTOP, base_url=live_server, accept_downloads=True)
+    locale = {"locale": page_locale} if page_locale else {}
+    context = browser.new_context(viewport=DESKTOP, base_url=live_server, accept_downloads=True, **locale)
     if username:
         context.add_cookies([{"name": SESSION_COOKIE, "value": sign_in(live_server, username), "url": live_server}])
     offsite: list[str] = []
