@@ -212,3 +212,12 @@ def test_display_names_one_query(session):
         "import": "import",
     }
     assert display_names(session, []) == {}
+
+
+def test_form_05_of_an_online_submission_withdrawn_before_receipt(client, receive, event):
+    code = receive(channel="online", status="submitted")["code"]
+    event(code, "withdrawn", at="2025-06-03T09:00", reason="Người nộp rút hồ sơ")
+    stop = text(client.get(f"{API}/{code}/forms/05"))
+    assert "Mẫu số 05" in stop and "Theo đề nghị rút hồ sơ" in stop and "Người nộp rút hồ sơ" in stop
+    assert client.get(f"{API}/{code}/forms/01").status_code == 404  # never received at a desk
+    assert client.get(f"{API}/{code}/forms/06").status_code == 404
