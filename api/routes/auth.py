@@ -68,10 +68,13 @@ class PasswordReset(BaseModel):
     )
 
 
-class UserRead(BaseModel):
+class MeRead(BaseModel):
     username: str
     role: str
     agency_code: str | None
+
+
+class UserRead(MeRead):
     full_name: str | None = None
 
 
@@ -155,9 +158,10 @@ def change_password(
     return Response(status_code=204)
 
 
-@router.get("/auth/me", response_model=UserRead)
+@router.get("/auth/me", response_model=MeRead)
 def me(principal: PrincipalDep):
-    return UserRead(username=principal.username, role=principal.role.value, agency_code=principal.agency_code)
+    """Who the token names, from the cached principal alone (no statement; hence no full name here)."""
+    return MeRead(username=principal.username, role=principal.role.value, agency_code=principal.agency_code)
 
 
 @router.post("/users", response_model=UserRead, status_code=201, dependencies=admin)
