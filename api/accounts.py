@@ -339,8 +339,8 @@ def update_user(
     active: bool | None = None,
     full_name: str | None = None,
 ) -> User:
-    """Change a user's role, agency, full name (blank: none) or whether it may sign in; a deactivated user's tokens are revoked (they stay
-    dead if it is re-activated: it signs in again)."""
+    """Change a user's role, agency, full name (blank: none) or whether it may sign in; a deactivated user's
+    tokens are revoked (they stay dead if it is re-activated: it signs in again)."""
     user = _user(session, username)
     if role is not None:
         try:
