@@ -50,6 +50,8 @@ class User(SQLModel, table=True):
     password_hash: str = sqlmodel.Field(max_length=255)
     role: str = sqlmodel.Field(max_length=8)
     agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
+    full_name: str | None = sqlmodel.Field(default=None, max_length=200)
+    """The staff member's name as forms and timelines show it (`display_names`); None: the username is shown."""
     active: bool = True
     created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -150,9 +152,44 @@ def check_password(password: str, username: str) -> None:
         raise InvalidInput("a password must not be or contain the username")
 
 
-def create_user(session: Session, *, username: str, password: str, role: str, agency_code: str | None) -> User:
+FULL_NAME_MAX = 200
+
+
+def valid_full_name(full_name: str | None) -> str | None:
+    """The full name as stored: spaces collapsed, printable, at most 200 characters; blank is None."""
+    if full_name is None:
+        return None
+    name = " ".join(unicodedata.normalize("NFC", full_name).split())
+    if not name:
+        return None
+    if len(name) > FULL_NAME_MAX or not name.isprintable():
+        raise InvalidInput(f"a full name is printable text of at most {FULL_NAME_MAX} characters")
+    return name
+
+
+def display_names(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
+    """Each username with the name forms and timelines show for it: the user's full name, else the username
+    itself (unknown users, users without a full name, actors such as 'import'). One query for the whole set."""
+    wanted = {name for name in usernames if name}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.username, User.full_name).where(User.username.in_(wanted))).all()
+    names = {row.username: row.full_name for row in rows if row.full_name}
+    return {name: names.get(name, name) for name in wanted}
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    agency_code: str | None,
+    full_name: str | None = None,
+) -> User:
     """A new user; Conflict if the (normalised) username exists, even when another request creates it meanwhile."""
     username = valid_username(username)
+    full_name = valid_full_name(full_name)
     check_password(password, username)
     try:
         role = Role(role)
@@ -163,7 +200,13 @@ def create_user(session: Session, *, username: str, password: str, role: str, ag
     if session.execute(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username!r} exists")
     agency_id = get_agency(session, agency_code).id if agency_code else None
-    user = User(username=username, password_hash=hash_password(password), role=role.value, agency_id=agency_id)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        agency_id=agency_id,
+        full_name=full_name,
+    )
     try:
         with session.begin_nested():  # a racing create of the same name: its unique violation ends only this
             session.add(user)
@@ -294,9 +337,10 @@ def update_user(
     role: str | None = None,
     agency_code: str | None = None,
     active: bool | None = None,
+    full_name: str | None = None,
 ) -> User:
-    """Change a user's role, agency or whether it may sign in; a deactivated user's tokens are revoked (they stay
-    dead if it is re-activated: it signs in again)."""
+    """Change a user's role, agency, full name (blank: none) or whether it may sign in; a deactivated user's
+    tokens are revoked (they stay dead if it is re-activated: it signs in again)."""
     user = _user(session, username)
     if role is not None:
         try:
@@ -305,6 +349,8 @@ def update_user(
             raise InvalidInput(f"unknown role {role!r}; accepted: {', '.join(r.value for r in Role)}") from None
     if agency_code is not None:
         user.agency_id = get_agency(session, agency_code).id
+    if full_name is not None:
+        user.full_name = valid_full_name(full_name)
     if active is not None:
         user.active = active
         if not active:
@@ -420,22 +466,24 @@ class PrincipalCache:
 
 
 DEMO_USERS = (
-    ("admin", Role.ADMIN, None),
-    ("manager", Role.MANAGER, "000.01.01.H26"),
-    ("clerk", Role.CLERK, "000.01.01.H26"),
-    ("officer", Role.OFFICER, "000.00.03.H26"),
-    ("viewer", Role.VIEWER, "000.00.00.H26"),
+    ("admin", Role.ADMIN, None, "Nguyễn Văn Quản"),
+    ("manager", Role.MANAGER, "000.01.01.H26", "Trần Thị Minh Hằng"),
+    ("clerk", Role.CLERK, "000.01.01.H26", "Lê Thị Thu Trang"),
+    ("officer", Role.OFFICER, "000.00.03.H26", "Phạm Đức Anh"),
+    ("viewer", Role.VIEWER, "000.00.00.H26", "Hoàng Văn Bình"),
 )
 
 
 def create_demo_users(session: Session) -> list[tuple[str, str, str | None, str | None]]:
     """One user per role (username = role); returns (username, role, agency, password or None if it existed)."""
     created = []
-    for username, role, agency_code in DEMO_USERS:
+    for username, role, agency_code, full_name in DEMO_USERS:
         exists = session.execute(select(User.id).where(User.username == username)).first() is not None
         password = None if exists else secrets.token_urlsafe(12)
         if password:
-            create_user(session, username=username, password=password, role=role, agency_code=agency_code)
+            create_user(
+                session, username=username, password=password, role=role, agency_code=agency_code, full_name=full_name
+            )
         created.append((username, role.value, agency_code, password))
     return created
 

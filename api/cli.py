@@ -275,6 +275,9 @@ def users_create(
     role: Annotated[str | None, typer.Option(help="admin, manager, clerk, officer or viewer")] = None,
     agency: Annotated[str | None, typer.Option(help="the agency e-ID code of its scope (all but admin)")] = None,
     demo: Annotated[bool, typer.Option(help="create one user per role and print their credentials")] = False,
+    full_name: Annotated[
+        str | None, typer.Option("--full-name", help="the name forms and timelines show, e.g. 'Lê Thị Thu Trang'")
+    ] = None,
 ) -> None:
     """Create a user (or, with --demo, one per role)."""
     from api.accounts import create_demo_users, create_user
@@ -291,7 +294,9 @@ def users_create(
                 return
             if not (username and password and role):
                 _fail("give --username, --password and --role (or --demo)")
-            user = create_user(session, username=username, password=password, role=role, agency_code=agency)
+            user = create_user(
+                session, username=username, password=password, role=role, agency_code=agency, full_name=full_name
+            )
     except DomainError as exc:
         _fail(exc.detail)
     typer.echo(f"user {user.username} created ({role}{', ' + agency if agency else ''})")

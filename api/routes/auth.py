@@ -35,6 +35,9 @@ class UserCreate(Input):
     password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
     role: Role
     agency_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    full_name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="the name forms and timelines show (e.g. 'Lê Thị Thu Trang'); default: the username"
+    )
 
 
 class UserUpdate(Input):
@@ -43,6 +46,9 @@ class UserUpdate(Input):
     role: Role | None = None
     agency_code: Annotated[str, StringConstraints(max_length=64)] | None = None
     active: bool | None = Field(default=None, description="false: the user may not sign in, its tokens stop working")
+    full_name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="the name forms and timelines show; an empty text removes it"
+    )
 
 
 class PasswordChange(BaseModel):
@@ -62,10 +68,14 @@ class PasswordReset(BaseModel):
     )
 
 
-class UserRead(BaseModel):
+class MeRead(BaseModel):
     username: str
     role: str
     agency_code: str | None
+
+
+class UserRead(MeRead):
+    full_name: str | None = None
 
 
 def _refused(
@@ -148,9 +158,10 @@ def change_password(
     return Response(status_code=204)
 
 
-@router.get("/auth/me", response_model=UserRead)
+@router.get("/auth/me", response_model=MeRead)
 def me(principal: PrincipalDep):
-    return UserRead(username=principal.username, role=principal.role.value, agency_code=principal.agency_code)
+    """Who the token names, from the cached principal alone (no statement; hence no full name here)."""
+    return MeRead(username=principal.username, role=principal.role.value, agency_code=principal.agency_code)
 
 
 @router.post("/users", response_model=UserRead, status_code=201, dependencies=admin)
@@ -158,9 +169,16 @@ def create_user(request: Request, session: SessionDep, data: UserCreate):
     """Create a user. The username is normalised (NFKC, case-folded: 'Clerk' is 'clerk'); 409 if it exists."""
     request.state.audit_detail = f"user {data.username} ({data.role.value})"
     user = accounts.create_user(
-        session, username=data.username, password=data.password, role=data.role, agency_code=data.agency_code
+        session,
+        username=data.username,
+        password=data.password,
+        role=data.role,
+        agency_code=data.agency_code,
+        full_name=data.full_name,
     )
-    return UserRead(username=user.username, role=data.role.value, agency_code=data.agency_code)
+    return UserRead(
+        username=user.username, role=data.role.value, agency_code=data.agency_code, full_name=user.full_name
+    )
 
 
 @router.patch("/users/{username}", response_model=UserRead, dependencies=admin)
@@ -173,8 +191,11 @@ def update_user(request: Request, session: SessionDep, username: Annotated[str, 
         role=data.role.value if data.role else None,
         agency_code=data.agency_code,
         active=data.active,
+        full_name=data.full_name,
     )
-    return UserRead(username=user.username, role=user.role, agency_code=_agency_code(session, user))
+    return UserRead(
+        username=user.username, role=user.role, agency_code=_agency_code(session, user), full_name=user.full_name
+    )
 
 
 @router.post("/users/{username}/password", status_code=204, dependencies=admin)

@@ -1,4 +1,4 @@
-"""Dossier intake, events, reading and the printable forms (01 receipt, 04 apology).
+"""Dossier intake, events, reading and the printable forms (01–06, api/forms.py).
 
 Who may do what: clerks receive at their agency and record events on dossiers received there;
 officers record events on dossiers their agency holds; managers issue apologies in their scope;
@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from api import forms
 from api.accounts import Principal, Role
 from api.deps import PagingDep, SessionDep, audit_dossier
 from api.security import (
@@ -191,28 +193,30 @@ def read_dossier(request: Request, session: SessionDep, principal: Staff, code: 
     return _json(dossier_view(session, request, readable_dossier(session, code, principal), principal))
 
 
-def _form_context(request: Request, session, code: str, principal: Principal) -> dict:
-    dossier = readable_dossier(session, code, principal)
-    return {
-        "dossier": dossier_view(session, request, dossier, principal),
-        "agency": session.get(Agency, dossier.receiving_agency_id),
-        "procedure": session.get(Procedure, dossier.procedure_id),
-        "local": lambda instant: instant.astimezone(LOCAL_TZ) if instant else None,
-    }
+def render_form(request: Request, session, principal: Principal, code: str, number: str) -> Response:
+    """A printable form (01–06) from `api.forms.form_context`: both doors (this API, the desk) render it here."""
+    return templates.TemplateResponse(
+        request, f"form_{number}.html", forms.form_context(request, session, principal, code, number)
+    )
+
+
+FormNumber = Annotated[str, FastPath(pattern=forms.FORM_NUMBER_PATTERN, description="01 to 06")]
+
+
+@router.get("/{code}/forms/{number}", response_class=Response, responses=PRINTABLE)
+def form(request: Request, session: SessionDep, principal: Staff, code: str, number: FormNumber):
+    """A form of Circular 03/2025, ready to print: 01 receipt and appointment, 02 supplement request, 03 refusal
+    at receipt, 04 apology, 05 stop notice, 06 control slip. 404 when the event the form tells of never happened."""
+    return render_form(request, session, principal, code, number)
 
 
 @router.get("/{code}/receipt", response_class=Response, responses=PRINTABLE)
 def receipt(request: Request, session: SessionDep, principal: Staff, code: str):
-    """Form 01: Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ready to print."""
-    return templates.TemplateResponse(request, "receipt.html", _form_context(request, session, code, principal))
+    """Form 01 (alias of `/forms/01`): Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ready to print."""
+    return render_form(request, session, principal, code, "01")
 
 
 @router.get("/{code}/apology", response_class=Response, responses=PRINTABLE)
 def apology(request: Request, session: SessionDep, principal: Staff, code: str):
-    """Form 04: Phiếu xin lỗi và hẹn lại ngày trả kết quả, once an apology was issued."""
-    context = _form_context(request, session, code, principal)
-    letters = [e for e in context["dossier"].timeline if e.type == "apology_issued"]
-    if not letters:
-        raise NotFound(f"dossier {code} has no apology (form 04): none was issued")
-    context["letter"] = letters[0]
-    return templates.TemplateResponse(request, "apology.html", context)
+    """Form 04 (alias of `/forms/04`): Phiếu xin lỗi và hẹn lại ngày trả kết quả, once an apology was issued."""
+    return render_form(request, session, principal, code, "04")

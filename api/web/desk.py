@@ -2,23 +2,26 @@
 what happens to it. Forms post here; these routes call the same services as the JSON API."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from api.accounts import display_names
 from api.deps import SessionDep, audit_dossier
-from api.routes.dossiers import BACKDATING_ROLES, backdating_note, time_policy
+from api import forms
+from api.forms import FORM_NUMBER_PATTERN
+from api.routes.registers import XLSX
+from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, time_policy
 from api.security import dossier_view, event_policy, readable_dossier, scoped_search
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates, typed_date
-from api.web.i18n import Formats
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
 from procedures import service as catalogue
-from procedures.errors import Forbidden, InvalidInput, NotFound
-from procedures.models import Agency, Procedure
+from procedures.errors import Forbidden, InvalidInput
+from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -154,8 +157,11 @@ def receive(
     received_at: Annotated[str | None, Form(max_length=32)] = None,
     backdate_reason: Text = None,
     key: Annotated[str | None, Form(max_length=128)] = None,
+    status: Annotated[str, Form(max_length=16)] = "received",
+    refusal_reason: Text = None,
 ):
-    """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print."""
+    """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print; or, with
+    status=refused ("Từ chối tiếp nhận") and a reason, record the refusal at receipt and show form 03."""
     key = blank_to_none(key)
     form = {
         "procedure_code": blank_to_none(procedure_code),
@@ -167,9 +173,15 @@ def receive(
         "address": blank_to_none(address),
         "received_at": blank_to_none(received_at),
         "backdate_reason": blank_to_none(backdate_reason),
+        "refusal_reason": blank_to_none(refusal_reason),
     }
+    refused = status == "refused"
     try:
         with session.begin_nested():
+            if status not in ("received", "refused"):
+                raise InvalidInput(f"status is 'received' or 'refused', not {status[:16]!r}")
+            if refused and not form["refusal_reason"]:
+                raise InvalidInput("a refusal at receipt needs its reason (it is printed on form 03)")
             if not form["procedure_code"]:
                 raise InvalidInput("choose a procedure: search by its name or code, then pick one in the list")
             data = DossierCreate(
@@ -178,6 +190,8 @@ def receive(
                 channel=channel,
                 received_at=typed_date(request, form["received_at"], "desk.received_at"),
                 backdate_reason=form["backdate_reason"],
+                status=status,
+                reason=form["refusal_reason"] if refused else None,
                 applicant={name: form[name] for name in APPLICANT_FIELDS if form[name] is not None},
             )
             principal = request.state.principal
@@ -203,7 +217,7 @@ def receive(
     except PAGE_ERRORS as exc:
         return _desk(request, session, form=form, problem=Problem.of(exc))
     audit_dossier(request, code)
-    response = RedirectResponse(f"/desk/dossiers/{code}/receipt", status_code=303)
+    response = RedirectResponse(f"/desk/dossiers/{code}/{'forms/03' if refused else 'receipt'}", status_code=303)
     response.set_cookie(AGENCY_COOKIE, data.agency_code, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
     return response
 
@@ -227,6 +241,7 @@ def _dossier_page(
         {
             "dossier": view,
             "names": {a.code: a.name for a in every_agency},
+            "staff": display_names(session, [event.actor for event in view.timeline]),
             "agencies": [a for a in every_agency if a.active],
             "event_fields": EVENT_FIELDS,
             "required_fields": REQUIRED_FIELDS,
@@ -251,34 +266,22 @@ def dossier_page(
     return _dossier_page(request, session, code, done=done)
 
 
-def _form(request: Request, session: Session, code: str, template: str) -> Response:
-    """A printable form (01 receipt, 04 apology) from the templates the API serves, for the desk."""
-    dossier = readable_dossier(session, code, request.state.principal)
-    view = dossier_view(session, request, dossier, request.state.principal)
-    context = {
-        "dossier": view,
-        "agency": session.get(Agency, dossier.receiving_agency_id),
-        "procedure": session.get(Procedure, dossier.procedure_id),
-        "local": Formats.local,
-    }
-    if template == "apology.html":
-        letters = [event for event in view.timeline if event.type == "apology_issued"]
-        if not letters:
-            raise NotFound(f"dossier {code} has no apology (form 04): none was issued")
-        context["letter"] = letters[0]
-    return templates.TemplateResponse(request, template, context)
+@router.get("/desk/dossiers/{code}/forms/{number}")
+def form(request: Request, session: SessionDep, code: str, number: Annotated[str, Path(pattern=FORM_NUMBER_PATTERN)]):
+    """A form of Circular 03/2025 (01–06), ready to print: the same use case as the API's."""
+    return render_form(request, session, request.state.principal, code, number)
 
 
 @router.get("/desk/dossiers/{code}/receipt")
 def receipt(request: Request, session: SessionDep, code: str):
-    """Form 01, Giấy tiếp nhận hồ sơ và hẹn trả kết quả, with the appointment; ready to print."""
-    return _form(request, session, code, "receipt.html")
+    """Form 01 (alias), Giấy tiếp nhận hồ sơ và hẹn trả kết quả, with the appointment; ready to print."""
+    return render_form(request, session, request.state.principal, code, "01")
 
 
 @router.get("/desk/dossiers/{code}/apology")
 def apology(request: Request, session: SessionDep, code: str):
-    """Form 04, Phiếu xin lỗi và hẹn lại ngày trả kết quả, once an apology was issued."""
-    return _form(request, session, code, "apology.html")
+    """Form 04 (alias), Phiếu xin lỗi và hẹn lại ngày trả kết quả, once an apology was issued."""
+    return render_form(request, session, request.state.principal, code, "04")
 
 
 @router.post("/desk/dossiers/{code}/events")
@@ -335,3 +338,51 @@ def record_event(
     except PAGE_ERRORS as exc:
         return _dossier_page(request, session, code, problem=Problem.of(exc), submitted=fields)
     return RedirectResponse(f"/desk/dossiers/{code}?done={data.type}", status_code=303)
+
+
+@router.get("/desk/registers/intake")
+def intake_register(
+    request: Request,
+    session: SessionDep,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    day: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+    format: Annotated[str | None, Query(max_length=8)] = None,
+):
+    """The day's intake register (sổ theo dõi hồ sơ) of an agency in the user's scope, and its XLSX."""
+    principal = request.state.principal
+    agency = blank_to_none(agency) or request.cookies.get(AGENCY_COOKIE) or principal.agency_code
+    try:
+        try:
+            chosen = date.fromisoformat(day) if blank_to_none(day) else datetime.now(LOCAL_TZ).date()
+        except ValueError:
+            raise InvalidInput(f"date is YYYY-MM-DD (e.g. 2025-06-02), not {day!r}") from None
+        register = forms.intake_register(session, principal, agency, chosen)
+    except PAGE_ERRORS as exc:
+        problem = Problem.of(exc)
+        context = {"register": None, "agency_code": agency, "day": day or "", "problem": problem}
+        context["agencies"] = _register_agencies(session, principal)
+        return render(request, "web/register.html", context, status_code=problem.status_code)
+    if format == "xlsx":
+        return Response(
+            forms.register_xlsx(register),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{forms.register_file_name(register)}"'},
+        )
+    context = {
+        "register": register,
+        "columns": forms.REGISTER_COLUMNS,
+        "agency_code": register["agency"].code,
+        "day": register["day"].isoformat(),
+        "agencies": _register_agencies(session, principal),
+        "problem": None,
+    }
+    return render(request, "web/register.html", context)
+
+
+def _register_agencies(session: Session, principal) -> list:
+    """The agencies whose register the user may read: those of its scope."""
+    every = agencies(session)
+    if principal.scope is None:
+        return every
+    tree = catalogue.agency_tree(session)
+    return [a for a in every if tree.by_code[a.code].id in principal.scope]

@@ -126,3 +126,26 @@ def test_users_reset_password_sets_it_and_revokes_the_tokens(database):
     engine.dispose()
     unknown = runner.invoke(cli, ["users", "reset-password", "--username", "nobody", "--password", "x" * 12])
     assert unknown.exit_code == 2 and "no user 'nobody'" in unknown.output
+
+
+def test_users_create_with_a_full_name_and_demo_names(database):
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from api.accounts import User
+    from api.db import make_engine
+
+    created = runner.invoke(
+        cli,
+        ["users", "create", "--username", "thu.trang", "--password", "a long phrase 1", "--role", "admin"]
+        + ["--full-name", "Lê Thị Thu Trang"],
+    )
+    assert created.exit_code == 0, created.output
+    load = runner.invoke(cli, ["seed", "catalogue"])
+    assert load.exit_code == 0, load.output
+    demo = runner.invoke(cli, ["users", "create", "--demo"])
+    assert demo.exit_code == 0, demo.output
+    with Session(make_engine(f"sqlite:///{database / 'cli.db'}")) as session:
+        names = dict(session.execute(select(User.username, User.full_name)).all())
+    assert names["thu.trang"] == "Lê Thị Thu Trang"
+    assert names["clerk"] == "Lê Thị Thu Trang" and all(names[u] for u in ("admin", "manager", "officer", "viewer"))
