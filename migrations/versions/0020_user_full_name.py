@@ -11,7 +11,7 @@ import sqlmodel
 
 
 revision = '0020'
-down_revision = '0013'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
