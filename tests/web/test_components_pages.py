@@ -64,3 +64,9 @@ def test_a_bad_checklist_is_refused_on_the_page_keeping_the_ticks(client):
     page = client.post("/desk/dossiers", data=intake_form(component=["1"], copies_seq=["1", "2"], copies=["x", "1"]))
     assert page.status_code == 422 and "not a whole number" in page.text
     assert client.get("/api/v1/dossiers").json()["total"] == total
+
+
+def test_the_desk_page_shows_the_checklist_of_a_procedure_found_alone(client):
+    page = client.get("/desk", params={"procedure_q": RESIDENCE}).text
+    assert page.count('type="checkbox" name="component"') == 2 and 'hx-swap-oob' not in page
+    assert page.count('id="components"') == 1
