@@ -186,3 +186,24 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = None
     response: dict | None = sqlmodel.Field(default=None, sa_column=Column(JSON))
     created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
+
+
+class DossierComponent(SQLModel, table=True):
+    """A document received with a dossier (checked against its procedure version's list at intake)."""
+
+    __tablename__ = "dossier_component"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "seq"),
+        CheckConstraint("form IN ('original', 'copy', 'certified_copy')", name="form_valid"),
+        CheckConstraint("copies >= 1", name="copies_positive"),
+    )
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(
+        sa_column=Column(Integer, ForeignKey("dossier.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    seq: int
+    component_seq: int = sqlmodel.Field(description="the `seq` of the version's component (procedure_component)")
+    name: str = sqlmodel.Field(max_length=500)
+    form: str = sqlmodel.Field(max_length=16)
+    copies: int

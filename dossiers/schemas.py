@@ -3,9 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
-from procedures.schemas import MULTILINE, Input, IsoDateTime, ascii_digits
+from procedures.models import ComponentForm
+from procedures.schemas import MAX_COMPONENTS, MAX_COPIES, MULTILINE, Input, IsoDateTime, ascii_digits
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES
 
@@ -42,6 +43,33 @@ class ApplicantIn(Input):
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+class ReceivedComponent(Input):
+    """A document received at intake: one of the procedure version's components, by its `seq` or its name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int | None = Field(default=None, ge=1, description="the component's seq in the version's list")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = Field(
+        default=None, description="or its name (case and accents aside)"
+    )
+    form: ComponentForm | None = Field(default=None, description="as handed in (default: the form the list asks)")
+    copies: int | None = Field(default=None, ge=1, le=MAX_COPIES, description="default: the copies the list asks")
+
+    @model_validator(mode="after")
+    def _named(self) -> "ReceivedComponent":
+        if self.seq is None and self.name is None:
+            raise ValueError("a received component names the version's component by its seq or its name")
+        return self
+
+
+class ReceivedComponentRead(BaseModel):
+    seq: int
+    component_seq: int
+    name: str
+    form: ComponentForm
+    copies: int
+
+
 class DossierCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +87,12 @@ class DossierCreate(Input):
     reason: Text | None = Field(default=None, description="why the dossier was refused at intake")
     backdate_reason: Text | None = Field(default=None, description=BACKDATE_DESCRIPTION)
     applicant: ApplicantIn
+    components: list[ReceivedComponent] | None = Field(
+        default=None,
+        max_length=MAX_COMPONENTS,
+        description="the documents received (thành phần hồ sơ), checked against the procedure version's list; "
+        "required ones left out are allowed and reported as missing_components",
+    )
 
 
 class EventCreate(Input):
@@ -158,6 +192,12 @@ class DossierRead(DossierSummary):
         "while paused only if it was already past that due when the pause began"
     )
     overdue_working_minutes: int | None = Field(description="overdue: working time since the original due")
+    components: list[ReceivedComponentRead] = Field(
+        default=[], description="the documents received at intake (name, form, copies)"
+    )
+    missing_components: list[str] = Field(
+        default=[], description="the version's required components not recorded as received"
+    )
     late_stages: list[int]
     allowed_events: list[str]
     stages: list[StageRead]

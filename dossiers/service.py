@@ -34,10 +34,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierEvent, DueChange, Stage
+from dossiers.models import (
+    CHANNEL_CODES,
+    Dossier,
+    DossierCodeCounter,
+    DossierComponent,
+    DossierEvent,
+    DueChange,
+    Stage,
+)
 from dossiers.schemas import (
     ApplicantRead,
     DossierCreate,
+    ReceivedComponent,
+    ReceivedComponentRead,
     DossierRead,
     DossierSummary,
     EventCreate,
@@ -47,7 +57,8 @@ from dossiers.schemas import (
 from procedures.db import utc_now
 from procedures.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from procedures.models import Agency, Procedure
-from procedures.service import agency_tree, fold, get_agency, get_procedure, procedure_rule, steps_of
+from procedures.schemas import ComponentRead, component_key
+from procedures.service import agency_tree, components_of, fold, get_agency, get_procedure, procedure_rule, steps_of
 from sla.core.batch import (
     DOSSIER_OUTCOME_NAMES,
     NONE,
@@ -118,6 +129,12 @@ _DELETE_STAGES = delete(Stage).where(Stage.dossier_id == bindparam("dossier_id")
 _INSERT_DOSSIER = insert(Dossier).returning(Dossier.id)
 _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
+_INSERT_COMPONENTS = insert(DossierComponent)
+_COMPONENTS_OF = (
+    select(*DossierComponent.__table__.columns)
+    .where(DossierComponent.dossier_id == bindparam("dossier_id"))
+    .order_by(DossierComponent.seq)
+)
 _NEXT_SEQUENCE = {
     name: dialect.insert(DossierCodeCounter)
     .values(agency_id=bindparam("agency_id"), day=bindparam("day"), last_seq=1)
@@ -210,6 +227,10 @@ class Written:
     """Agency id → code of every agency the dossier, its events and its stages name."""
     calendar: WorkingCalendar
     """The receiving agency's calendar, which runs the dossier's clock."""
+    components: Sequence = ()
+    """The documents received at intake (dossier_component rows), in order."""
+    listed_components: Sequence[ComponentRead] = ()
+    """The procedure version's component list."""
 
     @property
     def handling_agency_ids(self) -> set[int]:
@@ -250,6 +271,75 @@ def rule_for(session: Session, procedure: Procedure) -> ProcedureRule:
                 _rules.clear()
             _rules[key] = rule
     return rule
+
+
+_listed: dict[tuple[int, datetime], tuple[ComponentRead, ...]] = {}
+"""Component lists by (procedure version id, updated_at), as `_rules` (a rewrite moves updated_at)."""
+
+
+def listed_components(session: Session, procedure: Procedure) -> tuple[ComponentRead, ...]:
+    """The version's component list (thành phần hồ sơ), read once per version content."""
+    key = (procedure.id, procedure.updated_at)
+    found = _listed.get(key)
+    if found is None:
+        found = tuple(components_of(session, [procedure.id])[procedure.id])
+        if len(_listed) >= _RULES_KEPT:
+            _listed.clear()
+        _listed[key] = found
+    return found
+
+
+def received_components(
+    procedure_code: str, listed: Sequence[ComponentRead], received: Sequence[ReceivedComponent]
+) -> list[dict]:
+    """The rows of what was received, checked against the version's list, in the list's order.
+
+    An unknown component (or one named twice) is refused, naming it and the accepted names; required
+    components left out are allowed (see :func:`missing_components`).
+    """
+    by_seq = {c.seq: c for c in listed}
+    by_name = {component_key(c.name): c for c in listed}
+    unknown, twice, chosen = [], [], {}
+    for item in received:
+        component = by_seq.get(item.seq) if item.seq is not None else by_name.get(component_key(item.name))
+        if component is not None and item.name is not None and component_key(item.name) != component_key(
+            component.name
+        ):
+            component = None
+        if component is None:
+            unknown.append(repr(item.name) if item.name is not None else f"number {item.seq}")
+        elif component.seq in chosen:
+            twice.append(repr(component.name))
+        else:
+            chosen[component.seq] = (component, item)
+    if unknown or twice:
+        accepted = (
+            "; ".join(f"{c.seq}. {c.name}" for c in listed)
+            if listed
+            else "none: the procedure's catalogue entry lists no components"
+        )
+        problems = []
+        if unknown:
+            problems.append(f"unknown component {', '.join(unknown)}")
+        if twice:
+            problems.append(f"component {', '.join(twice)} given twice (give each document once, with its copies)")
+        raise InvalidInput(f"{'; '.join(problems)} for procedure {procedure_code}; its components: {accepted}")
+    return [
+        {
+            "seq": number,
+            "component_seq": component.seq,
+            "name": component.name,
+            "form": (item.form or component.form).value,
+            "copies": item.copies or component.copies,
+        }
+        for number, (component, item) in enumerate((chosen[seq] for seq in sorted(chosen)), start=1)
+    ]
+
+
+def missing_components(listed: Sequence[ComponentRead], received: Sequence) -> list[str]:
+    """The names of the required components not among the received ones."""
+    got = {row.component_seq for row in received}
+    return [c.name for c in listed if c.required and c.seq not in got]
 
 
 def rule_of(session: Session, procedure_id: int) -> ProcedureRule:
@@ -960,6 +1050,8 @@ def intake(
     agency = get_agency(session, data.agency_code)
     day = at.astimezone(LOCAL_TZ).date()
     procedure = get_procedure(session, data.procedure_code, as_of=day)
+    listed = listed_components(session, procedure)
+    components = received_components(procedure.code, listed, data.components or [])
     calendar = calendar_for(agency.code)
     applicant = data.applicant
     columns = {
@@ -997,7 +1089,10 @@ def intake(
     event.dossier_id = dossier.id
     session.connection().execute(_INSERT_EVENT, vars(event))
     stages = _add_stages(session, dossier, derivation)
-    return Written(dossier, procedure, [event], stages, codes, calendar)
+    rows = [InsertedRow(dossier_id=dossier.id, **row) for row in components]
+    if rows:
+        session.connection().execute(_INSERT_COMPONENTS, [vars(row) for row in rows])
+    return Written(dossier, procedure, [event], stages, codes, calendar, rows, listed)
 
 
 def _event_row(**columns) -> InsertedRow:
@@ -1121,7 +1216,10 @@ def append_event(
     session.connection().execute(_INSERT_EVENT, vars(event))
     dossier.event_count = event.seq
     stages = apply_derivation(session, dossier, derivation, calendar)
-    return Written(dossier, procedure, events, stages, codes, calendar)
+    received = list(session.connection().execute(_COMPONENTS_OF, {"dossier_id": dossier.id}))
+    return Written(
+        dossier, procedure, events, stages, codes, calendar, received, listed_components(session, procedure)
+    )
 
 
 def _check_apology(
@@ -1206,7 +1304,17 @@ def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Wr
     ids |= {s.agency_id for s in stages}
     codes = _agency_codes(session, ids)
     procedure = session.get(Procedure, dossier.procedure_id)
-    return Written(dossier, procedure, events, stages, codes, calendar_for(codes[dossier.receiving_agency_id]))
+    received = list(session.connection().execute(_COMPONENTS_OF, {"dossier_id": dossier.id}))
+    return Written(
+        dossier,
+        procedure,
+        events,
+        stages,
+        codes,
+        calendar_for(codes[dossier.receiving_agency_id]),
+        received,
+        listed_components(session, procedure),
+    )
 
 
 def clock_figures(
@@ -1277,6 +1385,13 @@ def view(written: Written, *, now: datetime) -> DossierRead:
         paused_minutes=dossier.paused_minutes,
         apology_issued=apology,
         **clock_figures(dossier, calendar, now, events),
+        components=[
+            ReceivedComponentRead(
+                seq=c.seq, component_seq=c.component_seq, name=c.name, form=c.form, copies=c.copies
+            )
+            for c in written.components
+        ],
+        missing_components=missing_components(written.listed_components, written.components),
         late_stages=[s.seq for s in stages if s.outcome == "late"],
         allowed_events=list(allowed_events(status, apology_issued=apology)),
         stages=[

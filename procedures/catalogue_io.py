@@ -56,6 +56,7 @@ COLUMNS = (
     "online_level",
     "fee",
     "steps",
+    "components",
     "effective_from",
     "effective_to",
     "confidence",
@@ -331,11 +332,37 @@ def format_steps(steps: Iterable) -> str:
     )
 
 
+COMPONENTS_SHAPE = (
+    'a JSON list of documents, e.g. [{"name": "Tờ khai", "form": "original", "copies": 1, "required": true}] '
+    "(form: original, copy or certified_copy)"
+)
+
+
+def parse_components(value: str | list | None) -> list[dict]:
+    """The `components` cell: JSON text in CSV and XLSX, a list in JSON (either is read from any format)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"not JSON ({exc.msg} at character {exc.pos + 1}); give {COMPONENTS_SHAPE}") from None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError(f"give {COMPONENTS_SHAPE}")
+    return value
+
+
+def format_components(components: Iterable) -> list[dict]:
+    return [{"name": c.name, "form": c.form, "copies": c.copies, "required": c.required} for c in components]
+
+
 def _row_error(row: int, column: str, message: str) -> dict:
     return {"row": row, "column": column, "message": message}
 
 
 def _column_of(loc: tuple) -> str:
+    if loc and loc[0] == "components":
+        return "components"
     if loc and loc[0] == "processing_time":
         return loc[1] if len(loc) > 1 and loc[1] in ("amount", "unit") else "amount"
     return str(loc[0]) if loc else "row"
@@ -363,14 +390,21 @@ def parse_records(records: list[tuple[int, dict]]) -> ParsedCatalogue:
             message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             errors.append(_row_error(row, "steps", message))
             continue
-        body = {k: v for k, v in record.items() if v is not None and k not in ("field_name", "steps", "amount", "unit")}
+        try:
+            components = parse_components(record.get("components"))
+        except ValueError as exc:
+            errors.append(_row_error(row, "components", str(exc)))
+            continue
+        skipped = ("field_name", "steps", "components", "amount", "unit")
+        body = {k: v for k, v in record.items() if v is not None and k not in skipped}
         body["processing_time"] = {"amount": record.get("amount"), "unit": record.get("unit")}
         body["steps"] = steps
+        body["components"] = components
         try:
             procedure = ProcedureCreate.model_validate(body)
         except ValidationError as exc:
             for problem in exc.errors():
-                errors.append(_row_error(row, _column_of(problem["loc"]), problem["msg"]))
+                errors.append(_row_error(row, _column_of(problem["loc"]), _message(problem)))
             continue
         try:
             check_rule(procedure.code, procedure)
@@ -390,6 +424,15 @@ def parse_records(records: list[tuple[int, dict]]) -> ParsedCatalogue:
                 errors.append(_row_error(row, "field_name", exc.errors()[0]["msg"]))
     parsed.fields = list(fields.values())
     return parsed
+
+
+def _message(problem: dict) -> str:
+    """A validation problem; in a component list, which document (1 = the first) and which of its keys."""
+    loc = problem["loc"]
+    if loc and loc[0] == "components" and len(loc) > 1 and isinstance(loc[1], int):
+        where = f"document {loc[1] + 1}" + (f", {loc[2]}" if len(loc) > 2 else "")
+        return f"{where}: {problem['msg']}"
+    return problem["msg"]
 
 
 def parse_catalogue(content: bytes, fmt: str, limits: ImportLimits = ImportLimits()) -> ParsedCatalogue:
@@ -480,6 +523,7 @@ def _record(p: ProcedureRead) -> dict:
         "online_level": p.online_level,
         "fee": p.fee,
         "steps": format_steps(p.steps) or None,
+        "components": format_components(p.components) or None,
         "effective_from": p.effective_from.isoformat(),
         "effective_to": p.effective_to.isoformat() if p.effective_to else None,
         "confidence": p.confidence,
@@ -492,6 +536,9 @@ def export_catalogue(session: Session, fmt: str) -> bytes:
     records = export_records(session)
     if fmt == "json":
         return json.dumps(records, ensure_ascii=False, indent=1).encode()
+    for record in records:  # a cell holds the list as JSON text
+        if record["components"] is not None:
+            record["components"] = json.dumps(record["components"], ensure_ascii=False)
     if fmt == "csv":
         return csv_bytes(pd.DataFrame(records, columns=list(COLUMNS)), bom=False)
     return xlsx_table(list(COLUMNS), ([r[c] for c in COLUMNS] for r in records), sheet_title="procedures")

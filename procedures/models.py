@@ -49,6 +49,14 @@ class OnlineLevel(StrEnum):
     NONE = "none"
 
 
+class ComponentForm(StrEnum):
+    """How a document of a dossier is handed in (thành phần hồ sơ): bản chính, bản sao, bản sao có chứng thực."""
+
+    ORIGINAL = "original"
+    COPY = "copy"
+    CERTIFIED_COPY = "certified_copy"
+
+
 class Confidence(StrEnum):
     SOURCED = "sourced"
     PARTIALLY_SOURCED = "partially_sourced"
@@ -134,3 +142,24 @@ class ProcedureStep(SQLModel, table=True):
     amount: float | None = None
     unit: str = sqlmodel.Field(max_length=16)
     parallel_group: str | None = sqlmodel.Field(default=None, max_length=32)
+
+
+class ProcedureComponent(SQLModel, table=True):
+    """One document of a version's dossier (thành phần hồ sơ), in the order the published decision lists them."""
+
+    __tablename__ = "procedure_component"
+    __table_args__ = (
+        UniqueConstraint("procedure_id", "seq"),
+        _in("form", ComponentForm),
+        CheckConstraint("copies >= 1", name="copies_positive"),
+    )
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    procedure_id: int = sqlmodel.Field(
+        sa_column=Column(Integer, ForeignKey("procedure.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    seq: int
+    name: str = sqlmodel.Field(max_length=500)
+    form: str = sqlmodel.Field(max_length=16)
+    copies: int = 1
+    required: bool = True

@@ -20,9 +20,11 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from unidecode import unidecode
 
 from procedures.models import (
     AgencyLevel,
+    ComponentForm,
     Confidence,
     OnlineLevel,
     ProcedureLevel,
@@ -302,6 +304,35 @@ class StepRead(StepIn):
     seq: int
 
 
+MAX_COMPONENTS = 50
+MAX_COPIES = 100
+
+
+class ComponentIn(Input):
+    """One document of a version's dossier (thành phần hồ sơ), as its published decision lists it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    form: ComponentForm = Field(
+        default=ComponentForm.ORIGINAL,
+        description="original (bản chính), copy (bản sao) or certified_copy (bản sao có chứng thực)",
+    )
+    copies: int = Field(default=1, ge=1, le=MAX_COPIES, description="how many of it (số lượng)")
+    required: bool = Field(default=True, description="false: only in some cases (e.g. 'if represented')")
+
+
+class ComponentRead(ComponentIn):
+    checks_text: ClassVar[bool] = False
+
+    seq: int
+
+
+def component_key(name: str) -> str:
+    """How component names are compared: case, accents and spacing aside (`fold`'s rule)."""
+    return " ".join(unidecode(name).lower().split())
+
+
 class ProcedureBase(Input):
     model_config = ConfigDict(extra="forbid")
 
@@ -317,8 +348,23 @@ class ProcedureBase(Input):
     fee: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     effective_to: IsoDate | None = None
     steps: list[StepIn] = Field(default_factory=list, max_length=30)
+    components: list[ComponentIn] = Field(
+        default_factory=list, max_length=MAX_COMPONENTS, description="the dossier's documents, in order"
+    )
     confidence: Confidence = Confidence.ILLUSTRATIVE
     source: Annotated[str, StringConstraints(max_length=2000), MULTILINE] | None = None
+
+
+    @field_validator("components")
+    @classmethod
+    def _distinct_components(cls, components: list[ComponentIn]) -> list[ComponentIn]:
+        seen: set[str] = set()
+        for component in components:
+            key = component_key(component.name)
+            if key in seen:
+                raise ValueError(f"component {component.name!r} is listed twice; give each document once")
+            seen.add(key)
+        return components
 
 
 class ProcedureVersionCreate(ProcedureBase):
@@ -369,6 +415,7 @@ class ProcedureRead(BaseModel):
     effective_from: date
     effective_to: date | None
     steps: list[StepRead]
+    components: list[ComponentRead] = []
     confidence: str
     source: str | None
 

@@ -12,11 +12,12 @@ from unidecode import unidecode
 
 from procedures.db import new_stamp, utc_now
 from procedures.errors import Conflict, InvalidInput, NotFound
-from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep, TimeUnit
+from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureComponent, ProcedureStep, TimeUnit
 from procedures.schemas import (
     NATIONAL_CODE,
     AgencyIn,
     AgencyRead,
+    ComponentRead,
     FieldIn,
     FieldRead,
     ProcedureCreate,
@@ -289,11 +290,29 @@ def steps_of(session: Session, procedure_ids: Sequence[int]) -> dict[int, list[t
     return steps
 
 
+def components_of(session: Session, procedure_ids: Sequence[int]) -> dict[int, list[ComponentRead]]:
+    """The component lists (thành phần hồ sơ) of procedure versions, in order."""
+    found: dict[int, list[ComponentRead]] = {pid: [] for pid in procedure_ids}
+    ids = list(found)
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = session.execute(
+            select(ProcedureComponent)
+            .where(ProcedureComponent.procedure_id.in_(ids[start : start + _IN_CHUNK]))
+            .order_by(ProcedureComponent.procedure_id, ProcedureComponent.seq)
+        ).scalars()
+        for c in rows:
+            found[c.procedure_id].append(
+                ComponentRead(seq=c.seq, name=c.name, form=c.form, copies=c.copies, required=c.required)
+            )
+    return found
+
+
 def to_read(session: Session, procedures: Sequence[Procedure]) -> list[ProcedureRead]:
-    """API shapes of procedure versions, loading their steps, fields and agencies in three queries."""
+    """API shapes of procedure versions, loading their steps, components, fields and agencies in four queries."""
     if not procedures:
         return []
     steps = steps_of(session, [p.id for p in procedures])
+    components = components_of(session, [p.id for p in procedures])
     fields = {
         f.id: f for f in session.execute(select(Field).where(Field.id.in_({p.field_id for p in procedures}))).scalars()
     }
@@ -333,6 +352,7 @@ def to_read(session: Session, procedures: Sequence[Procedure]) -> list[Procedure
                 )
                 for s, agency_code in steps[p.id]
             ],
+            components=components[p.id],
             confidence=p.confidence,
             source=p.source,
         )
@@ -481,7 +501,7 @@ _IN_CHUNK = 5000  # ids per IN (...): well under SQLite's and PostgreSQL's bound
 
 def _version_values(code: str, data: ProcedureVersionCreate, agency_ids: dict[str, int], now: datetime) -> dict:
     """A version's row but its `field_id` (a field may be created by the same import)."""
-    dumped = data.model_dump(exclude={"code", "processing_time", "steps", "field_code", "agency_code"})
+    dumped = data.model_dump(exclude={"code", "processing_time", "steps", "components", "field_code", "agency_code"})
     values = {key: value.value if isinstance(value, StrEnum) else value for key, value in dumped.items()}
     values.update(
         code=code,
@@ -509,6 +529,14 @@ def _step_rows(data: ProcedureVersionCreate, agency_ids: dict[str, int]) -> list
             "parallel_group": step.parallel_group,
         }
         for seq, step in enumerate(data.steps, start=1)
+    ]
+
+
+def _component_rows(data: ProcedureVersionCreate) -> list[dict]:
+    """A version's component rows but their `procedure_id`."""
+    return [
+        {"seq": seq, "name": c.name, "form": c.form.value, "copies": c.copies, "required": c.required}
+        for seq, c in enumerate(data.components, start=1)
     ]
 
 
@@ -547,12 +575,13 @@ class PreparedVersions:
     plan: VersionPlan
     rows: dict[int, list | dict]  # by position in `incoming`: the converted version row, but its field_id
     steps: dict[int, list[list | dict]]  # the converted step rows, but their procedure_id
+    components: dict[int, list[list | dict]]  # the converted component rows, but their procedure_id
     field_codes: dict[int, str]
     statements: dict[str, _DriverStatement]
 
 
 def _statements(dialect) -> dict[str, _DriverStatement]:
-    table, steps = Procedure.__table__, ProcedureStep.__table__
+    table, steps, components = Procedure.__table__, ProcedureStep.__table__, ProcedureComponent.__table__
     version_columns = [c.name for c in table.columns if c.name != "id"]
     step_columns = [c.name for c in steps.columns if c.name != "id"]
     types = {c.name: c.type for c in table.columns}
@@ -577,6 +606,11 @@ def _statements(dialect) -> dict[str, _DriverStatement]:
             steps.insert().values({c: bindparam(c) for c in step_columns}),
             {c.name: c.type for c in steps.columns if c.name != "id"},
         ),
+        "components": _DriverStatement(
+            dialect,
+            components.insert().values({c.name: bindparam(c.name) for c in components.columns if c.name != "id"}),
+            {c.name: c.type for c in components.columns if c.name != "id"},
+        ),
     }
     insert_order, rewrite_order = statements["insert"].order, statements["rewrite"].order
     assert rewrite_order is None or rewrite_order == [*insert_order, "b_id"]
@@ -591,13 +625,14 @@ def prepare_versions(session: Session, incoming: Sequence[tuple[str, ProcedureVe
     agency_ids = {known.code: known.id for known in agency_tree(session).by_code.values()}
     statements = _statements(session.get_bind().dialect)
     now = utc_now()
-    rows, steps, field_codes = {}, {}, {}
+    rows, steps, components, field_codes = {}, {}, {}, {}
     placeholder = {"field_id": None, "procedure_id": None, "b_id": None}
     for index, (code, data) in enumerate(incoming):
         rows[index] = statements["insert"].convert({**_version_values(code, data, agency_ids, now), **placeholder})
         steps[index] = [statements["steps"].convert({**row, **placeholder}) for row in _step_rows(data, agency_ids)]
+        components[index] = [statements["components"].convert({**row, **placeholder}) for row in _component_rows(data)]
         field_codes[index] = data.field_code
-    return PreparedVersions(frozenset(stored), plan, rows, steps, field_codes, statements)
+    return PreparedVersions(frozenset(stored), plan, rows, steps, components, field_codes, statements)
 
 
 def write_versions(
@@ -632,10 +667,11 @@ def write_versions(
             elif slot.ended:
                 ended.append(statements["end"].convert({"b_id": slot.id, "b_to": slot.effective_to}))
     ids: dict[int, int] = {slot.index: slot.id for slot in rewritten}
-    table, steps = Procedure.__table__, ProcedureStep.__table__
     rewritten_ids = [slot.id for slot in rewritten]
     for start in range(0, len(rewritten_ids), _IN_CHUNK):
-        session.execute(steps.delete().where(steps.c.procedure_id.in_(rewritten_ids[start : start + _IN_CHUNK])))
+        chunk = rewritten_ids[start : start + _IN_CHUNK]
+        for child in (ProcedureStep.__table__, ProcedureComponent.__table__):
+            session.execute(child.delete().where(child.c.procedure_id.in_(chunk)))
     rewrite = statements["rewrite"]  # its parameters: the insert's, then b_id
     rewrite.execute(
         session, [[*rows[s.index], s.id] if rewrite.order else {**rows[s.index], "b_id": s.id} for s in rewritten]
@@ -647,14 +683,15 @@ def write_versions(
         codes = sorted({incoming[slot.index][0] for slot in added})
         new = {(v.code, v.effective_from): v.id for v in stored_versions(session, codes)}
         ids.update((slot.index, new[(incoming[slot.index][0], slot.effective_from)]) for slot in added)
-    step_rows = []
-    for slot in (*rewritten, *added):
-        for step in prepared.steps[slot.index]:
-            statements["steps"].set(step, "procedure_id", ids[slot.index])
-            step_rows.append(step)
-    statements["steps"].execute(session, step_rows)
+    for child in ("steps", "components"):
+        child_rows = []
+        for slot in (*rewritten, *added):
+            for row in getattr(prepared, child)[slot.index]:
+                statements[child].set(row, "procedure_id", ids[slot.index])
+                child_rows.append(row)
+        statements[child].execute(session, child_rows)
     for loaded in list(session.identity_map.values()):  # the statements above bypass the identity map
-        if isinstance(loaded, Procedure | ProcedureStep):
+        if isinstance(loaded, Procedure | ProcedureStep | ProcedureComponent):
             session.expire(loaded)
     return [ids[index] for index in range(len(incoming))]
 

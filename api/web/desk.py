@@ -77,6 +77,34 @@ def _procedure_choices(session: Session, q: str | None, chosen: str | None) -> t
     return items, total
 
 
+def _components(session: Session, procedure_code: str | None) -> list | None:
+    """The checklist of the chosen procedure's version in force (None: no procedure chosen or unknown)."""
+    if not procedure_code:
+        return None
+    try:
+        return list(service.listed_components(session, catalogue.get_procedure(session, procedure_code)))
+    except PAGE_ERRORS:
+        return None
+
+
+def _numbers(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.strip().isdigit()]
+
+
+def _received(form: dict) -> list[dict] | None:
+    """What the checklist says was received; None when no checklist was shown (the procedure lists none).
+    A copies box left blank means the copies the list asks."""
+    if form["components"] is None:
+        return None
+    received = []
+    for seq in dict.fromkeys(form["components"]):
+        count = (form["copies"].get(seq) or "").strip()
+        if count and not count.isdigit():
+            raise InvalidInput(f"copies of document {seq}: {count!r} is not a whole number (1 or more)")
+        received.append({"seq": seq, **({"copies": int(count)} if count else {})})
+    return received
+
+
 def _desk(
     request: Request,
     session: Session,
@@ -100,6 +128,7 @@ def _desk(
             "procedure_q": procedure_q or "",
             "procedures": procedures,
             "procedure_more": max(procedure_total - len(procedures), 0),
+            "components": _components(session, form.get("procedure_code")),
             "dossiers": dossiers,
             "dossier_total": dossier_total,
             "agencies": [a for a in agencies(session) if a.active],
@@ -139,7 +168,21 @@ def procedure_choices(
             "procedure_more": max(total - len(procedures), 0),
             "procedure_q": procedure_q,
             "form": {"procedure_code": chosen},
+            "components": _components(session, chosen),
+            "components_oob": True,
         },
+    )
+
+
+@router.get("/desk/components")
+def component_checklist(
+    request: Request, session: SessionDep, procedure_code: Annotated[str | None, Query(max_length=64)] = None
+):
+    """The chosen procedure's component list as a checklist (the page fetches it when a procedure is picked)."""
+    return render(
+        request,
+        "web/_components.html",
+        {"components": _components(session, blank_to_none(procedure_code)), "form": {}},
     )
 
 
@@ -159,6 +202,9 @@ def receive(
     key: Annotated[str | None, Form(max_length=128)] = None,
     status: Annotated[str, Form(max_length=16)] = "received",
     refusal_reason: Text = None,
+    component: Annotated[list[str], Form()] = [],
+    copies_seq: Annotated[list[str], Form()] = [],
+    copies: Annotated[list[str], Form()] = [],
 ):
     """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print; or, with
     status=refused ("Từ chối tiếp nhận") and a reason, record the refusal at receipt and show form 03."""
@@ -174,6 +220,8 @@ def receive(
         "received_at": blank_to_none(received_at),
         "backdate_reason": blank_to_none(backdate_reason),
         "refusal_reason": blank_to_none(refusal_reason),
+        "components": _numbers(component) if copies_seq else None,
+        "copies": dict(zip(_numbers(copies_seq), (value[:8] for value in copies), strict=False)),
     }
     refused = status == "refused"
     try:
@@ -193,6 +241,7 @@ def receive(
                 status=status,
                 reason=form["refusal_reason"] if refused else None,
                 applicant={name: form[name] for name in APPLICANT_FIELDS if form[name] is not None},
+                components=_received(form),
             )
             principal = request.state.principal
             if not principal.covers(catalogue.get_agency(session, data.agency_code).id):

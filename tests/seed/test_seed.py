@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from procedures.catalogue_io import COLUMNS, parse_records
-from procedures.models import Agency, Procedure, ProcedureStep
+from procedures.models import Agency, Procedure, ProcedureComponent, ProcedureStep
 from seed import convert_hanoi_csv
 from seed.loader import DATA, load_catalogue
 
@@ -50,7 +50,7 @@ def test_loading_twice_changes_nothing(session):
     def counts():
         return tuple(
             session.execute(select(func.count()).select_from(model)).scalar_one()
-            for model in (Agency, Procedure, ProcedureStep)
+            for model in (Agency, Procedure, ProcedureStep, ProcedureComponent)
         )
 
     first = counts()
