@@ -215,6 +215,12 @@ def _is_rate(key: str) -> bool:
     return key.endswith("rate")
 
 
+def _fixed(value: float, digits: int, lang: str) -> str:
+    """A number with exactly `digits` decimals, in the language's way: '95,8' (vi), '95.8' (en)."""
+    text = f"{value:,.{digits}f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
+
+
 def _people_value(key: str, value, fmt: Formats, *, sheet: bool):
     """A value as people read it: a rate in percent with one decimal, a score with two, dates dd/mm/yyyy,
     labels in words. For a sheet (`sheet=True`) numbers and instants stay numbers and dates (the cell's
@@ -222,9 +228,9 @@ def _people_value(key: str, value, fmt: Formats, *, sheet: bool):
     if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return None
     if _is_rate(key):
-        return round(float(value), 3) if sheet else fmt.number(round(float(value) * 100, 1), 1)
+        return round(float(value), 3) if sheet else _fixed(float(value) * 100, 1, fmt.lang)
     if key in SCORE_COLUMNS or key in DECIMAL_COLUMNS:
-        return round(float(value), 2) if sheet else fmt.number(round(float(value), 2), 2)
+        return round(float(value), 2) if sheet else _fixed(float(value), 2, fmt.lang)
     if isinstance(value, datetime):
         return _excel_value(value) if sheet else fmt.when(value)
     if isinstance(value, date):
