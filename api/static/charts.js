@@ -47,7 +47,11 @@
         backgroundColor: TARGET_COLOUR,
         borderDash: [6, 4],
         borderWidth: 2,
-        pointRadius: 0,
+        // across months a dashed line; across agencies (one point each) a vertical mark at each bar
+        showLine: !ranking,
+        pointStyle: "line",
+        rotation: ranking ? 90 : 0,
+        pointRadius: ranking ? 12 : 0,
         pointHitRadius: 0,
         indexAxis: ranking ? "y" : "x",
         order: 0

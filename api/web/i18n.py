@@ -335,7 +335,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.steps_on_time": ("Bước đúng hạn", "Steps on time"),
     "col.steps_late": ("Bước quá hạn", "Steps late"),
     "col.step_on_time_rate": ("Tỷ lệ bước đúng hạn", "Step on-time rate"),
-    "col.overrun_working_days": ("Số ngày LV vượt", "Working days overrun"),
+    "col.overrun_working_days": ("Thời gian vượt (làm việc)", "Working time overrun"),
     "col.dossiers_made_late": ("Số hồ sơ làm trễ", "Dossiers made late"),
     # calendar
     "cal.title": ("Lịch làm việc {year}", "Working calendar {year}"),
