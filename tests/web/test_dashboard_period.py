@@ -8,8 +8,10 @@ import json
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from api.web.auth import SESSION_COOKIE
 from sla import reports
 from tests.conftest import BACKDATE_REASON, WARD
 
@@ -224,3 +226,15 @@ def test_xlsx_has_title_print_setup_and_signatures(client, history, lang):
     assert received.value.year == 2025 and signatures[1] in _texts(queue)
     raw = _sheet(client.get(f"{API}/queues/overdue", params={"agency": WARD, "format": "xlsx", "raw": "true"}))
     assert signatures[0] not in _texts(raw)
+
+
+def test_a_cells_dossiers_keep_to_the_managers_scope(app, tokens, history):
+    def signed_in_as(username: str) -> TestClient:
+        return TestClient(app, raise_server_exceptions=False, cookies={SESSION_COOKIE: tokens[username]})
+
+    params = {"from": "2025-01-01", "to": "2025-03-31", "column": "total"}
+    with signed_in_as("other-manager") as other, signed_in_as("clerk") as clerk:
+        assert other.get("/dashboard/dossiers", params={**params, "agency": WARD}).status_code == 403
+        own = other.get("/dashboard/dossiers", params=params)  # its own ward by default: none of these
+        assert own.status_code == 200 and 'id="cell-count"' in own.text and history["residence"] not in own.text
+        assert clerk.get("/dashboard/dossiers", params=params).status_code == 403
