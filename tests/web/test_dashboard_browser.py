@@ -50,7 +50,8 @@ def chart_axis(page, chart: str) -> dict:
 
 
 def fits(page, selector: str) -> bool:
-    return page.evaluate(f"() => {{ const e = document.querySelector('{selector}'); return e.scrollWidth <= e.clientWidth; }}")
+    script = "selector => { const box = document.querySelector(selector); return box.scrollWidth <= box.clientWidth; }"
+    return page.evaluate(script, selector)
 
 
 @pytest.mark.user("manager")
