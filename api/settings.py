@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     par_on_time_bands: str | None = None  # e.g. "0.98:1,0.95:0.75,0.9:0.5"; empty: proportional
     # Event time policy (docs/event-time.md): an instant further back needs a manager or an admin, and a reason.
     backdate_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    on_time_target: float = Field(default=0.95, gt=0, le=1)  # the dashboard charts' target line
     # An apology's new due: at most this many times the procedure's own allotment after the original due.
     apology_max_extension: float = Field(default=1.0, gt=0, le=10)
 

@@ -16,11 +16,11 @@ from sqlalchemy import Row, Select, bindparam, func, literal_column, select
 from sqlmodel import Session
 
 from dossiers.models import RUNNING_STATUSES, Dossier, Stage
-from procedures.errors import NotFound
-from procedures.models import Field, Procedure
+from procedures.models import Procedure
 from procedures.service import agency_subtree_ids, agency_tree, get_agency
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.reports import day_start
+from sla.selection import Selection, selected_ids
 
 QUEUE_COLUMNS = [
     "code",
@@ -46,7 +46,8 @@ class QueueFilter:
     agency: str
     include_children: bool = False
     field: str | None = None
-    procedure: str | None = None
+    procedure: str | None = None  # a code, or words of the name (sla.selection)
+    level: str | None = None  # the procedure's level
 
 
 _QUEUE_ROW = (
@@ -78,13 +79,9 @@ def _base(session: Session, where: QueueFilter) -> Select:
     # a generic PostgreSQL plan can tell that bound parameters fall within an index's WHERE.
     running = Dossier.status_code.in_([literal_column(str(status)) for status in RUNNING_STATUSES])
     query = select(Dossier.id).where(Dossier.current_agency_id.in_(agency_ids), running)
-    if where.procedure:
-        query = query.where(Dossier.procedure_code == where.procedure)
-    if where.field:
-        field_id = session.execute(select(Field.id).where(Field.code == where.field)).scalar_one_or_none()
-        if field_id is None:
-            raise NotFound(f"no field with code {where.field!r}; GET /api/v1/fields lists them")
-        query = query.join(Procedure, Procedure.id == Dossier.procedure_id).where(Procedure.field_id == field_id)
+    kept = selected_ids(session, Selection(field=where.field, level=where.level, procedure=where.procedure))
+    if kept is not None:
+        query = query.where(Dossier.procedure_id.in_(kept))
     return query
 
 

@@ -26,7 +26,8 @@ from procedures.errors import InvalidInput
 from procedures.models import Agency, Field, Procedure
 from procedures.service import agency_subtree_ids
 from sla.core.calendar import LOCAL_TZ
-from sla.core.rates import COUNT_COLUMNS, add_rates, months_between
+from sla.core.rates import COUNT_COLUMNS, add_rates, months_between, period_bounds, year_earlier
+from sla.selection import Selection, selected_ids
 
 GROUPINGS = ("agency", "procedure", "field", "channel", "month")
 CLOCK_STOPPED_STATUSES = (5, 6)  # waiting for a supplement or a financial obligation: the due is not running
@@ -111,7 +112,11 @@ def _code(column, values: Sequence[str]):
 
 
 def _tally(
-    session: Session, periods: Sequence[Period], group_by: str, agency_ids: Sequence[int] | None
+    session: Session,
+    periods: Sequence[Period],
+    group_by: str,
+    agency_ids: Sequence[int] | None,
+    procedure_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """One scan of the dossiers, grouped on where each one falls against the periods' bounds.
 
@@ -160,6 +165,8 @@ def _tally(
     )
     if agency_ids is not None:
         query = query.where(d.receiving_agency_id.in_(agency_ids))
+    if procedure_ids is not None:
+        query = query.where(d.procedure_id.in_(procedure_ids))
     query = query.with_hint(Dossier, f"INDEXED BY {REPORT_INDEX}", "sqlite")
     with _covering_scan(session):
         rows = session.execute(query.group_by(key)).all()
@@ -223,7 +230,11 @@ def _coarsen(tally: pd.DataFrame, periods: int) -> pd.DataFrame:
 
 
 def _integrity(
-    session: Session, periods: Sequence[Period], group_by: str, agency_ids: Sequence[int] | None
+    session: Session,
+    periods: Sequence[Period],
+    group_by: str,
+    agency_ids: Sequence[int] | None,
+    procedure_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Events recorded late and late apologies per group and period of recording (`period`: its index).
 
@@ -251,6 +262,8 @@ def _integrity(
     )
     if agency_ids is not None:
         query = query.where(d.receiving_agency_id.in_(agency_ids))
+    if procedure_ids is not None:
+        query = query.where(d.procedure_id.in_(procedure_ids))
     query = query.with_hint(DossierEvent, f"INDEXED BY {FLAGGED_INDEX}", "sqlite")
     rows = session.execute(query.group_by(text("1"), text("2"))).all()
     frame = pd.DataFrame(rows, columns=["group_key", "period", *INTEGRITY_COLUMNS])
@@ -275,13 +288,17 @@ def _add_integrity(counts: pd.DataFrame, integrity: pd.DataFrame, key: str | Non
 
 
 def _aggregate(
-    session: Session, period: Period, group_by: str, agency_ids: Sequence[int] | None
+    session: Session,
+    period: Period,
+    group_by: str,
+    agency_ids: Sequence[int] | None,
+    procedure_ids: Sequence[int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts per group (for `month`, one row per calendar month of the period) and of the whole period."""
     if group_by == "month":
         months = [Period(first, last) for first, last in months_between(period.first, period.last)]
-        tally = _tally(session, months, group_by, agency_ids)
-        integrity = _integrity(session, months, group_by, agency_ids)
+        tally = _tally(session, months, group_by, agency_ids, procedure_ids)
+        integrity = _integrity(session, months, group_by, agency_ids, procedure_ids)
         groups = pd.concat(
             [
                 _add_integrity(_counts_in(tally, i, None), integrity[integrity["period"] == i], None)
@@ -291,8 +308,8 @@ def _aggregate(
         )
         groups.insert(0, "month", [f"{month.first:%Y-%m}" for month in months])
         return groups, _add_integrity(_counts_in(_coarsen(tally, len(months)), 0, None), integrity, None)
-    tally = _tally(session, [period], group_by, agency_ids)
-    integrity = _integrity(session, [period], group_by, agency_ids)
+    tally = _tally(session, [period], group_by, agency_ids, procedure_ids)
+    integrity = _integrity(session, [period], group_by, agency_ids, procedure_ids)
     if group_by in ("procedure", "field"):
         catalogue = pd.DataFrame(
             session.execute(select(Procedure.id, Procedure.code, Procedure.field_id)).all(),
@@ -349,13 +366,19 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def period_report(
-    session: Session, *, period: Period, group_by: str = "agency", agency: str | None = None
+    session: Session,
+    *,
+    period: Period,
+    group_by: str = "agency",
+    agency: str | None = None,
+    selection: Selection | None = None,
 ) -> pd.DataFrame:
-    """One row per group and a last row `group == "total"` for the whole period (and agency scope)."""
+    """One row per group and a last row `group == "total"` for the whole period (and agency scope), counting
+    the dossiers of the procedures `selection` keeps (every one without it)."""
     if group_by not in GROUPINGS:
         raise InvalidInput(f"unknown group_by {group_by!r}; accepted: {', '.join(GROUPINGS)}")
     agency_ids = agency_subtree_ids(session, agency) if agency else None
-    groups, total = _aggregate(session, period, group_by, agency_ids)
+    groups, total = _aggregate(session, period, group_by, agency_ids, selected_ids(session, selection or Selection()))
     groups = _label(session, groups, group_by)
     total["group"] = "total"
     frame = pd.concat([groups, total], ignore_index=True)
@@ -365,9 +388,12 @@ def period_report(
     return frame.astype(object).where(frame.notna(), None)
 
 
-def stage_report(session: Session, *, period: Period, agency: str | None = None) -> pd.DataFrame:
+def stage_report(
+    session: Session, *, period: Period, agency: str | None = None, selection: Selection | None = None
+) -> pd.DataFrame:
     """Hand-off attribution per agency: steps finished on time and late in the period, working days
-    overrun, and dossiers it made late (a late stage of a dossier whose outcome is late)."""
+    overrun, and dossiers it made late (a late stage of a dossier whose outcome is late); with `selection`,
+    the stages of its procedures' dossiers only."""
     s, d = Stage, Dossier
     ended = and_(s.ended_at >= period.start, s.ended_at < period.end)
     late = s.outcome == "late"
@@ -387,6 +413,10 @@ def stage_report(session: Session, *, period: Period, agency: str | None = None)
     if agency:
         scope = s.agency_id.in_(agency_subtree_ids(session, agency))
         steps, made_late = steps.where(scope), made_late.where(scope)
+    kept = selected_ids(session, selection or Selection())
+    if kept is not None:
+        of_kept = s.dossier_id.in_(select(d.id).where(d.procedure_id.in_(kept)))
+        steps, made_late = steps.where(of_kept), made_late.where(of_kept)
     frame = pd.DataFrame(
         session.execute(steps.group_by(s.agency_id)).all(),
         columns=["agency_id", "steps_on_time", "steps_late", "overrun_minutes"],
@@ -420,3 +450,110 @@ def stage_report(session: Session, *, period: Period, agency: str | None = None)
     ]
     frame = frame[ordered]
     return frame.astype(object).where(frame.notna(), None)
+
+
+CELL_COLUMNS = (
+    "total",
+    "carried_over",
+    "received_new",
+    "resolved",
+    "early",
+    "on_time",
+    "late",
+    "withdrawn",
+    "open",
+    "open_within",
+    "open_overdue",
+)
+
+
+def cell_condition(period: Period, column: str):
+    """The SQL condition a dossier meets to be counted in `column` of the period's report (as `_counts_in`)."""
+    d = Dossier
+    start, end = literal(period.start, UTCDateTime()), literal(period.end, UTCDateTime())
+    received_before_end = d.received_at < end
+    not_finished_before = or_(d.finished_at.is_(None), d.finished_at >= start)
+    finished_in = and_(d.finished_at >= start, d.finished_at < end)
+    still_open = and_(received_before_end, or_(d.finished_at.is_(None), d.finished_at >= end))
+    clock_stopped = and_(
+        d.finished_at.is_(None),
+        d.status_code.in_(CLOCK_STOPPED_STATUSES),
+        or_(d.clock_stopped_since.is_(None), d.original_due_at >= d.clock_stopped_since),
+    )
+    # as the tally decides it: a condition that is NULL is not met
+    last_day = literal(day_start(period.last), UTCDateTime())
+    overdue_flag = case((clock_stopped, 0), (d.original_due_at < last_day, 1), else_=0)
+    overdue, within = overdue_flag == 1, overdue_flag == 0
+    conditions = {
+        "total": and_(received_before_end, not_finished_before),
+        "carried_over": and_(d.received_at < start, not_finished_before),
+        "received_new": and_(d.received_at >= start, received_before_end),
+        "resolved": and_(finished_in, d.outcome.in_(RESOLVED_OUTCOMES)),
+        "open": still_open,
+        "open_within": and_(still_open, within),
+        "open_overdue": and_(still_open, overdue),
+    }
+    for outcome in OUTCOMES:
+        conditions[outcome] = and_(finished_in, d.outcome == outcome)
+    if column not in conditions:
+        raise InvalidInput(f"unknown report column {column!r}; accepted: {', '.join(CELL_COLUMNS)}")
+    return conditions[column]
+
+
+def cell_dossiers(
+    session: Session,
+    *,
+    period: Period,
+    column: str,
+    agency: str | None = None,
+    selection: Selection | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[pd.DataFrame, int]:
+    """The dossiers behind one cell of the period report (received at `agency` and the agencies under it),
+    oldest received first, with how many there are: the figure of the cell."""
+    d = Dossier
+    query = select(d.id).where(d.received_at.is_not(None), d.status_code != 3, cell_condition(period, column))
+    if agency:
+        query = query.where(d.receiving_agency_id.in_(agency_subtree_ids(session, agency)))
+    kept = selected_ids(session, selection or Selection())
+    if kept is not None:
+        query = query.where(d.procedure_id.in_(kept))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    ids = query.order_by(d.received_at, d.id).offset((page - 1) * page_size).limit(page_size)
+    rows = session.execute(
+        select(
+            d.code,
+            d.procedure_code,
+            Procedure.name.label("procedure_name"),
+            d.status,
+            d.status_code,
+            d.outcome,
+            d.received_at,
+            d.original_due_at,
+            d.finished_at,
+        )
+        .join(Procedure, Procedure.id == d.procedure_id)
+        .where(d.id.in_(ids.scalar_subquery()))
+        .order_by(d.received_at, d.id)
+    ).all()
+    return pd.DataFrame(rows, columns=list(rows[0]._fields) if rows else None), total
+
+
+def period_of(period: str | None, first: date | None, last: date | None) -> Period:
+    """The period a request names: `period` (2025, 2025-H1, 2025-Q1, 2025-03), or `from` and `to`."""
+    if period and (first or last):
+        raise InvalidInput("give either period (e.g. 2025-Q1) or from and to, not both")
+    if period:
+        try:
+            return Period(*period_bounds(period))
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+    if first is None or last is None:
+        raise InvalidInput("give a period (2025, 2025-H1, 2025-Q1 or 2025-03), or both from and to (YYYY-MM-DD)")
+    return Period(first, last)
+
+
+def year_before(period: Period) -> Period:
+    """The same period a year earlier, for comparison."""
+    return Period(*year_earlier(period.first, period.last))

@@ -59,6 +59,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "common.sort_by": ("Sắp xếp theo cột này", "Sort by this column"),
     "common.data_table": ("Số liệu của biểu đồ", "Chart data"),
     "common.total": ("Tổng cộng", "Total"),
+    "common.yes": ("Có", "Yes"),
     "common.national": ("Toàn quốc", "National"),
     # home
     "home.title": ("Chọn công việc", "Choose a task"),
@@ -315,7 +316,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "dash.title": ("Điều hành", "Dashboard"),
     "dash.agency": ("Cơ quan, đơn vị", "Agency"),
     "dash.field": ("Lĩnh vực", "Field"),
-    "dash.procedure": ("Mã thủ tục", "Procedure code"),
+    "dash.procedure": ("Thủ tục (mã hoặc tên)", "Procedure (code or name)"),
     "dash.within": ("Sắp đến hạn trong (ngày làm việc)", "Due within (working days)"),
     "dash.overdue": ("Hồ sơ quá hạn", "Overdue dossiers"),
     "dash.due_soon": ("Hồ sơ sắp đến hạn", "Dossiers due soon"),
@@ -324,11 +325,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "Dossiers whose clock runs (not those waiting for a supplement or a financial obligation).",
     ),
     "dash.queue_empty": ("Không có hồ sơ nào.", "No dossier."),
-    "dash.days_overdue": ("Số ngày LV quá hạn", "Working days overdue"),
-    "dash.days_left": ("Số ngày LV còn lại", "Working days left"),
+    "dash.days_overdue": ("Thời gian quá hạn (làm việc)", "Working time overdue"),
+    "dash.days_left": ("Thời gian còn lại (làm việc)", "Working time left"),
     "dash.current_stage": ("Bước đang xử lý", "Current stage"),
-    "dash.period": ("Báo cáo tháng này ({first} – {last})", "This month's report ({first} – {last})"),
-    "dash.monthly": ("Tỷ lệ đúng hạn theo tháng (12 tháng gần nhất)", "On-time rate per month (last 12 months)"),
+    "dash.period": ("Báo cáo kỳ {first} – {last}", "Report for {first} – {last}"),
+    "dash.monthly": ("Tỷ lệ đúng hạn theo tháng ({span})", "On-time rate per month ({span})"),
     "dash.ranking": (
         "Xếp hạng tỷ lệ đúng hạn theo đơn vị ({first} – {last})",
         "On-time rate per agency, ranked ({first} – {last})",
@@ -338,6 +339,43 @@ LABELS: dict[str, tuple[str, str]] = {
     "dash.on_time_rate": ("Tỷ lệ đúng hạn", "On-time rate"),
     "dash.strict_rate": ("Tỷ lệ đúng hạn (chặt)", "Strict on-time rate"),
     "dash.month": ("Tháng", "Month"),
+    "dash.period_name": ("Kỳ báo cáo", "Period"),
+    "dash.period_hint": (
+        "Tháng 2025-03, quý 2025-Q1, 6 tháng 2025-H1, năm 2025; hoặc từ ngày – đến ngày.",
+        "Month 2025-03, quarter 2025-Q1, half 2025-H1, year 2025; or from – to.",
+    ),
+    "dash.from": ("Từ ngày", "From"),
+    "dash.to": ("Đến ngày", "To"),
+    "dash.level": ("Cấp thực hiện", "Level"),
+    "dash.year_before": ("Cùng kỳ năm trước ({first} – {last})", "Same period a year earlier ({first} – {last})"),
+    "dash.year_before_rate": ("Tỷ lệ đúng hạn cùng kỳ năm trước", "On-time rate a year earlier"),
+    "dash.compare": (
+        "Tỷ lệ đúng hạn {rate} (cùng kỳ năm trước {before}; {delta}).",
+        "On-time rate {rate} (a year earlier {before}; {delta}).",
+    ),
+    "dash.points": ("{sign}{value} điểm %", "{sign}{value} percentage points"),
+    "dash.no_compare": ("chưa so sánh được", "no comparison"),
+    "dash.target": ("Mục tiêu {target}", "Target {target}"),
+    "dash.axis_rate": ("Tỷ lệ (%)", "Rate (%)"),
+    "dash.axis_month": ("Tháng", "Month"),
+    "dash.cell_hint": ("Bấm vào một số để xem các hồ sơ được tính.", "Click a figure to see the dossiers it counts."),
+    "dash.formula_on_time": (
+        "Tỷ lệ đúng hạn = (giải quyết trước hạn + đúng hạn) ÷ số hồ sơ đã giải quyết trong kỳ.",
+        "On-time rate = (resolved early + on time) ÷ dossiers resolved in the period.",
+    ),
+    "dash.formula_strict": (
+        "Tỷ lệ đúng hạn (chặt) = 1 − (giải quyết quá hạn + đang giải quyết quá hạn) ÷ tổng số hồ sơ nhận "
+        "giải quyết. Mẫu số gồm cả hồ sơ còn đang giải quyết trong hạn và hồ sơ rút, dừng: khi nhiều hồ sơ "
+        "chưa đến hạn, tỷ lệ chặt có thể cao hơn tỷ lệ đúng hạn; nó thấp hơn khi hồ sơ tồn đọng quá hạn.",
+        "Strict on-time rate = 1 − (resolved late + open overdue) ÷ all dossiers to resolve. Its denominator "
+        "also counts dossiers still open within their due and those withdrawn: when many are not yet due it "
+        "can be higher than the on-time rate; overdue backlog pulls it lower.",
+    ),
+    "dash.cell_title": ("Hồ sơ được tính: {column}", "Dossiers counted: {column}"),
+    "dash.back": ("Về trang điều hành", "Back to the dashboard"),
+    "dash.finished_at": ("Ngày kết thúc", "Finished"),
+    "dash.original_due": ("Hạn ban đầu", "Original due"),
+    "dash.avg_time": ("Thời gian giải quyết bình quân", "Average resolution time"),
     "col.total": ("Tổng số", "Total"),
     "col.carried_over": ("Kỳ trước chuyển qua", "Carried over"),
     "col.received_new": ("Mới tiếp nhận", "Newly received"),
@@ -353,7 +391,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.steps_on_time": ("Bước đúng hạn", "Steps on time"),
     "col.steps_late": ("Bước quá hạn", "Steps late"),
     "col.step_on_time_rate": ("Tỷ lệ bước đúng hạn", "Step on-time rate"),
-    "col.overrun_working_days": ("Số ngày LV vượt", "Working days overrun"),
+    "col.overrun_working_days": ("Thời gian vượt (làm việc)", "Working time overrun"),
     "col.dossiers_made_late": ("Số hồ sơ làm trễ", "Dossiers made late"),
     # calendar
     "cal.title": ("Lịch làm việc {year}", "Working calendar {year}"),
@@ -496,6 +534,10 @@ class Formats:
             if value
         ]
         return " ".join(parts) or f"0 {self.t('unit.minute')}"
+
+    def working_days(self, days: float | None) -> str:
+        """A figure in working days (queues, reports) in the one format of durations: '2 ngày 3 giờ'."""
+        return "—" if days is None else self.duration(round(float(days) * self.minutes_per_day))
 
     def number(self, value: float | int | None, digits: int = 1) -> str:
         if value is None:

@@ -95,17 +95,32 @@ class ParScoring:
 
 
 def period_bounds(period: str) -> tuple[date, date]:
-    """`2025` → the year, `2025-Q1` → the quarter, `2025-03` → the month: first and last day."""
-    match = re.fullmatch(r"(\d{4})(?:-(Q[1-4]|0[1-9]|1[0-2]))?", period.strip())
+    """`2025` → the year, `2025-H1` → the half, `2025-Q1` → the quarter, `2025-03` → the month: first and last day."""
+    match = re.fullmatch(r"(\d{4})(?:-(Q[1-4]|H[12]|0[1-9]|1[0-2]))?", period.strip().upper())
     if not match:
-        raise ValueError(f"period {period!r} is not of the form YYYY, YYYY-Qn or YYYY-MM (e.g. 2025-Q1, 2025-03)")
+        raise ValueError(
+            f"period {period!r} is not of the form YYYY, YYYY-Hn, YYYY-Qn or YYYY-MM"
+            " (e.g. 2025, 2025-H1, 2025-Q1, 2025-03)"
+        )
     year, part = int(match[1]), match[2]
     if part is None:
         return date(year, 1, 1), date(year, 12, 31)
-    if part.startswith("Q"):
-        first_month = 3 * (int(part[1]) - 1) + 1
-        return date(year, first_month, 1), _month_end(year, first_month + 2)
+    if part.startswith(("Q", "H")):
+        months = 3 if part[0] == "Q" else 6
+        first_month = months * (int(part[1]) - 1) + 1
+        return date(year, first_month, 1), _month_end(year, first_month + months - 1)
     return date(year, int(part), 1), _month_end(year, int(part))
+
+
+def year_earlier(first: date, last: date) -> tuple[date, date]:
+    """The same days a year before (29 February → 28 February); a whole month stays a whole month."""
+
+    def back(day: date, *, month_end: bool) -> date:
+        if month_end and day == _month_end(day.year, day.month):
+            return _month_end(day.year - 1, day.month)
+        return day.replace(year=day.year - 1, day=min(day.day, _month_end(day.year - 1, day.month).day))
+
+    return back(first, month_end=False), back(last, month_end=True)
 
 
 def _month_end(year: int, month: int) -> date:

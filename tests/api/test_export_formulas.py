@@ -88,13 +88,14 @@ def test_report_and_queue_downloads_neutralise_formulas(client, formula_procedur
         ("reports/period", period),
         ("queues/due-soon", {"agency": WARD, "within_working_days": 30}),
     ]
-    for path, params in downloads:
-        csv = client.get(f"{API}/{path}", params={**params, "format": "csv"})
+    for (path, params), raw in [(download, raw) for download in downloads for raw in (False, True)]:
+        csv = client.get(f"{API}/{path}", params={**params, "format": "csv", "raw": raw})
         assert csv.status_code == 200, csv.text
         rows = pd.read_csv(io.BytesIO(csv.content), dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        assert "'" + HYPERLINK in rows["procedure_name"].tolist(), path
+        name_column = "procedure_name" if raw else "Tên thủ tục"  # people's CSV: Vietnamese headers
+        assert "'" + HYPERLINK in rows[name_column].tolist(), path
         assert HYPERLINK not in rows.to_numpy().ravel().tolist()
-        xlsx = client.get(f"{API}/{path}", params={**params, "format": "xlsx"})
+        xlsx = client.get(f"{API}/{path}", params={**params, "format": "xlsx", "raw": raw})
         assert xlsx.status_code == 200, xlsx.text
         assert _formulas(xlsx.content) == [], path
         cell = _texts(xlsx.content)[HYPERLINK]

@@ -3,7 +3,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from sla.core.rates import COUNT_COLUMNS, ParScoring, add_rates, months_between, period_bounds
+from sla.core.rates import COUNT_COLUMNS, ParScoring, add_rates, months_between, period_bounds, year_earlier
 
 
 def counts(**values) -> pd.DataFrame:
@@ -40,6 +40,8 @@ def test_par_scoring_proportional_and_bands():
         ("2025-Q1", (date(2025, 1, 1), date(2025, 3, 31))),
         ("2024-Q4", (date(2024, 10, 1), date(2024, 12, 31))),
         ("2024-02", (date(2024, 2, 1), date(2024, 2, 29))),
+        ("2025-H1", (date(2025, 1, 1), date(2025, 6, 30))),
+        ("2025-h2", (date(2025, 7, 1), date(2025, 12, 31))),
     ],
 )
 def test_period_bounds(period, bounds):
@@ -47,8 +49,21 @@ def test_period_bounds(period, bounds):
 
 
 def test_bad_period_names_the_accepted_forms():
-    with pytest.raises(ValueError, match="YYYY, YYYY-Qn or YYYY-MM"):
+    with pytest.raises(ValueError, match="YYYY, YYYY-Hn, YYYY-Qn or YYYY-MM"):
         period_bounds("Q1-2025")
+
+
+@pytest.mark.parametrize(
+    "first, last, earlier",
+    [
+        (date(2025, 3, 1), date(2025, 3, 31), (date(2024, 3, 1), date(2024, 3, 31))),
+        (date(2025, 2, 1), date(2025, 2, 28), (date(2024, 2, 1), date(2024, 2, 29))),  # a whole month stays whole
+        (date(2024, 2, 29), date(2024, 3, 10), (date(2023, 2, 28), date(2023, 3, 10))),
+        (date(2025, 1, 1), date(2025, 6, 30), (date(2024, 1, 1), date(2024, 6, 30))),
+    ],
+)
+def test_year_earlier(first, last, earlier):
+    assert year_earlier(first, last) == earlier
 
 
 def test_months_between_clips_to_the_period():
