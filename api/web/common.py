@@ -3,6 +3,7 @@ and error pages that show the API's `{"error", "detail"}` as they are."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,19 @@ LANG_COOKIE_SECONDS = 365 * 24 * 3600
 MINUTES_PER_WORKING_DAY = 480
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+def day_first(value: str | None) -> str:
+    """An ISO day (YYYY-MM-DD) shown as the date fields take it, dd/mm/yyyy; anything else as it was typed."""
+    if not value:
+        return ""
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
+
+
+templates.env.filters["day_first"] = day_first
 
 
 def language(request: Request) -> str:

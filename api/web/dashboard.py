@@ -22,7 +22,7 @@ from api import exports
 from api.deps import SessionDep
 from api.routes import reports as report_routes
 from api.security import scoped_agency
-from api.web.common import PageRoute, agencies, blank_to_none, language, render
+from api.web.common import PageRoute, agencies, blank_to_none, language, render, typed_date
 from api.web.i18n import Formats, translator
 from procedures import service as catalogue
 from procedures.errors import InvalidInput
@@ -160,7 +160,7 @@ def dashboard(
     today = now.astimezone(LOCAL_TZ).date()
     if not (period or first or last):
         period = f"{today:%Y-%m}"
-    chosen = reports.period_of(period, _day(first, "from"), _day(last, "to"))
+    chosen = reports.period_of(period, _day(request, first, "dash.from"), _day(request, last, "dash.to"))
     earlier = reports.year_before(chosen)
     selection = Selection(field=field, level=level, procedure=procedure)
     calendar = request.app.state.calendars.get(session, agency)
@@ -275,16 +275,10 @@ def dashboard(
     )
 
 
-def _day(value: str | None, name: str) -> date | None:
-    """A `from`/`to` day as YYYY-MM-DD or dd/mm/yyyy."""
-    if value is None:
-        return None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    raise InvalidInput(f"{name} {value!r} is not a day: give YYYY-MM-DD or dd/mm/yyyy (e.g. 2025-03-31)")
+def _day(request: Request, value: str | None, label_key: str) -> date | None:
+    """A `from`/`to` day typed day first (dd/mm/yyyy) or ISO: `common.typed_date`, the pages' one parser."""
+    typed = typed_date(request, value, label_key, date_only=True)
+    return date.fromisoformat(typed) if typed else None
 
 
 @router.get("/dashboard/dossiers")

@@ -394,17 +394,15 @@ def intake_register(
     request: Request,
     session: SessionDep,
     agency: Annotated[str | None, Query(max_length=64)] = None,
-    day: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+    day: Annotated[str | None, Query(alias="date", max_length=32)] = None,
     format: Annotated[str | None, Query(max_length=8)] = None,
 ):
     """The day's intake register (sổ theo dõi hồ sơ) of an agency in the user's scope, and its XLSX."""
     principal = request.state.principal
     agency = blank_to_none(agency) or request.cookies.get(AGENCY_COOKIE) or principal.agency_code
     try:
-        try:
-            chosen = date.fromisoformat(day) if blank_to_none(day) else datetime.now(LOCAL_TZ).date()
-        except ValueError:
-            raise InvalidInput(f"date is YYYY-MM-DD (e.g. 2025-06-02), not {day!r}") from None
+        typed = typed_date(request, day, "register.date", date_only=True)
+        chosen = date.fromisoformat(typed) if typed else datetime.now(LOCAL_TZ).date()
         register = forms.intake_register(session, principal, agency, chosen)
     except PAGE_ERRORS as exc:
         problem = Problem.of(exc)

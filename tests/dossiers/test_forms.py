@@ -167,6 +167,11 @@ def test_the_intake_register(client, client_as, receive, named):
     assert CLERK_NAME in text(page) and 'id="register-xlsx"' in page.text
     download = client.get("/desk/registers/intake", params={"agency": WARD, "date": "2025-06-02", "format": "xlsx"})
     assert download.content[:2] == b"PK"
+    typed = client.get("/desk/registers/intake", params={"agency": WARD, "date": "02/06/2025"})  # day first, as typed
+    assert first["code"] in typed.text and 'value="02/06/2025"' in typed.text
+    assert 'value="02/06/2025"' in page.text  # the ISO day is shown day first too
+    wrong = client.get("/desk/registers/intake", params={"agency": WARD, "date": "06/31/2025"})
+    assert wrong.status_code == 422 and "dd/mm/yyyy" in wrong.text
 
 
 def test_the_register_is_scoped(client, client_as, receive):

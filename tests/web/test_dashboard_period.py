@@ -101,6 +101,17 @@ def test_filters_apply_to_the_report_routes(client, history):
     assert client.get(f"{API}/reports/period", params={**params, "field": "nope"}).status_code == 404
 
 
+def test_from_and_to_are_typed_day_first_on_the_dashboard(client, history):
+    typed = client.get("/dashboard", params={"from": "01/01/2025", "to": "31/03/2025", "agency": WARD})
+    iso = client.get("/dashboard", params={"from": "2025-01-01", "to": "2025-03-31", "agency": WARD})
+    assert typed.status_code == iso.status_code == 200
+    assert row_cells(html.unescape(typed.text), "period-total") == row_cells(html.unescape(iso.text), "period-total")
+    assert 'value="01/01/2025"' in iso.text and 'value="31/03/2025"' in iso.text  # shown day first
+    assert 'type="date"' not in iso.text  # the browser's locale decides nothing
+    wrong = client.get("/dashboard", params={"from": "03/31/2025", "to": "2025-03-31", "agency": WARD})
+    assert wrong.status_code == 422 and "dd/mm/yyyy" in wrong.text
+
+
 def test_the_dashboard_shows_the_report_routes_figures_and_the_year_before(client, history):
     params = {"period": "2025-Q1", "agency": WARD, "procedure": "khai sinh"}
     page = client.get("/dashboard", params=params)
