@@ -11,7 +11,7 @@ from api.inputs import plain_parameters
 from api.accounts import PrincipalCache
 from api.db import engine_for, for_writes, upgrade
 from api.limits import BodySizeLimit
-from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
+from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports, worklist
 from api.scheduler import start_embedded
 from api.settings import Settings
 from api.throttle import SignInThrottle
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports.router,
         jobs.router,
         lookup.router,
+        worklist.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

@@ -11,14 +11,18 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, audit_dossier
 from api.routes.dossiers import BACKDATING_ROLES, backdating_note, time_policy
-from api.security import dossier_view, event_policy, readable_dossier, scoped_search
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates
+from api.accounts import Principal
+from api.deps import Paging
+from api.routes.worklist import work_items
+from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, keep_lang, render, templates
 from api.web.i18n import Formats
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
 from procedures import service as catalogue
 from procedures.errors import Forbidden, InvalidInput, NotFound
 from procedures.models import Agency, Procedure
+from procedures.schemas import AgencyRead
 from sla.core.lifecycle import EVENT_TYPES
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -74,6 +78,21 @@ def _procedure_choices(session: Session, q: str | None, chosen: str | None) -> t
     return items, total
 
 
+def intake_agencies(session: Session, principal: Principal) -> list[AgencyRead]:
+    """The agencies a user may receive dossiers at: the active ones of its scope (an administrator: every one)."""
+    tree = catalogue.agency_tree(session)
+    return [a for a in agencies(session) if a.active and principal.covers(tree.by_code[a.code].id)]
+
+
+def _default_agency(request: Request, principal: Principal, offered: list[AgencyRead]) -> str | None:
+    """The agency preselected at intake: the one last used here if still offered, else the user's own."""
+    codes = {a.code for a in offered}
+    for code in (request.cookies.get(AGENCY_COOKIE), principal.agency_code):
+        if code in codes:
+            return code
+    return offered[0].code if len(offered) == 1 else None
+
+
 def _desk(
     request: Request,
     session: Session,
@@ -83,11 +102,12 @@ def _desk(
     form: dict | None = None,
     problem: Problem | None = None,
 ) -> Response:
-    form = form or {"agency_code": request.cookies.get(AGENCY_COOKIE), "channel": "counter"}
+    principal = request.state.principal
+    offered = intake_agencies(session, principal)
+    form = form or {"agency_code": _default_agency(request, principal, offered), "channel": "counter"}
     procedures, procedure_total = _procedure_choices(session, procedure_q, form.get("procedure_code"))
     if len(procedures) == 1 and not form.get("procedure_code"):
         form["procedure_code"] = procedures[0].code
-    principal = request.state.principal
     dossiers, dossier_total = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
     return render(
         request,
@@ -99,7 +119,7 @@ def _desk(
             "procedure_more": max(procedure_total - len(procedures), 0),
             "dossiers": dossiers,
             "dossier_total": dossier_total,
-            "agencies": [a for a in agencies(session) if a.active],
+            "agencies": offered,
             "form": form,
             "key": uuid.uuid4().hex,
             "problem": problem,
@@ -171,7 +191,10 @@ def receive(
     try:
         with session.begin_nested():
             if not form["procedure_code"]:
-                raise InvalidInput("choose a procedure: search by its name or code, then pick one in the list")
+                raise InvalidInput(
+                    "choose a procedure: search by its name or code, then pick one in the list",
+                    message_id="choose_procedure",
+                )
             data = DossierCreate(
                 procedure_code=form["procedure_code"],
                 agency_code=form["agency_code"] or "",
@@ -182,7 +205,12 @@ def receive(
             )
             principal = request.state.principal
             if not principal.covers(catalogue.get_agency(session, data.agency_code).id):
-                raise Forbidden(f"you receive dossiers at {principal.agency_code}, not {data.agency_code}")
+                raise Forbidden(
+                    f"you receive dossiers at {principal.agency_code}, not {data.agency_code}",
+                    message_id="intake_outside_scope",
+                    own=principal.agency_code,
+                    agency=data.agency_code,
+                )
             stored = _claimed(session, key, f"{principal.username} POST /desk/dossiers", data.model_dump(mode="json"))
             if stored:
                 code = stored["code"]
@@ -203,7 +231,7 @@ def receive(
     except PAGE_ERRORS as exc:
         return _desk(request, session, form=form, problem=Problem.of(exc))
     audit_dossier(request, code)
-    response = RedirectResponse(f"/desk/dossiers/{code}/receipt", status_code=303)
+    response = RedirectResponse(keep_lang(request, f"/desk/dossiers/{code}/receipt"), status_code=303)
     response.set_cookie(AGENCY_COOKIE, data.agency_code, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
     return response
 
@@ -217,8 +245,9 @@ def _dossier_page(
     submitted: dict | None = None,
     done: str | None = None,
 ) -> Response:
-    dossier = readable_dossier(session, code, request.state.principal)
-    view = dossier_view(session, request, dossier, request.state.principal)
+    principal = request.state.principal
+    dossier = readable_dossier(session, code, principal)
+    view = dossier_view(session, request, dossier, principal)
     calendar = request.app.state.calendars.get(session, view.receiving_agency_code)
     every_agency = agencies(session)
     return render(
@@ -226,6 +255,8 @@ def _dossier_page(
         "web/dossier.html",
         {
             "dossier": view,
+            # what the status admits (the state machine) and the user's role and scope allow (the API's rule)
+            "offered_events": permitted_events(principal, dossier, view.allowed_events),
             "names": {a.code: a.name for a in every_agency},
             "agencies": [a for a in every_agency if a.active],
             "event_fields": EVENT_FIELDS,
@@ -264,7 +295,9 @@ def _form(request: Request, session: Session, code: str, template: str) -> Respo
     if template == "apology.html":
         letters = [event for event in view.timeline if event.type == "apology_issued"]
         if not letters:
-            raise NotFound(f"dossier {code} has no apology (form 04): none was issued")
+            raise NotFound(
+                f"dossier {code} has no apology (form 04): none was issued", message_id="no_apology", code=code
+            )
         context["letter"] = letters[0]
     return templates.TemplateResponse(request, template, context)
 
@@ -329,4 +362,27 @@ def record_event(
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:
         return _dossier_page(request, session, code, problem=Problem.of(exc), submitted=fields)
-    return RedirectResponse(f"/desk/dossiers/{code}?done={data.type}", status_code=303)
+    return RedirectResponse(keep_lang(request, f"/desk/dossiers/{code}?done={data.type}"), status_code=303)
+
+
+WORKLIST_PAGE_SIZE = 50
+
+
+@router.get("/desk/worklist")
+def worklist_page(request: Request, session: SessionDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1):
+    """The steps the user's agencies hold now, the one due first on top, with the step's remaining working time."""
+    principal = request.state.principal
+    items, total = work_items(request, session, principal, None, Paging(page, WORKLIST_PAGE_SIZE))
+    calendar = request.app.state.calendars.get(session, principal.agency_code)
+    return render(
+        request,
+        "web/worklist.html",
+        {
+            "items": items,
+            "total": total,
+            "page": page,
+            "pages": max((total + WORKLIST_PAGE_SIZE - 1) // WORKLIST_PAGE_SIZE, 1),
+            "names": {a.code: a.name for a in agencies(session)},
+            "minutes_per_day": calendar.minutes_per_day,
+        },
+    )
