@@ -143,6 +143,7 @@ class PageRoute(APIRoute):
 # which pages each role may use (the routes' `page_access` admits the same roles; administrators all)
 PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "desk": (Role.MANAGER, Role.CLERK, Role.OFFICER),
+    "receive": (Role.CLERK,),  # as POST /api/v1/dossiers admits
     "worklist": (Role.CLERK, Role.OFFICER),
     "dashboard": (Role.MANAGER,),
     "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),

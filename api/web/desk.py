@@ -15,7 +15,17 @@ from api.accounts import Principal
 from api.deps import Paging
 from api.routes.worklist import work_items
 from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, keep_lang, render, templates
+from api.web.common import (
+    PAGE_ERRORS,
+    PageRoute,
+    Problem,
+    agencies,
+    blank_to_none,
+    keep_lang,
+    may_use,
+    render,
+    templates,
+)
 from api.web.i18n import Formats
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
@@ -176,6 +186,13 @@ def receive(
     key: Annotated[str | None, Form(max_length=128)] = None,
 ):
     """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print."""
+    if not may_use(request.state.principal)["receive"]:  # clerks (and administrators), as the API
+        raise Forbidden(
+            f"a {request.state.principal.role.value} does not receive dossiers; clerks do",
+            message_id="role",
+            role=request.state.principal.role.value,
+            roles=("admin", "clerk"),
+        )
     key = blank_to_none(key)
     form = {
         "procedure_code": blank_to_none(procedure_code),

@@ -272,7 +272,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "Dossiers your agencies hold whose clock runs, the step due first on top (overdue steps first). "
         "Time left is working time; dossiers waiting for a supplement or a financial obligation are not listed.",
     ),
-    "work.count": ("{total} bước đang xử lý", "{total} steps in hand"),
+    "work.count": ("{total} bước đang xử lý", "Steps in hand: {total}"),
     "work.step": ("Bước", "Step"),
     "work.left": ("Thời gian còn lại của bước", "Time left for the step"),
     "work.overdue_by": ("Quá hạn {duration}", "Overdue by {duration}"),

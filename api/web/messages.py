@@ -159,10 +159,10 @@ FALLBACK: dict[type[DomainError], tuple[str, str]] = {
 # input errors (pydantic error type): what is wrong with the field
 INPUT_MESSAGES: dict[str, tuple[str, str]] = {
     "hidden_character": (
-        "có ký tự ẩn, ký tự điều khiển hoặc ký tự đảo chiều (thường do dán từ tài liệu khác): gõ hoặc dán lại "
-        "dưới dạng văn bản thường",
-        "contains an invisible, direction or control character (often pasted from another document): type or "
-        "paste it again as plain text",
+        "có ký tự ẩn {character} ở vị trí {position} (ký tự ẩn, điều khiển hoặc đảo chiều, thường do dán từ tài "
+        "liệu khác): gõ hoặc dán lại dưới dạng văn bản thường",
+        "contains {character} at position {position}, an invisible, direction or control character (often pasted "
+        "from another document): type or paste it again as plain text",
     ),
     "missing": ("cần nhập", "is required"),
     "string_too_long": ("quá dài", "is too long"),
@@ -193,6 +193,10 @@ FIELD_LABELS = {
     "at": "common.when",
     "backdate_reason": "field.backdate_reason",
     "date": "cal.date",
+    "code": "lookup.code",
+    "phone_last4": "lookup.phone_last4",
+    "username": "login.username",
+    "password": "login.password",
     "kind": "cal.kind",
     "legal_ref": "cal.legal_ref",
     "type": "dossier.actions",
@@ -253,6 +257,10 @@ def _input_problems(problems: Iterable[dict], fmt: Formats, index: int) -> str:
         default = "Dữ liệu" if index == 0 else "Input"
         label = fmt.t(FIELD_LABELS[name]) if name in FIELD_LABELS else (name or default)
         what = INPUT_MESSAGES.get(problem.get("type", ""), INPUT_FALLBACK)[index]
+        try:
+            what = what.format(**(problem.get("ctx") or {}))
+        except (KeyError, IndexError, ValueError):
+            what = INPUT_FALLBACK[index]
         said.append(f"{label}: {what}")
     return "; ".join(said) + "."
 

@@ -84,6 +84,16 @@ def test_a_clerks_intake_offers_its_scope_with_its_own_agency_selected(as_page):
     assert f'value="{OTHER_DEPARTMENT}"' in everything and " selected>" not in everything.split('id="agency"')[1][:200]
 
 
+def test_only_clerks_receive_at_the_desk_as_the_api_says(as_page):
+    intake = {"procedure_code": "1.004222", "agency_code": WARD, "name": "Lê Văn Tám"}
+    for username in ("manager", "officer"):
+        desk = as_page(username).get("/desk")
+        assert desk.status_code == 200 and 'id="intake"' not in desk.text and 'id="q"' in desk.text  # search only
+        refused = as_page(username).post("/desk/dossiers", data=intake)
+        assert refused.status_code == 403 and "Chức năng này không dành cho tài khoản" in text(refused), username
+    assert 'id="intake"' in as_page("clerk").get("/desk").text
+
+
 # --- the dossier page offers what the status and the role allow -----------------------------------
 
 
@@ -187,7 +197,7 @@ def test_page_errors_are_told_in_the_readers_language_without_api_paths(client, 
         ("admin", "post", events, {"type": "forwarded", "to_agency": "000.01.00.H26"}, 422,
          "Đơn vị 000.01.00.H26 không còn hoạt động", "Agency 000.01.00.H26 is inactive"),
         ("admin", "post", events, {"type": "paused", "reason": "Chờ\u202e nộp phí"}, 422,
-         "Lý do: có ký tự ẩn", "Reason: contains an invisible"),
+         "Lý do: có ký tự ẩn U+202E ở vị trí 4", "Reason: contains U+202E at position 4"),
         ("admin", "post", events, {"type": "paused", "at": "2099-01-01T09:00"}, 422,
          "ở tương lai", "is in the future"),
     ]
