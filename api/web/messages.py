@@ -135,6 +135,10 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
         "Kỳ báo cáo kết thúc ({last}) trước khi bắt đầu ({first}): chọn từ ngày ≤ đến ngày.",
         "The period ends ({last}) before it starts ({first}): give from ≤ to.",
     ),
+    (TooManyAttempts, "sign_in_throttled"): (
+        "Đăng nhập sai quá nhiều lần: vui lòng thử lại sau {seconds} giây.",
+        "Too many failed sign-ins: try again in {seconds} seconds.",
+    ),
     (Unauthorized, "wrong_password"): ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
 }
 
