@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from api.deps import record_refusal
-from procedures.schemas import hidden_character_problem
+from procedures.schemas import hidden_character_at, hidden_character_problem
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -25,7 +25,10 @@ async def plain_parameters(request: Request) -> None:  # async: no I/O, no threa
 
     def check(where: str, name: str, value: object, *, multiline: bool) -> None:
         if isinstance(value, str) and (problem := hidden_character_problem(value, multiline=multiline)):
-            problems.append({"type": "hidden_character", "loc": (where, name), "msg": problem, "input": value})
+            at = hidden_character_at(value, multiline=multiline)  # for the pages' own words
+            problems.append(
+                {"type": "hidden_character", "loc": (where, name), "msg": problem, "input": value, "ctx": at}
+            )
 
     for name, value in request.path_params.items():
         check("path", name, value, multiline=False)

@@ -56,7 +56,12 @@ def allow(*roles: Role) -> Callable[[Principal], Principal]:
     async def check(principal: PrincipalDep) -> Principal:  # async: no I/O, no thread hop
         if principal.role not in admitted:
             names = ", ".join(sorted(r.value for r in admitted))
-            raise Forbidden(f"a {principal.role.value} may not do this; allowed roles: {names}")
+            raise Forbidden(
+                f"a {principal.role.value} may not do this; allowed roles: {names}",
+                message_id="role",
+                role=principal.role.value,
+                roles=tuple(sorted(r.value for r in admitted)),
+            )
         return principal
 
     return check
@@ -69,7 +74,12 @@ def scoped_agency(session, principal: Principal, agency: str | None) -> str | No
     if agency is None:
         return principal.agency_code
     if get_agency(session, agency).id not in principal.scope:
-        raise Forbidden(f"agency {agency} is outside your scope ({principal.agency_code} and the agencies under it)")
+        raise Forbidden(
+            f"agency {agency} is outside your scope ({principal.agency_code} and the agencies under it)",
+            message_id="outside_scope",
+            agency=agency,
+            own=principal.agency_code,
+        )
     return agency
 
 
@@ -124,6 +134,43 @@ def readable_dossier(session, code: str, principal: Principal) -> Dossier:
     return service.get_dossier(session, code, within=principal.scope)
 
 
+APOLOGY = "apology_issued"
+# Why a role may not record an event (the API's words; pages say it with api/web/messages.py, message id
+# "event_forbidden.<role>").
+_EVENT_RULES = {
+    Role.MANAGER: "managers record events (apologies, back-dated corrections) for dossiers in their scope",
+    Role.CLERK: "clerks record events on dossiers received at their agency; apologies are the manager's",
+    Role.OFFICER: "officers record events on dossiers their agency holds; apologies are the manager's",
+}
+
+
+def may_record(principal: Principal, dossier: Dossier, event_type: str) -> bool:
+    """Whether the principal's role and scope let it record `event_type` on `dossier` (the status aside).
+
+    The one rule behind `event_policy` (which refuses) and `permitted_events` (what a page offers):
+    administrators anything; managers anything on dossiers their scope received or holds (apologies,
+    back-dated corrections, docs/event-time.md); clerks on dossiers received in their scope; officers
+    on dossiers their scope holds; apologies are the manager's.
+    """
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.role == Role.MANAGER:
+        return principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
+    if event_type == APOLOGY:
+        return False
+    if principal.role == Role.CLERK:
+        return principal.covers(dossier.receiving_agency_id)
+    if principal.role == Role.OFFICER:
+        return principal.covers(dossier.current_agency_id)
+    return False  # viewers read
+
+
+def permitted_events(principal: Principal, dossier: Dossier, event_types) -> tuple[str, ...]:
+    """Of `event_types`, those the principal may record on `dossier` (in their order), without raising:
+    the dossier page offers `allowed_events(status)` narrowed by this."""
+    return tuple(event for event in event_types if may_record(principal, dossier, event))
+
+
 def event_policy(principal: Principal):
     """Refuse an event outside the principal's role and scope (the dossier is locked when this runs).
 
@@ -132,21 +179,14 @@ def event_policy(principal: Principal):
     """
 
     def authorize(dossier: Dossier, data: EventCreate) -> None:
-        if principal.role == Role.ADMIN:
-            return
-        event_type = data.type
-        apology = event_type == "apology_issued"
-        if principal.role == Role.MANAGER:  # apologies, and corrections (back-dated events, docs/event-time.md)
-            allowed = principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
-            why = "managers record events (apologies, back-dated corrections) for dossiers in their scope"
-        elif principal.role == Role.CLERK:
-            allowed = not apology and principal.covers(dossier.receiving_agency_id)
-            why = "clerks record events on dossiers received at their agency; apologies are the manager's"
-        else:
-            allowed = not apology and principal.covers(dossier.current_agency_id)
-            why = "officers record events on dossiers their agency holds; apologies are the manager's"
-        if not allowed:
-            raise Forbidden(f"you may not record {event_type} on dossier {dossier.code}: {why}")
+        if not may_record(principal, dossier, data.type):
+            why = _EVENT_RULES.get(principal.role, f"a {principal.role.value} records no events")
+            raise Forbidden(
+                f"you may not record {data.type} on dossier {dossier.code}: {why}",
+                message_id=f"event_forbidden.{principal.role.value}",
+                event=data.type,
+                code=dossier.code,
+            )
         if data.from_agency is not None:
             _check_acting_agency(object_session(dossier), principal, dossier, data.from_agency)
 
@@ -161,5 +201,7 @@ def _check_acting_agency(session, principal: Principal, dossier: Dossier, from_a
         raise Forbidden(
             f"from_agency {from_agency} is neither the agency holding dossier {dossier.code} "
             f"({agency_tree(session).by_id[holding].code}) nor in your scope ({principal.agency_code} and the "
-            "agencies under it): name one of those, or leave from_agency out (the holding agency acts)"
+            "agencies under it): name one of those, or leave from_agency out (the holding agency acts)",
+            message_id="acting_agency",
+            agency=from_agency,
         )

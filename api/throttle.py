@@ -29,8 +29,8 @@ class TooManyAttempts(DomainError):
     status_code = 429
     error = "too_many_requests"
 
-    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, retry_after_seconds: int, **page) -> None:
+        super().__init__(detail, **page)
         self.retry_after_seconds = retry_after_seconds
 
     @property
@@ -192,7 +192,10 @@ class SignInThrottle:
         who = "this username" if kind == "user" else "your address"
         retry = max(1, math.ceil(seconds))
         raise TooManyAttempts(
-            f"too many failed sign-ins for {who}: try again in {retry} seconds", retry_after_seconds=retry
+            f"too many failed sign-ins for {who}: try again in {retry} seconds",
+            retry_after_seconds=retry,
+            message_id="sign_in_throttled",
+            seconds=retry,
         )
 
     def failed(self, session: Session, username: str, address: str | None) -> None:

@@ -135,7 +135,18 @@ class DossierEvent(SQLModel, table=True):
 class Stage(SQLModel, table=True):
     """Derived: one agency's turn with the dossier, with its own allotment and due (form 06)."""
 
-    __table_args__ = (UniqueConstraint("dossier_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "seq"),
+        # The worklist (sla/worklist.py): an agency's open steps in step-due order, read off this index.
+        Index(
+            "ix_stage_open",
+            "agency_id",
+            "due_at",
+            "dossier_id",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
     dossier_id: int = sqlmodel.Field(sa_column=Column(Integer, ForeignKey("dossier.id"), nullable=False))

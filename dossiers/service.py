@@ -176,7 +176,11 @@ def get_dossier(
 
 
 def _no_dossier(code: str) -> NotFound:
-    return NotFound(f"no dossier with code {code!r}; codes look like 000.01.01.H26-250425-0001")
+    return NotFound(
+        f"no dossier with code {code!r}; codes look like 000.01.01.H26-250425-0001",
+        message_id="dossier_not_found",
+        code=code,
+    )
 
 
 def handling_agency_ids(session: Session, dossier: Dossier) -> set[int]:
@@ -376,7 +380,13 @@ def derive(
             checked_from=checked_from,
         )
     except CoreInvalidTransition as exc:
-        raise InvalidTransition(str(exc)) from exc
+        raise InvalidTransition(
+            str(exc),
+            message_id="invalid_transition",
+            event=exc.event_type,
+            status=STATUS_NAMES.get(exc.status) if exc.status is not None else None,
+            allowed=exc.allowed,
+        ) from exc
     except (ReplayError, CalendarError) as exc:
         raise InvalidInput(str(exc)) from exc
     return Derivation(state, {code: agency_id for agency_id, code in codes.items()})
@@ -966,7 +976,10 @@ def _check_not_future(instant: datetime, now: datetime, what: str) -> None:
     if instant > now + CLOCK_SKEW:
         raise InvalidInput(
             f"{what} {_local_text(instant)} is in the future (now {_local_text(now)}); "
-            "give the instant it happened, at most 5 minutes ahead"
+            "give the instant it happened, at most 5 minutes ahead",
+            message_id="future_instant",
+            instant=_local_text(instant),
+            now=_local_text(now),
         )
 
 
@@ -986,7 +999,9 @@ def _backdate_reason(
         if reason:
             raise InvalidInput(
                 f"backdate_reason is only for an instant more than {minutes} minutes before now; "
-                f"{what} {_local_text(instant)} is within that grace (now {_local_text(now)}): leave the reason out"
+                f"{what} {_local_text(instant)} is within that grace (now {_local_text(now)}): leave the reason out",
+                message_id="backdate_reason_within_grace",
+                minutes=minutes,
             )
         return None
     rule = (
@@ -995,9 +1010,19 @@ def _backdate_reason(
         "and it is counted as recorded late (docs/event-time.md)"
     )
     if not may_backdate:
-        raise Forbidden(f"{rule}; leave it out to record it now, or ask a manager")
+        raise Forbidden(
+            f"{rule}; leave it out to record it now, or ask a manager",
+            message_id="backdate_forbidden",
+            minutes=minutes,
+            instant=_local_text(instant),
+        )
     if not reason:
-        raise InvalidInput(f"{rule}; give backdate_reason: why it is recorded only now")
+        raise InvalidInput(
+            f"{rule}; give backdate_reason: why it is recorded only now",
+            message_id="backdate_reason_missing",
+            minutes=minutes,
+            instant=_local_text(instant),
+        )
     return reason
 
 
@@ -1176,7 +1201,10 @@ def append_event(
     if events and at < events[-1].at:
         raise InvalidInput(
             f"the event time {_local_text(at)} is before the previous event ({events[-1].type} at "
-            f"{_local_text(events[-1].at)}); events are recorded in time order"
+            f"{_local_text(events[-1].at)}); events are recorded in time order",
+            message_id="event_before_previous",
+            instant=_local_text(at),
+            previous=_local_text(events[-1].at),
         )
     backdate_reason = _backdate_reason(
         at, now, "the event time", data.backdate_reason, may_backdate=may_backdate, rules=rules
@@ -1186,7 +1214,11 @@ def append_event(
     named |= {i for e in events for i in (e.agency_id, e.from_agency_id, e.to_agency_id)}
     codes = _agencies(session, named, {data.from_agency, data.to_agency})
     if data.to_agency and not get_agency(session, data.to_agency).active:
-        raise InvalidInput(f"agency {data.to_agency} is inactive: forward to an active agency (GET /api/v1/agencies)")
+        raise InvalidInput(
+            f"agency {data.to_agency} is inactive: forward to an active agency (GET /api/v1/agencies)",
+            message_id="agency_inactive",
+            agency=data.to_agency,
+        )
     ids = {agency_code: agency_id for agency_id, agency_code in codes.items()}
     acting = ids.get(data.from_agency) or dossier.current_agency_id or dossier.receiving_agency_id
     event = _event_row(
@@ -1246,7 +1278,9 @@ def _check_apology(
                 f"the new appointment {_local_text(event.new_due_at)} is too far: an apology moves the due at most "
                 f"{extension / calendar.minutes_per_day:g} working days (the procedure's own time"
                 f"{'' if rules.apology_max_extension == 1 else f' × {rules.apology_max_extension:g}'}) after the "
-                f"original due {_local_text(state.original_due_at)}, so at the latest {_local_text(limit)}"
+                f"original due {_local_text(state.original_due_at)}, so at the latest {_local_text(limit)}",
+                message_id="apology_too_far",
+                latest=_local_text(limit),
             )
     recorded = now if rules.backdate_grace is not None else event.at  # history: as if recorded when dated
     return due_before is not None and calendar.minutes_between(recorded, due_before) < calendar.minutes_per_day
@@ -1254,15 +1288,24 @@ def _check_apology(
 
 def _check_event_fields(data: EventCreate) -> None:
     if data.type == "forwarded" and not data.to_agency:
-        raise InvalidInput("a forwarded event needs to_agency: the e-ID code of the agency it goes to")
+        raise InvalidInput(
+            "a forwarded event needs to_agency: the e-ID code of the agency it goes to",
+            message_id="forward_needs_agency",
+        )
     if data.type != "forwarded" and data.to_agency:
         raise InvalidInput(f"to_agency is only for forwarded events, not {data.type}")
     if data.type == "apology_issued" and (data.new_due_at is None or not data.reason):
-        raise InvalidInput("an apology (form 04) needs new_due_at (the new appointment) and a reason")
+        raise InvalidInput(
+            "an apology (form 04) needs new_due_at (the new appointment) and a reason",
+            message_id="apology_needs_fields",
+        )
     if data.type != "apology_issued" and data.new_due_at is not None:
         raise InvalidInput(f"new_due_at is only for apology_issued events, not {data.type}")
     if data.type == "supplement_requested" and not data.reason:
-        raise InvalidInput("a supplement request needs a reason: what is missing, told once and completely")
+        raise InvalidInput(
+            "a supplement request needs a reason: what is missing, told once and completely",
+            message_id="supplement_needs_reason",
+        )
 
 
 # --- reading shapes ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args, get_ori
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -190,6 +189,12 @@ def hidden_character(text: str, *, multiline: bool = False) -> str | None:
     return f"U+{ord(character):04X} ({name}) at position {found.start() + 1}"
 
 
+def hidden_character_at(text: str, *, multiline: bool = False) -> dict | None:
+    """The first hidden character of `text` as `{"character": "U+202E", "position": 3}` (1-based), or None."""
+    found = HIDDEN_CHARACTERS.search(text) or (None if multiline else LINE_BREAKS.search(text))
+    return {"character": f"U+{ord(found.group()):04X}", "position": found.start() + 1} if found else None
+
+
 def hidden_character_problem(text: str, *, multiline: bool = False) -> str | None:
     """What to tell the user about `text`, or None when it is plain."""
     found = hidden_character(text, multiline=multiline)
@@ -202,7 +207,8 @@ def hidden_character_problem(text: str, *, multiline: bool = False) -> str | Non
 def _refuse_hidden(value: Any, multiline: bool) -> None:
     if isinstance(value, str):
         if problem := hidden_character_problem(value, multiline=multiline):
-            raise PydanticCustomError("hidden_character", "{problem}", {"problem": problem})
+            where = hidden_character_at(value, multiline=multiline)  # for the pages' own words
+            raise PydanticCustomError("hidden_character", "{problem}", {"problem": problem, **where})
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
             _refuse_hidden(item, multiline)

@@ -72,7 +72,11 @@ class AgencyTree:
     def get(self, code: str) -> KnownAgency:
         agency = self.by_code.get(code)
         if agency is None:
-            raise NotFound(f"no agency with code {code!r}; GET /api/v1/agencies lists the known codes")
+            raise NotFound(
+                f"no agency with code {code!r}; GET /api/v1/agencies lists the known codes",
+                message_id="agency_not_found",
+                code=code,
+            )
         return agency
 
     def subtree_ids(self, code: str) -> frozenset[int]:
@@ -263,8 +267,17 @@ def get_procedure(session: Session, code: str, *, as_of: date | None = None) -> 
     version = session.execute(_VERSION_IN_FORCE, {"code": code, "as_of": when}).scalar_one_or_none()
     if version is None:
         if session.execute(select(Procedure.id).where(Procedure.code == code).limit(1)).first() is None:
-            raise NotFound(f"no procedure with code {code!r}; search GET /api/v1/procedures?q=…")
-        raise NotFound(f"procedure {code!r} has no version in force on {when.isoformat()}")
+            raise NotFound(
+                f"no procedure with code {code!r}; search GET /api/v1/procedures?q=…",
+                message_id="procedure_not_found",
+                code=code,
+            )
+        raise NotFound(
+            f"procedure {code!r} has no version in force on {when.isoformat()}",
+            message_id="procedure_not_in_force",
+            code=code,
+            day=when.strftime("%d/%m/%Y"),
+        )
     return version
 
 

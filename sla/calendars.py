@@ -66,7 +66,10 @@ def add_override(session: Session, data: OverrideCreate) -> OverrideRead:
         raise InvalidInput(
             f"{data.date.isoformat()} already has an override for {scope} (id {existing.id}: "
             f"{existing.kind}, {existing.reason!r}); "
-            f"delete it first with DELETE /api/v1/calendar/overrides/{existing.id}"
+            f"delete it first with DELETE /api/v1/calendar/overrides/{existing.id}",
+            message_id="override_exists",
+            day=data.date.strftime("%d/%m/%Y"),
+            reason=existing.reason,
         )
     override = CalendarOverride(
         day=data.date,

@@ -63,7 +63,12 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.last < self.first:
-            raise InvalidInput(f"the period ends ({self.last}) before it starts ({self.first}): give from ≤ to")
+            raise InvalidInput(
+                f"the period ends ({self.last}) before it starts ({self.first}): give from ≤ to",
+                message_id="period_reversed",
+                first=self.first.strftime("%d/%m/%Y"),
+                last=self.last.strftime("%d/%m/%Y"),
+            )
         if (self.last - self.first).days > 3660:
             raise InvalidInput("a period is at most 10 years long")
 

@@ -31,8 +31,7 @@ from api.security import (
 )
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, DossierRead, DossierSummary, EventCreate
-from procedures.errors import Forbidden, NotFound
-from procedures.models import Agency, Procedure
+from procedures.errors import Forbidden
 from procedures.schemas import IsoDateTime, Page
 from procedures.service import get_agency
 from sla.core.calendar import LOCAL_TZ

@@ -21,8 +21,8 @@ from api.accounts import Principal, Role
 from api.deps import FAILED_SIGN_IN, SessionDep
 from api.security import token_principal
 from api.throttle import TooManyAttempts
-from api.web.common import PageRoute, Problem, render
-from procedures.errors import Forbidden
+from api.web.common import PageRoute, Problem, keep_lang, render
+from procedures.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "motcua_session"
 SIGN_IN_CSRF_COOKIE = "motcua_sign_in"  # the pre-session secret of the sign-in form
@@ -42,8 +42,9 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-def sign_in_redirect(_: Request, exc: SignInRequired) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+def sign_in_redirect(request: Request, exc: SignInRequired) -> RedirectResponse:
+    """To the sign-in page, in the reader's language, coming back to `next` (its own `?lang=` kept) afterwards."""
+    return RedirectResponse(keep_lang(request, f"/login?next={quote(exc.next_path, safe='/')}"), status_code=303)
 
 
 def csrf_token(session_token: str) -> str:
@@ -74,14 +75,32 @@ def page_access(*roles: Role):
         if request.method == "POST":
             sent = request.headers.get(CSRF_HEADER) or (await request.form()).get(CSRF_FIELD, "")
             if not hmac.compare_digest(str(sent), csrf_token(token)):
-                raise Forbidden("this form has expired or did not come from this site: reload the page and try again")
+                raise Forbidden(
+                    "this form has expired or did not come from this site: reload the page and try again",
+                    message_id="csrf",
+                )
         if principal.role not in admitted:
             names = ", ".join(sorted(r.value for r in admitted))
-            raise Forbidden(f"this page is for {names}; you are signed in as a {principal.role.value}")
+            raise Forbidden(
+                f"this page is for {names}; you are signed in as a {principal.role.value}",
+                message_id="role",
+                role=principal.role.value,
+                roles=tuple(sorted(r.value for r in admitted)),
+            )
         request.state.csrf = csrf_token(token)
         return principal
 
     return check
+
+
+async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    """For public pages that show the signed-in user's menu: the user of a valid session cookie, else None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = await token_principal(request, session, token) if token else None
+    request.state.principal = principal
+    if principal is not None:
+        request.state.csrf = csrf_token(token)
+    return principal
 
 
 def _login_form(request: Request, next_path: str | None, problem: Problem | None, status_code: int = 200):
@@ -119,7 +138,10 @@ def login(
     secret = request.cookies.get(SIGN_IN_CSRF_COOKIE)
     if not secret or not hmac.compare_digest(csrf, csrf_token(secret)):
         request.state.audit_outcome = "refused 403"
-        problem = Problem(403, "forbidden", "this form has expired or did not come from this site: try again")
+        problem = Problem(
+            403, "forbidden", "this form has expired or did not come from this site: try again", message_id="csrf"
+        )
+        problem.kind = Forbidden
         return _login_form(request, next, problem, status_code=403)
     hours = request.app.state.settings.token_hours
     try:
@@ -138,9 +160,10 @@ def login(
         return response
     if token is None:
         request.state.audit_outcome = FAILED_SIGN_IN
-        problem = Problem(401, "unauthorized", "wrong username or password")
+        problem = Problem(401, "unauthorized", "wrong username or password", message_id="wrong_password")
+        problem.kind = Unauthorized
         return _login_form(request, next, problem, status_code=401)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(keep_lang(request, _safe_next(next)), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -160,6 +183,6 @@ def logout(
     principal: Annotated[Principal, Depends(page_access(Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER))],
 ):
     accounts.revoke_token(session, request.cookies[SESSION_COOKIE])
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse(keep_lang(request, "/login"), status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.accounts import Role
 from api.deps import SessionDep
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, typed_date
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, keep_lang, render, typed_date
 from procedures.errors import Forbidden
 from sla import calendars
 from sla.core.calendar import LOCAL_TZ, DayInfo
@@ -88,12 +88,12 @@ def _page(
 
 def administrators_only(request: Request) -> None:
     if request.state.principal.role != Role.ADMIN:
-        raise Forbidden("only administrators add or remove calendar overrides")
+        raise Forbidden("only administrators add or remove calendar overrides", message_id="administrators_only")
 
 
-def _back(year: int | None, agency: str | None, done: str) -> RedirectResponse:
+def _back(request: Request, year: int | None, agency: str | None, done: str) -> RedirectResponse:
     params = {name: value for name, value in (("year", year), ("agency", agency), ("done", done)) if value}
-    return RedirectResponse(f"/calendar?{urlencode(params)}", status_code=303)
+    return RedirectResponse(keep_lang(request, f"/calendar?{urlencode(params)}"), status_code=303)
 
 
 @router.get("/calendar")
@@ -134,7 +134,7 @@ def add_override(
             calendars.add_override(session, calendars.OverrideCreate(**typed))
     except PAGE_ERRORS as exc:
         return _page(request, session, year=year, agency=blank_to_none(agency), form=form, problem=Problem.of(exc))
-    return _back(year, blank_to_none(agency), "added")
+    return _back(request, year, blank_to_none(agency), "added")
 
 
 @router.post("/calendar/overrides/{override_id}/delete")
@@ -147,4 +147,4 @@ def delete_override(
 ):
     administrators_only(request)
     calendars.delete_override(session, override_id)
-    return _back(year, blank_to_none(agency), "deleted")
+    return _back(request, year, blank_to_none(agency), "deleted")

@@ -14,7 +14,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.accounts import Principal, Role
 from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formats, translator
+from api.web.messages import page_messages
 from procedures import service as catalogue
 from procedures.errors import DomainError, InvalidInput
 from procedures.schemas import AgencyRead, DateFormatError, parse_day_first
@@ -75,6 +77,8 @@ def render(
             "fmt": Formats(lang, context.get("minutes_per_day", MINUTES_PER_WORKING_DAY)),
             "switch_url": f"{switch.path}?{switch.query}",
             "csrf": getattr(request.state, "csrf", ""),
+            "problem_text": page_messages(lang),
+            "may": may_use(getattr(request.state, "principal", None)),
         },
         status_code=status_code,
     )
@@ -83,24 +87,40 @@ def render(
     return response
 
 
+def keep_lang(request: Request, url: str) -> str:
+    """`url` with the reader's language when it is not the default (a redirect keeps `?lang=en`)."""
+    lang = language(request)
+    if lang == DEFAULT_LANGUAGE or "lang=" in url.partition("?")[2]:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}lang={lang}"
+
+
 @dataclass
 class Problem:
-    """An error as the API answers it: `{"error", "detail"}` (+ `errors`), with its status code."""
+    """An error as the API answers it: `{"error", "detail"}` (+ `errors`), with its status code.
+
+    Pages never show `detail`: they say `kind` (the error class) and `message_id` with `params` in the
+    reader's language (api/web/messages.py, `problem_text` in the templates)."""
 
     status_code: int
     error: str
     detail: str
     errors: list = field(default_factory=list)
+    message_id: str | None = None
+    params: dict = field(default_factory=dict)
+    kind: type | None = None
 
     @classmethod
     def of(cls, exc: Exception) -> "Problem":
         if isinstance(exc, DomainError):
-            return cls(exc.status_code, exc.error, exc.detail, exc.errors or [])
+            return cls(exc.status_code, exc.error, exc.detail, exc.errors or [], exc.message_id, exc.params, type(exc))
         if isinstance(exc, ValidationError | RequestValidationError):
             problems = exc.errors()
-            return cls(422, "invalid_input", "; ".join(_describe(p) for p in problems))
+            detail = "; ".join(_describe(p) for p in problems)
+            params = {"problems": problems}
+            return cls(422, "invalid_input", detail, message_id="input", params=params, kind=InvalidInput)
         if isinstance(exc, CalendarError):
-            return cls(422, "invalid_input", str(exc))
+            return cls(422, "invalid_input", str(exc), kind=InvalidInput)
         raise TypeError(f"not a domain error: {exc!r}")
 
 
@@ -132,6 +152,25 @@ class PageRoute(APIRoute):
                 )
 
         return page_handler
+
+
+# which pages each role may use (the routes' `page_access` admits the same roles; administrators all)
+PAGE_ROLES: dict[str, tuple[Role, ...]] = {
+    "desk": (Role.MANAGER, Role.CLERK, Role.OFFICER),
+    "receive": (Role.CLERK,),  # as POST /api/v1/dossiers admits
+    "worklist": (Role.CLERK, Role.OFFICER),
+    "dashboard": (Role.MANAGER,),
+    "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),
+    "calendar_overrides": (),
+    "lookup": tuple(Role),
+}
+
+
+def may_use(principal: Principal | None) -> dict[str, bool]:
+    """For the navigation and the pages: which sections this user may use (signed out: the public ones)."""
+    if principal is None:
+        return {name: name == "lookup" for name in PAGE_ROLES}
+    return {name: principal.role == Role.ADMIN or principal.role in roles for name, roles in PAGE_ROLES.items()}
 
 
 def blank_to_none(value: str | None) -> str | None:

@@ -25,7 +25,6 @@ from api.security import scoped_agency
 from api.web.common import PageRoute, agencies, blank_to_none, language, render, typed_date
 from api.web.i18n import Formats, translator
 from procedures import service as catalogue
-from procedures.errors import InvalidInput
 from procedures.models import ProcedureLevel
 from sla import queues, reports
 from sla.core.calendar import LOCAL_TZ

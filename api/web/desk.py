@@ -12,15 +12,29 @@ from sqlmodel import Session
 from api.accounts import display_names
 from api.deps import SessionDep, audit_dossier
 from api import forms
+from api.accounts import Principal
+from api.deps import Paging
 from api.forms import FORM_NUMBER_PATTERN
-from api.routes.registers import XLSX
 from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, time_policy
-from api.security import dossier_view, event_policy, readable_dossier, scoped_search
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates, typed_date
+from api.routes.registers import XLSX
+from api.routes.worklist import work_items
+from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
+from api.web.common import (
+    PAGE_ERRORS,
+    PageRoute,
+    Problem,
+    agencies,
+    blank_to_none,
+    keep_lang,
+    may_use,
+    render,
+    typed_date,
+)
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
 from procedures import service as catalogue
 from procedures.errors import Forbidden, InvalidInput
+from procedures.schemas import AgencyRead
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES
 
@@ -105,6 +119,21 @@ def _received(form: dict) -> list[dict] | None:
     return received
 
 
+def intake_agencies(session: Session, principal: Principal) -> list[AgencyRead]:
+    """The agencies a user may receive dossiers at: the active ones of its scope (an administrator: every one)."""
+    tree = catalogue.agency_tree(session)
+    return [a for a in agencies(session) if a.active and principal.covers(tree.by_code[a.code].id)]
+
+
+def _default_agency(request: Request, principal: Principal, offered: list[AgencyRead]) -> str | None:
+    """The agency preselected at intake: the one last used here if still offered, else the user's own."""
+    codes = {a.code for a in offered}
+    for code in (request.cookies.get(AGENCY_COOKIE), principal.agency_code):
+        if code in codes:
+            return code
+    return offered[0].code if len(offered) == 1 else None
+
+
 def _desk(
     request: Request,
     session: Session,
@@ -114,11 +143,12 @@ def _desk(
     form: dict | None = None,
     problem: Problem | None = None,
 ) -> Response:
-    form = form or {"agency_code": request.cookies.get(AGENCY_COOKIE), "channel": "counter"}
+    principal = request.state.principal
+    offered = intake_agencies(session, principal)
+    form = form or {"agency_code": _default_agency(request, principal, offered), "channel": "counter"}
     procedures, procedure_total = _procedure_choices(session, procedure_q, form.get("procedure_code"))
     if len(procedures) == 1 and not form.get("procedure_code"):
         form["procedure_code"] = procedures[0].code
-    principal = request.state.principal
     dossiers, dossier_total = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
     return render(
         request,
@@ -131,7 +161,7 @@ def _desk(
             "components": _components(session, form.get("procedure_code")),
             "dossiers": dossiers,
             "dossier_total": dossier_total,
-            "agencies": [a for a in agencies(session) if a.active],
+            "agencies": offered,
             "form": form,
             "key": uuid.uuid4().hex,
             "problem": problem,
@@ -208,6 +238,13 @@ def receive(
 ):
     """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print; or, with
     status=refused ("Từ chối tiếp nhận") and a reason, record the refusal at receipt and show form 03."""
+    if not may_use(request.state.principal)["receive"]:  # clerks (and administrators), as the API
+        raise Forbidden(
+            f"a {request.state.principal.role.value} does not receive dossiers; clerks do",
+            message_id="role",
+            role=request.state.principal.role.value,
+            roles=("admin", "clerk"),
+        )
     key = blank_to_none(key)
     form = {
         "procedure_code": blank_to_none(procedure_code),
@@ -231,7 +268,10 @@ def receive(
             if refused and not form["refusal_reason"]:
                 raise InvalidInput("a refusal at receipt needs its reason (it is printed on form 03)")
             if not form["procedure_code"]:
-                raise InvalidInput("choose a procedure: search by its name or code, then pick one in the list")
+                raise InvalidInput(
+                    "choose a procedure: search by its name or code, then pick one in the list",
+                    message_id="choose_procedure",
+                )
             data = DossierCreate(
                 procedure_code=form["procedure_code"],
                 agency_code=form["agency_code"] or "",
@@ -245,7 +285,12 @@ def receive(
             )
             principal = request.state.principal
             if not principal.covers(catalogue.get_agency(session, data.agency_code).id):
-                raise Forbidden(f"you receive dossiers at {principal.agency_code}, not {data.agency_code}")
+                raise Forbidden(
+                    f"you receive dossiers at {principal.agency_code}, not {data.agency_code}",
+                    message_id="intake_outside_scope",
+                    own=principal.agency_code,
+                    agency=data.agency_code,
+                )
             stored = _claimed(session, key, f"{principal.username} POST /desk/dossiers", data.model_dump(mode="json"))
             if stored:
                 code = stored["code"]
@@ -266,7 +311,9 @@ def receive(
     except PAGE_ERRORS as exc:
         return _desk(request, session, form=form, problem=Problem.of(exc))
     audit_dossier(request, code)
-    response = RedirectResponse(f"/desk/dossiers/{code}/{'forms/03' if refused else 'receipt'}", status_code=303)
+    response = RedirectResponse(
+        keep_lang(request, f"/desk/dossiers/{code}/{'forms/03' if refused else 'receipt'}"), status_code=303
+    )
     response.set_cookie(AGENCY_COOKIE, data.agency_code, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
     return response
 
@@ -280,8 +327,9 @@ def _dossier_page(
     submitted: dict | None = None,
     done: str | None = None,
 ) -> Response:
-    dossier = readable_dossier(session, code, request.state.principal)
-    view = dossier_view(session, request, dossier, request.state.principal)
+    principal = request.state.principal
+    dossier = readable_dossier(session, code, principal)
+    view = dossier_view(session, request, dossier, principal)
     calendar = request.app.state.calendars.get(session, view.receiving_agency_code)
     every_agency = agencies(session)
     return render(
@@ -289,6 +337,8 @@ def _dossier_page(
         "web/dossier.html",
         {
             "dossier": view,
+            # what the status admits (the state machine) and the user's role and scope allow (the API's rule)
+            "offered_events": permitted_events(principal, dossier, view.allowed_events),
             "names": {a.code: a.name for a in every_agency},
             "staff": display_names(session, [event.actor for event in view.timeline]),
             "agencies": [a for a in every_agency if a.active],
@@ -386,7 +436,7 @@ def record_event(
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:
         return _dossier_page(request, session, code, problem=Problem.of(exc), submitted=fields)
-    return RedirectResponse(f"/desk/dossiers/{code}?done={data.type}", status_code=303)
+    return RedirectResponse(keep_lang(request, f"/desk/dossiers/{code}?done={data.type}"), status_code=303)
 
 
 @router.get("/desk/registers/intake")
@@ -433,3 +483,28 @@ def _register_agencies(session: Session, principal) -> list:
         return every
     tree = catalogue.agency_tree(session)
     return [a for a in every if tree.by_code[a.code].id in principal.scope]
+
+
+
+
+WORKLIST_PAGE_SIZE = 50
+
+
+@router.get("/desk/worklist")
+def worklist_page(request: Request, session: SessionDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1):
+    """The steps the user's agencies hold now, the one due first on top, with the step's remaining working time."""
+    principal = request.state.principal
+    items, total = work_items(request, session, principal, None, Paging(page, WORKLIST_PAGE_SIZE))
+    calendar = request.app.state.calendars.get(session, principal.agency_code)
+    return render(
+        request,
+        "web/worklist.html",
+        {
+            "items": items,
+            "total": total,
+            "page": page,
+            "pages": max((total + WORKLIST_PAGE_SIZE - 1) // WORKLIST_PAGE_SIZE, 1),
+            "names": {a.code: a.name for a in agencies(session)},
+            "minutes_per_day": calendar.minutes_per_day,
+        },
+    )

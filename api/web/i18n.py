@@ -20,6 +20,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "nav.desk": ("Tiếp nhận", "Desk"),
     "nav.dashboard": ("Điều hành", "Dashboard"),
     "nav.calendar": ("Lịch làm việc", "Calendar"),
+    "nav.worklist": ("Việc cần xử lý", "Worklist"),
     "nav.lookup": ("Tra cứu hồ sơ", "Dossier lookup"),
     "nav.main": ("Điều hướng chính", "Main navigation"),
     "nav.skip": ("Bỏ qua, đến nội dung chính", "Skip to main content"),
@@ -71,6 +72,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "home.calendar": (
         "Ngày làm việc, ngày nghỉ lễ, hoán đổi và làm bù",
         "Working days, holidays, swaps and make-up days",
+    ),
+    "home.worklist": (
+        "Hồ sơ đơn vị đang giữ, bước nào đến hạn trước làm trước",
+        "Dossiers your agency holds, the step due first on top",
     ),
     "home.lookup": ("Người dân tra cứu tình trạng hồ sơ", "Citizens look up a dossier's progress"),
     # desk: intake
@@ -226,6 +231,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "dossier.new_due": ("Hẹn lại", "New appointment"),
     "dossier.actions": ("Thao tác", "Actions"),
     "dossier.no_actions": ("Hồ sơ đã kết thúc: không còn thao tác nào.", "The dossier is finished: no action is left."),
+    "dossier.no_actions_for_role": (
+        "Bạn chỉ xem được hồ sơ này: các thao tác ở bước hiện tại do đơn vị khác hoặc vai trò khác thực hiện.",
+        "You can only read this dossier: the actions at this step are for another agency or role.",
+    ),
     "dossier.back": ("Về trang tiếp nhận", "Back to the desk"),
     # events: what the clerk does (buttons), and what happened (timeline)
     "action.forwarded": ("Chuyển hồ sơ đến…", "Forward to…"),
@@ -312,6 +321,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "unit.day": ("ngày", "d"),
     "unit.hour": ("giờ", "h"),
     "unit.minute": ("phút", "min"),
+    # worklist
+    "work.title": ("Việc cần xử lý", "Worklist"),
+    "work.note": (
+        "Hồ sơ đơn vị đang giữ và đang tính thời gian, bước đến hạn trước ở trên (bước quá hạn đầu tiên). "
+        "Thời gian còn lại tính theo giờ làm việc; hồ sơ chờ bổ sung hoặc chờ nghĩa vụ tài chính không có ở đây.",
+        "Dossiers your agencies hold whose clock runs, the step due first on top (overdue steps first). "
+        "Time left is working time; dossiers waiting for a supplement or a financial obligation are not listed.",
+    ),
+    "work.count": ("{total} bước đang xử lý", "Steps in hand: {total}"),
+    "work.step": ("Bước", "Step"),
+    "work.left": ("Thời gian còn lại của bước", "Time left for the step"),
+    "work.overdue_by": ("Quá hạn {duration}", "Overdue by {duration}"),
+    "work.empty": ("Không có hồ sơ nào đang chờ đơn vị xử lý.", "No dossier waits for your agencies."),
+    "work.pages": ("Trang", "Pages"),
+    "work.previous": ("Trang trước", "Previous"),
+    "work.next": ("Trang sau", "Next"),
     # dashboard
     "dash.title": ("Điều hành", "Dashboard"),
     "dash.agency": ("Cơ quan, đơn vị", "Agency"),
@@ -415,9 +440,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "cal.overrides": ("Điều chỉnh lịch (quản trị viên)", "Calendar overrides (administrators)"),
     "cal.overrides_note": (
         "Điều chỉnh thắng gói holidays và áp dụng ngay cho các lần tính mới; hồ sơ đang mở được tính lại "
-        "bằng lệnh motcua dossiers rebuild. Quyền sửa sẽ giới hạn cho quản trị viên khi có tài khoản.",
+        "bằng lệnh motcua dossiers rebuild. Chỉ quản trị viên được thêm, xóa điều chỉnh.",
         "An override wins over the holidays package and applies to new computations at once; open dossiers "
-        "are re-derived with motcua dossiers rebuild. Editing will be limited to administrators once accounts exist.",
+        "are re-derived with motcua dossiers rebuild. Only administrators add or remove overrides.",
     ),
     "cal.no_overrides": ("Năm này chưa có điều chỉnh nào.", "No override this year."),
     "cal.scope": ("Phạm vi", "Scope"),

@@ -15,7 +15,7 @@ from api.web.common import STATIC_DIR, PageRoute, render
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-@router.get("/")
+@router.get("/", dependencies=[Depends(auth.optional_principal)])
 def home(request: Request):
     return render(request, "web/home.html", {})
 

@@ -149,7 +149,7 @@ def test_the_sign_in_page_is_throttled_too(app, clock):
     assert codes == [401] * 6 + [429]
     refused = browser.post("/login", data={**form, "password": PASSWORD}, params={"lang": "en"})
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
-    assert "too many failed sign-ins" in refused.text and "motcua_session" not in refused.headers.get("set-cookie", "")
+    assert "Too many failed sign-ins: try again in 1 seconds" in refused.text and "motcua_session" not in refused.headers.get("set-cookie", "")
     # the API door counts against the same username
     assert token_of(browser, "clerk").status_code == 429
 
@@ -298,7 +298,7 @@ def test_the_sign_in_form_needs_its_csrf_token(app):
     browser = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
     credentials = {"username": "clerk", "password": PASSWORD}
     forged = browser.post("/login", data=credentials)  # another site's form: no pre-session cookie, no field
-    assert forged.status_code == 403 and "did not come from this site" in forged.text
+    assert forged.status_code == 403 and "Biểu mẫu đã hết hạn hoặc không gửi từ trang này" in forged.text
     assert "motcua_session" not in forged.headers.get("set-cookie", "")
     field = sign_in_csrf(browser)
     other = TestClient(app, follow_redirects=False)

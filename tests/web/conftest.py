@@ -28,7 +28,12 @@ from seed.loader import load_catalogue
 from tests.conftest import sign_in_csrf
 
 PASSWORD = "correct horse battery staple"
-WEB_USERS = (("admin", "admin", None), ("clerk", "clerk", "000.01.01.H26"), ("manager", "manager", "000.01.01.H26"))
+WEB_USERS = (
+    ("admin", "admin", None),
+    ("clerk", "clerk", "000.01.01.H26"),
+    ("manager", "manager", "000.01.01.H26"),
+    ("officer", "officer", "000.00.03.H26"),
+)
 CHROMIUM = Path(os.environ.get("MOTCUA_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"

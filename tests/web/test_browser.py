@@ -97,7 +97,7 @@ def test_clerk_forwards_supplements_resolves_and_returns(page, desk, shoot):
 
     record(page, "supplement_requested", reason="Thiếu giấy tờ chứng minh chỗ ở hợp pháp", at="2020-01-01T09:00")
     problem = page.get_by_role("alert")  # refused: an event before the previous one
-    assert "before the previous event" in problem.inner_text() and "invalid_input" in problem.inner_text()
+    assert "sớm hơn thao tác trước đó" in problem.inner_text() and "invalid_input" in problem.inner_text()
     assert page.locator("#dossier-status").inner_text() == "Đang xử lý"
     assert page.locator("#supplement_requested-reason").input_value().startswith("Thiếu giấy tờ")  # kept
     shoot(page, "dossier-refused-event")

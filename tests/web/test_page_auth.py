@@ -31,7 +31,7 @@ def test_wrong_password_shows_the_error_and_is_audited(app, client):
     anonymous = browser_like(app)
     form = {"username": "clerk", "password": "nope nope nope", **sign_in_csrf(anonymous)}
     response = anonymous.post("/login", data=form)
-    assert response.status_code == 401 and "wrong username or password" in response.text
+    assert response.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu" in response.text
     trail = client.get("/api/v1/audit").json()
     assert (trail[0]["outcome"], trail[0]["detail"]) == ("failed sign-in", "page sign-in as 'clerk'")
 
@@ -41,7 +41,7 @@ def test_forms_need_the_csrf_token(app):
     token = sign_in(clerk, "clerk")
     form = {"procedure_code": "1.004222", "agency_code": WARD, "name": "Vũ Văn E"}
     forged = clerk.post("/desk/dossiers", data=form)
-    assert forged.status_code == 403 and "did not come from this site" in forged.text
+    assert forged.status_code == 403 and "Biểu mẫu đã hết hạn hoặc không gửi từ trang này" in forged.text
     genuine = clerk.post("/desk/dossiers", data={**form, "csrf_token": csrf_token(token)})
     assert genuine.status_code == 303 and genuine.headers["location"].endswith("/receipt")
     by_header = clerk.post("/desk/dossiers", data=form, headers={CSRF_HEADER: csrf_token(token)})
@@ -58,14 +58,14 @@ def test_pages_follow_roles_and_scope(app):
     assert clerk.get("/calendar").status_code == 200
     override = {"date": "2030-05-05", "kind": "off", "reason": "x", "csrf_token": csrf_token(clerk_token)}
     refused = clerk.post("/calendar/overrides", data=override)
-    assert refused.status_code == 403 and "only administrators" in refused.text
+    assert refused.status_code == 403 and "Chỉ quản trị viên được thêm hoặc xóa" in refused.text
     foreign = {
         "procedure_code": "1.004222",
         "agency_code": "000.02.01.H26",
         "name": "A",
         "csrf_token": csrf_token(clerk_token),
     }
-    assert "you receive dossiers at" in clerk.post("/desk/dossiers", data=foreign).text
+    assert "Bạn tiếp nhận hồ sơ tại 000.01.01.H26" in clerk.post("/desk/dossiers", data=foreign).text
 
 
 def test_sign_out_revokes_the_session(app):

@@ -131,7 +131,7 @@ def test_receiving_at_the_desk_leads_to_the_printable_receipt(client):
     assert code in client.get("/desk").text
 
 
-def test_intake_errors_keep_the_form_and_show_the_api_words(client):
+def test_intake_errors_keep_the_form_and_say_them_in_vietnamese(client):
     form = {"procedure_code": "1.004222", "agency_code": "nope", "name": "Hoàng Văn Nam", "phone": "0911222333"}
     response = client.post("/desk/dossiers", data=form)
     assert response.status_code == 404
@@ -139,12 +139,13 @@ def test_intake_errors_keep_the_form_and_show_the_api_words(client):
         f"{API}/dossiers",
         json={"procedure_code": "1.004222", "agency_code": "nope", "applicant": {"name": "Hoàng Văn Nam"}},
     ).json()
-    assert api["detail"] in text(response) and "not_found" in response.text
+    assert "/api/" in api["detail"] and api["detail"] not in text(response)  # the API's words stay the API's
+    assert "Không có cơ quan nào có mã nope" in text(response) and "not_found" in response.text
     assert 'value="Hoàng Văn Nam"' in response.text and 'value="0911222333"' in response.text
     bad_phone = client.post("/desk/dossiers", data={**form, "agency_code": WARD, "phone": "12"})
-    assert bad_phone.status_code == 422 and "applicant.phone" in text(bad_phone)
+    assert bad_phone.status_code == 422 and "Số điện thoại: " in text(bad_phone)
     no_procedure = client.post("/desk/dossiers", data={**form, "agency_code": WARD, "procedure_code": ""})
-    assert no_procedure.status_code == 422 and "choose a procedure" in text(no_procedure)
+    assert no_procedure.status_code == 422 and "Chọn thủ tục" in text(no_procedure)
 
 
 def test_dossier_page_offers_exactly_the_allowed_events(client):
@@ -199,19 +200,21 @@ def test_events_posted_from_the_dossier_page(client):
     assert read["allowed_events"] == [] and "Hồ sơ đã kết thúc" in text(client.get(f"/desk/dossiers/{code}"))
 
 
-def test_a_refused_event_shows_the_api_error_verbatim(client):
+def test_a_refused_event_is_told_in_the_page_language(client):
     code = receive_by_api(client, received_at="2025-06-02T09:00")["code"]
     api = client.post(f"{API}/dossiers/{code}/events", json={"type": "result_returned"})
     assert api.status_code == 409
     page = client.post(f"/desk/dossiers/{code}/events", data={"type": "result_returned"})
     assert page.status_code == 409
-    assert api.json()["detail"] in text(page) and "invalid_transition" in page.text
+    assert api.json()["detail"] not in text(page) and "invalid_transition" in page.text
+    assert "Không thể «Trả kết quả cho người dân» khi hồ sơ đang ở trạng thái «Đã tiếp nhận»" in text(page)
+    assert "Chuyển hồ sơ đến…, Yêu cầu bổ sung hồ sơ" in text(page)  # the allowed events, named
     assert 'role="alert"' in page.text and 'name="type" value="forwarded"' in page.text
     missing = client.post(f"/desk/dossiers/{code}/events", data={"type": "supplement_requested", "reason": " "})
-    assert missing.status_code == 422 and "needs a reason" in text(missing)
+    assert missing.status_code == 422 and "Ghi rõ giấy tờ cần bổ sung" in text(missing)
     assert f'<a class="lang" href="/desk/dossiers/{code}?lang=en"' in missing.text  # a page, not the post
     unknown = client.post(f"/desk/dossiers/{code}/events", data={"type": "teleported"})
-    assert unknown.status_code == 422 and "type" in text(unknown)
+    assert unknown.status_code == 422 and "Thao tác: không phải một giá trị được chấp nhận" in text(unknown)
     assert client.get(f"{API}/dossiers/{code}").json()["timeline"][-1]["type"] == "received"  # nothing written
 
 
@@ -219,7 +222,7 @@ def test_unknown_dossier_is_an_html_404(client):
     response = client.get("/desk/dossiers/000.01.01.H26-250602-9999")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
-    assert "no dossier with code" in text(response)
+    assert "Không tìm thấy hồ sơ" in text(response)
 
 
 def test_dashboard_lists_the_overdue_dossier_and_links_downloads(client):
@@ -273,7 +276,7 @@ def test_downloads_have_the_api_layout(client):
         assert page.status_code == api.status_code == 200
         assert page.content == api.content, page_path
     bad = client.get("/dashboard/download/period", params={"from": "2025-06-30", "to": "2025-06-01", "format": "csv"})
-    assert bad.status_code == 422 and "before it starts" in text(bad)
+    assert bad.status_code == 422 and "Kỳ báo cáo kết thúc (01/06/2025) trước khi bắt đầu" in text(bad)
 
 
 def test_calendar_override_added_and_deleted_from_the_page(client):
@@ -284,7 +287,7 @@ def test_calendar_override_added_and_deleted_from_the_page(client):
     assert "Bão số 1" in text(page) and 'data-date="2031-06-03"' in page.text
     assert re.search(r'<td class="off" title="Bão số 1" data-date="2031-06-03">', page.text)
     again = client.post("/calendar/overrides", data=form)
-    assert again.status_code == 422 and "already has an override" in text(again)
+    assert again.status_code == 422 and "Ngày 03/06/2031 đã có điều chỉnh lịch" in text(again)
     assert 'value="Bão số 1"' in again.text
     override_id = re.search(r"/calendar/overrides/(\d+)/delete", page.text).group(1)
     deleted = client.post(f"/calendar/overrides/{override_id}/delete", data={"year": "2031"}, follow_redirects=False)

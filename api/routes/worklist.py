@@ -1,0 +1,78 @@
+"""An officer's worklist: the steps the user's agencies hold now, the one due first on top (sla/worklist.py)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from api.accounts import Principal
+from api.deps import Paging, PagingDep, SessionDep
+from api.security import STAFF, allow, scoped_agency
+from procedures.service import get_agency
+from sla.worklist import WorkItem, worklist
+
+router = APIRouter(tags=["dossiers"])
+Staff = Annotated[Principal, Depends(allow(*STAFF))]
+
+
+class WorkItemRead(BaseModel):
+    code: str
+    procedure_code: str
+    procedure_name: str
+    status: str
+    status_code: int
+    holding_agency_code: str
+    stage: str
+    stage_seq: int
+    stage_agency_code: str
+    stage_due_at: datetime
+    due_at: datetime | None
+    remaining_working_minutes: int
+    overdue: bool
+
+
+class Worklist(BaseModel):
+    items: list[WorkItemRead]
+    total: int
+    page: int
+    page_size: int
+
+
+def work_items(
+    request: Request, session: Session, principal: Principal, agency: str | None, paging: Paging
+) -> tuple[list[WorkItem], int]:
+    """The worklist of `agency` (within the user's scope), else of the user's scope (an administrator: every agency)."""
+    agency = scoped_agency(session, principal, agency) if agency else None
+    agency_ids = {get_agency(session, agency).id} if agency else principal.scope
+    calendar = request.app.state.calendars.get(session, agency or principal.agency_code)
+    return worklist(
+        session,
+        agency_ids=agency_ids,
+        calendar=calendar,
+        now=datetime.now(UTC),
+        page=paging.page,
+        page_size=paging.page_size,
+    )
+
+
+@router.get("/worklist", response_model=Worklist)
+def get_worklist(
+    request: Request,
+    session: SessionDep,
+    principal: Staff,
+    paging: PagingDep,
+    agency: Annotated[
+        str | None, Query(max_length=64, description="one agency of your scope (default: all of it)")
+    ] = None,
+):
+    """Running dossiers whose open step is held by your agencies, in step-due order (overdue steps first), with
+    the step's remaining working time (`remaining_working_minutes`, negative when overdue)."""
+    items, total = work_items(request, session, principal, agency, paging)
+    return Worklist(
+        items=[WorkItemRead(**vars(item), overdue=item.overdue) for item in items],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
