@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from api.deps import SessionDep, audit_dossier
-from api.routes.dossiers import BACKDATING_ROLES, backdating_note, time_policy
+from api.routes.dossiers import BACKDATING_ROLES, backdating_note, search_download, time_policy
 from api.security import dossier_view, event_policy, readable_dossier, scoped_search
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render, templates
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, language, render, templates
 from api.web.i18n import Formats
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
@@ -88,7 +88,7 @@ def _desk(
     if len(procedures) == 1 and not form.get("procedure_code"):
         form["procedure_code"] = procedures[0].code
     principal = request.state.principal
-    dossiers, dossier_total = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
+    found = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
     return render(
         request,
         "web/desk.html",
@@ -97,8 +97,9 @@ def _desk(
             "procedure_q": procedure_q or "",
             "procedures": procedures,
             "procedure_more": max(procedure_total - len(procedures), 0),
-            "dossiers": dossiers,
-            "dossier_total": dossier_total,
+            "dossiers": found.items,
+            "dossier_total": found.total,
+            "dossier_total_capped": found.capped,
             "agencies": [a for a in agencies(session) if a.active],
             "form": form,
             "key": uuid.uuid4().hex,
@@ -119,6 +120,12 @@ def desk(
     procedure_q: Annotated[str | None, Query(max_length=200)] = None,
 ):
     return _desk(request, session, q=blank_to_none(q), procedure_q=blank_to_none(procedure_q))
+
+
+@router.get("/desk/dossiers.xlsx")
+def desk_search_download(request: Request, session: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None):
+    """The desk search's dossiers as XLSX (as `GET /api/v1/dossiers?format=xlsx`), in the page's language."""
+    return search_download(request, session, request.state.principal, {"q": blank_to_none(q)}, language(request))
 
 
 @router.get("/desk/procedures")
