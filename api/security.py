@@ -14,7 +14,7 @@ from api.accounts import Principal, PrincipalCache, Role
 from api.deps import SessionDep, audit_dossier
 from dossiers import service
 from dossiers.models import Dossier
-from dossiers.schemas import DossierRead, DossierSummary, EventCreate
+from dossiers.schemas import DossierRead, EventCreate
 from procedures.errors import Forbidden, Unauthorized
 from procedures.service import agency_tree, get_agency
 
