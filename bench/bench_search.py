@@ -63,7 +63,8 @@ def main() -> None:
             else session.execute(text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'dossier'")).scalar_one()
         tree = agency_tree(session)
         busiest = session.execute(
-            select(Dossier.receiving_agency_id).where(Dossier.id > select(func.max(Dossier.id)).scalar_subquery() - 20000)
+            select(Dossier.receiving_agency_id)
+            .where(Dossier.id > select(func.max(Dossier.id)).scalar_subquery() - 20000)
             .group_by(Dossier.receiving_agency_id).order_by(func.count().desc()).limit(1)
         ).scalar_one()
         scope = tree.subtree_ids(tree.by_id[busiest].code)

@@ -61,7 +61,8 @@ class Dossier(SQLModel, table=True):
         ),
         Index("ix_dossier_finished_at", "finished_at"),
         # The staff search (dossiers/service.py `search`, bench/bench_search.py): an exact code whatever its
-        # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no received_at yet), and
+        # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no
+        # received_at yet), and
         # those it holds but did not receive; the first
         # digits of a phone or an identity number. On PostgreSQL a trigram index on `search_text` serves the
         # name words (ix_dossier_search_trgm, migration 0019: database-specific, see api/db.py).
@@ -78,7 +79,9 @@ class Dossier(SQLModel, table=True):
             postgresql_where=text(HELD_ELSEWHERE_CONDITION),
             sqlite_where=text(HELD_ELSEWHERE_CONDITION),
         ),
-        Index("ix_dossier_applicant_phone", "applicant_phone", postgresql_ops={"applicant_phone": "varchar_pattern_ops"}),
+        Index(
+            "ix_dossier_applicant_phone", "applicant_phone", postgresql_ops={"applicant_phone": "varchar_pattern_ops"}
+        ),
         Index(
             "ix_dossier_applicant_id_number",
             "applicant_id_number",
