@@ -62,10 +62,9 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossier_finished_at", "finished_at"),
         # The staff search (dossiers/service.py `search`, bench/bench_search.py): an exact code whatever its
         # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no
-        # received_at yet), and
-        # those it holds but did not receive; the first
-        # digits of a phone or an identity number. On PostgreSQL a trigram index on `search_text` serves the
-        # name words (ix_dossier_search_trgm, migration 0019: database-specific, see api/db.py).
+        # received_at yet), and those it holds but did not receive; the first digits of a phone or an identity
+        # number. On PostgreSQL a trigram index on `search_text` serves the name words (ix_dossier_search_trgm,
+        # migration 0019: database-specific, see api/db.py).
         Index("ix_dossier_code_lower", text("lower(code)")),
         Index("ix_dossier_receiving_received", "receiving_agency_id", "received_at", "id"),
         Index(
