@@ -102,9 +102,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})  # APScheduler's job store creates and owns it
 
 
+DATABASE_INDEXES = frozenset({"ix_dossier_search_trgm"})
+"""Indexes one database has and the models do not declare (PostgreSQL's trigram index: migration 0019)."""
+
+
 def include_name(name: str | None, type_: str, _parent_names) -> bool:
     """What Alembic compares and migrates: every table but those other libraries own."""
-    return not (type_ == "table" and name in FOREIGN_TABLES)
+    return not (type_ == "table" and name in FOREIGN_TABLES) and not (type_ == "index" and name in DATABASE_INDEXES)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -70,8 +70,20 @@ def audit_dossier(request: Request, code: str, *, personal_data: str | None = No
         request.state.audit_personal_data = personal_data
 
 
+def audit_read(request: Request, *, detail: str, personal_data: str | None = None) -> None:
+    """Audit this read although it names no single dossier (an export of a search's dossiers), with `detail`."""
+    request.state.audit_read = True
+    request.state.audit_detail = detail
+    if personal_data is not None:
+        request.state.audit_personal_data = personal_data
+
+
 def _audited(request: Request) -> bool:
-    return request.method not in READ_METHODS or getattr(request.state, "audit_dossier", None) is not None
+    return (
+        request.method not in READ_METHODS
+        or getattr(request.state, "audit_dossier", None) is not None
+        or getattr(request.state, "audit_read", False)
+    )
 
 
 def _commit(request: Request, session: Session) -> None:

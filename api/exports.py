@@ -12,8 +12,11 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.utils import get_column_letter
 
+from sqlalchemy import select
+
 from api.web.i18n import Formats
-from procedures.spreadsheets import csv_bytes, write_cell
+from procedures.models import Procedure
+from procedures.spreadsheets import csv_bytes, write_cell, xlsx_table
 from sla.core.calendar import LOCAL_TZ
 
 MEDIA_TYPES = {
@@ -460,3 +463,39 @@ def respond(
         people = None if raw else (heading or Heading(title=title, lang=lang))
         xlsx = table_xlsx(frame, title=title, totals=totals, heading=people)
     return _download(xlsx, "xlsx", name)
+
+
+SEARCH_COLUMNS = (
+    "dossier.code", "dossier.procedure", "dossier.applicant", "search.receiving_agency", "search.current_agency",
+    "dossier.status", "dossier.received_at", "dossier.due_at", "search.finished_at", "dossier.outcome",
+)  # fmt: skip
+
+
+def search_xlsx(session, found, *, lang: str) -> Response:
+    """A search's dossiers (`dossiers.service.Found`) as one XLSX sheet: a title row saying how many matched, the
+    headers in `lang`, one row per dossier with the procedure's name, labels for status and outcome, local times."""
+    fmt = Formats(lang)
+    codes = {item.procedure_code for item in found.items}
+    names = dict(session.execute(select(Procedure.code, Procedure.name).where(Procedure.code.in_(codes))).all())
+    total = fmt.t("search.more_than", total=fmt.number(found.total)) if found.capped else fmt.number(found.total)
+    rows = [
+        [fmt.t("search.export_title", total=total)],
+        [fmt.t(key) for key in SEARCH_COLUMNS],
+        *(
+            [
+                item.code,
+                names.get(item.procedure_code, item.procedure_code),
+                item.applicant_name,
+                item.receiving_agency_code,
+                item.current_agency_code,
+                fmt.label("status", item.status),
+                fmt.when(item.received_at),
+                fmt.when(item.due_at),
+                fmt.when(item.finished_at),
+                fmt.label("outcome", item.outcome) if item.outcome else "",
+            ]
+            for item in found.items
+        ),
+    ]
+    content = xlsx_table(rows[0], rows[1:], sheet_title=fmt.t("search.sheet"))
+    return _download(content, "xlsx", "ho-so" if lang == "vi" else "dossiers")

@@ -14,7 +14,7 @@ from api.accounts import Principal, PrincipalCache, Role
 from api.deps import SessionDep, audit_dossier
 from dossiers import service
 from dossiers.models import Dossier
-from dossiers.schemas import DossierRead, DossierSummary, EventCreate
+from dossiers.schemas import DossierRead, EventCreate
 from procedures.errors import Forbidden, Unauthorized
 from procedures.service import agency_tree, get_agency
 
@@ -83,9 +83,7 @@ def scoped_agency(session, principal: Principal, agency: str | None) -> str | No
     return agency
 
 
-def scoped_search(
-    session, principal: Principal, *, agency: str | None = None, **filters
-) -> tuple[list[DossierSummary], int]:
+def scoped_search(session, principal: Principal, *, agency: str | None = None, **filters) -> service.Found:
     """Dossiers the user's agencies (its scope: its agency and those under it) received or hold, newest first;
     `agency` narrows to one agency of that scope. The desk's list and search and `GET /dossiers` both ask here."""
     agency = scoped_agency(session, principal, agency) if agency else None

@@ -11,6 +11,7 @@ from procedures.db import UTCDateTime, utc_now
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
 RUNNING_STATUSES = (2, 4)  # received, processing: the clock runs (not waiting for a supplement or an obligation)
 RUNNING_CONDITION = "status_code IN (2, 4)"
+HELD_ELSEWHERE_CONDITION = "current_agency_id <> receiving_agency_id"  # forwarded: held by another agency
 FLAGGED_EVENT_CONDITION = "backdate_reason IS NOT NULL OR apology_late"  # the integrity figures' events
 
 
@@ -59,6 +60,32 @@ class Dossier(SQLModel, table=True):
             "clock_stopped_since",
         ),
         Index("ix_dossier_finished_at", "finished_at"),
+        # The staff search (dossiers/service.py `search`, bench/bench_search.py): an exact code whatever its
+        # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no
+        # received_at yet), and those it holds but did not receive; the first digits of a phone or an identity
+        # number. On PostgreSQL a trigram index on `search_text` serves the name words (ix_dossier_search_trgm,
+        # migration 0019: database-specific, see api/db.py).
+        Index("ix_dossier_code_lower", text("lower(code)")),
+        Index("ix_dossier_receiving_received", "receiving_agency_id", "received_at", "id"),
+        Index(
+            "ix_dossier_holder_received",
+            "current_agency_id",
+            "received_at",
+            "id",
+            "receiving_agency_id",
+            "status_code",
+            "procedure_id",
+            postgresql_where=text(HELD_ELSEWHERE_CONDITION),
+            sqlite_where=text(HELD_ELSEWHERE_CONDITION),
+        ),
+        Index(
+            "ix_dossier_applicant_phone", "applicant_phone", postgresql_ops={"applicant_phone": "varchar_pattern_ops"}
+        ),
+        Index(
+            "ix_dossier_applicant_id_number",
+            "applicant_id_number",
+            postgresql_ops={"applicant_id_number": "varchar_pattern_ops"},
+        ),
     )
 
     id: int | None = sqlmodel.Field(default=None, primary_key=True)

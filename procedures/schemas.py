@@ -480,3 +480,6 @@ class Page(BaseModel, Generic[T]):
     total: int
     page: int
     page_size: int
+    total_capped: bool = Field(
+        default=False, description="true: more dossiers match than `total` (a search counts up to 10,000)"
+    )

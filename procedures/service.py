@@ -258,6 +258,30 @@ def search_procedures(
     return to_read(session, list(rows)), total
 
 
+def procedure_ids_named(session: Session, text: str) -> list[int]:
+    """Every version (in force or not) of the procedures whose code is `text`, or whose name has every word of it
+    (accents and case ignored): 'khai sinh' → the versions of the birth registrations. A dossier search filters on
+    these ids."""
+    by_code = list(session.execute(select(Procedure.id).where(Procedure.code == text.strip())).scalars())
+    if by_code:
+        return by_code
+    query = select(Procedure.id)
+    for word in fold(text).split():
+        query = query.where(Procedure.search_text.contains(word, autoescape=True))
+    return list(session.execute(query).scalars())
+
+
+def procedure_ids_in_fields(session: Session, text: str) -> list[int]:
+    """Every procedure version of the fields whose code is `text` or whose name has every word of it."""
+    words = fold(text).split()
+    fields = [
+        field_id
+        for field_id, code, name in session.execute(select(Field.id, Field.code, Field.name))
+        if code == text.strip() or (words and all(word in fold(name) for word in words))
+    ]
+    return list(session.execute(select(Procedure.id).where(Procedure.field_id.in_(fields))).scalars())
+
+
 _VERSION_IN_FORCE = select(Procedure).where(Procedure.code == bindparam("code"), _in_force(bindparam("as_of")))
 
 

@@ -8,7 +8,7 @@ a dossier outside the user's scope answers 404, as an unknown code does.
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as FastPath
@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from api import forms
 from api.accounts import Principal, Role
-from api.deps import PagingDep, SessionDep, audit_dossier
+from api.deps import PagingDep, SessionDep, audit_dossier, audit_read
+from api.exports import documented_downloads, search_xlsx
 from api.security import (
     STAFF,
     allow,
@@ -155,8 +156,9 @@ def record_event(
     return _written(request, session, written, key, principal)
 
 
-@router.get("", response_model=Page[DossierSummary])
+@router.get("", response_model=Page[DossierSummary], responses=documented_downloads("xlsx"))
 def list_dossiers(
+    request: Request,
     session: SessionDep,
     principal: Staff,
     paging: PagingDep,
@@ -164,27 +166,57 @@ def list_dossiers(
         str | None, Query(max_length=64, description="received at or held by (default: every agency of your scope)")
     ] = None,
     status: Annotated[int | None, Query(ge=1, le=10, description="status code 1–10")] = None,
-    procedure: Annotated[str | None, Query(max_length=64)] = None,
+    procedure: Annotated[str | None, Query(max_length=200, description="procedure code, or words of its name")] = None,
+    field: Annotated[str | None, Query(max_length=200, description="field code, or words of its name")] = None,
     received_from: IsoDateTime | None = None,
     received_to: IsoDateTime | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="code, applicant name or phone")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="an exact dossier code, the first digits of a phone or identity number, "
+              "or words of the applicant's name (accents, case and order ignored)"),
+    ] = None,
+    code: Annotated[str | None, Query(max_length=80, description="exact dossier code, case ignored")] = None,
+    name: Annotated[str | None, Query(max_length=200, description="words of the applicant's name")] = None,
+    phone: Annotated[str | None, Query(max_length=20, description="the phone, whole or its first digits")] = None,
+    id_number: Annotated[
+        str | None, Query(max_length=20, description="the identity number, whole or its first digits")
+    ] = None,
+    format: Annotated[
+        Literal["json", "xlsx"], Query(description="xlsx: the matching dossiers (up to 10,000) as a spreadsheet")
+    ] = "json",
+    lang: Annotated[Literal["vi", "en"], Query(description="the spreadsheet's language")] = "vi",
 ):
+    """The dossiers of your scope, newest first. `total` counts up to 10,000: past it `total_capped` is true
+    ("more than 10,000"). An XLSX export is audited (docs/audit.md)."""
+
     def aware(value: datetime | None) -> datetime | None:
         return value.replace(tzinfo=LOCAL_TZ) if value and value.tzinfo is None else value
 
-    items, total = scoped_search(
-        session,
-        principal,
-        agency=agency,
-        status=status,
-        procedure=procedure,
-        received_from=aware(received_from),
-        received_to=aware(received_to),
-        q=q,
-        page=paging.page,
-        page_size=paging.page_size,
+    filters = {
+        "agency": agency, "status": status, "procedure": procedure, "field": field,
+        "received_from": aware(received_from), "received_to": aware(received_to),
+        "q": q, "code": code, "name": name, "phone": phone, "id_number": id_number,
+    }  # fmt: skip
+    if format == "xlsx":
+        return search_download(request, session, principal, filters, lang)
+    found = scoped_search(session, principal, **filters, page=paging.page, page_size=paging.page_size)
+    page = Page[DossierSummary](
+        items=found.items, total=found.total, total_capped=found.capped, page=paging.page, page_size=paging.page_size
     )
-    return _json(Page[DossierSummary](items=items, total=total, page=paging.page, page_size=paging.page_size))
+    return _json(page)
+
+
+def search_download(request: Request, session, principal: Principal, filters: dict, lang: str) -> Response:
+    """The search's dossiers (up to `SEARCH_TOTAL_CAP`, newest first) as XLSX; audited as a read of personal data
+    (the applicants' names; numbers are not exported). The desk's download asks here too."""
+    found = scoped_search(session, principal, **filters, page=1, page_size=service.SEARCH_TOTAL_CAP)
+    asked = ", ".join(f"{key}={value}" for key, value in filters.items() if value not in (None, ""))
+    audit_read(
+        request,
+        detail=f"search export (xlsx) of {len(found.items)} dossiers" + (f": {asked}" if asked else ""),
+        personal_data="masked",
+    )
+    return search_xlsx(session, found, lang=lang)
 
 
 @router.get("/{code}", response_model=DossierRead)

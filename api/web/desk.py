@@ -15,7 +15,7 @@ from api import forms
 from api.accounts import Principal
 from api.deps import Paging
 from api.forms import FORM_NUMBER_PATTERN
-from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, time_policy
+from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, search_download, time_policy
 from api.routes.registers import XLSX
 from api.routes.worklist import work_items
 from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
@@ -26,6 +26,7 @@ from api.web.common import (
     agencies,
     blank_to_none,
     keep_lang,
+    language,
     may_use,
     render,
     typed_date,
@@ -149,7 +150,7 @@ def _desk(
     procedures, procedure_total = _procedure_choices(session, procedure_q, form.get("procedure_code"))
     if len(procedures) == 1 and not form.get("procedure_code"):
         form["procedure_code"] = procedures[0].code
-    dossiers, dossier_total = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
+    found = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
     return render(
         request,
         "web/desk.html",
@@ -159,8 +160,9 @@ def _desk(
             "procedures": procedures,
             "procedure_more": max(procedure_total - len(procedures), 0),
             "components": _components(session, form.get("procedure_code")),
-            "dossiers": dossiers,
-            "dossier_total": dossier_total,
+            "dossiers": found.items,
+            "dossier_total": found.total,
+            "dossier_total_capped": found.capped,
             "agencies": offered,
             "form": form,
             "key": uuid.uuid4().hex,
@@ -181,6 +183,12 @@ def desk(
     procedure_q: Annotated[str | None, Query(max_length=200)] = None,
 ):
     return _desk(request, session, q=blank_to_none(q), procedure_q=blank_to_none(procedure_q))
+
+
+@router.get("/desk/dossiers.xlsx")
+def desk_search_download(request: Request, session: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None):
+    """The desk search's dossiers as XLSX (as `GET /api/v1/dossiers?format=xlsx`), in the page's language."""
+    return search_download(request, session, request.state.principal, {"q": blank_to_none(q)}, language(request))
 
 
 @router.get("/desk/procedures")
