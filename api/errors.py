@@ -90,12 +90,12 @@ PAGE_MESSAGES = (403, 404, 405, 500)
 def page_response(request: Request, status_code: int, error: str, headers: dict[str, str] | None = None):
     """The error page (web/error.html) for `status_code`, in the reader's language (`?lang=`, cookie);
     None when it cannot be rendered (the caller then answers JSON)."""
-    from api.web.common import Problem, language, render  # the pages import the API, not the other way
+    from api.web.common import WORDED, Problem, language, render  # the pages import the API, not the other way
     from api.web.i18n import translator
 
     try:
         detail = translator(language(request))(f"error.http_{status_code}")
-        problem = Problem(status_code, error, detail)
+        problem = Problem(status_code, error, detail, message_id=WORDED)
         response = render(request, "web/error.html", {"problem": problem}, status_code=status_code, page_path="/")
     except Exception:  # an error page must never fail: the JSON answer is still there
         log.exception("the error page could not be rendered")

@@ -340,7 +340,13 @@ def received_components(
             problems.append(f"unknown component {', '.join(unknown)}")
         if twice:
             problems.append(f"component {', '.join(twice)} given twice (give each document once, with its copies)")
-        raise InvalidInput(f"{'; '.join(problems)} for procedure {procedure_code}; its components: {accepted}")
+        raise InvalidInput(
+            f"{'; '.join(problems)} for procedure {procedure_code}; its components: {accepted}",
+            message_id="components",
+            unknown=[u if u.startswith("number ") else u.strip("'") for u in unknown] or None,
+            twice=[t.strip("'") for t in twice] or None,
+            accepted=[f"{c.seq}. {c.name}" for c in listed] or None,
+        )
     return [
         {
             "seq": number,

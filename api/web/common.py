@@ -186,6 +186,10 @@ def agencies(session: Session) -> list[AgencyRead]:
     return catalogue.list_agencies(session)
 
 
+WORDED = "worded"
+"""The `message_id` of an error whose detail is already in the page's language: a page shows it as it is."""
+
+
 def typed_date(request: Request, value: str | None, label_key: str, *, date_only: bool = False) -> str | None:
     """A date (`date_only`) or date-time typed in a page's form (dd/mm/yyyy HH:mm, dd/mm/yyyy or ISO,
     `procedures.schemas.parse_day_first`), as ISO text for the API's shapes; None when left empty.
@@ -200,4 +204,4 @@ def typed_date(request: Request, value: str | None, label_key: str, *, date_only
         return parse_day_first(value, date_only=date_only).isoformat()
     except DateFormatError as exc:
         lang = language(request)
-        raise InvalidInput(f"{translator(lang)(label_key)}: {exc.message(lang)}") from None
+        raise InvalidInput(f"{translator(lang)(label_key)}: {exc.message(lang)}", message_id=WORDED) from None

@@ -115,7 +115,12 @@ def _received(form: dict) -> list[dict] | None:
     for seq in dict.fromkeys(form["components"]):
         count = (form["copies"].get(seq) or "").strip()
         if count and not count.isdigit():
-            raise InvalidInput(f"copies of document {seq}: {count!r} is not a whole number (1 or more)")
+            raise InvalidInput(
+                f"copies of document {seq}: {count!r} is not a whole number (1 or more)",
+                message_id="copies",
+                seq=seq,
+                count=count,
+            )
         received.append({"seq": seq, **({"copies": int(count)} if count else {})})
     return received
 
@@ -274,7 +279,9 @@ def receive(
             if status not in ("received", "refused"):
                 raise InvalidInput(f"status is 'received' or 'refused', not {status[:16]!r}")
             if refused and not form["refusal_reason"]:
-                raise InvalidInput("a refusal at receipt needs its reason (it is printed on form 03)")
+                raise InvalidInput(
+                    "a refusal at receipt needs its reason (it is printed on form 03)", message_id="refusal_reason"
+                )
             if not form["procedure_code"]:
                 raise InvalidInput(
                     "choose a procedure: search by its name or code, then pick one in the list",

@@ -31,6 +31,14 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
         "Thủ tục {code} không có phiên bản còn hiệu lực vào ngày {day}.",
         "Procedure {code} has no version in force on {day}.",
     ),
+    (InvalidInput, "copies"): (
+        "Số lượng của giấy tờ số {seq}: «{count}» không phải số nguyên (từ 1 trở lên).",
+        "Copies of document {seq}: “{count}” is not a whole number (1 or more).",
+    ),
+    (InvalidInput, "refusal_reason"): (
+        "Từ chối tiếp nhận cần ghi lý do (lý do được in trên mẫu 03).",
+        "A refusal at receipt needs its reason (it is printed on form 03).",
+    ),
     (NotFound, "no_apology"): (
         "Hồ sơ {code} chưa có phiếu xin lỗi (mẫu 04).",
         "Dossier {code} has no apology letter (form 04).",
@@ -269,10 +277,29 @@ def _input_problems(problems: Iterable[dict], fmt: Formats, index: int) -> str:
     return "; ".join(said) + "."
 
 
+def _components_message(params: dict, index: int) -> str:
+    """The intake checklist's refusal: which documents are unknown or given twice, and the procedure's list."""
+    said = []
+    if params.get("unknown"):
+        unknown = ", ".join(str(u).replace("number ", "số " if index == 0 else "number ") for u in params["unknown"])
+        said.append(f"giấy tờ không có trong danh mục: {unknown}" if index == 0 else f"not in the list: {unknown}")
+    if params.get("twice"):
+        twice = ", ".join(params["twice"])
+        said.append(f"giấy tờ ghi hai lần: {twice}" if index == 0 else f"given twice: {twice}")
+    listed = "; ".join(params.get("accepted") or []) or ("(không có)" if index == 0 else "(none)")
+    head = "Thành phần hồ sơ" if index == 0 else "Documents"
+    tail = "Danh mục của thủ tục" if index == 0 else "The procedure's list"
+    return f"{head}: {'; '.join(said)}. {tail}: {listed}."
+
+
 def page_message(problem, lang: str) -> str:
     """The sentence a page shows for `problem` (an `api.web.common.Problem`) in `lang`."""
     index = LANGUAGES.index(lang)
     fmt = Formats(lang)
+    if problem.message_id == "worded":  # written in the page's language where it was raised (common.WORDED)
+        return problem.detail
+    if problem.message_id == "components":
+        return _components_message(problem.params, index)
     if problem.message_id == "input" and problem.params.get("problems"):
         return _input_problems(problem.params["problems"], fmt, index)
     found = _lookup(problem.kind, problem.message_id)

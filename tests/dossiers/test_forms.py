@@ -123,7 +123,7 @@ def test_the_desk_records_a_refusal_at_receipt(client, named):
         "key": "desk-refusal-1",
     }
     without_reason = client.post("/desk/dossiers", data=form, follow_redirects=False)
-    assert without_reason.status_code == 422 and "needs its reason" in text(without_reason)
+    assert without_reason.status_code == 422 and "cần ghi lý do" in text(without_reason)  # the page's words
     assert client.get(API, params={"q": "do van hung"}).json()["total"] == 0  # nothing written
     form["refusal_reason"] = "Hồ sơ không thuộc thẩm quyền giải quyết của phường"
     form["key"] = "desk-refusal-2"

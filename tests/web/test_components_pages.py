@@ -59,10 +59,10 @@ def test_a_bad_checklist_is_refused_on_the_page_keeping_the_ticks(client):
     total = client.get("/api/v1/dossiers").json()["total"]
     page = client.post("/desk/dossiers", data=intake_form(component=["1", "7"], copies_seq=["1", "2"], copies=["1", "1"]))
     assert page.status_code == 422
-    assert "number 7" in page.text and f"1. {FORM}" in page.text
+    assert "giấy tờ không có trong danh mục: số 7" in page.text and f"1. {FORM}" in page.text
     assert 'id="component-1" type="checkbox" name="component" value="1" checked' in page.text
     page = client.post("/desk/dossiers", data=intake_form(component=["1"], copies_seq=["1", "2"], copies=["x", "1"]))
-    assert page.status_code == 422 and "not a whole number" in page.text
+    assert page.status_code == 422 and "không phải số nguyên" in page.text
     assert client.get("/api/v1/dossiers").json()["total"] == total
 
 
