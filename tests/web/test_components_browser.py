@@ -34,7 +34,7 @@ def test_clerk_ticks_the_checklist_and_form_01_lists_the_documents(page, shoot, 
     shoot(page, f"desk-checklist-{lang}")
     copies_box = checklist.locator("#copies-2").bounding_box()
     assert copies_box["x"] + copies_box["width"] <= PHONE["width"]  # the copies box stays on screen
-    with page.expect_navigation(url=re.compile(r"/receipt$")):
+    with page.expect_navigation(url=re.compile(r"/receipt(\?lang=en)?$")):  # the language kept (keep_lang)
         page.locator("#intake button.primary").click()
     rows = page.locator("#documents tbody tr")
     assert rows.count() == 2
