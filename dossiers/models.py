@@ -66,7 +66,6 @@ class Dossier(SQLModel, table=True):
         # number. On PostgreSQL a trigram index on `search_text` serves the name words (ix_dossier_search_trgm,
         # migration 0019: database-specific, see api/db.py).
         Index("ix_dossier_code_lower", text("lower(code)")),
-        Index("ix_dossier_receiving_received", "receiving_agency_id", "received_at", "id"),
         Index(
             "ix_dossier_holder_received",
             "current_agency_id",

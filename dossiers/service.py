@@ -1616,7 +1616,8 @@ def _holders(session: Session, agency: str | None, within: Collection[int] | Non
 
 def _scope_branches(holders: list[int] | None, session: Session) -> list:
     """The searched dossiers as disjoint conditions, each served by an index ordered by `received_at`: received
-    at agency A (ix_dossier_receiving_received), or held by A and received outside the scope
+    at agency A (ix_dossier_report, whose prefix is the receiving agency and received_at: a second index
+    there made PostgreSQL leave the report's index-only scan), or held by A and received outside the scope
     (ix_dossier_holder_received, which holds only the dossiers held elsewhere than where they were received)."""
     if holders is None:  # every dossier has a receiving agency: the newest of each, merged
         return [Dossier.receiving_agency_id == agency_id for agency_id in sorted(agency_tree(session).by_id)]

@@ -26,9 +26,6 @@ def upgrade() -> None:
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.create_index('ix_dossier_code_lower', [sa.text('lower(code)')], unique=False)
         batch_op.create_index(
-            'ix_dossier_receiving_received', ['receiving_agency_id', 'received_at', 'id'], unique=False
-        )
-        batch_op.create_index(
             'ix_dossier_holder_received',
             ['current_agency_id', 'received_at', 'id', 'receiving_agency_id', 'status_code', 'procedure_id'],
             unique=False, postgresql_where=HELD_ELSEWHERE, sqlite_where=HELD_ELSEWHERE,
@@ -60,5 +57,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_dossier_applicant_id_number')
         batch_op.drop_index('ix_dossier_applicant_phone')
         batch_op.drop_index('ix_dossier_holder_received')
-        batch_op.drop_index('ix_dossier_receiving_received')
         batch_op.drop_index('ix_dossier_code_lower')

@@ -181,7 +181,7 @@ def test_an_agency_first_page_reads_its_ordered_index_paths(postgresql, session,
     assert [item.code for item in found.items] == [city["religion"], city["forwarded"]]
     page = [s for s in statements if "UNION ALL" in s[0]]
     plan = _plan(session, *page[0])
-    assert "ix_dossier_receiving_received" in plan and "ix_dossier_holder_received" in plan, plan
+    assert "ix_dossier_report" in plan and "ix_dossier_holder_received" in plan, plan
     assert plan.count("Limit") >= 3, plan  # each branch stops after the page
     assert "Index Scan Backward" in plan or "Index Only Scan Backward" in plan, plan
 
