@@ -102,8 +102,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})  # APScheduler's job store creates and owns it
 
 
-DATABASE_INDEXES = frozenset({"ix_dossier_search_trgm"})
-"""Indexes one database has and the models do not declare (PostgreSQL's trigram index: migration 0019)."""
+DATABASE_INDEXES = frozenset({"ix_dossier_name_words"})
+"""Indexes one database has and the models do not declare (PostgreSQL's word index on the applicant name:
+migration 0023)."""
 
 
 def include_name(name: str | None, type_: str, _parent_names) -> bool:

@@ -1,6 +1,6 @@
 """Staff search (dossiers/service.py `search`, `GET /api/v1/dossiers`, the desk): each kind of search finds the
 right dossiers, within the user's scope, with a capped total and an XLSX export; on PostgreSQL the name words
-go through the trigram index and an agency's first page through its ordered index paths."""
+go through the word index and an agency's first page through its ordered index paths."""
 
 import io
 
@@ -67,6 +67,9 @@ def test_every_kind_of_search_finds_its_dossiers(client, city, path):
     assert codes(client, q="LAN thi NGUYEN") == [city["lan"]]  # accents, case and word order ignored
     assert codes(client, q="nguyễn lân") == [city["other"], city["lan"]]  # 'lân' folds to 'lan': newest first
     assert codes(client, name="thị lan") == [city["forwarded"], city["lan"]]
+    assert codes(client, q="anh") == [city["forwarded"]]  # a whole word of the name ...
+    assert codes(client, q="an") == [] and codes(client, q="ung") == []  # ... not a part of one ('Hùng')
+    assert codes(client, q="van lan nguyen") == [city["other"]] and codes(client, q="van thi lan") == []
     assert codes(client, q="０９１２") == [city["forwarded"], city["lan"]]  # full-width digits, a phone prefix
     assert codes(client, phone="0912 345 678") == [city["lan"]]
     assert codes(client, phone="0912") == [city["forwarded"], city["lan"]]
@@ -163,15 +166,18 @@ def _plan(session, statement: str, parameters) -> str:
 @pytest.fixture
 def postgresql(session):
     if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's indexes (the trigram index is PostgreSQL's)")
+        pytest.skip("PostgreSQL's indexes (the word index is PostgreSQL's)")
 
 
-def test_name_words_use_the_trigram_index(postgresql, session, city, statements):
-    """The count of a whole-city name search reads the trigram index (the page's branches may read the agencies'
-    ordered indexes instead: the planner's choice)."""
-    service.search(session, q="Nguyễn Lan", within=None)
-    count = [s for s in statements if "count(" in s[0] and "LIKE" in s[0]]
-    assert "ix_dossier_search_trgm" in _plan(session, *count[0])
+def test_name_words_use_the_word_index(postgresql, session, city, statements):
+    """A whole-city name search reads the word index once, for its count and for its page (sorted off the index's
+    few rows), not in every agency's ordered branch."""
+    found = service.search(session, q="Nguyễn Lan", within=None)
+    assert [item.code for item in found.items] == [city["other"], city["lan"]]
+    searches = [s for s in statements if "to_tsquery" in s[0]]
+    assert len(searches) == 2 and not any("UNION ALL" in s[0] for s in searches), searches
+    for statement in searches:
+        assert "ix_dossier_name_words" in _plan(session, *statement)
 
 
 def test_an_agency_first_page_reads_its_ordered_index_paths(postgresql, session, city, statements, monkeypatch):
