@@ -12,10 +12,8 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.utils import get_column_letter
 
-from sqlalchemy import select
 
 from api.web.i18n import Formats
-from procedures.models import Procedure
 from procedures.spreadsheets import csv_bytes, write_cell, xlsx_table
 from sla.core.calendar import LOCAL_TZ
 
@@ -471,12 +469,10 @@ SEARCH_COLUMNS = (
 )  # fmt: skip
 
 
-def search_xlsx(session, found, *, lang: str) -> Response:
+def search_xlsx(found, *, lang: str) -> Response:
     """A search's dossiers (`dossiers.service.Found`) as one XLSX sheet: a title row saying how many matched, the
     headers in `lang`, one row per dossier with the procedure's name, labels for status and outcome, local times."""
     fmt = Formats(lang)
-    codes = {item.procedure_code for item in found.items}
-    names = dict(session.execute(select(Procedure.code, Procedure.name).where(Procedure.code.in_(codes))).all())
     total = fmt.t("search.more_than", total=fmt.number(found.total)) if found.capped else fmt.number(found.total)
     rows = [
         [fmt.t("search.export_title", total=total)],
@@ -484,7 +480,7 @@ def search_xlsx(session, found, *, lang: str) -> Response:
         *(
             [
                 item.code,
-                names.get(item.procedure_code, item.procedure_code),
+                item.procedure_name_en if lang == "en" and item.procedure_name_en else item.procedure_name,
                 item.applicant_name,
                 item.receiving_agency_code,
                 item.current_agency_code,

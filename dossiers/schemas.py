@@ -170,11 +170,11 @@ class DossierSummary(BaseModel):
     finished_at: LocalInstant | None
     outcome: str | None
     supplement_count: int
+    procedure_name: str
+    procedure_name_en: str | None = None
 
 
 class DossierRead(DossierSummary):
-    procedure_name: str
-    procedure_name_en: str | None = None
     procedure_version_from: str
     applicant: ApplicantRead
     clock_start_at: LocalInstant | None

@@ -1716,4 +1716,20 @@ def _newest(session: Session, holders: list[int] | None, conditions: list, *, pa
 
 def _found(session: Session, rows: list[Dossier], total: int, capped: bool) -> Found:
     codes = _agency_codes(session, {i for d in rows for i in (d.receiving_agency_id, d.current_agency_id)})
-    return Found([DossierSummary(**_summary_fields(d, codes)) for d in rows], total, capped)
+    names = {
+        row.id: row
+        for row in session.execute(
+            select(Procedure.id, Procedure.name, Procedure.name_en).where(
+                Procedure.id.in_({d.procedure_id for d in rows})
+            )
+        )
+    }  # the versions the page's dossiers were received under
+    items = [
+        DossierSummary(
+            **_summary_fields(d, codes),
+            procedure_name=names[d.procedure_id].name,
+            procedure_name_en=names[d.procedure_id].name_en,
+        )
+        for d in rows
+    ]
+    return Found(items, total, capped)

@@ -216,7 +216,7 @@ def search_download(request: Request, session, principal: Principal, filters: di
         detail=f"search export (xlsx) of {len(found.items)} dossiers" + (f": {asked}" if asked else ""),
         personal_data="masked",
     )
-    return search_xlsx(session, found, lang=lang)
+    return search_xlsx(found, lang=lang)
 
 
 @router.get("/{code}", response_model=DossierRead)

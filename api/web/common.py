@@ -31,10 +31,13 @@ MINUTES_PER_WORKING_DAY = 480
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-def day_first(value: str | None) -> str:
-    """An ISO day (YYYY-MM-DD) shown as the date fields take it, dd/mm/yyyy; anything else as it was typed."""
+def day_first(value: str | date | None) -> str:
+    """An ISO day (YYYY-MM-DD) or a date shown as the date fields take it, dd/mm/yyyy; anything else as it was
+    typed."""
     if not value:
         return ""
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
     try:
         return date.fromisoformat(value).strftime("%d/%m/%Y")
     except ValueError:

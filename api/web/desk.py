@@ -2,8 +2,10 @@
 what happens to it. Forms post here; these routes call the same services as the JSON API."""
 
 import uuid
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -37,7 +39,7 @@ from procedures import service as catalogue
 from procedures.errors import Forbidden, InvalidInput
 from procedures.schemas import AgencyRead
 from sla.core.calendar import LOCAL_TZ
-from sla.core.lifecycle import EVENT_TYPES
+from sla.core.lifecycle import EVENT_TYPES, Status
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -140,11 +142,71 @@ def _default_agency(request: Request, principal: Principal, offered: list[Agency
     return offered[0].code if len(offered) == 1 else None
 
 
+SEARCH_STATUSES = tuple(Status)
+"""The statuses the desk's search offers, in the lifecycle's order."""
+
+
+@dataclass(frozen=True)
+class DeskFilters:
+    """The desk search's filters beyond its box (`GET /desk` and its XLSX): the same as `GET /api/v1/dossiers`'s,
+    the dates typed day first and whole days (from the first day's start to the last day's end, local time)."""
+
+    status: int | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    field: str | None = None
+    procedure: str | None = None
+
+    @classmethod
+    def read(cls, request: Request, status, received_from, received_to, field, procedure) -> "DeskFilters":
+        status = blank_to_none(status)
+        if status is not None and (not status.isdigit() or int(status) not in SEARCH_STATUSES):
+            raise InvalidInput(
+                f"status: {status!r} is not a status code (1 to 10)", message_id="status_code", value=status
+            )
+        day = lambda value, key: typed_date(request, value, key, date_only=True)  # noqa: E731
+        return cls(
+            status=int(status) if status is not None else None,
+            received_from=date.fromisoformat(text) if (text := day(received_from, "desk.received_from")) else None,
+            received_to=date.fromisoformat(text) if (text := day(received_to, "desk.received_to")) else None,
+            field=blank_to_none(field),
+            procedure=blank_to_none(procedure),
+        )
+
+    @property
+    def any(self) -> bool:
+        return any(value is not None for value in (self.status, self.received_from, self.received_to, self.field,
+                                                   self.procedure))  # fmt: skip
+
+    def search(self) -> dict:
+        """As `dossiers.service.search` takes them."""
+        start = lambda day: datetime.combine(day, time(), LOCAL_TZ)  # noqa: E731
+        return {
+            "status": self.status,
+            "received_from": start(self.received_from) if self.received_from else None,
+            "received_to": start(self.received_to + timedelta(days=1)) if self.received_to else None,
+            "field": self.field,
+            "procedure": self.procedure,
+        }
+
+    def query(self) -> dict:
+        """As the page's links carry them (dd/mm/yyyy dates)."""
+        values = {
+            "status": self.status,
+            "received_from": f"{self.received_from:%d/%m/%Y}" if self.received_from else None,
+            "received_to": f"{self.received_to:%d/%m/%Y}" if self.received_to else None,
+            "field": self.field,
+            "procedure": self.procedure,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
 def _desk(
     request: Request,
     session: Session,
     *,
     q: str | None = None,
+    filters: DeskFilters = DeskFilters(),
     procedure_q: str | None = None,
     form: dict | None = None,
     problem: Problem | None = None,
@@ -155,12 +217,16 @@ def _desk(
     procedures, procedure_total = _procedure_choices(session, procedure_q, form.get("procedure_code"))
     if len(procedures) == 1 and not form.get("procedure_code"):
         form["procedure_code"] = procedures[0].code
-    found = scoped_search(session, principal, q=q, page_size=LATEST_DOSSIERS)
+    found = scoped_search(session, principal, q=q, **filters.search(), page_size=LATEST_DOSSIERS)
     return render(
         request,
         "web/desk.html",
         {
             "q": q or "",
+            "filters": filters,
+            "statuses": SEARCH_STATUSES,
+            "fields": catalogue.list_fields(session),
+            "download_query": urlencode({**({"q": q} if q else {}), **filters.query()}),
             "procedure_q": procedure_q or "",
             "procedures": procedures,
             "procedure_more": max(procedure_total - len(procedures), 0),
@@ -186,14 +252,33 @@ def desk(
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     procedure_q: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=8)] = None,
+    received_from: Annotated[str | None, Query(max_length=32)] = None,
+    received_to: Annotated[str | None, Query(max_length=32)] = None,
+    field: Annotated[str | None, Query(max_length=200)] = None,
+    procedure: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    return _desk(request, session, q=blank_to_none(q), procedure_q=blank_to_none(procedure_q))
+    """The desk: intake, and the search of the user's scope (its box, then status, received days, field and
+    procedure)."""
+    filters = DeskFilters.read(request, status, received_from, received_to, field, procedure)
+    return _desk(request, session, q=blank_to_none(q), filters=filters, procedure_q=blank_to_none(procedure_q))
 
 
 @router.get("/desk/dossiers.xlsx")
-def desk_search_download(request: Request, session: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None):
+def desk_search_download(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=8)] = None,
+    received_from: Annotated[str | None, Query(max_length=32)] = None,
+    received_to: Annotated[str | None, Query(max_length=32)] = None,
+    field: Annotated[str | None, Query(max_length=200)] = None,
+    procedure: Annotated[str | None, Query(max_length=200)] = None,
+):
     """The desk search's dossiers as XLSX (as `GET /api/v1/dossiers?format=xlsx`), in the page's language."""
-    return search_download(request, session, request.state.principal, {"q": blank_to_none(q)}, language(request))
+    filters = DeskFilters.read(request, status, received_from, received_to, field, procedure)
+    asked = {"q": blank_to_none(q), **filters.search()}
+    return search_download(request, session, request.state.principal, asked, language(request))
 
 
 @router.get("/desk/procedures")

@@ -35,6 +35,10 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
         "Số lượng của giấy tờ số {seq}: «{count}» không phải số nguyên (từ 1 trở lên).",
         "Copies of document {seq}: “{count}” is not a whole number (1 or more).",
     ),
+    (InvalidInput, "status_code"): (
+        "Trạng thái «{value}» không có: chọn một trạng thái trong danh sách.",
+        "There is no status “{value}”: pick one in the list.",
+    ),
     (InvalidInput, "refusal_reason"): (
         "Từ chối tiếp nhận cần ghi lý do (lý do được in trên mẫu 03).",
         "A refusal at receipt needs its reason (it is printed on form 03).",

@@ -196,7 +196,8 @@ def test_an_exact_code_is_one_index_lookup(postgresql, session, city, statements
     found = service.search(session, q=city["hung"].lower(), within=None)
     assert [item.code for item in found.items] == [city["hung"]]
     lookup = [s for s in statements if "lower(dossier.code)" in s[0]]
-    assert len(statements) == 1 + sum(1 for s in statements if "agency" in s[0] and "dossier" not in s[0])
+    catalogue = sum(1 for s in statements if ("agency" in s[0] or "procedure" in s[0]) and "dossier" not in s[0])
+    assert len(statements) == 1 + catalogue  # the code, then the agencies' codes and procedures' names to show
     assert "ix_dossier_code_lower" in _plan(session, *lookup[0])
 
 

@@ -215,3 +215,28 @@ def test_language_switch_and_phone_layout(page, shoot, path):
     shoot(page, f"page-{path.strip('/') or 'home'}-en")
     page.get_by_role("link", name="Tiếng Việt").click()
     assert page.locator("html").get_attribute("lang") == "vi"
+
+
+@pytest.mark.parametrize("page_locale", ["en-US"])
+def test_desk_search_with_its_filters(page, desk, shoot, page_locale):
+    """The desk's search box and its filters (status, received days typed day first on an en-US browser,
+    field, procedure) narrow the list as the clerk types; at 1366 px and on a phone."""
+    code = receive(desk)
+    page.goto("/desk")
+    page.click("summary:has-text('Lọc thêm')")
+    page.select_option("#search-status", "2")
+    today = datetime.now(LOCAL_TZ)
+    page.locator("#search-from").press_sequentially(today.strftime("%d%m%Y"))  # the mask adds the slashes
+    page.select_option("#search-field", "cu_tru")
+    page.fill("#q", "dang thi mai")
+    page.locator("#q").press("Enter")
+    page.wait_for_url(re.compile(r"status=2"))
+    assert page.input_value("#search-from") == today.strftime("%d/%m/%Y")
+    assert code in page.locator("#dossier-results").inner_text()
+    shoot(page, "desk-search-filters")
+    page.set_viewport_size(PHONE)
+    shoot(page, "desk-search-filters")
+    page.select_option("#search-status", "9")
+    page.locator("#q").press("Enter")
+    page.wait_for_url(re.compile(r"status=9"))
+    assert code not in page.locator("#dossier-results").inner_text()

@@ -103,6 +103,29 @@ def test_desk_search_finds_by_name_phone_and_code(client):
     assert code not in client.get("/desk", params={"q": "khong co ai"}).text
 
 
+def test_desk_search_filters_by_status_received_days_field_and_procedure(client):
+    june = receive_by_api(client, received_at="2025-06-02T09:00", name="Trần Văn Bình")["code"]
+    july = receive_by_api(client, received_at="2025-07-01T09:00", name="Trần Văn Bình")["code"]
+    search = lambda **params: client.get("/desk", params={"q": "tran van binh", **params})  # noqa: E731
+    only_june = search(received_from="02/06/2025", received_to="2/6/2025")  # whole days, day first
+    assert june in only_june.text and july not in only_june.text
+    assert '<details class="more-filters" open>' in only_june.text and 'value="02/06/2025"' in only_june.text
+    assert f'href="/desk/dossiers.xlsx?q=tran+van+binh&amp;received_from=02%2F06%2F2025' in only_june.text
+    assert july in search(received_from="01/07/2025").text and june not in search(received_from="01/07/2025").text
+    received = search(status="2")  # both received (2), neither resolved (9)
+    assert june in received.text and july in received.text and '<option value="2" selected>' in received.text
+    assert june not in search(status="9").text
+    assert june in search(procedure="thuong tru").text and june not in search(procedure="khai sinh").text
+    assert june in search(field="cu_tru").text and june not in search(field="ho_tich").text
+    sheet = client.get("/desk/dossiers.xlsx", params={"q": "tran van binh", "received_to": "02/06/2025"})
+    rows = [row for row in load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True)]
+    assert any(june in row for row in rows) and not any(july in row for row in rows)
+    wrong = search(received_from="31/02/2025")
+    assert wrong.status_code == 422 and "Tiếp nhận từ ngày" in text(wrong), wrong.text
+    wrong = client.get("/desk", params={"status": "42", "lang": "en"})
+    assert wrong.status_code == 422 and "There is no status “42”" in text(wrong)
+
+
 def test_receiving_at_the_desk_leads_to_the_printable_receipt(client):
     form = {
         "procedure_code": "1.004222",
