@@ -1,4 +1,6 @@
-"""Accounts: users with a role and an agency scope, access tokens, and the audit trail.
+"""Accounts: users with a role and an agency scope, passwords, access tokens, and the principals they stand
+for (cached per token). The tables are in `accounts.models`, the audit trail in `accounts.audit`, sign-in
+throttling in `accounts.throttle`.
 
 Tokens are opaque random strings; only their SHA-256 is stored, so a leaked database holds no
 usable token, and a token can be revoked by deleting its row. A user's tokens are all revoked when
@@ -18,71 +20,18 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-import sqlmodel
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CheckConstraint, Column, bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
-from api.throttle import SignInThrottle
-from procedures.db import UTCDateTime, utc_now
-from procedures.errors import Conflict, InvalidInput, NotFound
+from accounts.models import AccessToken, Role, User
+from accounts.throttle import SignInThrottle
+from kernel.db import utc_now
+from kernel.errors import Conflict, InvalidInput, NotFound
 from procedures.service import agency_tree, get_agency
-
-
-class Role(StrEnum):
-    ADMIN = "admin"  # catalogue, calendar overrides, users, everything
-    MANAGER = "manager"  # reads, reports, queues and apologies for its scope
-    CLERK = "clerk"  # intake and events for dossiers received at its agency
-    OFFICER = "officer"  # events for dossiers currently held by its agency
-    VIEWER = "viewer"  # reports only
-
-
-class User(SQLModel, table=True):
-    __tablename__ = "app_user"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'manager', 'clerk', 'officer', 'viewer')", name="role_valid"),)
-
-    id: int | None = sqlmodel.Field(default=None, primary_key=True)
-    username: str = sqlmodel.Field(max_length=64, unique=True, index=True)
-    password_hash: str = sqlmodel.Field(max_length=255)
-    role: str = sqlmodel.Field(max_length=8)
-    agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
-    full_name: str | None = sqlmodel.Field(default=None, max_length=200)
-    """The staff member's name as forms and timelines show it (`display_names`); None: the username is shown."""
-    active: bool = True
-    created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class AccessToken(SQLModel, table=True):
-    __tablename__ = "access_token"
-
-    token_hash: str = sqlmodel.Field(max_length=64, primary_key=True)
-    user_id: int = sqlmodel.Field(foreign_key="app_user.id", index=True)
-    expires_at: datetime = sqlmodel.Field(sa_column=Column(UTCDateTime(), nullable=False))
-    created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class AuditEntry(SQLModel, table=True):
-    """Who did what, when, from where: every write (refused and failed ones included), failed sign-ins,
-    reads that showed a dossier's personal data, and public lookups. Columns: see docs/audit.md."""
-
-    __tablename__ = "audit_entry"
-
-    id: int | None = sqlmodel.Field(default=None, primary_key=True)
-    at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False, index=True))
-    username: str | None = sqlmodel.Field(default=None, max_length=64, index=True)
-    role: str | None = sqlmodel.Field(default=None, max_length=8)
-    client_address: str | None = sqlmodel.Field(default=None, max_length=64)
-    method: str = sqlmodel.Field(max_length=8)
-    path: str = sqlmodel.Field(max_length=500)
-    action: str | None = sqlmodel.Field(default=None, max_length=200, index=True)  # method + route template
-    dossier_code: str | None = sqlmodel.Field(default=None, max_length=80, index=True)
-    personal_data: str | None = sqlmodel.Field(default=None, max_length=8)  # unmasked | masked | None: not shown
-    outcome: str = sqlmodel.Field(max_length=32, index=True)  # ok | refused 4xx | failed sign-in | error
-    detail: str | None = sqlmodel.Field(default=None, max_length=1000)
 
 
 _hasher = PasswordHasher()
@@ -486,78 +435,3 @@ def create_demo_users(session: Session) -> list[tuple[str, str, str | None, str 
             )
         created.append((username, role.value, agency_code, password))
     return created
-
-
-_INSERT_AUDIT_ENTRY = insert(AuditEntry)
-_AUDIT_LENGTHS = {
-    column.name: column.type.length for column in AuditEntry.__table__.columns if getattr(column.type, "length", None)
-}
-
-
-def storable(value: str, length: int) -> str:
-    """`value` as any database stores it: characters that are not printable (NUL, control, bidi and
-    zero-width characters, lone surrogates) escaped as `\\x00`, `\\u202e`…, then clipped to `length`."""
-    if not value.isprintable():
-        value = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value)
-    return value[:length]
-
-
-def record(session: Session, **fields) -> None:
-    """One audit row, by a plain INSERT (a table-model object through the unit of work costs several times more).
-
-    Texts are made storable first (see `storable`), so that no value a client sends can make the row fail.
-    """
-    for name, value in fields.items():
-        if type(value) is str:
-            fields[name] = storable(value, _AUDIT_LENGTHS[name])
-    session.connection().execute(_INSERT_AUDIT_ENTRY, {"at": utc_now(), **fields})
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """What `GET /audit` asks for; every field optional, all of them must match."""
-
-    username: str | None = None
-    dossier_code: str | None = None
-    action: str | None = None
-    method: str | None = None
-    path: str | None = None  # a prefix of the path
-    outcome: str | None = None  # exact, or "refused": every refusal
-    personal_data: str | None = None
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def audit_entries(
-    session: Session, where: AuditFilter, *, page: int = 1, page_size: int = 100
-) -> tuple[list[dict], int]:
-    """The matching rows, newest first, one page of them, and how many match in all."""
-    conditions = [
-        column == value
-        for column, value in (
-            (AuditEntry.username, where.username),
-            (AuditEntry.dossier_code, where.dossier_code),
-            (AuditEntry.action, where.action),
-            (AuditEntry.method, where.method),
-            (AuditEntry.personal_data, where.personal_data),
-        )
-        if value is not None
-    ]
-    if where.path is not None:
-        conditions.append(AuditEntry.path.like(_like_prefix(where.path), escape="\\"))
-    if where.outcome == "refused":
-        conditions.append(AuditEntry.outcome.like("refused %"))
-    elif where.outcome is not None:
-        conditions.append(AuditEntry.outcome == where.outcome)
-    if where.since is not None:
-        conditions.append(AuditEntry.at >= where.since)
-    if where.until is not None:
-        conditions.append(AuditEntry.at < where.until)
-    query = select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
-    rows = session.execute(query.offset((page - 1) * page_size).limit(page_size)).scalars()
-    total = session.execute(select(func.count()).select_from(AuditEntry).where(*conditions)).scalar_one()
-    return [entry.model_dump() for entry in rows], total

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-import sqlmodel
-from sqlalchemy import Column, case, delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
-from procedures.db import UTCDateTime, utc_now
-from procedures.errors import DomainError
+from accounts.models import SignInFailure
+from kernel.db import utc_now
+from kernel.errors import DomainError
 
 
 class TooManyAttempts(DomainError):
@@ -36,17 +36,6 @@ class TooManyAttempts(DomainError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_seconds)}
-
-
-class SignInFailure(SQLModel, table=True):
-    """Failed sign-ins in a row of one key (`user:<username>` or `address:<client address>`)."""
-
-    __tablename__ = "sign_in_failure"
-
-    key: str = sqlmodel.Field(max_length=80, primary_key=True)
-    failures: int
-    last_failed_at: datetime = sqlmodel.Field(sa_column=Column(UTCDateTime(), nullable=False))
-    blocked_until: datetime | None = sqlmodel.Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 @dataclass(frozen=True)

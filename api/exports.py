@@ -15,8 +15,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from api.web.i18n import Formats
+from kernel.spreadsheets import csv_bytes, write_cell, xlsx_table
 from procedures.models import Procedure
-from procedures.spreadsheets import csv_bytes, write_cell, xlsx_table
 from sla.core.calendar import LOCAL_TZ
 
 MEDIA_TYPES = {

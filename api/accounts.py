@@ -1,0 +1,28 @@
+from accounts.audit import AuditFilter, audit_entries, record, storable  # noqa: F401  # shim: moved to kernel
+from accounts.models import AccessToken, AuditEntry, Role, User  # noqa: F401  # shim: moved to kernel
+from accounts.service import (  # noqa: F401  # shim: moved to kernel
+    DEMO_USERS,
+    FULL_NAME_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_PATTERN,
+    USERNAME_RULE,
+    Principal,
+    PrincipalCache,
+    change_password,
+    changed_accounts,
+    check_password,
+    create_demo_users,
+    create_user,
+    display_names,
+    hash_password,
+    issue_token,
+    normalize_username,
+    reset_password,
+    revoke_token,
+    sign_in,
+    update_user,
+    valid_full_name,
+    valid_username,
+    verify_password,
+)
