@@ -33,7 +33,3 @@ def local_minute(instant: datetime) -> str:
 def local_day(day: date) -> str:
     """`dd/mm/yyyy`."""
     return day.strftime(DAY_FORMAT)
-
-
-def local_today() -> date:
-    return datetime.now(LOCAL_TZ).date()
