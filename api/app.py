@@ -6,16 +6,27 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 
+from accounts.service import PrincipalCache
+from accounts.throttle import SignInThrottle
 from api import docs, edge, errors, limits
-from api.inputs import plain_parameters
-from api.accounts import PrincipalCache
 from api.db import engine_for, for_writes, upgrade
+from api.inputs import plain_parameters
 from api.limits import BodySizeLimit
-from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
-from api.routes import registers, worklist
+from api.routes import (
+    auth,
+    calendar,
+    catalogue,
+    catalogue_admin,
+    dossiers,
+    health,
+    jobs,
+    lookup,
+    registers,
+    reports,
+    worklist,
+)
 from api.scheduler import start_embedded
 from api.settings import Settings
-from api.throttle import SignInThrottle
 from api.web import pages
 from api.web.auth import SignInRequired, sign_in_redirect
 from api.web.common import STATIC_DIR

@@ -69,7 +69,7 @@ def seed_generate(
     """Write a synthetic year of dossiers with their events, stages and code counters (one transaction)."""
     from tqdm import tqdm
 
-    from procedures.errors import DomainError
+    from kernel.errors import DomainError
     from seed.generator import GenerationError, generate
 
     engine = _engine()
@@ -96,8 +96,8 @@ def seed_generate(
 def catalogue_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
     """Import a catalogue file; every bad row is reported and nothing is written if there is one."""
     from api.routes.catalogue_admin import import_limits
+    from kernel.errors import DomainError
     from procedures.catalogue_io import check_catalogue, format_of, parse_catalogue, write_catalogue
-    from procedures.errors import DomainError
 
     engine = _engine()
     upgrade(engine)
@@ -138,22 +138,22 @@ def calendar_due(
     """Print the clock start and the due instant of a dossier received at START."""
     from datetime import datetime, time
 
-    from procedures.errors import DomainError
-    from sla.core.calendar import LOCAL_TZ, CalendarError
+    from kernel.errors import DomainError, translated_errors
+    from kernel.localtime import LOCAL_TZ, attach_local
 
     try:
         received = datetime.fromisoformat(start)
         cutoff_time = time.fromisoformat(cutoff) if cutoff else None
     except ValueError as exc:
         _fail(f"{exc}: give START as YYYY-MM-DDTHH:MM[+07:00] and --cutoff as HH:MM")
-    received = received if received.tzinfo else received.replace(tzinfo=LOCAL_TZ)
+    received = attach_local(received)
     engine = _engine()
     upgrade(engine)
     try:
         with session_scope(engine) as session:
             calendar = _calendar_store().get(session, agency)
         clock_start, due_at = calendar.due_at(received, None if unit == "same_day" else amount, unit, cutoff_time)
-    except (CalendarError, DomainError) as exc:
+    except (DomainError, *translated_errors()) as exc:
         _fail(str(exc))
     typer.echo(f"received     {received.astimezone(LOCAL_TZ).isoformat()}")
     typer.echo(f"clock start  {clock_start.astimezone(LOCAL_TZ).isoformat()}")
@@ -168,8 +168,7 @@ def calendar_show(
     """List the weekdays off and working weekend days of YEAR with their reasons."""
     from datetime import date
 
-    from procedures.errors import DomainError
-    from sla.core.calendar import CalendarError
+    from kernel.errors import DomainError, translated_errors
 
     engine = _engine()
     upgrade(engine)
@@ -178,7 +177,7 @@ def calendar_show(
             calendar = _calendar_store().get(session, agency)
         days = calendar.special_days(year)
         working = calendar.working_days(date(year, 1, 1), date(year, 12, 31))
-    except (CalendarError, DomainError) as exc:
+    except (DomainError, *translated_errors()) as exc:
         _fail(str(exc))
     for info in days:
         mark = "nghỉ   " if info.kind == "off" else "làm bù "
@@ -200,7 +199,7 @@ def dossiers_rebuild(
 
     from dossiers.models import Dossier
     from dossiers.service import rebuild
-    from procedures.errors import DomainError
+    from kernel.errors import DomainError
 
     engine = _engine()
     upgrade(engine)
@@ -280,8 +279,8 @@ def users_create(
     ] = None,
 ) -> None:
     """Create a user (or, with --demo, one per role)."""
-    from api.accounts import create_demo_users, create_user
-    from procedures.errors import DomainError
+    from accounts.service import create_demo_users, create_user
+    from kernel.errors import DomainError
 
     engine = _engine()
     upgrade(engine)
@@ -316,9 +315,9 @@ def users_reset_password(
     ],
 ) -> None:
     """Set a user's password: every token of the user is revoked, its failed sign-ins forgotten."""
-    from api.accounts import reset_password
-    from api.throttle import SignInThrottle
-    from procedures.errors import DomainError
+    from accounts.service import reset_password
+    from accounts.throttle import SignInThrottle
+    from kernel.errors import DomainError
 
     engine = _engine()
     upgrade(engine)

@@ -11,8 +11,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
+import api.models  # noqa: F401  (every table registered on SQLModel.metadata, which Alembic's env is handed)
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
@@ -115,7 +116,10 @@ def include_name(name: str | None, type_: str, _parent_names) -> bool:
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # migrations/env.py imports nothing of api: the composition root hands it what it compares
     config.attributes["engine"] = engine
+    config.attributes["target_metadata"] = SQLModel.metadata
+    config.attributes["include_name"] = include_name
     return config
 
 

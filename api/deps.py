@@ -12,10 +12,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from api import accounts
+from accounts import audit as audit_trail, service as accounts
 from api.settings import Settings
-from procedures.errors import DomainError, InvalidInput
-from sla.core.calendar import CalendarError
+from kernel.errors import DomainError, InvalidInput, as_domain_error
 
 
 async def get_settings(request: Request) -> Settings:  # async: no I/O, no thread hop
@@ -115,10 +114,10 @@ def _roll_back(request: Request, session: Session, exc: BaseException) -> None:
 
 def _status_of(exc: BaseException) -> int:
     """The status code the error handlers answer `exc` with (`api.errors`)."""
-    status = getattr(exc, "status_code", None)
+    status = getattr(as_domain_error(exc) or exc, "status_code", None)
     if isinstance(status, int):
         return status
-    if isinstance(exc, RequestValidationError | ValidationError | CalendarError | DataError):
+    if isinstance(exc, RequestValidationError | ValidationError | DataError):
         return 422
     return 500
 
@@ -138,7 +137,7 @@ def _record_apart(request: Request, outcome: str) -> None:
 def _record(session: Session, request: Request, outcome: str, *, commit: bool = False) -> None:
     fields = _audit_fields(request, outcome)
     try:
-        accounts.record(session, **fields)
+        audit_trail.record(session, **fields)
         if commit:
             session.commit()
     except OperationalError:

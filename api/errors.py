@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from procedures.errors import DomainError
-from sla.core.calendar import CalendarError
+import sla  # noqa: F401  (imported, sla has translated its core's errors: `install` handles them)
+from kernel.errors import DomainError, as_domain_error, translated_errors
 
 log = logging.getLogger("motcua.api")
 MAX_LISTED_ERRORS = 200  # an answer lists the first 200 problems and counts the rest
@@ -112,9 +112,11 @@ def install(app: FastAPI) -> None:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
-    @app.exception_handler(CalendarError)
-    async def _calendar(_: Request, exc: CalendarError):
-        return error_response(422, "invalid_input", str(exc))
+    async def _translated(request: Request, exc: Exception):
+        return await _domain(request, as_domain_error(exc))
+
+    for error in translated_errors():  # the pure core's errors (kernel.errors.translate)
+        app.exception_handler(error)(_translated)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):

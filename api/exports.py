@@ -12,9 +12,8 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.utils import get_column_letter
 
-
 from api.web.i18n import Formats
-from procedures.spreadsheets import csv_bytes, write_cell, xlsx_table
+from kernel.spreadsheets import csv_bytes, write_cell, xlsx_table
 from sla.core.calendar import LOCAL_TZ
 
 MEDIA_TYPES = {

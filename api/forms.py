@@ -15,14 +15,15 @@ from fastapi import Request
 from sqlalchemy import select
 from sqlmodel import Session
 
-from api.accounts import Principal, display_names
-from api.web.i18n import LABELS
+from accounts.service import Principal, display_names
 from api.security import dossier_view, mask, readable_dossier, scoped_agency
+from api.web.i18n import LABELS
 from dossiers.models import Dossier, DossierEvent
 from dossiers.schemas import DossierRead
-from procedures.errors import InvalidInput, NotFound
-from procedures.service import get_agency
+from kernel.errors import InvalidInput, NotFound
+from kernel.localtime import local_minute
 from procedures.models import Agency, Procedure
+from procedures.service import get_agency
 from sla.core.calendar import LOCAL_TZ
 
 FORMS = {
@@ -211,8 +212,8 @@ def intake_register(session: Session, principal: Principal, agency_code: str | N
                 "procedure": procedure_name,
                 "applicant": dossier.applicant_name,
                 "address": contact if shown else (mask(contact) if contact else ""),
-                "received_at": local(dossier.received_at).strftime("%d/%m/%Y %H:%M"),
-                "due_at": local(dossier.original_due_at).strftime("%d/%m/%Y %H:%M") if dossier.original_due_at else "",
+                "received_at": local_minute(dossier.received_at),
+                "due_at": local_minute(dossier.original_due_at) if dossier.original_due_at else "",
                 "clerk": names.get(actor, actor),
                 "status": LABELS.get(f"status.{dossier.status}", (dossier.status,))[0],
             }
@@ -235,8 +236,8 @@ def register_file_name(register: dict) -> str:
 
 
 def register_xlsx(register: dict) -> bytes:
-    """The register as an XLSX (formula-safe cells, `procedures.spreadsheets`): a title row, then the table."""
-    from procedures.spreadsheets import xlsx_table
+    """The register as an XLSX (formula-safe cells, `kernel.spreadsheets`): a title row, then the table."""
+    from kernel.spreadsheets import xlsx_table
 
     title = f"Sổ theo dõi hồ sơ – {register['agency'].name} – ngày {register['day']:%d/%m/%Y}"
     header = [label for _, label in REGISTER_COLUMNS]

@@ -1,5 +1,5 @@
 """Plain text at every door: path and query parameters and form fields hold no invisible, direction (bidi)
-or control characters. JSON bodies are held to the same rule by their shapes (`procedures.schemas.Input`).
+or control characters. JSON bodies are held to the same rule by their shapes (`kernel.schemas.Input`).
 
 One check for every route (the application's dependency), run before the route reads anything: a NUL
 byte in a dossier code never reaches the database (PostgreSQL would refuse it, SQLite would store it).
@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from api.deps import record_refusal
-from procedures.schemas import hidden_character_at, hidden_character_problem
+from kernel.schemas import hidden_character_at, hidden_character_problem
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -30,8 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from dossiers.lookup import CODE_MAX_LENGTH, normalise_code
-from procedures.db import UTCDateTime, utc_now
-from procedures.errors import DomainError, NotFound
+from kernel.db import UTCDateTime, utc_now
+from kernel.errors import DomainError, NotFound
 
 log = logging.getLogger("motcua.api")
 

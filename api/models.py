@@ -1,12 +1,10 @@
 """Every table of every domain, imported in one place for Alembic and the schema check."""
 
-from api.accounts import AccessToken, AuditEntry, User
+from accounts.models import AccessToken, AuditEntry, SignInFailure, User
 from api.limits import RateCounter
-from api.throttle import SignInFailure
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
-from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
-from sla.models import CalendarChange
+from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
 __all__ = [
     "AccessToken",

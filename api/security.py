@@ -10,12 +10,13 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
-from api.accounts import Principal, PrincipalCache, Role
+from accounts.models import Role
+from accounts.service import Principal, PrincipalCache
 from api.deps import SessionDep, audit_dossier
 from dossiers import service
 from dossiers.models import Dossier
 from dossiers.schemas import DossierRead, EventCreate
-from procedures.errors import Forbidden, Unauthorized
+from kernel.errors import Forbidden, Unauthorized
 from procedures.service import agency_tree, get_agency
 
 TOKEN_URL = "/api/v1/auth/token"

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     # How long a worker trusts a token it has checked; another worker serves a revoked token that long (0: never).
     principal_cache_seconds: float = Field(default=30, ge=0, le=3600)
     max_request_bytes: int = 12 * 1024 * 1024
-    # Sign-in throttling (per username; per client address with its own counts): see api/throttle.py.
+    # Sign-in throttling (per username; per client address with its own counts): see accounts/throttle.py.
     sign_in_free_attempts: int = Field(default=5, ge=0)
     sign_in_delay_seconds: float = Field(default=1, gt=0, le=3600)  # after the free attempts; doubles each failure
     sign_in_lock_after: int = Field(default=10, ge=1)

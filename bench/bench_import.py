@@ -44,7 +44,7 @@ from openpyxl import Workbook
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_intake import server  # noqa: E402  (the one way the benchmarks start uvicorn)
 
-from api.accounts import create_user, issue_token  # noqa: E402
+from accounts.service import create_user, issue_token  # noqa: E402
 from api.db import make_engine, session_scope, upgrade  # noqa: E402
 from procedures.catalogue_io import COLUMNS  # noqa: E402
 from seed.loader import load_catalogue  # noqa: E402

@@ -6,7 +6,7 @@ Run by hand (not a test) from the repository root. See bench/README.md, section 
 
 For each database (a SQLite file, then PostgreSQL) it creates a fresh database, loads the seed
 catalogue (`seed.loader.load_catalogue`, what `motcua seed catalogue` does), signs a clerk in at
-every receiving agency when the tree has accounts (`api.accounts`; before them requests name their
+every receiving agency when the tree has accounts (`accounts.service`; before them requests name their
 clerk in X-Actor), starts uvicorn with one worker (`api.app:create_app`) on 127.0.0.1 and a free
 port in a subprocess, and drives it from client threads over loopback, one keep-alive connection
 each:
@@ -60,7 +60,7 @@ from procedures.models import Agency, Procedure, ProcedureStep
 from seed.loader import load_catalogue
 
 try:
-    from api.accounts import create_user, issue_token
+    from accounts.service import create_user, issue_token
 except ImportError:  # a tree before accounts: requests name their clerk in X-Actor
     create_user = issue_token = None
 

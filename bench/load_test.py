@@ -5,7 +5,7 @@ Run by hand (not a test) from the repository root. See bench/README.md, section 
     .venv/bin/python bench/load_test.py                  # 50 clients, 60 s, 1 uvicorn worker
 
 It creates a fresh PostgreSQL database beside `--postgres-url`, migrates it, loads the seed
-catalogue and creates the users (`api.accounts.create_user`), one per client, clerks and managers
+catalogue and creates the users (`accounts.service.create_user`), one per client, clerks and managers
 spread over `--wards` wards, each with a bearer token. uvicorn serves `api.app:create_app` with
 `--workers` workers on 127.0.0.1 and a free port, with the log configuration of `motcua serve`
 (access log to a file). Before measuring, a history is written through the API (back-dated
@@ -53,7 +53,7 @@ import numpy as np
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from api.accounts import create_user, issue_token
+from accounts.service import create_user, issue_token
 from api.db import make_engine, session_scope, upgrade
 from api.logs import uvicorn_log_config
 from procedures.models import Agency, Procedure

@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dossiers.models import IdempotencyRecord
-from procedures.db import utc_now
-from procedures.errors import Conflict, InvalidInput
+from kernel.db import utc_now
+from kernel.errors import Conflict, InvalidInput
 
 
 def request_hash(scope: str, body: dict) -> str:

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent
 from dossiers.schemas import LocalInstant
-from procedures.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound
 from procedures.models import Agency, Procedure
 
 NOT_FOUND = (

@@ -6,7 +6,7 @@ import sqlmodel
 from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, false, text
 from sqlmodel import SQLModel
 
-from procedures.db import UTCDateTime, utc_now
+from kernel.db import UTCDateTime, utc_now
 
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
 RUNNING_STATUSES = (2, 4)  # received, processing: the clock runs (not waiting for a supplement or an obligation)

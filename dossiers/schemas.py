@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
+from kernel.schemas import MULTILINE, Input, IsoDateTime, ascii_digits
 from procedures.models import ComponentForm
-from procedures.schemas import MAX_COMPONENTS, MAX_COPIES, MULTILINE, Input, IsoDateTime, ascii_digits
+from procedures.schemas import MAX_COMPONENTS, MAX_COPIES
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES
 

@@ -39,28 +39,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers.models import (
-    CHANNEL_CODES,
-    Dossier,
-    DossierCodeCounter,
-    DossierComponent,
-    DossierEvent,
-    DueChange,
-    Stage,
-)
+from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierComponent, DossierEvent, DueChange, Stage
 from dossiers.schemas import (
     ApplicantRead,
     DossierCreate,
-    ReceivedComponent,
-    ReceivedComponentRead,
     DossierRead,
     DossierSummary,
     EventCreate,
     EventRead,
+    ReceivedComponent,
+    ReceivedComponentRead,
     StageRead,
 )
-from procedures.db import utc_now
-from procedures.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from kernel.db import utc_now
+from kernel.errors import Forbidden, InvalidInput, NotFound, as_domain_error, translated_errors
+from kernel.localtime import local_minute
 from procedures.models import Agency, Procedure
 from procedures.schemas import ComponentRead, component_key
 from procedures.service import (
@@ -83,10 +76,9 @@ from sla.core.batch import (
     micros_of,
     replay_batch,
 )
-from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, CalendarError, WorkingCalendar
+from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status, allowed_events
-from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
-from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, replay, rule_total_minutes
+from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
 
 CalendarFor = Callable[[str], WorkingCalendar]
 """The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
@@ -161,14 +153,6 @@ _NEXT_SEQUENCE = {
 
 class InsertedRow(SimpleNamespace):
     """A row written with a plain INSERT (dossiers at intake, events, stages), read like a loaded table model."""
-
-
-def _aware(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=LOCAL_TZ) if instant.tzinfo is None else instant
-
-
-def _local_text(instant: datetime) -> str:
-    return instant.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -400,16 +384,8 @@ def derive(
             receiving_agency_code=codes[dossier.receiving_agency_id],
             checked_from=checked_from,
         )
-    except CoreInvalidTransition as exc:
-        raise InvalidTransition(
-            str(exc),
-            message_id="invalid_transition",
-            event=exc.event_type,
-            status=STATUS_NAMES.get(exc.status) if exc.status is not None else None,
-            allowed=exc.allowed,
-        ) from exc
-    except (ReplayError, CalendarError) as exc:
-        raise InvalidInput(str(exc)) from exc
+    except translated_errors() as exc:  # the core's refusals (a transition, an event order, a calendar year)
+        raise as_domain_error(exc) from exc
     return Derivation(state, {code: agency_id for agency_id, code in codes.items()})
 
 
@@ -635,7 +611,7 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
         result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
         columns.add(members, result, calendar)
     for row, exc in sorted(columns.failed.items()):
-        if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
+        if not isinstance(exc, translated_errors()):
             raise exc
         report.failed[batch[row].code] = str(exc)
         log.warning("dossier %s not re-derived: %s", batch[row].code, exc)
@@ -996,11 +972,11 @@ def _dossier_code(agency_code: str, day, sequence: int) -> str:
 def _check_not_future(instant: datetime, now: datetime, what: str) -> None:
     if instant > now + CLOCK_SKEW:
         raise InvalidInput(
-            f"{what} {_local_text(instant)} is in the future (now {_local_text(now)}); "
+            f"{what} {local_minute(instant)} is in the future (now {local_minute(now)}); "
             "give the instant it happened, at most 5 minutes ahead",
             message_id="future_instant",
-            instant=_local_text(instant),
-            now=_local_text(now),
+            instant=local_minute(instant),
+            now=local_minute(now),
         )
 
 
@@ -1020,13 +996,13 @@ def _backdate_reason(
         if reason:
             raise InvalidInput(
                 f"backdate_reason is only for an instant more than {minutes} minutes before now; "
-                f"{what} {_local_text(instant)} is within that grace (now {_local_text(now)}): leave the reason out",
+                f"{what} {local_minute(instant)} is within that grace (now {local_minute(now)}): leave the reason out",
                 message_id="backdate_reason_within_grace",
                 minutes=minutes,
             )
         return None
     rule = (
-        f"{what} {_local_text(instant)} is more than {minutes} minutes before now ({_local_text(now)}): "
+        f"{what} {local_minute(instant)} is more than {minutes} minutes before now ({local_minute(now)}): "
         f"recording it that far back needs the {BACKDATING_ROLES} role and a backdate_reason, "
         "and it is counted as recorded late (docs/event-time.md)"
     )
@@ -1035,14 +1011,14 @@ def _backdate_reason(
             f"{rule}; leave it out to record it now, or ask a manager",
             message_id="backdate_forbidden",
             minutes=minutes,
-            instant=_local_text(instant),
+            instant=local_minute(instant),
         )
     if not reason:
         raise InvalidInput(
             f"{rule}; give backdate_reason: why it is recorded only now",
             message_id="backdate_reason_missing",
             minutes=minutes,
-            instant=_local_text(instant),
+            instant=local_minute(instant),
         )
     return reason
 
@@ -1088,7 +1064,7 @@ def intake(
     The clock is replayed before the first write, so the dossier row goes in with its derived columns.
     `may_backdate` (the user is a manager or an administrator) and `rules`: docs/event-time.md.
     """
-    at = _aware(data.received_at) if data.received_at else now
+    at = data.received_at or now
     _check_not_future(at, now, "received_at")
     backdate_reason = _backdate_reason(
         at, now, "received_at", data.backdate_reason, may_backdate=may_backdate, rules=rules
@@ -1217,15 +1193,15 @@ def append_event(
         authorize(dossier, data)
     # read-only here: plain rows cost a fraction of table-model objects
     events = list(session.connection().execute(_EVENT_ROWS, {"dossier_id": dossier.id}))
-    at = _aware(data.at) if data.at else now
+    at = data.at or now
     _check_not_future(at, now, "the event time")
     if events and at < events[-1].at:
         raise InvalidInput(
-            f"the event time {_local_text(at)} is before the previous event ({events[-1].type} at "
-            f"{_local_text(events[-1].at)}); events are recorded in time order",
+            f"the event time {local_minute(at)} is before the previous event ({events[-1].type} at "
+            f"{local_minute(events[-1].at)}); events are recorded in time order",
             message_id="event_before_previous",
-            instant=_local_text(at),
-            previous=_local_text(events[-1].at),
+            instant=local_minute(at),
+            previous=local_minute(events[-1].at),
         )
     backdate_reason = _backdate_reason(
         at, now, "the event time", data.backdate_reason, may_backdate=may_backdate, rules=rules
@@ -1254,7 +1230,7 @@ def append_event(
         to_agency_id=ids.get(data.to_agency),
         reason=data.reason,
         result=data.result,
-        new_due_at=_aware(data.new_due_at) if data.new_due_at else None,
+        new_due_at=data.new_due_at,
         idempotency_key=idempotency_key,
         backdate_reason=backdate_reason,
     )
@@ -1296,12 +1272,12 @@ def _check_apology(
         limit = calendar.shift(state.original_due_at, extension)
         if event.new_due_at > limit:
             raise InvalidInput(
-                f"the new appointment {_local_text(event.new_due_at)} is too far: an apology moves the due at most "
+                f"the new appointment {local_minute(event.new_due_at)} is too far: an apology moves the due at most "
                 f"{extension / calendar.minutes_per_day:g} working days (the procedure's own time"
                 f"{'' if rules.apology_max_extension == 1 else f' × {rules.apology_max_extension:g}'}) after the "
-                f"original due {_local_text(state.original_due_at)}, so at the latest {_local_text(limit)}",
+                f"original due {local_minute(state.original_due_at)}, so at the latest {local_minute(limit)}",
                 message_id="apology_too_far",
-                latest=_local_text(limit),
+                latest=local_minute(limit),
             )
     recorded = now if rules.backdate_grace is not None else event.at  # history: as if recorded when dated
     return due_before is not None and calendar.minutes_between(recorded, due_before) < calendar.minutes_per_day

@@ -26,20 +26,20 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
-from procedures.db import analyze
-from procedures.errors import InvalidInput
+from kernel.db import analyze
+from kernel.errors import InvalidInput
+from kernel.spreadsheets import csv_bytes, csv_restore, xlsx_table
 from procedures.models import Field, Procedure
 from procedures.schemas import FieldIn, ProcedureCreate, ProcedureRead, StepIn
 from procedures.service import (
-    agency_tree,
     PreparedVersions,
+    agency_tree,
     check_rule,
     prepare_versions,
     to_read,
     upsert_fields,
     write_versions,
 )
-from procedures.spreadsheets import csv_bytes, csv_restore, xlsx_table
 
 COLUMNS = (
     "code",

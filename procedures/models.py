@@ -7,7 +7,7 @@ import sqlmodel
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import SQLModel
 
-from procedures.db import StampRow, UTCDateTime, utc_now  # also sets the naming convention before any table
+from kernel.db import StampRow, UTCDateTime, utc_now  # also sets the naming convention before any table
 
 
 class AgencyLevel(StrEnum):

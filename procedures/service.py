@@ -10,8 +10,8 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
 from unidecode import unidecode
 
-from procedures.db import new_stamp, utc_now
-from procedures.errors import Conflict, InvalidInput, NotFound
+from kernel.db import new_stamp, utc_now
+from kernel.errors import Conflict, InvalidInput, NotFound
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureComponent, ProcedureStep, TimeUnit
 from procedures.schemas import (
     NATIONAL_CODE,

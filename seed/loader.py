@@ -7,8 +7,8 @@ from importlib import resources
 
 from sqlmodel import Session
 
+from kernel.db import analyze
 from procedures.catalogue_io import check_catalogue, parse_records, read_records, write_catalogue
-from procedures.db import analyze
 from procedures.schemas import AgencyIn
 from procedures.service import upsert_agencies
 from seed.calendar import national_overrides

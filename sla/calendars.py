@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlmodel import Session
 
-from procedures.db import new_stamp
-from procedures.errors import InvalidInput, NotFound
+from kernel.db import new_stamp
+from kernel.errors import InvalidInput, NotFound
+from kernel.schemas import Input, IsoDate
 from procedures.models import Agency
-from procedures.schemas import Input, IsoDate
 from procedures.service import KnownAgency, agency_tree, get_agency
 from sla.core.calendar import Override, WorkingCalendar
 from sla.core.hours import parse_working_hours

@@ -6,7 +6,7 @@ import sqlmodel
 from sqlalchemy import JSON, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import SQLModel
 
-from procedures.db import StampRow, UTCDateTime, utc_now
+from kernel.db import StampRow, UTCDateTime, utc_now
 
 NATIONAL = "national"
 

@@ -21,8 +21,8 @@ from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select,
 from sqlmodel import Session
 
 from dossiers.models import FLAGGED_EVENT_CONDITION, Dossier, DossierEvent, Stage
-from procedures.db import UTCDateTime
-from procedures.errors import InvalidInput
+from kernel.db import UTCDateTime
+from kernel.errors import InvalidInput
 from procedures.models import Agency, Field, Procedure
 from procedures.service import agency_subtree_ids
 from sla.core.calendar import LOCAL_TZ

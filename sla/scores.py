@@ -2,7 +2,7 @@
 
 from sqlmodel import Session
 
-from procedures.errors import InvalidInput
+from kernel.errors import InvalidInput
 from sla.core.rates import ParScoring, index_scores, period_bounds
 from sla.reports import Period, period_report
 

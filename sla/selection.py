@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session
 
-from procedures.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound
 from procedures.models import Field, Procedure
 from procedures.service import search_procedures
 

@@ -5,7 +5,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlmodel import Session
 
-from procedures.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound
 from procedures.models import Agency
 from sla.core.rates import period_bounds
 from sla.models import JobRun, PeriodSnapshot

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from api.accounts import create_user, issue_token
+from accounts.service import create_user, issue_token
 from api.app import create_app
 from api.db import make_engine, upgrade
 from api.settings import Settings

@@ -1,6 +1,6 @@
 """Sign-in (OAuth2 password flow) and sign-out, passwords, users and the audit trail."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -9,16 +9,16 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api import accounts
-from api.accounts import Role
+from accounts import service as accounts
+from accounts.audit import AuditFilter, audit_entries
+from accounts.models import Role, User
+from accounts.throttle import TooManyAttempts
 from api.deps import FAILED_SIGN_IN, PagingDep, SessionDep
 from api.errors import error_response
 from api.security import PrincipalDep, allow, bearer
-from api.throttle import TooManyAttempts
-from procedures.errors import DomainError, Forbidden, Unauthorized
-from procedures.schemas import Input, IsoDateTime
+from kernel.errors import DomainError, Forbidden, Unauthorized
+from kernel.schemas import Input, IsoDateTime
 from procedures.service import agency_tree
-from sla.core.calendar import LOCAL_TZ
 
 router = APIRouter(tags=["accounts"])
 admin = [Depends(allow())]
@@ -209,7 +209,7 @@ def reset_password(
     return Response(status_code=204)
 
 
-def _agency_code(session, user: accounts.User) -> str | None:
+def _agency_code(session, user: User) -> str | None:
     return agency_tree(session).by_id[user.agency_id].code if user.agency_id is not None else None
 
 
@@ -242,7 +242,7 @@ def audit_trail(
     """The audit trail, newest first, one page (`page`, `page_size`; the count in X-Total-Count): every write
     (refused and failed ones too), failed sign-ins, reads that showed a dossier's personal data, and public
     lookups. Filters combine; columns are described in docs/audit.md."""
-    where = accounts.AuditFilter(
+    where = AuditFilter(
         username=username,
         dossier_code=dossier.strip() if dossier else None,
         action=action,
@@ -250,13 +250,9 @@ def audit_trail(
         path=path,
         outcome=outcome,
         personal_data=personal_data,
-        since=_aware(from_),
-        until=_aware(to),
+        since=from_,
+        until=to,
     )
     page_size = limit or paging.page_size
-    rows, total = accounts.audit_entries(session, where, page=paging.page, page_size=page_size)
+    rows, total = audit_entries(session, where, page=paging.page, page_size=page_size)
     return JSONResponse(jsonable_encoder(rows), headers={"X-Total-Count": str(total)})
-
-
-def _aware(instant: datetime | None) -> datetime | None:
-    return instant.replace(tzinfo=LOCAL_TZ) if instant is not None and instant.tzinfo is None else instant

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api.deps import SessionDep
 from api.security import allow, current_principal
-from procedures.errors import InvalidInput
-from procedures.schemas import IsoDateTime
+from kernel.errors import InvalidInput
+from kernel.schemas import IsoDateTime
 from sla import calendars
 from sla.core.calendar import LOCAL_TZ, Unit
 
@@ -22,10 +22,6 @@ InstantQuery = Annotated[
 ]
 AgencyQuery = Annotated[str | None, Query(max_length=64, description="agency e-ID code: its own closures and hours")]
 OverrideId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the override's id (GET /calendar/overrides)")]
-
-
-def _aware(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=LOCAL_TZ) if instant.tzinfo is None else instant
 
 
 def _local(instant: datetime) -> str:
@@ -52,7 +48,7 @@ def due(
     """The clock start and due instant of a dossier received at `start`."""
     if amount is None and unit != Unit.SAME_DAY:
         raise InvalidInput(f"unit {unit.value} needs an amount (a number ≥ 0; working_days in halves)")
-    received = _aware(start)
+    received = start
     clock_start, due_at = _calendar(request, session, agency).due_at(received, amount, unit, cutoff)
     return {
         "start": _local(received),
@@ -66,7 +62,6 @@ def due(
 @router.get("/elapsed")
 def elapsed(request: Request, session: SessionDep, start: InstantQuery, end: InstantQuery, agency: AgencyQuery = None):
     """Working time between two instants."""
-    start, end = _aware(start), _aware(end)
     if end < start:
         raise InvalidInput(f"end {_local(end)} is before start {_local(start)}: give end ≥ start")
     calendar = _calendar(request, session, agency)

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from api import exports
 from api.deps import PagingDep, SessionDep
 from api.security import current_principal
+from kernel.schemas import IsoDate, Page
 from procedures import catalogue_io, service
 from procedures.models import AgencyLevel, ProcedureLevel
-from procedures.schemas import AgencyRead, FieldRead, IsoDate, Page, ProcedureRead
+from procedures.schemas import AgencyRead, FieldRead, ProcedureRead
 
 router = APIRouter(tags=["catalogue"], dependencies=[Depends(current_principal)])
 

@@ -5,8 +5,8 @@ from fastapi import APIRouter, Depends, Request, UploadFile, status
 from api.deps import SessionDep, SettingsDep
 from api.security import allow
 from api.settings import Settings
+from kernel.errors import InvalidInput
 from procedures import catalogue_io, service
-from procedures.errors import InvalidInput
 from procedures.schemas import ProcedureCreate, ProcedureRead, ProcedureUpdate, ProcedureVersionCreate
 
 router = APIRouter(tags=["catalogue administration"], dependencies=[Depends(allow())])

@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from accounts.models import Role
+from accounts.service import Principal
 from api import forms
-from api.accounts import Principal, Role
 from api.deps import PagingDep, SessionDep, audit_dossier, audit_read
 from api.exports import documented_downloads, search_xlsx
 from api.security import (
@@ -32,10 +33,10 @@ from api.security import (
 )
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, DossierRead, DossierSummary, EventCreate
-from procedures.errors import Forbidden
-from procedures.schemas import IsoDateTime, Page
+from kernel.errors import Forbidden
+from kernel.localtime import local_minute
+from kernel.schemas import IsoDateTime, Page
 from procedures.service import get_agency
-from sla.core.calendar import LOCAL_TZ
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -89,8 +90,7 @@ def backdating_note(event) -> str:
     """What the audit row says of a back-dated event (docs/event-time.md); empty for any other."""
     if event.backdate_reason is None:
         return ""
-    at = event.at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
-    return f"; {event.type} back-dated to {at}: {event.backdate_reason}"
+    return f"; {event.type} back-dated to {local_minute(event.at)}: {event.backdate_reason}"
 
 
 def _json(model: BaseModel, status_code: int = 200) -> Response:
@@ -189,12 +189,9 @@ def list_dossiers(
     """The dossiers of your scope, newest first. `total` counts up to 10,000: past it `total_capped` is true
     ("more than 10,000"). An XLSX export is audited (docs/audit.md)."""
 
-    def aware(value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=LOCAL_TZ) if value and value.tzinfo is None else value
-
     filters = {
         "agency": agency, "status": status, "procedure": procedure, "field": field,
-        "received_from": aware(received_from), "received_to": aware(received_to),
+        "received_from": received_from, "received_to": received_to,
         "q": q, "code": code, "name": name, "phone": phone, "id_number": id_number,
     }  # fmt: skip
     if format == "xlsx":

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from api import exports
 from api.deps import SessionDep
 from api.security import READERS_OF_REPORTS, PrincipalDep, allow, scoped_agency
-from procedures.spreadsheets import csv_bytes
+from kernel.spreadsheets import csv_bytes
 from sla import snapshots
 
 router = APIRouter(tags=["jobs and index"], dependencies=[Depends(allow(*READERS_OF_REPORTS))])

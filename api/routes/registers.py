@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from accounts.service import Principal
 from api import forms
-from api.accounts import Principal
-from api.security import STAFF, allow
 from api.deps import SessionDep
+from api.security import STAFF, allow
 from sla.core.calendar import LOCAL_TZ
 
 router = APIRouter(prefix="/registers", tags=["dossiers"])

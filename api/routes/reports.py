@@ -7,11 +7,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from accounts.models import Role
+from accounts.service import Principal
 from api import exports
-from api.accounts import Principal, Role
 from api.deps import PagingDep, SessionDep
 from api.security import READERS_OF_REPORTS, allow, scoped_agency
-from procedures.schemas import IsoDate
+from kernel.schemas import IsoDate
 from procedures.service import get_agency
 from sla import queues, reports, scores
 from sla.core.calendar import LOCAL_TZ

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api.accounts import Principal
+from accounts.service import Principal
 from api.deps import Paging, PagingDep, SessionDep
 from api.security import STAFF, allow, scoped_agency
 from procedures.service import get_agency

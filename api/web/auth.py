@@ -16,13 +16,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from api import accounts
-from api.accounts import Principal, Role
+from accounts import service as accounts
+from accounts.models import Role
+from accounts.service import Principal
+from accounts.throttle import TooManyAttempts
 from api.deps import FAILED_SIGN_IN, SessionDep
 from api.security import token_principal
-from api.throttle import TooManyAttempts
 from api.web.common import PageRoute, Problem, keep_lang, render
-from procedures.errors import Forbidden, Unauthorized
+from kernel.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "motcua_session"
 SIGN_IN_CSRF_COOKIE = "motcua_sign_in"  # the pre-session secret of the sign-in form

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from api.accounts import Role
+from accounts.models import Role
 from api.deps import SessionDep
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, keep_lang, render, typed_date
-from procedures.errors import Forbidden
+from kernel.errors import Forbidden
 from sla import calendars
 from sla.core.calendar import LOCAL_TZ, DayInfo
 

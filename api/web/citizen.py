@@ -12,7 +12,7 @@ from api.deps import SessionDep, audit_dossier
 from api.limits import LookupAttemptDep, RateLimited
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, render
 from dossiers import lookup as dossier_lookup
-from procedures.errors import NotFound
+from kernel.errors import NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

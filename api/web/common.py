@@ -14,13 +14,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.accounts import Principal, Role
+import sla  # noqa: F401  (imported, sla has translated its core's errors: PAGE_ERRORS lists them)
+from accounts.models import Role
+from accounts.service import Principal
 from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formats, translator
 from api.web.messages import page_messages
+from kernel.errors import DomainError, InvalidInput, as_domain_error, translated_errors
+from kernel.schemas import DateFormatError, parse_day_first
 from procedures import service as catalogue
-from procedures.errors import DomainError, InvalidInput
-from procedures.schemas import AgencyRead, DateFormatError, parse_day_first
-from sla.core.calendar import CalendarError
+from procedures.schemas import AgencyRead
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -115,6 +117,7 @@ class Problem:
 
     @classmethod
     def of(cls, exc: Exception) -> "Problem":
+        exc = as_domain_error(exc) or exc  # the core's errors, translated once (kernel.errors)
         if isinstance(exc, DomainError):
             return cls(exc.status_code, exc.error, exc.detail, exc.errors or [], exc.message_id, exc.params, type(exc))
         if isinstance(exc, ValidationError | RequestValidationError):
@@ -122,12 +125,10 @@ class Problem:
             detail = "; ".join(_describe(p) for p in problems)
             params = {"problems": problems}
             return cls(422, "invalid_input", detail, message_id="input", params=params, kind=InvalidInput)
-        if isinstance(exc, CalendarError):
-            return cls(422, "invalid_input", str(exc), kind=InvalidInput)
         raise TypeError(f"not a domain error: {exc!r}")
 
 
-PAGE_ERRORS = (DomainError, ValidationError, RequestValidationError, CalendarError)
+PAGE_ERRORS = (DomainError, ValidationError, RequestValidationError, *translated_errors())
 
 
 def _describe(problem: dict) -> str:
@@ -195,7 +196,7 @@ WORDED = "worded"
 
 def typed_date(request: Request, value: str | None, label_key: str, *, date_only: bool = False) -> str | None:
     """A date (`date_only`) or date-time typed in a page's form (dd/mm/yyyy HH:mm, dd/mm/yyyy or ISO,
-    `procedures.schemas.parse_day_first`), as ISO text for the API's shapes; None when left empty.
+    `kernel.schemas.parse_day_first`), as ISO text for the API's shapes; None when left empty.
 
     Day first whatever the browser's locale. Unreadable: InvalidInput naming the field (its label,
     `label_key` in api/web/i18n.py) and the accepted forms, in the page's language.

@@ -11,11 +11,9 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from api.accounts import display_names
-from api.deps import SessionDep, audit_dossier
+from accounts.service import Principal, display_names
 from api import forms
-from api.accounts import Principal
-from api.deps import Paging
+from api.deps import Paging, SessionDep, audit_dossier
 from api.forms import FORM_NUMBER_PATTERN
 from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, search_download, time_policy
 from api.routes.registers import XLSX
@@ -35,8 +33,8 @@ from api.web.common import (
 )
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
+from kernel.errors import Forbidden, InvalidInput
 from procedures import service as catalogue
-from procedures.errors import Forbidden, InvalidInput
 from procedures.schemas import AgencyRead
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES, Status

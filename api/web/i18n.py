@@ -6,7 +6,7 @@ Labels are looked up by key; a missing key is an error (tests render every page 
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sla.core.calendar import LOCAL_TZ
+from kernel.localtime import LOCAL_TZ, local_minute
 
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
@@ -554,7 +554,7 @@ class Formats:
         return instant.astimezone(LOCAL_TZ) if instant else None
 
     def when(self, instant: datetime | None) -> str:
-        return self.local(instant).strftime("%d/%m/%Y %H:%M") if instant else "—"
+        return local_minute(instant) if instant else "—"
 
     @staticmethod
     def day(value: date | None) -> str:

@@ -2,15 +2,15 @@
 
 The JSON API answers with the English `detail` its services wrote. Pages do not show that text: they
 look the error up by its class and its stable `message_id` (set where it is raised, with `params`,
-procedures/errors.py) in MESSAGES, else say what the class means in general (FALLBACK). Input errors
+kernel/errors.py) in MESSAGES, else say what the class means in general (FALLBACK). Input errors
 (pydantic) are told per field, by the error's type.
 """
 
 from collections.abc import Callable, Iterable
 
-from api.throttle import TooManyAttempts
+from accounts.throttle import TooManyAttempts
 from api.web.i18n import LABELS, LANGUAGES, Formats
-from procedures.errors import Conflict, DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, Unauthorized
+from kernel.errors import Conflict, DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, Unauthorized
 
 VI, EN = LANGUAGES
 

@@ -6,7 +6,7 @@ Server-rendered (Jinja2); forms post to page routes that call the same services 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
-from api.accounts import Role
+from accounts.models import Role
 from api.security import STAFF
 from api.web import auth, calendar_view, citizen, dashboard, desk
 from api.web.auth import page_access

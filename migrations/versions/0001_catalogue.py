@@ -8,7 +8,7 @@ Create Date: 2026-11-22 09:14:03.773114
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0001'

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 09:16:49.053867
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0002'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table('calendar_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('changed_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_state'))
     )
     op.create_table('calendar_override',
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('legal_ref', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('off', 'workday')", name=op.f('ck_calendar_override_kind_valid')),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_calendar_override_agency_id_agency')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_override')),

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 09:28:46.228089
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0004'

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 09:33:05.428889
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0005'
@@ -25,8 +25,8 @@ def upgrade() -> None:
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('started_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', procedures.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rows_written', sa.Integer(), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=True),
     sa.CheckConstraint("status IN ('running', 'done', 'failed')", name=op.f('ck_job_run_status_valid')),
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
-    sa.Column('frozen_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('frozen_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('counts', sa.JSON(), nullable=False),
     sa.Column('scores', sa.JSON(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
@@ -76,9 +76,9 @@ def upgrade() -> None:
     op.create_table('due_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dossier_id', sa.Integer(), nullable=False),
-    sa.Column('recorded_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('old_due_at', procedures.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('new_due_at', procedures.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recorded_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('old_due_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('new_due_at', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.ForeignKeyConstraint(['dossier_id'], ['dossier.id'], name=op.f('fk_due_change_dossier_id_dossier')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_due_change'))
@@ -90,7 +90,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_dossier_finished_at', ['finished_at'], unique=False)
 
     with op.batch_alter_table('procedure', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('updated_at', procedures.db.UTCDateTime(timezone=True), nullable=False, server_default=sa.func.now()))
+        batch_op.add_column(sa.Column('updated_at', kernel.db.UTCDateTime(timezone=True), nullable=False, server_default=sa.func.now()))
 
 
 

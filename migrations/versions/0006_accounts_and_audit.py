@@ -8,7 +8,7 @@ Create Date: 2026-11-22 09:40:34.226644
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0006'
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
     sa.Column('client_address', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("role IN ('admin', 'manager', 'clerk', 'officer', 'viewer')", name=op.f('ck_app_user_role_valid')),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_app_user_agency_id_agency')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_app_user'))
@@ -52,8 +52,8 @@ def upgrade() -> None:
     op.create_table('access_token',
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('expires_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_access_token_user_id_app_user')),
     sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_access_token'))
     )

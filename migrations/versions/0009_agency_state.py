@@ -10,7 +10,7 @@ import uuid
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0009'
@@ -23,11 +23,11 @@ def upgrade() -> None:
     agency_state = op.create_table('agency_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('changed_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agency_state'))
     )
     # A stamp of its own for every database, so that trees cached by stamp are never mixed up.
-    op.bulk_insert(agency_state, [{'id': 1, 'version': uuid.uuid4().hex, 'changed_at': procedures.db.utc_now()}])
+    op.bulk_insert(agency_state, [{'id': 1, 'version': uuid.uuid4().hex, 'changed_at': kernel.db.utc_now()}])
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ Create Date: 2026-12-03 09:00:00
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0010'
@@ -34,7 +34,7 @@ def upgrade() -> None:
             'ix_dossier_event_flagged', ['recorded_at'], unique=False, postgresql_where=FLAGGED, sqlite_where=FLAGGED
         )
     with op.batch_alter_table('dossier', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('clock_stopped_since', procedures.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('clock_stopped_since', kernel.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.drop_index('ix_dossier_report')
         batch_op.create_index('ix_dossier_report', [*REPORT_COLUMNS, 'clock_stopped_since'], unique=False)
         batch_op.create_index(

@@ -14,7 +14,7 @@ import unicodedata
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0011'
@@ -31,8 +31,8 @@ def upgrade() -> None:
     op.create_table('sign_in_failure',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('last_failed_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('blocked_until', procedures.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_failed_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('blocked_until', kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_sign_in_failure'))
     )
 

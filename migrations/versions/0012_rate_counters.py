@@ -8,7 +8,7 @@ Create Date: 2026-12-04 18:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0012'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table('rate_counter',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.Column('expires_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_counter'))
     )
     with op.batch_alter_table('rate_counter', schema=None) as batch_op:

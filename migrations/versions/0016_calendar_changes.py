@@ -8,7 +8,7 @@ Create Date: 2026-12-04 18:30:00.000000
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import procedures.db
+import kernel.db
 
 
 revision = '0016'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('day', sa.Date(), nullable=True),
     sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('changed_at', procedures.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_change'))
     )
     with op.batch_alter_table('calendar_change', schema=None) as batch_op:

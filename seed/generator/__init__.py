@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
-from procedures.db import analyze
+from kernel.db import analyze
+from kernel.localtime import local_minute
 from seed.generator import realism as R
 from seed.generator.check import mismatches
 from seed.generator.city import (
@@ -85,7 +86,7 @@ class GenerateReport:
             f"{self.dossiers} dossiers, {self.events} events, {self.stages} stages, {self.counters} code counters "
             f"for {self.year} (seed {self.seed}) in {self.seconds:.1f} s; statuses: {statuses}; "
             f"late {self.late_share:.1%} of resolved; {self.open_overdue} open and overdue at "
-            f"{self.now.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}; {self.checked} dossiers re-derived and identical"
+            f"{local_minute(self.now)}; {self.checked} dossiers re-derived and identical"
         )
 
 

@@ -28,6 +28,9 @@ import numpy as np
 
 DEFAULT_WORKING_HOURS: tuple[tuple[time, time], ...] = ((time(8), time(12)), (time(13), time(17)))
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LOCAL_MINUTE_FORMAT = "%d/%m/%Y %H:%M"
+"""How the core's messages write a local instant. The core imports nothing of ours: this and `LOCAL_TZ` are its
+own copies of `kernel.localtime`'s (a test holds them equal)."""
 
 OUTCOME_EARLY, OUTCOME_ON_TIME, OUTCOME_LATE = 0, 1, 2
 OUTCOME_NAMES = ("early", "on_time", "late")
@@ -603,7 +606,7 @@ def _datetime_at(utc_minute: int | np.integer) -> datetime:
 
 def _local_text(utc_instant: np.datetime64) -> str:
     local = utc_instant.astype(datetime) + _LOCAL_OFFSET
-    return local.strftime("%d/%m/%Y %H:%M") + " (UTC+07:00)"
+    return local.strftime(LOCAL_MINUTE_FORMAT) + " (UTC+07:00)"
 
 
 def _cutoff_minute(cutoff: time | None) -> int | None:

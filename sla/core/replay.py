@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time
 
 import numpy as np
 
-from sla.core.calendar import LOCAL_TZ, OUTCOME_LATE, OUTCOME_NAMES, Unit, WorkingCalendar
+from sla.core.calendar import LOCAL_MINUTE_FORMAT, LOCAL_TZ, OUTCOME_LATE, OUTCOME_NAMES, Unit, WorkingCalendar
 from sla.core.lifecycle import Status, next_status
 
 STEP_EXCLUDED = "excluded"
@@ -205,7 +205,7 @@ def _utc(value: datetime, what: str) -> datetime:
 
 
 def _local(value: datetime) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+    return value.astimezone(LOCAL_TZ).strftime(LOCAL_MINUTE_FORMAT)
 
 
 class _Stage:

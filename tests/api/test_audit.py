@@ -11,13 +11,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from api import accounts
+from accounts import service as accounts
+from accounts.audit import storable
+from accounts.models import User
 from api.deps import SessionDep
 from api.limits import LookupAttempt, RateLimited
 from api.web.auth import csrf_token
 from api.web.common import PageRoute
 from dossiers.models import Dossier
-from procedures.errors import Conflict
+from kernel.errors import Conflict
 from tests.conftest import OTHER_WARD, PASSWORD, WARD, sign_in_csrf
 
 API = "/api/v1"
@@ -114,7 +116,7 @@ def test_a_page_that_refuses_keeps_nothing_but_its_audit_row(app, client, sessio
     app.include_router(router)
     response = client.post("/test-only/half-write")
     assert response.status_code == 409 and "xung đột với dữ liệu hiện có" in response.text  # the page's words
-    assert session.execute(select(accounts.User).where(accounts.User.username == "half-written")).first() is None
+    assert session.execute(select(User).where(User.username == "half-written")).first() is None
     assert trail(client, path="/test-only/")[0]["outcome"] == "refused 409"
 
 
@@ -170,7 +172,7 @@ def test_control_characters_are_escaped_and_long_values_clipped(client, client_a
     row = trail(client, method="POST", outcome="refused 422")[0]
     assert len(row["path"]) == 500 and row["path"].startswith("/api/v1/dossiers/xxx")
     assert len(row["dossier_code"]) == 80
-    assert accounts.storable("a\x00b\n\u202e\u200bc", 100) == "a\\x00b\\n\\u202e\\u200bc"
+    assert storable("a\x00b\n\u202e\u200bc", 100) == "a\\x00b\\n\\u202e\\u200bc"
 
 
 @pytest.fixture

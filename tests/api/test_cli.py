@@ -104,7 +104,8 @@ def test_users_reset_password_sets_it_and_revokes_the_tokens(database):
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from api.accounts import AccessToken, issue_token
+    from accounts.models import AccessToken
+    from accounts.service import issue_token
     from api.db import make_engine
 
     created = runner.invoke(
@@ -132,7 +133,7 @@ def test_users_create_with_a_full_name_and_demo_names(database):
     from sqlalchemy import select
     from sqlmodel import Session
 
-    from api.accounts import User
+    from accounts.models import User
     from api.db import make_engine
 
     created = runner.invoke(

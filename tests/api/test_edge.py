@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
-from api.accounts import AuditEntry
+from accounts.models import AuditEntry
 from api.app import create_app
 from api.cli import SERVER
 from api.edge import ClientAddress, parse_networks

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from api.accounts import create_user, issue_token
+from accounts.service import create_user, issue_token
 from api.db import make_engine, upgrade
 from dossiers.models import Dossier, DossierEvent, IdempotencyRecord
 from seed.loader import load_catalogue

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from api.accounts import User
+from accounts.models import User
 from api.web.auth import SESSION_COOKIE
 from dossiers.models import Dossier
-from procedures.db import utc_now
+from kernel.db import utc_now
 from tests.conftest import PASSWORD, WARD, signed_in
 
 API = "/api/v1"

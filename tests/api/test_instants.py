@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
 
-from procedures.db import UTCDateTime
+from kernel.db import UTCDateTime
 
 ICT = timezone(timedelta(hours=7))
 

@@ -16,7 +16,7 @@ from api.app import create_app
 from api.limits import DatabaseStorage, RateCounter
 from api.settings import Settings
 from dossiers import lookup
-from procedures.db import utc_now
+from kernel.db import utc_now
 
 API = "/api/v1"
 WARD = "000.01.01.H26"

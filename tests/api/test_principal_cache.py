@@ -8,8 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
-from api import accounts
-from api.accounts import PrincipalCache, User, issue_token
+from accounts import service as accounts
+from accounts.models import User
+from accounts.service import PrincipalCache, issue_token
 from api.web.auth import SESSION_COOKIE, csrf_token
 from tests.conftest import OTHER_WARD, PASSWORD, WARD, bearer
 

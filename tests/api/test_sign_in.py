@@ -17,13 +17,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import column, func, select, table, text
 from sqlmodel import Session
 
-from api import accounts
+from accounts import service as accounts
+from accounts.models import User
+from accounts.throttle import DatabaseFailureStore, RedisFailureStore, SignInThrottle, ThrottleRule
 from api.app import create_app
 from api.db import make_engine, upgrade
 from api.settings import Settings
-from api.throttle import DatabaseFailureStore, RedisFailureStore, SignInThrottle, ThrottleRule
 from api.web.auth import SIGN_IN_CSRF_COOKIE
-from procedures.db import utc_now
+from kernel.db import utc_now
 from tests.conftest import PASSWORD, WARD, _postgres_database, bearer, sign_in_csrf
 
 API = "/api/v1"
@@ -262,7 +263,7 @@ def test_usernames_outside_the_alphabet_are_refused(client, username):
     body = {"username": username, "password": "a long passphrase", "role": "viewer", "agency_code": WARD}
     refused = client.post(f"{API}/users", json=body)
     assert refused.status_code == 422
-    # an invisible character meets the rule of every text input first (procedures.schemas.Input)
+    # an invisible character meets the rule of every text input first (kernel.schemas.Input)
     expected = "contains U+200B" if "\u200b" in username else "letters a-z, digits, '.', '_' or '-'"
     assert expected in refused.json()["detail"]
 
@@ -333,7 +334,7 @@ def test_parallel_creates_of_one_username_answer_one_201_and_409s(fresh_engine, 
     assert {answer.json()["detail"] for answer in answers if answer.status_code == 409} == {"user 'racer' exists"}
     assert "$argon2" not in caplog.text
     with Session(fresh_engine) as session:
-        assert session.execute(select(func.count()).where(accounts.User.username == "racer")).scalar_one() == 1
+        assert session.execute(select(func.count()).where(User.username == "racer")).scalar_one() == 1
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,12 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.accounts import AuditEntry
+from accounts.models import AuditEntry
 from api.web.auth import SESSION_COOKIE
 from dossiers import service
 from dossiers.models import DossierEvent
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
-from procedures.errors import Forbidden, InvalidInput
+from kernel.errors import Forbidden, InvalidInput
 from sla import reports
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ

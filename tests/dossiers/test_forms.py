@@ -208,7 +208,7 @@ def test_full_names_of_staff(client, receive, event, named):
 
 
 def test_display_names_one_query(session):
-    from api.accounts import create_user, display_names
+    from accounts.service import create_user, display_names
 
     create_user(
         session, username="named-one", password="a long password!", role="admin", agency_code=None, full_name="Trần Văn An"

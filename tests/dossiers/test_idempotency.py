@@ -11,7 +11,7 @@ from sqlmodel import Session
 from api.db import for_writes
 from dossiers import idempotency
 from dossiers.models import IdempotencyRecord
-from procedures.errors import Conflict
+from kernel.errors import Conflict
 
 
 def claim_in_a_session_of_its_own(engine, key: str, body: dict):

@@ -5,8 +5,8 @@ from datetime import time
 import pytest
 from sqlmodel import Session
 
+from kernel.errors import NotFound
 from procedures import service
-from procedures.errors import NotFound
 from procedures.schemas import AgencyIn
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS

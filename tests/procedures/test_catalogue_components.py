@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from kernel.errors import InvalidInput
 from procedures.catalogue_io import COLUMNS, export_catalogue, import_catalogue
-from procedures.errors import InvalidInput
 from procedures.service import get_procedure, to_read
 from seed.loader import DATA
 from tests.procedures.test_catalogue_io import record, xlsx

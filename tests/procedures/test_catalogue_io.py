@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from kernel.errors import InvalidInput
 from procedures.catalogue_io import COLUMNS, export_catalogue, import_catalogue, parse_steps
-from procedures.errors import InvalidInput
 from procedures.models import Procedure
 
 API = "/api/v1"

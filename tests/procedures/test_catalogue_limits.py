@@ -16,8 +16,8 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import event, func, select
 
+from kernel.errors import InvalidInput
 from procedures.catalogue_io import COLUMNS, ImportLimits, parse_catalogue
-from procedures.errors import InvalidInput
 from procedures.models import Procedure
 
 API = "/api/v1"

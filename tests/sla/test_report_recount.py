@@ -9,7 +9,7 @@ from sqlalchemy import select
 from dossiers import service
 from dossiers.models import Dossier
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
-from procedures.errors import DomainError
+from kernel.errors import DomainError
 from procedures.models import Agency
 from sla import reports
 from sla.calendars import CalendarStore

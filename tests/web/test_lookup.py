@@ -3,7 +3,7 @@
 import pytest
 
 from dossiers import lookup
-from procedures.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound
 from tests.conftest import BACKDATE_REASON
 
 API = "/api/v1"

@@ -13,7 +13,7 @@ from api.security import event_policy, may_record, permitted_events
 from api.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from dossiers.models import Dossier
 from dossiers.schemas import EventCreate
-from procedures.errors import Forbidden
+from kernel.errors import Forbidden
 from procedures.service import get_agency
 from sla.core.calendar import LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES

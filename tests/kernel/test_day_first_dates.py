@@ -1,4 +1,4 @@
-"""One parser of typed dates (procedures.schemas.parse_day_first): dd/mm/yyyy HH:mm, dd/mm/yyyy and ISO,
+"""One parser of typed dates (kernel.schemas.parse_day_first): dd/mm/yyyy HH:mm, dd/mm/yyyy and ISO,
 day first whatever the browser's locale; the API's IsoDateTime/IsoDate read the same and name the forms."""
 
 from datetime import date, datetime, timedelta, timezone
@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from procedures.schemas import DateFormatError, IsoDate, IsoDateTime, parse_day_first
+from kernel.localtime import LOCAL_TZ
+from kernel.schemas import DateFormatError, IsoDate, IsoDateTime, parse_day_first
 from tests.conftest import BACKDATE_REASON
 
 API = "/api/v1"
@@ -55,7 +56,8 @@ def test_years_out_of_range_are_refused_with_the_range():
 
 
 def test_api_types_read_day_first_and_name_the_forms():
-    assert TypeAdapter(IsoDateTime).validate_python("02/12/2026 09:30") == datetime(2026, 12, 2, 9, 30)
+    # an instant without an offset is local time, made aware at the edge (kernel.localtime.attach_local)
+    assert TypeAdapter(IsoDateTime).validate_python("02/12/2026 09:30") == datetime(2026, 12, 2, 9, 30, tzinfo=LOCAL_TZ)
     assert TypeAdapter(IsoDate).validate_python("02/12/2026") == date(2026, 12, 2)
     for adapter, value in ((TypeAdapter(IsoDateTime), "next tuesday"), (TypeAdapter(IsoDate), "31/02/2026")):
         with pytest.raises(ValidationError) as raised:
