@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session, SQLModel
 
 import api.models  # noqa: F401  (every table registered on SQLModel.metadata, which Alembic's env is handed)
+from dossiers.names import NAME_KEY_FUNCTION, name_key
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
@@ -36,6 +37,8 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN: transactional DDL, savepoints
+            # the staff search's name key, as PostgreSQL's migration 0023 writes it in SQL
+            dbapi_connection.create_function(NAME_KEY_FUNCTION, 1, name_key, deterministic=True)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -103,8 +106,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})  # APScheduler's job store creates and owns it
 
 
-DATABASE_INDEXES = frozenset({"ix_dossier_name_words"})
-"""Indexes one database has and the models do not declare (PostgreSQL's word index on the applicant name:
+DATABASE_INDEXES = frozenset({"ix_dossier_name_key", "ix_dossier_name_words"})
+"""Indexes one database has and the models do not declare (PostgreSQL's name key and word indexes:
 migration 0023)."""
 
 

@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierComponent, DossierEvent, DueChange, Stage
+from dossiers.names import WHOLE_NAME_WORDS, key_of_words
 from dossiers.schemas import (
     ApplicantRead,
     DossierCreate,
@@ -1535,12 +1536,14 @@ def search(
     """Dossiers received at (or held by) an agency, newest first; with `within`, only those received at or
     held by one of these agencies (a user's scope). `q` is a search box's text (`SearchTerms`); `code` an exact
     code (case ignored); `name` words of the applicant's name; `phone` and `id_number` their first digits or all
-    of them; `procedure` and `field` a code or words of the name.
+    of them; `procedure` and `field` a code or words of the name. Name words are whole words: one or two find
+    every name holding them; three or more are a whole name, the applicants named exactly so in any order
+    (dossiers/names.py): 'Nguyễn Văn Anh' does not list 'Nguyễn Văn Anh Tuấn', 'văn anh' does.
 
     Built for a city of millions (bench/bench_search.py): an exact code is one index lookup; otherwise every
     agency of the scope is read newest first along its own index, as the receiving agency and as the holder,
-    and the branches merged (each stops after one page); name words (whole words) go through the word index on
-    PostgreSQL, read once and sorted; the total is counted up to `SEARCH_TOTAL_CAP` only."""
+    and the branches merged (each stops after one page); a whole name reads one range of the name key's index, a
+    word or two the word index (PostgreSQL), read once and sorted; the total is counted up to `SEARCH_TOTAL_CAP` only."""
     terms = SearchTerms.of(q)
     code = code.strip() if code and code.strip() else terms.code
     conditions = []
@@ -1559,9 +1562,11 @@ def search(
                 return Found([], 0, False)
             conditions.append(Dossier.procedure_id.in_(ids))
     words = (*terms.words, *fold(name or "").split())
-    name_words = sorted({word for word in words if word.isalpha()})
-    if name_words:
-        conditions.append(_name_has_words(session, name_words))
+    name_words = [word for word in words if word.isalpha()]
+    if len(name_words) >= WHOLE_NAME_WORDS:  # a whole name: one range of the name key's ordered index
+        conditions.append(func.motcua_name_key(Dossier.search_text) == key_of_words(name_words))
+    elif name_words:
+        conditions.append(_name_has_words(session, sorted(set(name_words))))
     for word in words:
         if not word.isalpha():  # a part of a code, a date: any part of the search text
             conditions.append(Dossier.search_text.contains(word, autoescape=True))

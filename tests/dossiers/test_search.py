@@ -10,6 +10,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from dossiers import service
+from dossiers.names import name_key
 from tests.conftest import OTHER_WARD, WARD
 from tests.dossiers.conftest import API, DEPARTMENT, RELIGION, RESIDENCE
 
@@ -70,6 +71,8 @@ def test_every_kind_of_search_finds_its_dossiers(client, city, path):
     assert codes(client, q="anh") == [city["forwarded"]]  # a whole word of the name ...
     assert codes(client, q="an") == [] and codes(client, q="ung") == []  # ... not a part of one ('Hùng')
     assert codes(client, q="van lan nguyen") == [city["other"]] and codes(client, q="van thi lan") == []
+    assert codes(client, q="lê thị lan") == []  # three words or more: a whole name ('Lê Thị Lan Anh' is not)
+    assert codes(client, q="Lan Thị Anh Lê") == [city["forwarded"]] and codes(client, q="le anh") == [city["forwarded"]]
     assert codes(client, q="０９１２") == [city["forwarded"], city["lan"]]  # full-width digits, a phone prefix
     assert codes(client, phone="0912 345 678") == [city["lan"]]
     assert codes(client, phone="0912") == [city["forwarded"], city["lan"]]
@@ -178,6 +181,27 @@ def test_name_words_use_the_word_index(postgresql, session, city, statements):
     assert len(searches) == 2 and not any("UNION ALL" in s[0] for s in searches), searches
     for statement in searches:
         assert "ix_dossier_name_words" in _plan(session, *statement)
+
+
+def test_a_whole_name_reads_one_range_of_the_name_key_index(postgresql, session, city, statements):
+    """Three words or more: the dossiers of that name, newest first, straight off the key's ordered index."""
+    found = service.search(session, q="NGUYEN lân Văn", within=None)
+    assert [item.code for item in found.items] == [city["other"]]
+    searches = [s for s in statements if "motcua_name_key" in s[0]]
+    assert len(searches) == 2, searches
+    for statement in searches:
+        assert "ix_dossier_name_key" in _plan(session, *statement)
+
+
+@pytest.mark.parametrize(
+    "search_text",
+    ["hn-250602-0001 nguyen van anh 0912345678 001190012345", "x-1 le thi lan anh", "nameless", "a-1 b  a +84912",
+     "c-2 o'neil tran"],
+)
+def test_the_name_key_is_the_same_in_python_and_in_the_database(session, search_text):
+    """PostgreSQL's `motcua_name_key` (migration 0023) and SQLite's (dossiers/names.py, api/db.py) agree."""
+    in_database = session.execute(text("SELECT motcua_name_key(:t)"), {"t": search_text}).scalar_one()
+    assert in_database == name_key(search_text)
 
 
 def test_an_agency_first_page_reads_its_ordered_index_paths(postgresql, session, city, statements, monkeypatch):
