@@ -689,7 +689,7 @@ class _Columns:
         self.stages["row"].append(members[g])
         self.stages["seq"].append(seqs)
         seq_of = np.array([step.seq for step in result.steps] + [-1], dtype=np.int64)
-        self.stages["step_seq"].append(seq_of[steps])
+        self.stages["step_seq"].append(seq_of[np.maximum(steps, -1)])  # no step, or the hand-back (-3): none
         self.stages["name"].append([result.stage_name(step, seq) for step, seq in zip(steps.tolist(), seqs.tolist())])
 
 
