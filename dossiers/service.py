@@ -82,7 +82,7 @@ from sla.core.batch import (
     replay_batch,
 )
 from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, CalendarError, WorkingCalendar
-from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status, allowed_events
+from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, RESULT_AT_DESK, RESULT_AWAY, STATUS_NAMES, Status, allowed_events
 from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
 from sla.core.replay import ClockState, Event, ProcedureRule, ReplayError, replay, rule_total_minutes
 
@@ -401,7 +401,7 @@ def derive(
     except CoreInvalidTransition as exc:
         raise InvalidTransition(
             str(exc),
-            message_id="invalid_transition",
+            message_id=_TRANSITION_MESSAGES.get(exc.reason, "invalid_transition"),
             event=exc.event_type,
             status=STATUS_NAMES.get(exc.status) if exc.status is not None else None,
             allowed=exc.allowed,
@@ -409,6 +409,22 @@ def derive(
     except (ReplayError, CalendarError) as exc:
         raise InvalidInput(str(exc)) from exc
     return Derivation(state, {code: agency_id for agency_id, code in codes.items()})
+
+
+_TRANSITION_MESSAGES = {RESULT_AWAY: "result_away", RESULT_AT_DESK: "result_at_desk"}
+"""The refusals of the hand-back rule, each with its own page message (api/web/messages.py)."""
+
+
+def result_away(dossier: Dossier | InsertedRow) -> bool:
+    """Whether the dossier's result is held away from its receiving desk (it was resolved at another agency
+    and not yet sent back): then the hand-back, not the return, is what may come next."""
+    held = dossier.current_agency_id
+    return held is not None and held != dossier.receiving_agency_id
+
+
+def next_events(dossier: Dossier | InsertedRow, *, apology_issued: bool) -> tuple[str, ...]:
+    """The events the dossier's state admits now (the state machine, with the hand-back rule at status 9)."""
+    return allowed_events(Status(dossier.status_code), apology_issued=apology_issued, result_away=result_away(dossier))
 
 
 @dataclass
@@ -1240,6 +1256,9 @@ def append_event(
         )
     ids = {agency_code: agency_id for agency_id, agency_code in codes.items()}
     acting = ids.get(data.from_agency) or dossier.current_agency_id or dossier.receiving_agency_id
+    to_agency = ids.get(data.to_agency)
+    if data.type == HAND_BACK:
+        acting, to_agency = _hand_back_agencies(dossier, data, ids, codes)
     event = _event_row(
         dossier_id=dossier.id,
         seq=len(events) + 1,
@@ -1248,8 +1267,8 @@ def append_event(
         recorded_at=now,
         actor=actor,
         agency_id=acting,
-        from_agency_id=acting if data.type == "forwarded" else None,
-        to_agency_id=ids.get(data.to_agency),
+        from_agency_id=acting if data.type in ("forwarded", HAND_BACK) else None,
+        to_agency_id=to_agency,
         reason=data.reason,
         result=data.result,
         new_due_at=_aware(data.new_due_at) if data.new_due_at else None,
@@ -1305,14 +1324,40 @@ def _check_apology(
     return due_before is not None and calendar.minutes_between(recorded, due_before) < calendar.minutes_per_day
 
 
+def _hand_back_agencies(dossier: Dossier, data: EventCreate, ids: dict, codes: dict) -> tuple[int, int]:
+    """(from, to) of a hand-back: the agency holding the resolved dossier sends its result to the receiving desk.
+
+    Naming another sender or another destination is refused; whether the result is away from the desk at
+    all is the state machine's (a 409 from the replay)."""
+    holding = dossier.current_agency_id or dossier.receiving_agency_id
+    desk = dossier.receiving_agency_id
+    if data.from_agency is not None and ids[data.from_agency] != holding:
+        raise InvalidInput(
+            f"the result is sent back by the agency holding it ({codes[holding]}), not {data.from_agency}: "
+            "leave from_agency out or name that agency",
+            message_id="hand_back_sender",
+            agency=data.from_agency,
+            holder=codes[holding],
+        )
+    if data.to_agency is not None and ids[data.to_agency] != desk:
+        raise InvalidInput(
+            f"the result goes back to the desk that received the dossier ({codes[desk]}), not {data.to_agency}: "
+            "leave to_agency out or name that agency",
+            message_id="hand_back_desk",
+            agency=data.to_agency,
+            desk=codes[desk],
+        )
+    return holding, desk
+
+
 def _check_event_fields(data: EventCreate) -> None:
     if data.type == "forwarded" and not data.to_agency:
         raise InvalidInput(
             "a forwarded event needs to_agency: the e-ID code of the agency it goes to",
             message_id="forward_needs_agency",
         )
-    if data.type != "forwarded" and data.to_agency:
-        raise InvalidInput(f"to_agency is only for forwarded events, not {data.type}")
+    if data.type not in ("forwarded", HAND_BACK) and data.to_agency:
+        raise InvalidInput(f"to_agency is only for forwarded and result_sent_to_desk events, not {data.type}")
     if data.type == "apology_issued" and (data.new_due_at is None or not data.reason):
         raise InvalidInput(
             "an apology (form 04) needs new_due_at (the new appointment) and a reason",
@@ -1431,7 +1476,6 @@ def view(written: Written, *, now: datetime) -> DossierRead:
     dossier, procedure, calendar = written.dossier, written.procedure, written.calendar
     events, stages, codes = written.events, written.stages, written.codes
     apology = any(e.type == "apology_issued" for e in events)
-    status = Status(dossier.status_code)
     return DossierRead(
         **_summary_fields(dossier, codes),
         procedure_name=procedure.name,
@@ -1455,7 +1499,7 @@ def view(written: Written, *, now: datetime) -> DossierRead:
         ],
         missing_components=missing_components(written.listed_components, written.components),
         late_stages=[s.seq for s in stages if s.outcome == "late"],
-        allowed_events=list(allowed_events(status, apology_issued=apology)),
+        allowed_events=list(next_events(dossier, apology_issued=apology)),
         stages=[
             StageRead(
                 seq=s.seq,

@@ -86,8 +86,8 @@ _TRANSITIONS: dict[Status | None, dict[str, Status | None]] = {
     Status.RESOLVED: {"result_sent_to_desk": None, "result_returned": Status.RETURNED},
 }
 HAND_BACK = "result_sent_to_desk"
-_RESULT_AWAY = "the result is at the processing agency: it goes back to the receiving desk first (result_sent_to_desk)"
-_RESULT_AT_DESK = (
+RESULT_AWAY = "the result is at the processing agency: it goes back to the receiving desk first (result_sent_to_desk)"
+RESULT_AT_DESK = (
     "the result is already at the receiving desk (the dossier was resolved there, or its result was sent back once)"
 )
 
@@ -101,6 +101,7 @@ class InvalidTransition(ValueError):
         self.status = status
         self.event_type = event_type
         self.allowed = allowed
+        self.reason = reason
         state = "a dossier with no event yet" if status is None else f"status {status.value} ({STATUS_NAMES[status]})"
         accepted = ", ".join(allowed) if allowed else "none: the dossier is closed"
         detail = f" ({reason})" if reason else ""
@@ -113,9 +114,9 @@ def _barred(status: Status | None, event_type: str, apology_issued: bool, result
         return "an apology was already issued; it is allowed at most once"
     if status == Status.RESOLVED and result_away is not None:
         if result_away and event_type == "result_returned":
-            return _RESULT_AWAY
+            return RESULT_AWAY
         if not result_away and event_type == HAND_BACK:
-            return _RESULT_AT_DESK
+            return RESULT_AT_DESK
     return None
 
 
