@@ -340,3 +340,46 @@ def test_the_worklist_route_and_page(client, as_page, tokens):
     assert re.fullmatch(r"(\d+ ngày)?( ?\d+ giờ)?( ?\d+ phút)?", left[1]) and "Quá hạn" not in left[1], left
     english = as_page("officer", lang="en").get("/desk/worklist")
     assert "Worklist" in english.text and forwarded in english.text and late not in english.text
+
+
+def test_results_waiting_to_be_sent_back_or_returned(client, as_page, tokens):
+    """Beside the worklist: resolved dossiers an agency holds, first resolved on top: at the processing agency to
+    be sent back to the desk, at the desk to be returned."""
+    def post(code, type, at, **fields):
+        event(client, code, type, at, **fields)
+
+    away = receive_by_api(client, received_at="2025-06-02T09:00")["code"]
+    post(away, "forwarded", "2025-06-03T09:00", to_agency=DEPARTMENT)
+    post(away, "resolved", "2025-06-05T09:00")
+    at_desk = receive_by_api(client, received_at="2025-06-02T10:00")["code"]
+    post(at_desk, "resolved", "2025-06-04T09:00")
+    running = receive_by_api(client, received_at="2025-06-02T11:00")["code"]
+
+    def waiting(username, **params):
+        answer = client.get(f"{API}/worklist/results", params=params,
+                            headers={"Authorization": f"Bearer {tokens[username]}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return [(item["code"], item["next_event"]) for item in answer.json()["items"]]
+
+    assert waiting("clerk") == [(at_desk, "result_returned")]  # the away result is not at the desk yet
+    assert waiting("officer") == [(away, "result_sent_to_desk")]
+    assert running not in dict(waiting("admin"))
+    page = as_page("officer").get("/desk/worklist")
+    row = re.search(rf'<tr class="next-result_sent_to_desk">.*?{away}.*?</tr>', page.text, re.S).group(0)
+    assert "Chuyển kết quả về Một cửa: Phường Hoàn Kiếm" in html.unescape(row)
+
+    post(away, "result_sent_to_desk", "2025-06-05T15:00")
+    assert waiting("officer") == []
+    assert waiting("clerk") == [(at_desk, "result_returned"), (away, "result_returned")]  # resolved first on top
+    desk_page = as_page("clerk").get("/desk/worklist")
+    assert re.findall(r'<tr class="next-([a-z_]+)">\s*<td class="nowrap"><a href="/desk/dossiers/([^"]+)"',
+                      desk_page.text) == [("result_returned", at_desk), ("result_returned", away)]  # fmt: skip
+    assert "Trả kết quả cho người dân" in desk_page.text
+    assert "Results to send back or return" in as_page("clerk", lang="en").get("/desk/worklist").text
+    post(away, "result_returned", "2025-06-06T09:00")
+    assert waiting("clerk") == [(at_desk, "result_returned")]
+    refused = client.get(f"{API}/worklist/results", params={"agency": OTHER_DEPARTMENT},
+                         headers={"Authorization": f"Bearer {tokens['clerk']}"})  # fmt: skip
+    assert refused.status_code == 403
+    viewer = client.get(f"{API}/worklist/results", headers={"Authorization": f"Bearer {tokens['viewer']}"})
+    assert viewer.status_code == 403
