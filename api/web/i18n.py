@@ -248,6 +248,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "dossier.by": ("bởi", "by"),
     "dossier.to": ("đến", "to"),
     "dossier.reason": ("Lý do", "Reason"),
+    "dossier.note": ("Ghi chú", "Note"),
     "dossier.result": ("Kết quả", "Result"),
     "dossier.new_due": ("Hẹn lại", "New appointment"),
     "dossier.actions": ("Thao tác", "Actions"),
