@@ -400,7 +400,9 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
         received_at=received_at,
         events=tl.columns(),
         stage_names=[
-            HAND_BACK_STAGE if slot == hand_back_slot[0] else (step.name if step else ("intake" if slot == 0 else "hand-off"))[:500]
+            HAND_BACK_STAGE
+            if slot == hand_back_slot[0]
+            else (step.name if step else ("intake" if slot == 0 else "hand-off"))[:500]
             for slot, step in enumerate(slot_steps)
         ],
         stage_step_seqs=[step.seq if step else None for step in slot_steps],

@@ -288,7 +288,9 @@ def test_no_result_is_returned_away_from_its_desk(city):
     engine, _, _ = city
     with Session(engine) as session:
         returned_away = session.execute(
-            select(func.count()).where(Dossier.status_code == 10, Dossier.current_agency_id != Dossier.receiving_agency_id)
+            select(func.count()).where(
+                Dossier.status_code == 10, Dossier.current_agency_id != Dossier.receiving_agency_id
+            )
         ).scalar_one()
     assert returned_away == 0
 
@@ -298,8 +300,11 @@ def test_results_resolved_away_travel_back_to_the_desk():
     (result_sent_to_desk) before they are returned, and the lives are what the replay derives from their events."""
     calendar = WorkingCalendar(first_year=YEAR, last_year=YEAR + 1)
     ops = CalendarOps(calendar)
-    rule = ProcedureRule(10, "working_days", steps=(StepRule(1, "Tiếp nhận", None, None, 1, "working_days"),
-                                                    StepRule(2, "Thẩm định", "X", None, 8, "working_days")))  # fmt: skip
+    steps = (
+        StepRule(1, "Tiếp nhận", None, None, 1, "working_days"),
+        StepRule(2, "Thẩm định", "X", None, 8, "working_days"),
+    )
+    rule = ProcedureRule(10, "working_days", steps=steps)
     n = 400
     rng = np.random.default_rng(5)
     receiving = np.where(rng.random(n) < 0.5, 1, 2).astype(np.int32)
@@ -334,7 +339,8 @@ def test_results_resolved_away_travel_back_to_the_desk():
         ]  # fmt: skip
         if not events:
             continue
-        expected = replay(rule, calendar, events, receiving_agency_code=codes[int(receiving[row])])  # checked: all rules
+        # checked_from 0: every rule of recording holds, the return at the desk included
+        expected = replay(rule, calendar, events, receiving_agency_code=codes[int(receiving[row])])
         state = out.result.clock_state(row, codes, unit="m")
         assert [s.name for s in state.stages] == [
             out.stage_names[slot] for slot in range(len(state.stages))

@@ -1,4 +1,4 @@
-"""In Chromium: the processing agency sends a resolved result back to the desk, the desk returns it (1366 and 390 px)."""
+"""In Chromium: the processing agency sends a resolved result back to the desk, which returns it (1366, 390 px)."""
 
 import pytest
 
