@@ -138,3 +138,36 @@ def test_the_reports_attribution_is_the_same_with_and_without_the_hand_back(sess
     for code in (late_away, on_time_away):
         event(code, "result_returned", at="2025-06-17T09:00")
     assert _reports(session) == before  # returned at the desk: nor now
+
+
+def test_a_rebuild_keeps_the_hand_back_stage_and_an_older_return_away(client, session, resolved_away, event):
+    """`motcua dossiers rebuild --refreeze` (the batch replay) gives the hand-back stage back as it was written; a
+    log from before the rule (returned at the processing agency, no hand-back) is history and replays as it was."""
+    from dossiers import service
+    from dossiers.models import Dossier, DossierEvent, Stage
+    from sla.calendars import CalendarStore
+    from sla.core.calendar import DEFAULT_WORKING_HOURS
+
+    sent = resolved_away()
+    event(sent, "result_sent_to_desk", at="2025-06-12T15:00")
+    older = resolved_away()
+    dossier = session.query(Dossier).filter_by(code=older).one()
+    last = session.query(DossierEvent).filter_by(dossier_id=dossier.id).order_by(DossierEvent.seq.desc()).first()
+    session.add(DossierEvent(dossier_id=dossier.id, seq=last.seq + 1, type="result_returned", at=last.at,
+                             recorded_at=last.at, actor="import", agency_id=dossier.current_agency_id))  # fmt: skip
+    session.flush()
+
+    def stages(code):
+        row = session.query(Dossier).filter_by(code=code).one()
+        found = session.query(Stage).filter_by(dossier_id=row.id).order_by(Stage.seq).all()
+        columns = ("seq", "agency_id", "name", "step_seq", "started_at", "due_at", "ended_at", "outcome")
+        return row.status_code, row.current_agency_id, [tuple(getattr(s, c) for c in columns) for s in found]
+
+    before = stages(sent)
+    store = CalendarStore(first_year=2024, last_year=2026, working_hours=DEFAULT_WORKING_HOURS)
+    report = service.rebuild(session, calendar_for=lambda code: store.get(session, code), refreeze=True)
+    assert report.failed == {}
+    session.expire_all()
+    assert stages(sent) == before and before[2][-1][2:4] == ("hand-back", None)
+    status, holder, older_stages = stages(older)
+    assert status == 10 and holder == dossier.current_agency_id and len(older_stages) == 2
