@@ -540,7 +540,12 @@ def main() -> None:
     parser.add_argument("--intakes", type=int, default=3000, help="intakes of the closed-loop intake phase")
     parser.add_argument("--rate", type=float, default=200, help="intakes per second of the open-loop phase")
     parser.add_argument("--rate-intakes", type=int, default=3000, help="intakes of the open-loop phase")
-    parser.add_argument("--dossiers", type=int, default=500, help="dossiers of the lifecycle phase (7 requests each, 6 when forwarded within the desk's agency)")
+    parser.add_argument(
+        "--dossiers",
+        type=int,
+        default=500,
+        help="dossiers of the lifecycle phase (7 requests each, 6 when forwarded within the desk's agency)",
+    )
     parser.add_argument("--warmup", type=int, default=100, help="intakes after the one per agency, before measuring")
     parser.add_argument("--max-seconds", type=float, default=60, help="time limit of each phase")
     parser.add_argument("--seed", type=int, default=20250602)
