@@ -134,6 +134,7 @@ def readable_dossier(session, code: str, principal: Principal) -> Dossier:
 
 
 APOLOGY = "apology_issued"
+HAND_BACK = "result_sent_to_desk"
 # Why a role may not record an event (the API's words; pages say it with api/web/messages.py, message id
 # "event_forbidden.<role>").
 _EVENT_RULES = {
@@ -149,10 +150,14 @@ def may_record(principal: Principal, dossier: Dossier, event_type: str) -> bool:
     The one rule behind `event_policy` (which refuses) and `permitted_events` (what a page offers):
     administrators anything; managers anything on dossiers their scope received or holds (apologies,
     back-dated corrections, docs/event-time.md); clerks on dossiers received in their scope; officers
-    on dossiers their scope holds; apologies are the manager's.
+    on dossiers their scope holds; apologies are the manager's. The hand-back of a result to the receiving
+    desk is sent by the agency holding the resolved dossier: its staff (clerks, officers, managers) whose
+    scope covers that agency, not the desk waiting for it (docs/hand-back.md).
     """
     if principal.role == Role.ADMIN:
         return True
+    if event_type == HAND_BACK:
+        return principal.role in STAFF and principal.covers(dossier.current_agency_id)
     if principal.role == Role.MANAGER:
         return principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
     if event_type == APOLOGY:
@@ -179,6 +184,16 @@ def event_policy(principal: Principal):
 
     def authorize(dossier: Dossier, data: EventCreate) -> None:
         if not may_record(principal, dossier, data.type):
+            if data.type == HAND_BACK and principal.role in STAFF:
+                holder = agency_tree(object_session(dossier)).by_id[dossier.current_agency_id].code
+                raise Forbidden(
+                    f"you may not record {data.type} on dossier {dossier.code}: the result is sent back to the "
+                    f"desk by the agency holding the resolved dossier ({holder}), whose staff record it",
+                    message_id="hand_back_forbidden",
+                    event=data.type,
+                    code=dossier.code,
+                    holder=holder,
+                )
             why = _EVENT_RULES.get(principal.role, f"a {principal.role.value} records no events")
             raise Forbidden(
                 f"you may not record {data.type} on dossier {dossier.code}: {why}",

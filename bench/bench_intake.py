@@ -1,4 +1,4 @@
-"""Intake benchmark: dossiers received and carried through five events over the HTTP API.
+"""Intake benchmark: dossiers received and carried through six events over the HTTP API.
 
 Run by hand (not a test) from the repository root. See bench/README.md, section "Intake":
 
@@ -17,8 +17,9 @@ each:
    previous answer is in: the most intakes per second, and their latency;
 3. intake at a fixed rate (`--rate`, open loop): intakes are due on a fixed schedule and latency
    is counted from the instant each was due, so a server that falls behind shows it;
-4. lifecycle, closed loop: each dossier is an intake then five events in time order (forwarded,
-   supplement_requested, supplement_received, resolved, result_returned), back-dated in 2025:
+4. lifecycle, closed loop: each dossier is an intake then six events in time order (forwarded,
+   supplement_requested, supplement_received, resolved, result_sent_to_desk: the result back at the
+   receiving desk, result_returned), back-dated in 2025:
    dossiers per second and the latency of intakes and of events.
 
 Every phase stops at its count or its time limit, whichever comes first; the server is stopped
@@ -68,7 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
 POSTGRES_URL = os.environ.get("MOTCUA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CITY_SERVICE_CENTRE = "000.00.02.H26"  # Trung tâm Phục vụ hành chính công: hand-off target without a step agency
-FIRST_DAY, LAST_DAY = date(2025, 1, 2), date(2025, 10, 31)  # receipts; the five events follow within 2025
+FIRST_DAY, LAST_DAY = date(2025, 1, 2), date(2025, 10, 31)  # receipts; the six events follow within 2025
 APPLICANT_NAMES = ("Nguyễn Thị Lan", "Trần Văn Minh", "Lê Thị Hoa", "Phạm Quốc Huy", "Hoàng Thu Trang", "Vũ Đức Anh")
 PASSWORD = "bench-password-1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -116,7 +117,8 @@ def offers(database_url: str) -> list[Offer]:
 
 
 def desk_headers(database_url: str, agencies: set[str]) -> dict[str, dict[str, str]]:
-    """Request headers per receiving agency: a clerk of that agency signs each request."""
+    """Request headers per agency (the receiving ones, and those results are sent back from): a clerk of that
+    agency signs each request."""
     headers = {agency: {"Content-Type": "application/json", "X-Actor": f"bench-{agency}"} for agency in agencies}
     if create_user is None:
         return headers
@@ -157,20 +159,26 @@ def intake_body(rng: random.Random, offer: Offer, received_at: datetime, agency_
     }
 
 
-def lifecycle_events(rng: random.Random, offer: Offer, received_at: datetime) -> list[dict]:
-    """Five events in time order, the last one still in 2025 (so nothing is in the future)."""
+def lifecycle_events(rng: random.Random, offer: Offer, received_at: datetime, receiving: str) -> list[dict]:
+    """Six events in time order, the last one still in 2025 (so nothing is in the future); the result resolved
+    at the agency forwarded to goes back to the receiving desk before it is returned (docs/hand-back.md)."""
     forwarded = received_at + timedelta(minutes=rng.randint(15, 2 * 24 * 60))
     requested = forwarded + timedelta(minutes=rng.randint(30, 240))
     supplied = requested + timedelta(minutes=rng.randint(24 * 60, 5 * 24 * 60))
     resolved = supplied + timedelta(minutes=rng.randint(24 * 60, 12 * 24 * 60))
-    returned = resolved + timedelta(minutes=rng.randint(10, 600))
-    return [
+    sent_back = resolved + timedelta(minutes=rng.randint(10, 240))
+    returned = sent_back + timedelta(minutes=rng.randint(10, 600))
+    events = [
         {"type": "forwarded", "at": _local(forwarded), "to_agency": offer.forward_to},
         {"type": "supplement_requested", "at": _local(requested), "reason": "Thiếu bản sao giấy tờ tùy thân"},
         {"type": "supplement_received", "at": _local(supplied)},
         {"type": "resolved", "at": _local(resolved), "result": "Đã cấp kết quả"},
+        {"type": "result_sent_to_desk", "at": _local(sent_back)},
         {"type": "result_returned", "at": _local(returned)},
     ]
+    if offer.forward_to == receiving:  # forwarded within the desk's agency: the result is already there
+        events.remove(events[4])
+    return events
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -349,14 +357,18 @@ def intake_only(body: dict, headers: dict) -> Job:
     return job
 
 
-def lifecycle(body: dict, events: list[dict], headers: dict) -> Job:
+def lifecycle(body: dict, events: list[dict], headers: dict, sender: dict) -> Job:
+    """An intake and its events, signed by the receiving desk's clerk; the hand-back by the clerk of the agency
+    holding the resolved result (`sender`)."""
+
     def job(client: Client, results: Results, since: float | None) -> None:
         answer = _post(client, results, f"{API}/dossiers", Request("intake", body), headers)
         if answer is None:
             return
         path = f"{API}/dossiers/{json.loads(answer)['code']}/events"
         for event in events:
-            if _post(client, results, path, Request("event", event), headers) is None:
+            signed = sender if event["type"] == "result_sent_to_desk" else headers
+            if _post(client, results, path, Request("event", event), signed) is None:
                 return
         with results.lock:
             results.dossiers += 1
@@ -478,7 +490,7 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
     seed(database_url)
     catalogue = offers(database_url)
     by_agency = {agency: offer for offer in catalogue for agency in offer.receivers}
-    headers = desk_headers(database_url, set(by_agency))
+    headers = desk_headers(database_url, set(by_agency) | {offer.forward_to for offer in catalogue})
     rng = random.Random(args.seed)
 
     def intake(offer: Offer, agency: str | None = None) -> Job:
@@ -492,8 +504,8 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
     for offer in rng.choices(catalogue, k=args.dossiers):
         received_at = random_receipt(rng)
         body = intake_body(rng, offer, received_at)
-        events = lifecycle_events(rng, offer, received_at)
-        lifecycles.append(lifecycle(body, events, headers[body["agency_code"]]))
+        events = lifecycle_events(rng, offer, received_at, body["agency_code"])
+        lifecycles.append(lifecycle(body, events, headers[body["agency_code"]], headers[offer.forward_to]))
     closed, open_loop = {"clients": args.clients}, {"clients": 32, "rate": args.rate}
     phases: list[tuple[str, list[Job], dict]] = [
         (
@@ -503,7 +515,7 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
         ),
         (f"intake, closed loop, {args.clients} clients", intakes(args.intakes), closed),
         (f"intake at {args.rate:g}/s, open loop", intakes(args.rate_intakes), open_loop),
-        (f"lifecycle (intake + 5 events), closed loop, {args.clients} clients", lifecycles, closed),
+        (f"lifecycle (intake + 6 events), closed loop, {args.clients} clients", lifecycles, closed),
     ]
 
     database = make_url(database_url).database if name == "postgresql" else None
@@ -528,7 +540,12 @@ def main() -> None:
     parser.add_argument("--intakes", type=int, default=3000, help="intakes of the closed-loop intake phase")
     parser.add_argument("--rate", type=float, default=200, help="intakes per second of the open-loop phase")
     parser.add_argument("--rate-intakes", type=int, default=3000, help="intakes of the open-loop phase")
-    parser.add_argument("--dossiers", type=int, default=500, help="dossiers of the lifecycle phase (6 requests each)")
+    parser.add_argument(
+        "--dossiers",
+        type=int,
+        default=500,
+        help="dossiers of the lifecycle phase (7 requests each, 6 when forwarded within the desk's agency)",
+    )
     parser.add_argument("--warmup", type=int, default=100, help="intakes after the one per agency, before measuring")
     parser.add_argument("--max-seconds", type=float, default=60, help="time limit of each phase")
     parser.add_argument("--seed", type=int, default=20250602)

@@ -78,7 +78,7 @@ from sla.core.batch import (
     replay_batch,
 )
 from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, WorkingCalendar
-from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status, allowed_events
+from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
 from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
 
 CalendarFor = Callable[[str], WorkingCalendar]
@@ -390,6 +390,18 @@ def derive(
     return Derivation(state, {code: agency_id for agency_id, code in codes.items()})
 
 
+def result_away(dossier: Dossier | InsertedRow) -> bool:
+    """Whether the dossier's result is held away from its receiving desk (it was resolved at another agency
+    and not yet sent back): then the hand-back, not the return, is what may come next."""
+    held = dossier.current_agency_id
+    return held is not None and held != dossier.receiving_agency_id
+
+
+def next_events(dossier: Dossier | InsertedRow, *, apology_issued: bool) -> tuple[str, ...]:
+    """The events the dossier's state admits now (the state machine, with the hand-back rule at status 9)."""
+    return allowed_events(Status(dossier.status_code), apology_issued=apology_issued, result_away=result_away(dossier))
+
+
 @dataclass
 class RebuildReport:
     dossiers: int = 0
@@ -668,7 +680,7 @@ class _Columns:
         self.stages["row"].append(members[g])
         self.stages["seq"].append(seqs)
         seq_of = np.array([step.seq for step in result.steps] + [-1], dtype=np.int64)
-        self.stages["step_seq"].append(seq_of[steps])
+        self.stages["step_seq"].append(seq_of[np.maximum(steps, -1)])  # no step, or the hand-back (-3): none
         self.stages["name"].append([result.stage_name(step, seq) for step, seq in zip(steps.tolist(), seqs.tolist())])
 
 
@@ -1219,6 +1231,9 @@ def append_event(
         )
     ids = {agency_code: agency_id for agency_id, agency_code in codes.items()}
     acting = ids.get(data.from_agency) or dossier.current_agency_id or dossier.receiving_agency_id
+    to_agency = ids.get(data.to_agency)
+    if data.type == HAND_BACK:
+        acting, to_agency = _hand_back_agencies(dossier, data, ids, codes)
     event = _event_row(
         dossier_id=dossier.id,
         seq=len(events) + 1,
@@ -1227,8 +1242,8 @@ def append_event(
         recorded_at=now,
         actor=actor,
         agency_id=acting,
-        from_agency_id=acting if data.type == "forwarded" else None,
-        to_agency_id=ids.get(data.to_agency),
+        from_agency_id=acting if data.type in ("forwarded", HAND_BACK) else None,
+        to_agency_id=to_agency,
         reason=data.reason,
         result=data.result,
         new_due_at=data.new_due_at,
@@ -1284,14 +1299,40 @@ def _check_apology(
     return due_before is not None and calendar.minutes_between(recorded, due_before) < calendar.minutes_per_day
 
 
+def _hand_back_agencies(dossier: Dossier, data: EventCreate, ids: dict, codes: dict) -> tuple[int, int]:
+    """(from, to) of a hand-back: the agency holding the resolved dossier sends its result to the receiving desk.
+
+    Naming another sender or another destination is refused; whether the result is away from the desk at
+    all is the state machine's (a 409 from the replay)."""
+    holding = dossier.current_agency_id or dossier.receiving_agency_id
+    desk = dossier.receiving_agency_id
+    if data.from_agency is not None and ids[data.from_agency] != holding:
+        raise InvalidInput(
+            f"the result is sent back by the agency holding it ({codes[holding]}), not {data.from_agency}: "
+            "leave from_agency out or name that agency",
+            message_id="hand_back_sender",
+            agency=data.from_agency,
+            holder=codes[holding],
+        )
+    if data.to_agency is not None and ids[data.to_agency] != desk:
+        raise InvalidInput(
+            f"the result goes back to the desk that received the dossier ({codes[desk]}), not {data.to_agency}: "
+            "leave to_agency out or name that agency",
+            message_id="hand_back_desk",
+            agency=data.to_agency,
+            desk=codes[desk],
+        )
+    return holding, desk
+
+
 def _check_event_fields(data: EventCreate) -> None:
     if data.type == "forwarded" and not data.to_agency:
         raise InvalidInput(
             "a forwarded event needs to_agency: the e-ID code of the agency it goes to",
             message_id="forward_needs_agency",
         )
-    if data.type != "forwarded" and data.to_agency:
-        raise InvalidInput(f"to_agency is only for forwarded events, not {data.type}")
+    if data.type not in ("forwarded", HAND_BACK) and data.to_agency:
+        raise InvalidInput(f"to_agency is only for forwarded and result_sent_to_desk events, not {data.type}")
     if data.type == "apology_issued" and (data.new_due_at is None or not data.reason):
         raise InvalidInput(
             "an apology (form 04) needs new_due_at (the new appointment) and a reason",
@@ -1410,7 +1451,6 @@ def view(written: Written, *, now: datetime) -> DossierRead:
     dossier, procedure, calendar = written.dossier, written.procedure, written.calendar
     events, stages, codes = written.events, written.stages, written.codes
     apology = any(e.type == "apology_issued" for e in events)
-    status = Status(dossier.status_code)
     return DossierRead(
         **_summary_fields(dossier, codes),
         procedure_name=procedure.name,
@@ -1434,7 +1474,7 @@ def view(written: Written, *, now: datetime) -> DossierRead:
         ],
         missing_components=missing_components(written.listed_components, written.components),
         late_stages=[s.seq for s in stages if s.outcome == "late"],
-        allowed_events=list(allowed_events(status, apology_issued=apology)),
+        allowed_events=list(next_events(dossier, apology_issued=apology)),
         stages=[
             StageRead(
                 seq=s.seq,

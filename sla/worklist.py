@@ -5,6 +5,11 @@ open stage (`stage.ended_at IS NULL`) at an agency of the list; it is ordered by
 (the step's allotment, form 06), not the dossier's, so overdue steps come first. The page is read off
 the partial index `ix_stage_open` (agency, step due, dossier) in order; only its rows are joined.
 A dossier waiting for a supplement or a financial obligation is not on the list: its clock is stopped.
+
+Beside it, the results waiting (`results_waiting`): resolved dossiers (status 9) an agency of the list
+holds, the one resolved first on top. At the processing agency of a forwarded dossier the result waits
+to be sent back to the receiving desk (result_sent_to_desk); at the desk, to be returned to the
+applicant (result_returned). Their clock is settled at the resolution: no step due, no remaining time.
 """
 
 from collections.abc import Collection
@@ -19,7 +24,7 @@ from dossiers.models import RUNNING_STATUSES, Dossier, Stage
 from procedures.models import Procedure
 from procedures.service import agency_tree
 from sla.core.calendar import WorkingCalendar
-from sla.core.lifecycle import STATUS_NAMES, Status
+from sla.core.lifecycle import HAND_BACK, STATUS_NAMES, Status
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,65 @@ class WorkItem:
     @property
     def overdue(self) -> bool:
         return self.remaining_working_minutes < 0
+
+
+@dataclass(frozen=True)
+class ResultItem:
+    code: str
+    procedure_code: str
+    procedure_name: str
+    receiving_agency_code: str
+    holding_agency_code: str
+    resolved_at: datetime
+    outcome: str | None
+    next_event: str
+    """result_sent_to_desk (the result is away from the receiving desk) or result_returned (it is at the desk)."""
+
+
+def results_waiting(
+    session: Session, *, agency_ids: Collection[int] | None, page: int = 1, page_size: int = 20
+) -> tuple[list[ResultItem], int]:
+    """Resolved dossiers held by `agency_ids` (None: every agency), oldest resolution first, and their count."""
+    query = select(Dossier.id).where(Dossier.status_code == literal_column(str(int(Status.RESOLVED))))
+    if agency_ids is not None:
+        query = query.where(Dossier.current_agency_id.in_(sorted(agency_ids)))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    ordered = query.order_by(Dossier.finished_at, Dossier.id).offset((page - 1) * page_size).limit(page_size)
+    ids = session.execute(ordered).scalars().all()
+    if not ids:
+        return [], total
+    rows = session.execute(
+        select(
+            Dossier.id,
+            Dossier.code,
+            Dossier.procedure_code,
+            Procedure.name.label("procedure_name"),
+            Dossier.receiving_agency_id,
+            Dossier.current_agency_id,
+            Dossier.finished_at,
+            Dossier.outcome,
+        )
+        .join(Procedure, Procedure.id == Dossier.procedure_id)
+        .where(Dossier.id.in_(ids))
+    ).all()
+    by_id = {row.id: row for row in rows}
+    agencies = agency_tree(session).by_id
+    items = []
+    for row in (by_id[i] for i in ids if i in by_id):
+        holder = row.current_agency_id or row.receiving_agency_id
+        items.append(
+            ResultItem(
+                code=row.code,
+                procedure_code=row.procedure_code,
+                procedure_name=row.procedure_name,
+                receiving_agency_code=agencies[row.receiving_agency_id].code,
+                holding_agency_code=agencies[holder].code,
+                resolved_at=row.finished_at,
+                outcome=row.outcome,
+                next_event="result_returned" if holder == row.receiving_agency_id else HAND_BACK,
+            )
+        )
+    return items, total
 
 
 def _open_steps(agency_ids: Collection[int] | None):

@@ -11,7 +11,7 @@ from accounts.service import Principal
 from api.deps import Paging, PagingDep, SessionDep
 from api.security import STAFF, allow, scoped_agency
 from procedures.service import get_agency
-from sla.worklist import WorkItem, worklist
+from sla.worklist import ResultItem, WorkItem, results_waiting, worklist
 
 router = APIRouter(tags=["dossiers"])
 Staff = Annotated[Principal, Depends(allow(*STAFF))]
@@ -38,6 +38,33 @@ class Worklist(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class ResultItemRead(BaseModel):
+    code: str
+    procedure_code: str
+    procedure_name: str
+    receiving_agency_code: str
+    holding_agency_code: str
+    resolved_at: datetime
+    outcome: str | None
+    next_event: str
+
+
+class ResultList(BaseModel):
+    items: list[ResultItemRead]
+    total: int
+    page: int
+    page_size: int
+
+
+def result_items(
+    session: Session, principal: Principal, agency: str | None, paging: Paging
+) -> tuple[list[ResultItem], int]:
+    """The results waiting at `agency` (within the user's scope), else in the user's scope."""
+    agency = scoped_agency(session, principal, agency) if agency else None
+    agency_ids = {get_agency(session, agency).id} if agency else principal.scope
+    return results_waiting(session, agency_ids=agency_ids, page=paging.page, page_size=paging.page_size)
 
 
 def work_items(
@@ -72,6 +99,27 @@ def get_worklist(
     items, total = work_items(request, session, principal, agency, paging)
     return Worklist(
         items=[WorkItemRead(**vars(item), overdue=item.overdue) for item in items],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
+
+
+@router.get("/worklist/results", response_model=ResultList)
+def get_results_waiting(
+    session: SessionDep,
+    principal: Staff,
+    paging: PagingDep,
+    agency: Annotated[
+        str | None, Query(max_length=64, description="one agency of your scope (default: all of it)")
+    ] = None,
+):
+    """Resolved dossiers your agencies hold, oldest resolution first: at a processing agency the result waits
+    to be sent back to the receiving desk (`next_event` result_sent_to_desk), at the desk to be returned to the
+    applicant (`next_event` result_returned)."""
+    items, total = result_items(session, principal, agency, paging)
+    return ResultList(
+        items=[ResultItemRead(**vars(item)) for item in items],
         total=total,
         page=paging.page,
         page_size=paging.page_size,

@@ -17,7 +17,7 @@ from api.deps import Paging, SessionDep, audit_dossier
 from api.forms import FORM_NUMBER_PATTERN
 from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, search_download, time_policy
 from api.routes.registers import XLSX
-from api.routes.worklist import work_items
+from api.routes.worklist import result_items, work_items
 from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
 from api.web.common import (
     PAGE_ERRORS,
@@ -51,6 +51,7 @@ EVENT_FIELDS = {
     "paused": ("reason",),
     "apology_issued": ("reason", "new_due_at"),
     "resolved": ("result",),
+    "result_sent_to_desk": ("reason",),  # a note for the control slip (form 06)
     "withdrawn": ("reason",),
     "stopped": ("reason",),
     "abandoned": ("reason",),
@@ -589,10 +590,17 @@ WORKLIST_PAGE_SIZE = 50
 
 
 @router.get("/desk/worklist")
-def worklist_page(request: Request, session: SessionDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1):
-    """The steps the user's agencies hold now, the one due first on top, with the step's remaining working time."""
+def worklist_page(
+    request: Request,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    results_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+):
+    """The steps the user's agencies hold now, the one due first on top, with the step's remaining working time;
+    then the results waiting there: to be sent back to the receiving desk, or returned at it."""
     principal = request.state.principal
     items, total = work_items(request, session, principal, None, Paging(page, WORKLIST_PAGE_SIZE))
+    results, results_total = result_items(session, principal, None, Paging(results_page, WORKLIST_PAGE_SIZE))
     calendar = request.app.state.calendars.get(session, principal.agency_code)
     return render(
         request,
@@ -602,6 +610,10 @@ def worklist_page(request: Request, session: SessionDep, page: Annotated[int, Qu
             "total": total,
             "page": page,
             "pages": max((total + WORKLIST_PAGE_SIZE - 1) // WORKLIST_PAGE_SIZE, 1),
+            "results": results,
+            "results_total": results_total,
+            "results_page": results_page,
+            "results_pages": max((results_total + WORKLIST_PAGE_SIZE - 1) // WORKLIST_PAGE_SIZE, 1),
             "names": {a.code: a.name for a in agencies(session)},
             "minutes_per_day": calendar.minutes_per_day,
         },

@@ -51,6 +51,31 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
         "Không thể «{event}» khi hồ sơ đang ở trạng thái «{status}». Thao tác được phép lúc này: {allowed}.",
         "“{event}” is not possible while the dossier is “{status}”. Allowed now: {allowed}.",
     ),
+    (InvalidTransition, "result_away"): (
+        "Kết quả đang ở đơn vị giải quyết: đơn vị đó chuyển kết quả về Bộ phận Một cửa trước, rồi Bộ phận Một cửa "
+        "trả cho người dân. Thao tác được phép lúc này: {allowed}.",
+        "The result is at the processing agency: it sends the result back to the desk first, where it is returned. "
+        "Allowed now: {allowed}.",
+    ),
+    (InvalidTransition, "result_at_desk"): (
+        "Kết quả đã ở Bộ phận Một cửa nơi tiếp nhận (hồ sơ giải quyết tại đây, hoặc kết quả đã được chuyển về): "
+        "không chuyển lại. Thao tác được phép lúc này: {allowed}.",
+        "The result is already at the desk that received the dossier (resolved there, or already sent back): it is "
+        "not sent again. Allowed now: {allowed}.",
+    ),
+    (Forbidden, "hand_back_forbidden"): (
+        "Bạn không thể «{event}» hồ sơ {code}: kết quả do đơn vị đang giữ hồ sơ ({holder}) chuyển về Bộ phận Một cửa.",
+        "You may not “{event}” on dossier {code}: the agency holding the resolved dossier ({holder}) sends the "
+        "result back to the desk.",
+    ),
+    (InvalidInput, "hand_back_sender"): (
+        "Kết quả do đơn vị đang giữ hồ sơ ({holder}) chuyển về, không phải {agency}.",
+        "The result is sent back by the agency holding it ({holder}), not {agency}.",
+    ),
+    (InvalidInput, "hand_back_desk"): (
+        "Kết quả chuyển về Bộ phận Một cửa đã tiếp nhận hồ sơ ({desk}), không phải {agency}.",
+        "The result goes back to the desk that received the dossier ({desk}), not {agency}.",
+    ),
     (Forbidden, "event_forbidden.manager"): (
         "Bạn không thể «{event}» hồ sơ {code}: lãnh đạo chỉ ghi nhận trên hồ sơ thuộc phạm vi đơn vị mình.",
         "You may not “{event}” on dossier {code}: managers record events on dossiers in their scope.",

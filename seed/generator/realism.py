@@ -98,4 +98,5 @@ STUCK = 0.006  # dossiers forgotten in a queue: late by 20–80 working days
 LATE_DAYS = (0.0, 0.9)  # lognormal working days past the due of a late stage (at least one)
 WORK_BETA = (2.2, 1.6)  # share of the time left to its due that an on-time stage uses
 NOT_RETURNED = 0.04  # results never collected (status stays 9)
+HAND_BACK_DAYS = 0.5  # mean working days for a result resolved away to reach the receiving desk
 RETURN_DAYS = {"counter": 3.0, "post": 2.0, "online": 0.5}  # mean working days to collect the result

@@ -17,7 +17,7 @@ import numpy as np
 from seed.generator import realism as R
 from sla.core.batch import NONE, BatchReplay, BatchResult, CalendarOps
 from sla.core.lifecycle import EVENT_TYPES
-from sla.core.replay import STEP_EXCLUDED, ProcedureRule, StepRule
+from sla.core.replay import HAND_BACK_STAGE, STEP_EXCLUDED, ProcedureRule, StepRule
 
 EVENT_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
 CHANNEL_COUNTER, CHANNEL_ONLINE, CHANNEL_POST = 1, 2, 3
@@ -134,11 +134,11 @@ def _profile(field_code: str, level: str, has_fee: bool) -> R.FieldProfile:
 
 def max_stages(rule: ProcedureRule) -> int:
     """Stages a dossier of this rule can have: one per step, plus a hand-off back after a final
-    parallel group (or one stage without steps)."""
+    parallel group (or one stage without steps), plus the result's hand-back to the desk."""
     steps = sorted(rule.steps, key=lambda s: s.seq)
     if not steps:
-        return 1
-    return len(steps) + (steps[-1].parallel_group is not None)
+        return 2
+    return len(steps) + (steps[-1].parallel_group is not None) + 1
 
 
 def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now: int) -> GroupOutput:
@@ -163,7 +163,7 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
     ending = rng.random(n)
     withdraws = ending < R.WITHDRAWN + R.STOPPED
     stops = ending < R.STOPPED
-    stages = clock.st_started.shape[1]
+    stages = clock.st_started.shape[1] - 1  # the chain's, without the result's hand-back
     late = rng.random((n, stages + 1)) < profile.late / stages  # a chain's stages share the field's late share
     stuck = rng.random(n) < R.STUCK
     apology = rng.random(n) < R.APOLOGY
@@ -174,7 +174,10 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
         online, R.RETURN_DAYS["online"], np.where(by_post, R.RETURN_DAYS["post"], R.RETURN_DAYS["counter"])
     )
     return_minutes = 1 + (rng.exponential(mean_return) * mpd).astype(np.int64)
+    hand_back_slot = [-1]  # the stage slot a hand-back takes, once one happens
     reason = rng.integers(0, 1 << 16, n)
+    # exponential from the reason's draw (not a draw of its own: the stream, and so every other life, stays as it was)
+    hand_back_minutes = 1 + (-np.log((reason + 0.5) / (1 << 16)) * R.HAND_BACK_DAYS * mpd).astype(np.int64)
 
     def days(params: tuple[float, float], size: int) -> np.ndarray:
         return np.maximum((rng.lognormal(*params, size) * mpd).astype(np.int64), 30)
@@ -358,6 +361,21 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
     clock.resolved(rows, at)
     tl.record(rows, "resolved", at, holder)
 
+    # a result resolved away from the receiving desk travels back to it (docs/hand-back.md)
+    rows = tl.candidates()
+    holder = clock.holder(rows)
+    away = holder != group.receiving[rows]
+    rows, holder = rows[away], holder[away]
+    sent_at = ops.shift(tl.last_at[rows], hand_back_minutes[rows])
+    kept = sent_at <= tl.cut[rows]
+    rows, at = tl.keep(rows, sent_at)
+    holder = holder[kept]
+    clock.result_sent_to_desk(rows, at)
+    if rows.size:
+        slot_steps[next_slot] = None
+        hand_back_slot[0] = next_slot
+    tl.record(rows, "result_sent_to_desk", at, holder, holder, group.receiving[rows])
+
     rows = tl.candidates(returned)
     rows, at = tl.keep(rows, ops.shift(tl.last_at[rows], return_minutes[rows]))
     holder = clock.holder(rows)
@@ -382,7 +400,9 @@ def simulate(ops: CalendarOps, group: GroupInput, rng: np.random.Generator, now:
         received_at=received_at,
         events=tl.columns(),
         stage_names=[
-            (step.name if step else ("intake" if slot == 0 else "hand-off"))[:500]
+            HAND_BACK_STAGE
+            if slot == hand_back_slot[0]
+            else (step.name if step else ("intake" if slot == 0 else "hand-off"))[:500]
             for slot, step in enumerate(slot_steps)
         ],
         stage_step_seqs=[step.seq if step else None for step in slot_steps],

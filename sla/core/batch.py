@@ -33,8 +33,9 @@ from datetime import UTC, datetime, time, timedelta
 import numpy as np
 
 from sla.core.calendar import OUTCOME_LATE, OUTCOME_NAMES, Unit, WorkingCalendar
-from sla.core.lifecycle import EVENT_TYPES, InvalidTransition, Status, next_status
+from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, InvalidTransition, Status, next_status
 from sla.core.replay import (
+    HAND_BACK_STAGE,
     STEP_EXCLUDED,
     ClockState,
     Event,
@@ -56,6 +57,8 @@ DOSSIER_OUTCOME_NAMES = {**dict(enumerate(OUTCOME_NAMES)), OUTCOME_WITHDRAWN: "w
                          OUTCOME_OPEN: None}  # fmt: skip
 # stage outcome codes: OUTCOME_EARLY / ON_TIME / LATE (0, 1, 2), then:
 STAGE_WITHDRAWN, STAGE_NONE = 3, -1
+STEP_HAND_BACK = -3
+"""The step index of the hand-back stage (result_sent_to_desk); like -1 (no step) it has no step of its own."""
 STAGE_OUTCOME_NAMES = {**dict(enumerate(OUTCOME_NAMES)), STAGE_WITHDRAWN: "withdrawn", STAGE_NONE: None}
 
 _END_OPEN, _END_GRADED, _END_WITHDRAWN, _END_REFUSED = 0, 1, 2, 3
@@ -174,9 +177,12 @@ class BatchResult:
     """Rows that could not be replayed, with ``replay``'s error; their columns are not meaningful."""
 
     def stage_name(self, step: int, seq: int) -> str:
-        """A stage's name: its step's, else "intake" for the first stage and "hand-off" for the others."""
+        """A stage's name: its step's, "hand-back" for the hand-back, else "intake" for the first stage and
+        "hand-off" for the others."""
         if step >= 0:
             return self.steps[step].name
+        if step == STEP_HAND_BACK:
+            return HAND_BACK_STAGE
         return "intake" if seq == 1 else "hand-off"
 
     def clock_state(self, row: int, codes: Mapping[int, str], unit: str = "us") -> ClockState:
@@ -389,8 +395,25 @@ class BatchReplay:
         self.finished[idx] = at
         self.end_kind[idx] = _END_GRADED
 
+    def result_sent_to_desk(self, idx: np.ndarray, at: np.ndarray) -> None:
+        """The result travels back to the receiving desk: a stage there without a due (`_Replay`'s)."""
+        self._advance(idx, HAND_BACK)
+        away = self.holder(idx) != self.receiving[idx]
+        if not away.all():
+            next_status(Status.RESOLVED, HAND_BACK, result_away=False)  # raises, as `replay` does
+        if not idx.size:
+            return
+        slot = self.stage_count[idx]
+        if (slot >= self.st_started.shape[1]).any():
+            raise ReplayError(f"more stages than the {self.st_started.shape[1]} this batch was built for")
+        self.st_step[idx, slot] = STEP_HAND_BACK
+        self.st_agency[idx, slot] = self.receiving[idx]
+        self.st_started[idx, slot] = at
+        self.stage_count[idx] = slot + 1
+
     def result_returned(self, idx: np.ndarray, at: np.ndarray) -> None:
         self._advance(idx, "result_returned")
+        self._close(idx, at, self.open_mask(idx), graded=True)  # the hand-back, if any: no due, no outcome
 
     def withdrawn(self, idx: np.ndarray, at: np.ndarray, event: str = "withdrawn") -> None:
         """withdrawn, stopped or abandoned (``event``)."""
@@ -774,7 +797,10 @@ def _put(result: BatchResult, row: int, state: ClockState, steps: list[StepRule]
     stage_names = {name: code for code, name in STAGE_OUTCOME_NAMES.items()}
     for slot, stage in enumerate(state.stages):
         result.stage_agency[row, slot] = ids.get(stage.agency_code, -1)
-        result.stage_step[row, slot] = by_seq.get(stage.step_seq, -1) if stage.step_seq is not None else -1
+        if stage.step_seq is not None:
+            result.stage_step[row, slot] = by_seq.get(stage.step_seq, -1)
+        else:
+            result.stage_step[row, slot] = STEP_HAND_BACK if stage.name == HAND_BACK_STAGE else -1
         result.stage_started[row, slot] = micros_of(stage.started_at)
         result.stage_allotment[row, slot] = -1 if stage.allotment_minutes is None else stage.allotment_minutes
         result.stage_due[row, slot] = micros_of(stage.due_at)

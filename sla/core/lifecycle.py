@@ -45,6 +45,7 @@ EVENT_TYPES = (
     "resumed",
     "apology_issued",
     "resolved",
+    "result_sent_to_desk",
     "result_returned",
     "withdrawn",
     "stopped",
@@ -81,8 +82,14 @@ _TRANSITIONS: dict[Status | None, dict[str, Status | None]] = {
         "withdrawn": Status.WITHDRAWN,
         "stopped": Status.STOPPED,
     },
-    Status.RESOLVED: {"result_returned": Status.RETURNED},
+    # the result travels back to the receiving desk (status unchanged), where it is returned
+    Status.RESOLVED: {"result_sent_to_desk": None, "result_returned": Status.RETURNED},
 }
+HAND_BACK = "result_sent_to_desk"
+RESULT_AWAY = "the result is at the processing agency: it goes back to the receiving desk first (result_sent_to_desk)"
+RESULT_AT_DESK = (
+    "the result is already at the receiving desk (the dossier was resolved there, or its result was sent back once)"
+)
 
 
 class InvalidTransition(ValueError):
@@ -94,27 +101,53 @@ class InvalidTransition(ValueError):
         self.status = status
         self.event_type = event_type
         self.allowed = allowed
+        self.reason = reason
         state = "a dossier with no event yet" if status is None else f"status {status.value} ({STATUS_NAMES[status]})"
         accepted = ", ".join(allowed) if allowed else "none: the dossier is closed"
         detail = f" ({reason})" if reason else ""
         super().__init__(f"event {event_type!r} is not allowed for {state}{detail}; allowed events: {accepted}")
 
 
-def allowed_events(status: Status | None, *, apology_issued: bool = False) -> tuple[str, ...]:
-    """Event types the status admits, in EVENT_TYPES order; an apology is admitted once."""
-    admitted = _TRANSITIONS.get(status, {})
-    return tuple(e for e in EVENT_TYPES if e in admitted and not (apology_issued and e == "apology_issued"))
+def _barred(status: Status | None, event_type: str, apology_issued: bool, result_away: bool | None) -> str | None:
+    """Why an event the status table admits is refused all the same (None: it is not)."""
+    if apology_issued and event_type == "apology_issued":
+        return "an apology was already issued; it is allowed at most once"
+    if status == Status.RESOLVED and result_away is not None:
+        if result_away and event_type == "result_returned":
+            return RESULT_AWAY
+        if not result_away and event_type == HAND_BACK:
+            return RESULT_AT_DESK
+    return None
 
 
-def next_status(status: Status | None, event_type: str, *, apology_issued: bool = False) -> Status:
-    """The status after `event_type`; raises InvalidTransition when the status does not admit it."""
+def allowed_events(
+    status: Status | None, *, apology_issued: bool = False, result_away: bool = False
+) -> tuple[str, ...]:
+    """Event types the status admits, in EVENT_TYPES order; an apology is admitted once.
+
+    A resolved dossier whose result is away from its receiving desk (`result_away`: the agency holding
+    it is not the one that received it) admits only the hand-back (result_sent_to_desk); at the desk,
+    only result_returned.
+    """
     admitted = _TRANSITIONS.get(status, {})
-    if event_type not in admitted or (apology_issued and event_type == "apology_issued"):
-        reason = None
+    return tuple(e for e in EVENT_TYPES if e in admitted and _barred(status, e, apology_issued, result_away) is None)
+
+
+def next_status(
+    status: Status | None, event_type: str, *, apology_issued: bool = False, result_away: bool | None = None
+) -> Status:
+    """The status after `event_type`; raises InvalidTransition when the status does not admit it.
+
+    `result_away` (status 9): whether the result is held away from the receiving desk; None admits
+    both the hand-back and the return (the table alone, as history is replayed).
+    """
+    admitted = _TRANSITIONS.get(status, {})
+    barred = _barred(status, event_type, apology_issued, result_away) if event_type in admitted else None
+    if event_type not in admitted or barred:
+        reason = barred
         if event_type not in EVENT_TYPES:
             reason = "unknown event type"
-        elif event_type == "apology_issued" and event_type in admitted:
-            reason = "an apology was already issued; it is allowed at most once"
-        raise InvalidTransition(status, event_type, allowed_events(status, apology_issued=apology_issued), reason)
+        allowed = allowed_events(status, apology_issued=apology_issued, result_away=bool(result_away))
+        raise InvalidTransition(status, event_type, allowed, reason)
     target = admitted[event_type]
     return status if target is None else target  # type: ignore[return-value]

@@ -12,9 +12,11 @@ from datetime import UTC, datetime, time
 import numpy as np
 
 from sla.core.calendar import LOCAL_MINUTE_FORMAT, LOCAL_TZ, OUTCOME_LATE, OUTCOME_NAMES, Unit, WorkingCalendar
-from sla.core.lifecycle import Status, next_status
+from sla.core.lifecycle import HAND_BACK, Status, next_status
 
 STEP_EXCLUDED = "excluded"
+HAND_BACK_STAGE = "hand-back"
+"""The name of the stage a hand-back (result_sent_to_desk) opens at the receiving desk."""
 SUPPLEMENT_POLICIES = ("restart", "resume")
 _WITHDRAWAL_EVENTS = ("withdrawn", "stopped", "abandoned")
 
@@ -73,9 +75,9 @@ class StageState:
     step_seq: int | None
     started_at: datetime
     allotment_minutes: int | None  # None: no own allotment (excluded, or no step: overall due)
-    due_at: datetime | None  # None only for an excluded stage
+    due_at: datetime | None  # None only for an excluded stage and the hand-back
     ended_at: datetime | None
-    outcome: str | None  # early | on_time | late | withdrawn | None (open or excluded)
+    outcome: str | None  # early | on_time | late | withdrawn | None (open, excluded, hand-back)
     overrun_minutes: int  # working minutes past its due (0 unless late)
     excluded: bool = False  # an excluded step: pauses the dossier clock while open
 
@@ -264,7 +266,8 @@ class _Replay:
                 f"event {event.type!r} at {_local(at)} is before the previous event at {_local(self.last_at)}; "
                 "events must be in time order"
             )
-        status = next_status(self.status, event.type, apology_issued=self.apology_issued)
+        status = next_status(self.status, event.type, apology_issued=self.apology_issued,
+                             result_away=self._result_away(event.type))  # fmt: skip
         getattr(self, f"_on_{event.type}")(event, at)
         if event.type != "forwarded":
             self.last_forward = None
@@ -351,8 +354,36 @@ class _Replay:
         self._close(self._open_stages(), at, graded=True)
         self.finished_at, self.end_kind = at, "graded"
 
+    def _on_result_sent_to_desk(self, event: Event, at: datetime) -> None:
+        """The result travels back to the receiving desk: a stage there, outside the clock (no due)."""
+        stage = _Stage(
+            StageState(
+                seq=len(self.stages) + 1,
+                agency_code=self.receiving_agency_code,
+                name=HAND_BACK_STAGE,
+                step_seq=None,
+                started_at=at,
+                allotment_minutes=None,
+                due_at=None,
+                ended_at=None,
+                outcome=None,
+                overrun_minutes=0,
+            ),
+            None,
+        )
+        self.stages.append(stage)
+
     def _on_result_returned(self, event: Event, at: datetime) -> None:
-        pass  # the end stays at the resolution
+        self._close(self._open_stages(), at, graded=True)  # the hand-back, if any: no due, no outcome
+        # the end stays at the resolution
+
+    def _result_away(self, event_type: str) -> bool | None:
+        """For a resolved dossier: whether its result is held away from the receiving desk. The hand-back
+        needs it away (always); the return needs it at the desk when the event is being recorded (a log
+        of the past may return a result where it was: older logs, imports)."""
+        if self.status != Status.RESOLVED or not (event_type == HAND_BACK or self.checking):
+            return None
+        return self._holder() != self.receiving_agency_code
 
     def _on_withdrawn(self, event: Event, at: datetime) -> None:
         self._close(self._open_stages(), at, graded=False)

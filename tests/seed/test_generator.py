@@ -5,6 +5,7 @@ import shutil
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 from sqlmodel import Session
@@ -19,6 +20,11 @@ from seed.generator.check import DOSSIER_COLUMNS, STAGE_COLUMNS, mismatches
 from seed.loader import load_catalogue
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from seed.generator.scenario import GroupInput, StepPlan, simulate
+from sla.core.batch import NONE, CalendarOps
+from sla.core.calendar import WorkingCalendar
+from sla.core.lifecycle import EVENT_TYPES
+from sla.core.replay import Event, ProcedureRule, StepRule, replay
 from tests.conftest import _postgres_database
 
 YEAR = 2025
@@ -273,3 +279,70 @@ def test_a_large_load_sets_indexes_aside_and_puts_them_back(city):
         total = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
         last = session.execute(select(func.sum(DossierCodeCounter.last_seq))).scalar_one()
     assert total == last == DOSSIERS + 200
+
+
+
+def test_no_result_is_returned_away_from_its_desk(city):
+    """The seed catalogue's chains end at the receiving agency (their last step is the desk's): a generated result
+    is returned where the dossier was received, never at another agency."""
+    engine, _, _ = city
+    with Session(engine) as session:
+        returned_away = session.execute(
+            select(func.count()).where(
+                Dossier.status_code == 10, Dossier.current_agency_id != Dossier.receiving_agency_id
+            )
+        ).scalar_one()
+    assert returned_away == 0
+
+
+def test_results_resolved_away_travel_back_to_the_desk():
+    """A chain whose last step is at another agency: its resolved results are sent back to the desk
+    (result_sent_to_desk) before they are returned, and the lives are what the replay derives from their events."""
+    calendar = WorkingCalendar(first_year=YEAR, last_year=YEAR + 1)
+    ops = CalendarOps(calendar)
+    steps = (
+        StepRule(1, "Tiếp nhận", None, None, 1, "working_days"),
+        StepRule(2, "Thẩm định", "X", None, 8, "working_days"),
+    )
+    rule = ProcedureRule(10, "working_days", steps=steps)
+    n = 400
+    rng = np.random.default_rng(5)
+    receiving = np.where(rng.random(n) < 0.5, 1, 2).astype(np.int32)
+    start = np.datetime64("2025-02-03T02:00").astype("datetime64[m]").view(np.int64)
+    group = GroupInput(
+        rule=rule,
+        steps=[StepPlan(0, rule.steps[0], receiving.copy()), StepPlan(1, rule.steps[1], np.full(n, 3, dtype=np.int32))],
+        field_code="G01",
+        level="commune",
+        has_fee=False,
+        receiving=receiving,
+        channel=np.full(n, 1, dtype=np.int8),
+        intake_at=start + rng.integers(0, 200 * 1440, n),
+    )
+    out = simulate(ops, group, rng, now=int(start + 230 * 1440))
+    codes = {1: "R1", 2: "R2", 3: "X"}
+    ev = out.events
+    types = [EVENT_TYPES[t] for t in ev["type"].tolist()]
+    sent = [k for k, t in enumerate(types) if t == "result_sent_to_desk"]
+    assert len(sent) > 50
+    assert all(ev["source"][k] == ev["agency"][k] == 3 and ev["target"][k] == receiving[ev["row"][k]] for k in sent)
+    returned = np.flatnonzero(out.result.status == 10)
+    assert returned.size and (out.result.holder[returned] == receiving[returned]).all()
+    def instant(minutes) -> datetime | None:
+        return None if minutes == NONE else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(minutes=int(minutes))
+
+    for row in range(n):
+        events = [
+            Event(types[k], instant(ev["at"][k]), codes.get(int(ev["source"][k])), codes.get(int(ev["target"][k])),
+                  new_due_at=instant(ev["new_due"][k]))
+            for k in np.flatnonzero(ev["row"] == row).tolist()
+        ]  # fmt: skip
+        if not events:
+            continue
+        # checked_from 0: every rule of recording holds, the return at the desk included
+        expected = replay(rule, calendar, events, receiving_agency_code=codes[int(receiving[row])])
+        state = out.result.clock_state(row, codes, unit="m")
+        assert [s.name for s in state.stages] == [
+            out.stage_names[slot] for slot in range(len(state.stages))
+        ] == [s.name for s in expected.stages]
+        assert state == expected

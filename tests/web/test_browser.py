@@ -110,6 +110,10 @@ def test_clerk_forwards_supplements_resolves_and_returns(page, desk, shoot):
     assert page.locator("#dossier-status").inner_text() == "Đang xử lý"
     record(page, "resolved", result="Đã đăng ký thường trú")
     assert page.locator("#dossier-status").inner_text() == "Đã có kết quả"
+    # resolved at the department: the result travels back to the desk first (its step, not the clerk's)
+    assert page.locator("[name=type]").count() == 0 and page.locator("#result-away").is_visible()
+    post_event(desk, code, type="result_sent_to_desk")
+    page.reload()
     assert [e for e in page.locator("[name=type]").evaluate_all("els => els.map(e => e.value)")] == ["result_returned"]
     record(page, "result_returned")
     assert page.locator("#dossier-status").inner_text() == "Đã trả kết quả"
@@ -121,6 +125,7 @@ def test_clerk_forwards_supplements_resolves_and_returns(page, desk, shoot):
         "Yêu cầu bổ sung",
         "Đã bổ sung",
         "Giải quyết xong",
+        "Chuyển kết quả về Một cửa",
         "Đã trả kết quả",
     ]
     assert page.locator("#stages tbody tr").count() >= 2

@@ -209,6 +209,7 @@ def test_events_posted_from_the_dossier_page(client):
         ({"type": "supplement_requested", "reason": "Thiếu giấy tờ chỗ ở", "at": "2025-06-03T10:00"}, "Chờ bổ sung"),
         ({"type": "supplement_received", "at": "2025-06-04T09:00"}, "Đang xử lý"),
         ({"type": "resolved", "result": "Đã đăng ký", "at": "2025-06-05T09:00"}, "Đã có kết quả"),
+        ({"type": "result_sent_to_desk", "at": "2025-06-05T15:00"}, "Kết quả đã chuyển về Bộ phận Một cửa"),
         ({"type": "result_returned", "at": "2025-06-06T09:00"}, "Đã trả kết quả"),
     ]
     for number, (fields, status) in enumerate(steps):

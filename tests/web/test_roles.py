@@ -118,9 +118,49 @@ def test_each_role_is_offered_exactly_what_status_and_scope_allow(client, as_pag
     held_before = officer.get(url)  # the department held it: it reads it, it no longer acts on it
     assert offered(held_before) == [] and 'id="no-actions-for-role"' in held_before.text
     event(client, code, "resolved", "2025-06-06T09:00")
+    # resolved at the other department: it sends the result back; the ward's desk waits for it
+    city_manager = as_page("city-manager")
+    assert offered(city_manager.get(url)) == ["result_sent_to_desk"]
     for user in (clerk, manager):
+        page = user.get(url)
+        assert offered(page) == [] and 'id="result-away"' in page.text
+    event(client, code, "result_sent_to_desk", "2025-06-06T10:00")
+    for user in (clerk, manager, city_manager):
         assert offered(user.get(url)) == ["result_returned"]
+    assert 'id="result-at-desk"' in clerk.get(url).text
     assert 'name="backdate_reason"' in manager.get(url).text and 'name="backdate_reason"' not in clerk.get(url).text
+
+
+def test_the_processing_agency_sends_the_result_back_and_the_desk_returns_it(client, as_page):
+    code = receive_by_api(client, received_at="2025-06-02T09:00")["code"]
+    url = f"/desk/dossiers/{code}"
+    clerk, officer, department_clerk = as_page("clerk"), as_page("officer"), as_page("department-clerk")
+    event(client, code, "forwarded", "2025-06-03T09:00", to_agency=DEPARTMENT)
+    event(client, code, "resolved", "2025-06-05T09:00")
+    assert offered(officer.get(url)) == ["result_sent_to_desk"]  # the department holds the resolved dossier
+    assert offered(clerk.get(url)) == []  # the ward's desk waits for the result
+    # the desk cannot take the processing agency's step, nor return a result it does not have
+    refused = clerk.post(f"{url}/events", data={"type": "result_sent_to_desk"})
+    assert refused.status_code == 403
+    assert "kết quả do đơn vị đang giữ hồ sơ (000.00.03.H26) chuyển về Bộ phận Một cửa" in problem_box(refused)
+    early = clerk.post(f"{url}/events", data={"type": "result_returned"})
+    assert early.status_code == 409 and "chuyển kết quả về Bộ phận Một cửa trước" in problem_box(early)
+    early_en = as_page("clerk", lang="en").post(f"{url}/events", data={"type": "result_returned"})
+    assert "it sends the result back to the desk first" in problem_box(early_en)
+    assert "/api/" not in problem_box(early) + problem_box(refused)
+    # the department's own desk staff may send it, as its officers may
+    assert offered(department_clerk.get(url)) == ["result_sent_to_desk"]
+    sent = officer.post(f"{url}/events", data={"type": "result_sent_to_desk", "reason": "Gửi kèm 02 bản quyết định"})
+    assert sent.status_code == 303, sent.text
+    page = clerk.get(url)
+    assert offered(page) == ["result_returned"] and 'id="holding"' in page.text
+    assert re.search(r'id="holding">[^<]*Phường Hoàn Kiếm', text(page))
+    assert "Kết quả chuyển về Bộ phận Một cửa" in text(page)  # its stage
+    assert offered(officer.get(url)) == []  # no longer its dossier to act on
+    again = officer.post(f"{url}/events", data={"type": "result_sent_to_desk"})
+    assert again.status_code in (403, 404)
+    assert clerk.post(f"{url}/events", data={"type": "result_returned"}).status_code == 303
+    assert offered(clerk.get(url)) == []
 
 
 def test_the_page_and_the_api_ask_the_same_rule(client, session, tokens, app):
@@ -137,7 +177,8 @@ def test_the_page_and_the_api_ask_the_same_rule(client, session, tokens, app):
                 refused = False
             except Forbidden as exc:
                 refused = True
-                assert exc.message_id == f"event_forbidden.{principal.role.value}"
+                expected = "hand_back_forbidden" if event_type == "result_sent_to_desk" else None
+                assert exc.message_id in (expected, f"event_forbidden.{principal.role.value}")
             assert refused == (event_type not in allowed) == (not may_record(principal, dossier, event_type)), name
     assert permitted_events(principals["manager"], dossier, IN_HANDS) == tuple(IN_HANDS)
     assert permitted_events(principals["clerk"], dossier, IN_HANDS) == tuple(NOT_APOLOGY)
@@ -299,3 +340,46 @@ def test_the_worklist_route_and_page(client, as_page, tokens):
     assert re.fullmatch(r"(\d+ ngày)?( ?\d+ giờ)?( ?\d+ phút)?", left[1]) and "Quá hạn" not in left[1], left
     english = as_page("officer", lang="en").get("/desk/worklist")
     assert "Worklist" in english.text and forwarded in english.text and late not in english.text
+
+
+def test_results_waiting_to_be_sent_back_or_returned(client, as_page, tokens):
+    """Beside the worklist: resolved dossiers an agency holds, first resolved on top: at the processing agency to
+    be sent back to the desk, at the desk to be returned."""
+    def post(code, type, at, **fields):
+        event(client, code, type, at, **fields)
+
+    away = receive_by_api(client, received_at="2025-06-02T09:00")["code"]
+    post(away, "forwarded", "2025-06-03T09:00", to_agency=DEPARTMENT)
+    post(away, "resolved", "2025-06-05T09:00")
+    at_desk = receive_by_api(client, received_at="2025-06-02T10:00")["code"]
+    post(at_desk, "resolved", "2025-06-04T09:00")
+    running = receive_by_api(client, received_at="2025-06-02T11:00")["code"]
+
+    def waiting(username, **params):
+        answer = client.get(f"{API}/worklist/results", params=params,
+                            headers={"Authorization": f"Bearer {tokens[username]}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return [(item["code"], item["next_event"]) for item in answer.json()["items"]]
+
+    assert waiting("clerk") == [(at_desk, "result_returned")]  # the away result is not at the desk yet
+    assert waiting("officer") == [(away, "result_sent_to_desk")]
+    assert running not in dict(waiting("admin"))
+    page = as_page("officer").get("/desk/worklist")
+    row = re.search(rf'<tr class="next-result_sent_to_desk">.*?{away}.*?</tr>', page.text, re.S).group(0)
+    assert "Chuyển kết quả về Một cửa: Phường Hoàn Kiếm" in html.unescape(row)
+
+    post(away, "result_sent_to_desk", "2025-06-05T15:00")
+    assert waiting("officer") == []
+    assert waiting("clerk") == [(at_desk, "result_returned"), (away, "result_returned")]  # resolved first on top
+    desk_page = as_page("clerk").get("/desk/worklist")
+    assert re.findall(r'<tr class="next-([a-z_]+)">\s*<td class="nowrap"><a href="/desk/dossiers/([^"]+)"',
+                      desk_page.text) == [("result_returned", at_desk), ("result_returned", away)]  # fmt: skip
+    assert "Trả kết quả cho người dân" in desk_page.text
+    assert "Results to send back or return" in as_page("clerk", lang="en").get("/desk/worklist").text
+    post(away, "result_returned", "2025-06-06T09:00")
+    assert waiting("clerk") == [(at_desk, "result_returned")]
+    refused = client.get(f"{API}/worklist/results", params={"agency": OTHER_DEPARTMENT},
+                         headers={"Authorization": f"Bearer {tokens['clerk']}"})  # fmt: skip
+    assert refused.status_code == 403
+    viewer = client.get(f"{API}/worklist/results", headers={"Authorization": f"Bearer {tokens['viewer']}"})
+    assert viewer.status_code == 403

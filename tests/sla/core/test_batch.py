@@ -4,7 +4,9 @@ Event logs are generated for every rule shape of the seed catalogue (seed/data/p
 days, hours, calendar days, same day, with and without a cut-off, chains with parallel groups and
 excluded steps), under both supplement policies; each dossier's log is grown one event at a time from
 the events its status admits, so most are valid and a few are rejected by `replay` (the batch must
-then report the same error for that dossier and still replay the others).
+then report the same error for that dossier and still replay the others). A resolved dossier may take
+both a hand-back to the desk (result_sent_to_desk) and a return, in any order the table admits: a
+hand-back from the desk itself is rejected, a return away from the desk is history (not checked).
 """
 
 import csv
@@ -65,7 +67,8 @@ def _catalogue_shapes() -> list[ProcedureRule]:
 
 RULES = _catalogue_shapes()
 AGENCIES = ["R1", "R2", "X1", "X2"]
-WEIGHTS = {"received": 12, "forwarded": 10, "refused": 1, "withdrawn": 1, "stopped": 1, "abandoned": 1, "resolved": 2}
+WEIGHTS = {"received": 12, "forwarded": 10, "refused": 1, "withdrawn": 1, "stopped": 1, "abandoned": 1, "resolved": 2,
+           "result_sent_to_desk": 6}  # fmt: skip
 """How often each admitted event is drawn (default 3): lives long enough to reach every move."""
 
 
@@ -94,6 +97,8 @@ def dossier_logs(draw, rule: ProcedureRule):
     status, apology, at, state = None, False, start, None
     for _ in range(draw(st.integers(1, 14))):
         admitted = allowed_events(status, apology_issued=apology)
+        if status == Status.RESOLVED:  # the table's both: the replay decides (hand-back only away from the desk)
+            admitted = ("result_sent_to_desk", "result_returned")
         if not admitted:
             break
         kind = draw(st.sampled_from([e for e in admitted for _ in range(WEIGHTS.get(e, 3))]))
@@ -210,6 +215,22 @@ def _local(day: int, month: int, hour: int, minute: int = 0) -> datetime:
             [("received", _local(3, 6, 18)), ("forwarded", _local(3, 6, 18, 30), "R1", "000.00.08.H26"),
              ("forwarded", _local(3, 6, 18, 40), "000.00.08.H26", "000.00.16.H26")],
         ),
+        (  # resolved at another agency: the result travels back to the desk, where it is returned
+            RELIGION,
+            [("received", _local(3, 6, 9)), ("forwarded", _local(3, 6, 14), "R1", "X1"),
+             ("resolved", _local(6, 6, 10)), ("result_sent_to_desk", _local(6, 6, 15), "X1"),
+             ("result_returned", _local(9, 6, 8), "R1")],
+        ),
+        (  # sent back, not yet returned: the desk holds it
+            BIRTH,
+            [("received", _local(2, 6, 9)), ("forwarded", _local(2, 6, 15), "R1", "X1"),
+             ("resolved", _local(4, 6, 9)), ("result_sent_to_desk", _local(4, 6, 9), "X1")],
+        ),
+        (  # an older log: returned at the processing agency, with no hand-back (history stands)
+            RELIGION,
+            [("received", _local(3, 6, 9)), ("forwarded", _local(3, 6, 14), "R1", "X1"),
+             ("resolved", _local(6, 6, 10)), ("result_returned", _local(7, 6, 10), "X1")],
+        ),
         (  # an apology, a pause, a withdrawal
             RELIGION,
             [("received", _local(3, 6, 9)), ("apology_issued", _local(4, 6, 9)), ("paused", _local(5, 6, 9)),
@@ -225,7 +246,8 @@ def test_hand_written_lives(rule, log):
     for item in log:
         kind, at, *agencies = item
         new_due = at + timedelta(days=40) if kind == "apology_issued" else None
-        events.append(Event(kind, at, *(agencies or [None, None]), new_due_at=new_due))
+        agencies = (agencies + [None, None])[:2]
+        events.append(Event(kind, at, *agencies, new_due_at=new_due))
     logs = [("R1", events)] * 3
     result = replay_batch(rule, CALENDAR, np.array([ids["R1"]] * 3), _columns(logs, ids), codes)
     expected = replay(rule, CALENDAR, events, receiving_agency_code="R1", checked_from=len(events))
@@ -248,6 +270,41 @@ def test_a_failing_dossier_is_named_and_the_others_replayed():
     assert "holds no open stage" in str(result.failed[3])
     assert "at least one event" in str(result.failed[4])
     assert result.clock_state(0, codes) == replay(rule, CALENDAR, good, receiving_agency_code="R1")
+
+
+def test_a_hand_back_from_the_desk_itself_is_refused_as_replay_refuses_it():
+    codes = {1: "R1", 2: "X1"}
+    at_desk = [Event("received", _local(3, 6, 9)), Event("resolved", _local(4, 6, 9)),
+               Event("result_sent_to_desk", _local(4, 6, 10))]  # fmt: skip
+    twice = [Event("received", _local(3, 6, 9)), Event("forwarded", _local(3, 6, 10), "R1", "X1"),
+             Event("resolved", _local(4, 6, 9)), Event("result_sent_to_desk", _local(4, 6, 10)),
+             Event("result_sent_to_desk", _local(4, 6, 11))]  # fmt: skip
+    logs = [("R1", at_desk), ("R1", twice), ("R1", twice[:4])]
+    result = replay_batch(RELIGION, CALENDAR, np.array([1] * 3), _columns(logs, {"R1": 1, "X1": 2}), codes)
+    assert sorted(result.failed) == [0, 1]
+    for row in (0, 1):
+        assert "already at the receiving desk" in str(result.failed[row])
+    state = result.clock_state(2, codes)
+    assert state.current_agency_code == "R1" and state.stages[-1].name == "hand-back"
+    assert state.stages[-1].due_at is None and state.stages[-1].ended_at is None
+
+
+def test_the_engine_sends_results_back_only_from_away():
+    clock = BatchReplay(RELIGION, CALENDAR, np.array([1, 1]), 4)
+    rows, at = np.array([0, 1]), np.array([micros_of(_local(3, 6, 9)) // 60_000_000] * 2)
+    clock.received(rows, at, 0)
+    clock.forwarded(rows[:1], at[:1] + 60, np.array([[True, False, False, False]]), 1, np.array([2]))
+    clock.resolved(rows, at + 120)
+    with pytest.raises(Exception, match="already at the receiving desk"):
+        clock.result_sent_to_desk(rows, at + 180)
+    clock.result_sent_to_desk(rows[:1], at[:1] + 180)
+    assert clock.holder(rows).tolist() == [1, 1]
+    clock.result_returned(rows, at + 240)
+    result = clock.result()
+    assert result.stage_count.tolist() == [3, 1]
+    assert result.stage_name(int(result.stage_step[0, 2]), 3) == "hand-back"
+    assert result.stage_ended[0, 2] == at[0] + 240 and result.stage_outcome[0, 2] == -1
+    assert result.status.tolist() == [Status.RETURNED, Status.RETURNED]
 
 
 def test_the_engine_takes_statuses_from_the_lifecycle():

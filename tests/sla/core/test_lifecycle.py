@@ -31,7 +31,7 @@ LEGAL: dict[Status | None, dict[str, Status | None]] = {
         "stopped": S.STOPPED,
     },
     S.WAITING_OBLIGATION: {"resumed": S.PROCESSING, "withdrawn": S.WITHDRAWN, "stopped": S.STOPPED},
-    S.RESOLVED: {"result_returned": S.RETURNED},
+    S.RESOLVED: {"result_sent_to_desk": None, "result_returned": S.RETURNED},
     S.REFUSED: {},
     S.WITHDRAWN: {},
     S.STOPPED: {},
@@ -65,8 +65,8 @@ def test_every_legal_transition(status, event_type, expected):
 
 @pytest.mark.parametrize("status", list(LEGAL))
 def test_allowed_events_are_exactly_the_legal_ones_in_event_order(status):
-    expected = tuple(e for e in EVENT_TYPES if e in LEGAL[status])
-    assert allowed_events(status) == expected
+    expected = tuple(e for e in EVENT_TYPES if e in LEGAL[status] and e != "result_sent_to_desk")
+    assert allowed_events(status) == expected  # a result at the desk (the default) is not sent back
 
 
 @pytest.mark.parametrize("status", list(LEGAL))
@@ -110,3 +110,26 @@ def test_apology_at_most_once():
         next_status(Status.PROCESSING, "apology_issued", apology_issued=True)
     assert "apology_issued" not in info.value.allowed
     assert "resolved" in info.value.allowed
+
+
+def test_a_resolved_result_away_from_the_desk_is_sent_back_before_it_is_returned():
+    assert allowed_events(Status.RESOLVED) == ("result_returned",)
+    assert allowed_events(Status.RESOLVED, result_away=True) == ("result_sent_to_desk",)
+    assert next_status(Status.RESOLVED, "result_sent_to_desk", result_away=True) == Status.RESOLVED
+    assert next_status(Status.RESOLVED, "result_returned", result_away=False) == Status.RETURNED
+    with pytest.raises(InvalidTransition, match="goes back to the receiving desk first") as info:
+        next_status(Status.RESOLVED, "result_returned", result_away=True)
+    assert info.value.allowed == ("result_sent_to_desk",)
+    with pytest.raises(InvalidTransition, match="already at the receiving desk") as info:
+        next_status(Status.RESOLVED, "result_sent_to_desk", result_away=False)
+    assert info.value.allowed == ("result_returned",)
+    # history (result_away unknown): the table alone admits both
+    assert next_status(Status.RESOLVED, "result_returned") == Status.RETURNED
+    assert next_status(Status.RESOLVED, "result_sent_to_desk") == Status.RESOLVED
+
+
+@pytest.mark.parametrize("status", [s for s in LEGAL if s != Status.RESOLVED])
+def test_the_hand_back_only_follows_a_resolution(status):
+    assert "result_sent_to_desk" not in allowed_events(status, result_away=True)
+    with pytest.raises(InvalidTransition):
+        next_status(status, "result_sent_to_desk", result_away=True)

@@ -670,3 +670,66 @@ def test_an_apology_in_the_history_is_not_rechecked_under_a_moved_due(cal):
     assert state.original_due_at == at(29, 4, 9)
     with pytest.raises(ApologyError):  # the event being recorded is checked
         replay(THREE_DAYS, cal, events, receiving_agency_code="XA", checked_from=1)
+
+
+# -- the hand-back to the receiving desk ----------------------------------------------------------
+
+RESOLVED_AT_VP = RELIGION_EVENTS[:2] + [ev("resolved", at(15, 5, 11), agency_code="VP")]
+HAND_BACK = ev("result_sent_to_desk", at(15, 5, 15), agency_code="VP")
+RETURNED = ev("result_returned", at(19, 5, 9), agency_code="SO")
+
+
+def test_a_result_resolved_away_travels_back_to_the_desk_in_its_own_stage(cal):
+    resolved = replay(RELIGION, cal, RESOLVED_AT_VP, receiving_agency_code="SO")
+    assert (resolved.status, resolved.current_agency_code) == (Status.RESOLVED, "VP")
+    sent = replay(RELIGION, cal, [*RESOLVED_AT_VP, HAND_BACK], receiving_agency_code="SO")
+    assert (sent.status, sent.current_agency_code) == (Status.RESOLVED, "SO")
+    back = sent.stages[-1]
+    assert (back.seq, back.agency_code, back.name, back.step_seq) == (3, "SO", "hand-back", None)
+    assert (back.started_at, back.ended_at, back.due_at, back.allotment_minutes) == (at(15, 5, 15), None, None, None)
+    assert (back.outcome, back.overrun_minutes, back.excluded) == (None, 0, False)
+    returned = replay(RELIGION, cal, [*RESOLVED_AT_VP, HAND_BACK, RETURNED], receiving_agency_code="SO")
+    assert (returned.status, returned.current_agency_code) == (Status.RETURNED, "SO")
+    assert returned.stages[-1].ended_at == at(19, 5, 9) and returned.stages[-1].outcome is None
+
+
+def test_the_hand_back_changes_neither_the_outcome_nor_the_blame(cal):
+    without = replay(RELIGION, cal, RESOLVED_AT_VP, receiving_agency_code="SO")
+    with_it = replay(RELIGION, cal, [*RESOLVED_AT_VP, HAND_BACK, RETURNED], receiving_agency_code="SO")
+    assert with_it.finished_at == without.finished_at == at(15, 5, 11)
+    assert with_it.outcome == without.outcome
+    assert with_it.original_due_at == without.original_due_at and with_it.due_at == without.due_at
+    assert with_it.late_stage_seqs == without.late_stage_seqs == [2]
+    assert with_it.stages[:2] == without.stages
+    assert with_it.paused_minutes == without.paused_minutes
+
+
+def test_a_result_away_is_not_returned_before_it_is_sent_back(cal):
+    away_return = ev("result_returned", at(16, 5, 9), agency_code="VP")
+    with pytest.raises(InvalidTransition, match="goes back to the receiving desk first") as info:
+        replay(RELIGION, cal, [*RESOLVED_AT_VP, away_return], receiving_agency_code="SO")
+    assert info.value.allowed == ("result_sent_to_desk",)
+    # history (an older log, an import): a return where the result was stands, as it was accepted
+    state = replay(RELIGION, cal, [*RESOLVED_AT_VP, away_return], receiving_agency_code="SO", checked_from=4)
+    assert (state.status, state.current_agency_code, len(state.stages)) == (Status.RETURNED, "VP", 2)
+
+
+def test_a_result_at_the_desk_is_returned_directly_and_never_sent_back(cal):
+    at_desk = [ev("received", at(25, 4, 9)), ev("resolved", at(28, 4, 9))]
+    state = replay(THREE_DAYS, cal, [*at_desk, ev("result_returned", at(28, 4, 10))], receiving_agency_code="XA")
+    assert (state.status, state.current_agency_code, len(state.stages)) == (Status.RETURNED, "XA", 1)
+    for events in (
+        [*at_desk, ev("result_sent_to_desk", at(28, 4, 10))],  # resolved where it was received
+        [*RELIGION_EVENTS, ev("result_sent_to_desk", at(19, 5, 11))],  # the chain ended back at the desk
+        [*RESOLVED_AT_VP, HAND_BACK, ev("result_sent_to_desk", at(15, 5, 16))],  # twice
+    ):
+        with pytest.raises(InvalidTransition, match="already at the receiving desk") as info:
+            replay(RELIGION, cal, events, receiving_agency_code="XA" if len(events) == 3 else "SO",
+                   checked_from=len(events))  # fmt: skip
+        assert info.value.allowed == ("result_returned",)
+
+
+@pytest.mark.parametrize("status_events", [RELIGION_EVENTS[:2], RELIGION_EVENTS[:1]])
+def test_the_hand_back_follows_a_resolution_only(cal, status_events):
+    with pytest.raises(InvalidTransition, match="result_sent_to_desk"):
+        replay(RELIGION, cal, [*status_events, ev("result_sent_to_desk", at(20, 5, 9))], receiving_agency_code="SO")
