@@ -78,7 +78,8 @@ def test_serve_demo_fills_every_queue_once_and_nothing_happens_after_now(databas
         first = aware(session.execute(select(func.min(Dossier.received_at))).scalar_one())
         assert timedelta(days=360) < before - first < timedelta(days=367)
 
-        calendar = CalendarStore(first_year=2015, last_year=2035, working_hours=DEFAULT_WORKING_HOURS).get(session, CITY)
+        store = CalendarStore(first_year=2015, last_year=2035, working_hours=DEFAULT_WORKING_HOURS)
+        calendar = store.get(session, CITY)
         where = queues.QueueFilter(agency=CITY, include_children=True)
         now = datetime.now(UTC)
         _, overdue = queues.overdue(session, where=where, calendar=calendar, now=now)
