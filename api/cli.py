@@ -420,7 +420,8 @@ def demo_city(now=None) -> None:
         f"demo city: {report.dossiers} dossiers received from {report.first_day:%d/%m/%Y} to "
         f"{report.now.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M} (seed {report.seed}), {running} still open of which "
         f"{report.open_overdue} overdue; {sum(r.job == FREEZE for r in done)} periods frozen and "
-        f"{sum(r.job == DAILY for r in done)} daily snapshots; in {time.perf_counter() - started:.1f} s"
+        f"{sum(r.job == DAILY for r in done)} daily snapshots; in {time.perf_counter() - started:.1f} s "
+        f"(written in {report.seconds:.1f} s)"
     )
     for result in closed:
         if result.status == "failed":
