@@ -62,11 +62,41 @@ def seed_catalogue() -> None:
 
 @seed_cli.command("generate")
 def seed_generate(
-    dossiers: Annotated[int, typer.Option(min=0, help="dossiers received over the year")] = 100_000,
-    year: Annotated[int, typer.Option(help="the year they are received in")] = 2025,
+    dossiers: Annotated[int, typer.Option(min=0, help="dossiers received over the year (or the months)")] = 100_000,
+    year: Annotated[int | None, typer.Option(help="the year they are received in (default 2025)")] = None,
+    months: Annotated[
+        int | None, typer.Option(min=1, max=60, help="instead of a year: the N months up to --until")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="the generation instant, ISO 8601 (without offset: local time); default now"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same rows")] = 0,
 ) -> None:
-    """Write a synthetic year of dossiers with their events, stages and code counters (one transaction)."""
+    """Write a synthetic year (or the months up to now) of dossiers with their events, stages and code
+    counters (one transaction); nothing happens after the generation instant."""
+    if year is not None and months is not None:
+        _fail("give --year or --months, not both")
+    try:
+        now = _instant(until) if until else None
+    except ValueError as exc:
+        _fail(f"--until {until!r}: {exc}; give YYYY-MM-DD[THH:MM[+07:00]]")
+    year = None if months else year or 2025
+    report = _generate_city(dossiers=dossiers, year=year, months=months, seed=seed, now=now)
+    typer.echo(report.summary())
+
+
+def _instant(text: str):
+    from datetime import datetime
+
+    from sla.core.calendar import LOCAL_TZ
+
+    instant = datetime.fromisoformat(text)
+    return instant if instant.tzinfo else instant.replace(tzinfo=LOCAL_TZ)
+
+
+def _generate_city(*, dossiers: int, year: int | None, months: int | None, seed: int, now=None):
+    """The synthetic city, with a progress bar; a failure ends the command with its reason."""
     from tqdm import tqdm
 
     from kernel.errors import DomainError
@@ -83,13 +113,20 @@ def seed_generate(
     try:
         with tqdm(total=dossiers, unit="dossier", disable=None) as bar:
             report = generate(
-                engine, dossiers=dossiers, year=year, seed=seed, calendar_for=calendar_for, progress=bar.update
+                engine,
+                dossiers=dossiers,
+                year=year,
+                months=months,
+                seed=seed,
+                now=now,
+                calendar_for=calendar_for,
+                progress=bar.update,
             )
     except (ValueError, DomainError, GenerationError) as exc:  # CalendarError is a ValueError
         _fail(getattr(exc, "detail", None) or str(exc))
     for line in report.left_out:
         typer.echo(f"left out: {line}", err=True)
-    typer.echo(report.summary())
+    return report
 
 
 @catalogue_cli.command("import")
@@ -346,19 +383,77 @@ def scheduler() -> None:
 SERVER = {"server_header": False, "proxy_headers": False}
 
 
+def demo_city(now=None) -> None:
+    """The demo's synthetic city: about MOTCUA_DEMO_DOSSIERS dossiers over the MOTCUA_DEMO_MONTHS months up to
+    `now` (default: the present), and their past nights closed; only into a database without dossiers."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from dossiers.models import Dossier
+    from sla.core.calendar import LOCAL_TZ
+    from sla.jobs import DAILY, FREEZE, LockBusy, close_history
+
+    settings = Settings()
+    engine = _engine()
+    with session_scope(engine) as session:
+        present = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
+    if present:
+        typer.echo(f"demo city: the database already holds {present} dossiers; nothing generated")
+        return
+    if not settings.demo_dossiers:
+        return
+    started = time.perf_counter()
+    report = _generate_city(
+        dossiers=settings.demo_dossiers, year=None, months=settings.demo_months, seed=settings.demo_seed, now=now
+    )
+    try:
+        closed = close_history(
+            engine, since=report.first_day, calendars=_calendar_store(), par=settings.par_scoring, now=report.now
+        )
+    except LockBusy as exc:
+        _fail(str(exc))
+    done = [result for result in closed if result.status == "done"]
+    running = sum(count for status, count in report.statuses.items() if status in _OPEN_STATUSES)
+    typer.echo(
+        f"demo city: {report.dossiers} dossiers received from {report.first_day:%d/%m/%Y} to "
+        f"{report.now.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M} (seed {report.seed}), {running} still open of which "
+        f"{report.open_overdue} overdue; {sum(r.job == FREEZE for r in done)} periods frozen and "
+        f"{sum(r.job == DAILY for r in done)} daily snapshots; in {time.perf_counter() - started:.1f} s "
+        f"(written in {report.seconds:.1f} s)"
+    )
+    for result in closed:
+        if result.status == "failed":
+            typer.echo(f"demo city: {result.job} {result.period_key} failed: {result.error}", err=True)
+
+
+_OPEN_STATUSES = {"submitted", "received", "processing", "waiting_supplement", "waiting_obligation"}
+
+
 @cli.command()
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    demo: Annotated[bool, typer.Option(help="upgrade the database and load the seed catalogue first")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="upgrade the database, load the seed catalogue, create one user per role and, into a database "
+            "without dossiers, generate a city of about 30,000 dossiers over the twelve months up to now"
+        ),
+    ] = False,
+    empty: Annotated[bool, typer.Option(help="with --demo: no dossiers generated")] = False,
 ) -> None:
     """Run the API (OpenAPI at /docs)."""
     import uvicorn
 
+    if empty and not demo:
+        _fail("--empty goes with --demo")
     if demo:
         os.environ.setdefault("MOTCUA_SCHEDULER", "embedded")
         seed_catalogue()
         users_create(demo=True)
+        if not empty:
+            demo_city()
     from api.logs import uvicorn_log_config
 
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_config=uvicorn_log_config(), **SERVER)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""  # addresses/CIDRs whose X-Forwarded-For/-Proto are believed; empty: none
     public_docs: bool = True  # /docs, /redoc and /openapi.json
     scheduler: Literal["off", "embedded"] = "off"
+    # `serve --demo`: the synthetic city written into an empty database (dossiers over the months up to now).
+    demo_dossiers: int = Field(default=30_000, ge=0, le=1_000_000)
+    demo_months: int = Field(default=12, ge=1, le=60)
+    demo_seed: int = 0
     nightly_hour: int = Field(default=1, ge=0, le=23)
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)
     par_on_time_max_points: float = 1.0

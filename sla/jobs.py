@@ -269,17 +269,35 @@ def periods_ending(day: date) -> list[tuple[str, Period]]:
 
 
 def run_night(
-    engine: Engine, day: date, *, calendars: CalendarStore, par: ParScoring, force: bool = False
+    engine: Engine,
+    day: date,
+    *,
+    calendars: CalendarStore,
+    par: ParScoring,
+    force: bool = False,
+    snapshot: bool = True,
+    periods_from: date | None = None,
 ) -> list[RunResult]:
-    """Close `day`: re-derive stale dossiers, snapshot the day, freeze the periods that end on it."""
+    """Close `day`: re-derive stale dossiers, snapshot the day, freeze the periods that end on it.
+
+    `snapshot=False` only freezes; `periods_from` leaves out the periods that start before it.
+    """
     key = day.isoformat()
-    results = [
-        _run(engine, REDERIVE, key, lambda session, run: rederive_open(session, calendars=calendars), force),
-        _run(
-            engine, DAILY, key, lambda session, run: daily_snapshot(session, run, day=day, calendars=calendars), force
-        ),
-    ]
+    results = []
+    if snapshot:
+        results = [
+            _run(engine, REDERIVE, key, lambda session, run: rederive_open(session, calendars=calendars), force),
+            _run(
+                engine,
+                DAILY,
+                key,
+                lambda session, run: daily_snapshot(session, run, day=day, calendars=calendars),
+                force,
+            ),
+        ]
     for period_key, period in periods_ending(day):
+        if periods_from is not None and period.first < periods_from:
+            continue
         results.append(
             _run(
                 engine,
@@ -307,6 +325,38 @@ def nights_to_run(engine: Engine, today: date, *, catch_up_days: int) -> list[da
         else yesterday
     )
     return [first + timedelta(days=n) for n in range((yesterday - first).days + 1)]
+
+
+def close_history(
+    engine: Engine,
+    *,
+    since: date,
+    calendars: CalendarStore,
+    par: ParScoring,
+    now: datetime | None = None,
+    snapshot_days: int = 31,
+) -> list[RunResult]:
+    """Close the nights of a history written at once (a generated or imported city) from `since` to
+    yesterday: every month, quarter and year lying wholly in it is frozen, and its last `snapshot_days`
+    days (the nightly catch-up's reach) get their re-derivation and daily snapshot too. Done periods
+    and days are skipped, as the nightly run skips them.
+
+    Raises LockBusy when another run holds the lock.
+    """
+    with leader_lock(engine, "nightly") as acquired:
+        if not acquired:
+            raise LockBusy("another nightly run is in progress; nothing was done")
+        yesterday = (now or datetime.now(UTC)).astimezone(LOCAL_TZ).date() - timedelta(days=1)
+        snapshots_from = yesterday - timedelta(days=snapshot_days - 1)
+        results: list[RunResult] = []
+        for offset in range((yesterday - since).days + 1):
+            day = since + timedelta(days=offset)
+            results.extend(
+                run_night(
+                    engine, day, calendars=calendars, par=par, snapshot=day >= snapshots_from, periods_from=since
+                )
+            )
+        return results
 
 
 def run_nightly(

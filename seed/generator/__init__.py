@@ -1,4 +1,5 @@
-"""The synthetic city: a realistic year of dossiers over the seed catalogue, written in bulk.
+"""The synthetic city: a realistic year (or the months up to now) of dossiers over the seed catalogue,
+written in bulk.
 
 `generate` draws arrivals (procedure, receiving agency, channel, day and time), lives each dossier
 through its events with the batch replay (`sla.core.batch`, grouped by procedure version
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -58,9 +60,11 @@ class GenerationError(RuntimeError):
 
 @dataclass
 class GenerateReport:
-    year: int
+    year: int | None  # None: a window of months up to `now`
     seed: int
     now: datetime
+    first_day: date | None = None
+    last_day: date | None = None
     dossiers: int = 0
     events: int = 0
     stages: int = 0
@@ -80,11 +84,16 @@ class GenerateReport:
         resolved = self.outcomes["early"] + self.outcomes["on_time"] + self.outcomes["late"]
         return self.outcomes["late"] / resolved if resolved else 0.0
 
+    def span(self) -> str:
+        if self.year is not None:
+            return str(self.year)
+        return f"{self.first_day:%d/%m/%Y} to {self.now.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}"
+
     def summary(self) -> str:
         statuses = ", ".join(f"{name} {count}" for name, count in sorted(self.statuses.items()))
         return (
             f"{self.dossiers} dossiers, {self.events} events, {self.stages} stages, {self.counters} code counters "
-            f"for {self.year} (seed {self.seed}) in {self.seconds:.1f} s; statuses: {statuses}; "
+            f"for {self.span()} (seed {self.seed}) in {self.seconds:.1f} s; statuses: {statuses}; "
             f"late {self.late_share:.1%} of resolved; {self.open_overdue} open and overdue at "
             f"{local_minute(self.now)}; {self.checked} dossiers re-derived and identical"
         )
@@ -94,7 +103,8 @@ def generate(
     engine: Engine,
     *,
     dossiers: int,
-    year: int,
+    year: int | None = None,
+    months: int | None = None,
     seed: int = 0,
     calendar_for: CalendarFor | None = None,
     now: datetime | None = None,
@@ -104,10 +114,14 @@ def generate(
     set_aside_indexes: bool | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> GenerateReport:
-    """Write ``dossiers`` dossiers received in ``year`` with their events, stages and code counters.
+    """Write ``dossiers`` dossiers received in ``year``, or in the ``months`` up to ``now``, with their
+    events, stages and code counters.
 
-    ``now`` (default: the end of the year, or the present if earlier) is the generation instant:
-    nothing happens after it, so dossiers still running then stay open. ``calendar_for`` gives the
+    ``now`` (default: the present; with ``year``, the end of the year if earlier) is the generation
+    instant: nothing happens after it, so dossiers still running then stay open. With ``months``,
+    the window runs from the same local date ``months`` months before ``now`` up to ``now`` itself:
+    today's dossiers are those that arrived before ``now`` (so a few fewer than ``dossiers`` may be
+    written), and the recent ones are still running, due soon or overdue. ``calendar_for`` gives the
     working calendar of an agency by code (default: the database's calendars, national overrides
     and the agency's own, with the default working hours). The same seed, catalogue, calendars,
     ``now`` and ``chunk_size`` give the same rows. Everything is written in one transaction.
@@ -122,31 +136,46 @@ def generate(
     started = timer.perf_counter()
     if dossiers < 0:
         raise ValueError(f"dossiers must be 0 or more, got {dossiers}")
-    year_end = datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
-    now = min(now or datetime.now(UTC), year_end).astimezone(UTC)
-    now = now.replace(second=0, microsecond=0)
-    first_day = date(year, 1, 1)
-    last_day = (now.astimezone(LOCAL_TZ) - timedelta(minutes=1)).date()
-    if now < year_end:
-        last_day -= timedelta(days=1)  # a year still running: whole days before today
-    if last_day < first_day:
-        raise ValueError(f"{year} has no whole day before {now.astimezone(LOCAL_TZ):%d/%m/%Y}: nothing to generate")
+    if (year is None) == (months is None):
+        raise ValueError("give either a year or a number of months up to now")
+    if months is not None:
+        if not 1 <= months <= 60:
+            raise ValueError(f"months must be from 1 to 60, got {months}")
+        now = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+        last_day = now.astimezone(LOCAL_TZ).date()  # today too, up to now
+        first_day = last_day - relativedelta(months=months)
+        stream = first_day.toordinal()  # the random streams' key: fixed by `now`
+    else:
+        year_end = datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+        now = min(now or datetime.now(UTC), year_end).astimezone(UTC)
+        now = now.replace(second=0, microsecond=0)
+        first_day = date(year, 1, 1)
+        last_day = (now.astimezone(LOCAL_TZ) - timedelta(minutes=1)).date()
+        if now < year_end:
+            last_day -= timedelta(days=1)  # a year still running: whole days before today
+        if last_day < first_day:
+            raise ValueError(
+                f"{year} has no whole day before {now.astimezone(LOCAL_TZ):%d/%m/%Y}: nothing to generate"
+            )
+        stream = year
     now_minutes = int((now - _EPOCH) // timedelta(minutes=1))
     # when the columns were derived: the present (a later catalogue or calendar change re-derives them)
     # (rounded up: never before a catalogue change made just before the generation)
     derived_minutes = -(-((derived_at or datetime.now(UTC)).astimezone(UTC) - _EPOCH) // timedelta(minutes=1))
-    report = GenerateReport(year=year, seed=seed, now=now)
+    report = GenerateReport(year=year, seed=seed, now=now, first_day=first_day, last_day=last_day)
 
     with Session(engine) as session:
         if calendar_for is None:
-            store = CalendarStore(first_year=year, last_year=year + 2, working_hours=DEFAULT_WORKING_HOURS)
+            store = CalendarStore(
+                first_year=first_day.year, last_year=last_day.year + 2, working_hours=DEFAULT_WORKING_HOURS
+            )
             calendar_for = lambda code: store.get(session, code)  # noqa: E731  (read once per agency, below)
         city = load_city(session, calendar_for, first_day, last_day)
     report.left_out = city.left_out
     if not city.versions:
         raise ValueError("the catalogue has no procedure to generate dossiers for; run `motcua seed catalogue`")
 
-    setup = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, year, 0])))
+    setup = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, 0])))
     profiles = intake_profiles(city, setup)
     days = local_days(first_day, last_day)
     day_counts = _day_counts(city, profiles, days, dossiers, setup)  # (class, online) -> counts per day
@@ -164,7 +193,7 @@ def generate(
         counters = writer.existing_counters(first_day, last_day)
         written_counters: dict[tuple[int, date], int] = {}
         for number, (begin, end) in enumerate(chunks, start=1):
-            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, year, number])))
+            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, number])))
             chunk = _Chunk(city, profiles, ops, people, rng, now_minutes, derived_minutes)
             chunk.arrivals(days[begin:end], {key: counts[begin:end] for key, counts in day_counts.items()})
             if not chunk.size:
@@ -257,6 +286,11 @@ class _Chunk:
             return
         profile = np.concatenate(picked)
         self.intake_at = np.concatenate(intake)
+        arrived = self.intake_at < self.now  # today's, in a window up to now: only those arrived by then
+        if not arrived.all():
+            profile, self.intake_at = profile[arrived], self.intake_at[arrived]
+            if not profile.size:
+                return
         self.code_index = profiles.code_index[profile]
         self.agency = profiles.agency[profile]
         self.channel = profiles.channel[profile]

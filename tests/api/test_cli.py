@@ -98,6 +98,18 @@ def test_seed_generate_writes_a_consistent_city(database):
     assert "0 due dates moved, 0 outcomes changed" in rebuilt.output
 
 
+def test_seed_generate_over_the_months_up_to_a_given_instant(database):
+    assert runner.invoke(cli, ["seed", "catalogue"]).exit_code == 0
+    args = ["seed", "generate", "--dossiers", "300", "--months", "3", "--until", "2026-05-20T09:30", "--seed", "3"]
+    generated = runner.invoke(cli, args)
+    assert generated.exit_code == 0, generated.output
+    assert "for 20/02/2026 to 20/05/2026 09:30 (seed 3)" in generated.output
+    both = runner.invoke(cli, ["seed", "generate", "--year", "2025", "--months", "3"])
+    assert both.exit_code == 2 and "give --year or --months, not both" in both.output
+    bad = runner.invoke(cli, ["seed", "generate", "--months", "3", "--until", "20/05/2026"])
+    assert bad.exit_code == 2 and "give YYYY-MM-DD" in bad.output
+
+
 def test_users_reset_password_sets_it_and_revokes_the_tokens(database):
     from datetime import timedelta
 

@@ -251,6 +251,55 @@ def test_the_year_looks_like_a_city(city):
     assert report.late_share == pytest.approx(outcomes["late"] / resolved)
 
 
+WINDOW_NOW = datetime(2026, 6, 9, 14, 37, tzinfo=LOCAL_TZ)  # a Tuesday afternoon
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_city(request, tmp_path):
+    urls = iter([f"sqlite:///{tmp_path / 'window.db'}"]) if request.param == "sqlite" else _postgres_database()
+    engine = fresh_engine(next(urls))
+    yield engine
+    engine.dispose()
+    next(urls, None)
+
+
+def test_a_window_of_months_runs_up_to_now_with_open_dossiers_and_nothing_after(empty_city):
+    engine = empty_city
+    store = CalendarStore(first_year=2025, last_year=2028, working_hours=DEFAULT_WORKING_HOURS)
+
+    def calendar_for(code: str):
+        with Session(engine) as session:
+            return store.get(session, code)
+
+    report = generate(engine, dossiers=3000, months=12, now=WINDOW_NOW, seed=2, calendar_for=calendar_for)
+    assert report.year is None and report.first_day == date(2025, 6, 9) and report.last_day == date(2026, 6, 9)
+    assert "09/06/2025 to 09/06/2026 14:37" in report.summary()
+    assert 2900 <= report.dossiers <= 3000 and report.checked > 0  # today's after 14:37 are not there
+    now = WINDOW_NOW.astimezone(UTC)
+    with Session(engine) as session:
+        dossiers = list(session.execute(select(Dossier)).scalars())
+        latest = session.execute(select(func.max(DossierEvent.at))).scalar_one()
+    assert len(dossiers) == report.dossiers
+    assert aware(latest) <= now
+    received = [aware(d.received_at or d.submitted_at) for d in dossiers]
+    assert min(received) >= datetime(2025, 6, 9, tzinfo=LOCAL_TZ)
+    today = [at for at in received if at.astimezone(LOCAL_TZ).date() == date(2026, 6, 9)]
+    assert today and max(today) <= now
+    recent = [d for d, at in zip(dossiers, received, strict=True) if at > now - timedelta(days=3)]
+    assert sum(d.finished_at is None for d in recent) > len(recent) / 2  # the last days' dossiers are running
+    open_ = [d for d in dossiers if d.finished_at is None and d.clock_start_at is not None]
+    assert any(aware(d.due_at) < now for d in open_) and any(aware(d.due_at) >= now for d in open_)
+    assert any(aware(d.finished_at) > now - timedelta(days=7) for d in dossiers if d.finished_at)
+    with pytest.raises(ValueError, match="either a year or a number of months"):
+        generate(engine, dossiers=10, year=2025, months=12, calendar_for=calendar_for)
+    with pytest.raises(ValueError, match="months must be from 1 to 60"):
+        generate(engine, dossiers=10, months=0, calendar_for=calendar_for)
+
+
+def aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 def schema_of(engine) -> list[tuple]:
     """Indexes and foreign keys of the generated tables, as the database describes them."""
     with engine.connect() as connection:

@@ -236,3 +236,20 @@ def test_a_day_off_that_overtakes_an_apology_keeps_the_apology_as_history(city):
         )
     with Session(city) as session:
         assert service.get_dossier(session, code).outcome == "early"
+
+
+def test_a_history_written_at_once_gets_its_whole_periods_frozen_and_its_last_days_closed(city):
+    now = datetime(2025, 10, 2, 9, 0, tzinfo=LOCAL_TZ)
+    since = date(2025, 5, 15)
+    results = jobs.close_history(city, since=since, calendars=calendars(), par=PAR, now=now, snapshot_days=5)
+    frozen = [r.period_key for r in results if r.job == jobs.FREEZE]
+    assert frozen == ["2025-06", "2025-07", "2025-08", "2025-09", "2025-Q3"]  # May and Q2 begin before the history
+    snapshots_ = [r.period_key for r in results if r.job == jobs.DAILY]
+    assert snapshots_ == ["2025-09-27", "2025-09-28", "2025-09-29", "2025-09-30", "2025-10-01"]
+    assert all(r.status == "done" for r in results)
+    with Session(city) as session:
+        june = session.execute(select(PeriodSnapshot).where(PeriodSnapshot.period_key == "2025-06")).scalars().all()
+    assert any(row.counts["received_new"] == 2 for row in june)
+    again = jobs.close_history(city, since=since, calendars=calendars(), par=PAR, now=now, snapshot_days=5)
+    assert again and all(r.status == "skipped" for r in again)
+    assert jobs.run_nightly(city, calendars=calendars(), par=PAR, now=now) == []  # the nightly catch-up: nothing left
