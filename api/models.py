@@ -3,7 +3,8 @@
 from api.accounts import AccessToken, AuditEntry, User
 from api.limits import RateCounter
 from api.throttle import SignInFailure
-from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from exchange.models import ChangeCounter, DossierSync, StepSync
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 from sla.models import CalendarChange
@@ -14,12 +15,15 @@ __all__ = [
     "User",
     "Agency",
     "AgencyState",
+    "ChangeCounter",
     "CalendarOverride",
     "CalendarState",
     "CalendarChange",
     "DailySnapshot",
     "Dossier",
+    "DossierChange",
     "DossierCodeCounter",
+    "DossierSync",
     "DossierEvent",
     "DueChange",
     "Field",
@@ -31,4 +35,5 @@ __all__ = [
     "ProcedureStep",
     "SignInFailure",
     "Stage",
+    "StepSync",
 ]
