@@ -175,7 +175,8 @@ class RecordSource:
     field_code: str
     field_name: str
     events: Sequence[Any]
-    """Its event rows in order (type, at, actor, agency_id, from_agency_id, to_agency_id, reason, result, new_due_at)."""
+    """Its event rows in order (type, at, actor, agency_id, from_agency_id, to_agency_id, reason, result,
+    new_due_at)."""
     stages: Sequence[Any]
     """Its stage rows (agency_id, started_at, due_at, ended_at)."""
     components: Sequence[Any]
@@ -616,8 +617,8 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
         if at is None or after is None:
             continue
         if previous_at is not None and at < previous_at:
-            r.fail(f"{name}.ThoiDiemXuLy", f"{local_text(at)} is before the step before it ({local_text(previous_at)}); "
-                   "steps are listed in time order")  # fmt: skip
+            r.fail(f"{name}.ThoiDiemXuLy", f"{local_text(at)} is before the step before it "
+                   f"({local_text(previous_at)}); steps are listed in time order")  # fmt: skip
         previous_at = at
         action = _action(text)
         if action is None:
@@ -711,7 +712,8 @@ def _events_from_dates(r: _Reader, dates: dict, status: int | None, supplements:
         if end:
             add(5, HistoryEvent("result_returned", end))
     if status in (Status.WITHDRAWN, Status.STOPPED):
-        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", f"missing: when the dossier ended (status {status})")
+        missing = f"missing: when the dossier ended (status {status})"
+        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", missing)
         if end:
             add(4, HistoryEvent("withdrawn" if status == Status.WITHDRAWN else "stopped", end))
     if status == Status.WAITING_OBLIGATION:

@@ -120,7 +120,8 @@ def _answer(response: httpx.Response) -> dict:
 def _check(response: httpx.Response, path: str) -> None:
     if response.is_success:
         return
-    text = response.text.strip() or response.reason_phrase
+    message = _answer(response).get("message")
+    text = message if isinstance(message, str) and message else response.text.strip() or response.reason_phrase
     raise GatewayError(f"{path}: HTTP {response.status_code}: {text}"[:2000], response.status_code)
 
 

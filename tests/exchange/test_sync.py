@@ -34,8 +34,8 @@ def calendars(session):
 
 
 def receive(session, agency=WARD, at="2025-06-02T09:00:00", status="received") -> str:
-    data = DossierCreate(procedure_code=RESIDENCE, agency_code=agency, received_at=at, status=status,
-                         applicant=ApplicantIn(name="Lê Thị Hoa", id_number="001190012345", phone="0912345678"))  # fmt: skip
+    applicant = ApplicantIn(name="Lê Thị Hoa", id_number="001190012345", phone="0912345678")
+    data = DossierCreate(procedure_code=RESIDENCE, agency_code=agency, received_at=at, status=status, applicant=applicant)
     return service.intake(
         session, data=data, actor="clerk", calendar_for=calendars(session), now=NOW, rules=service.HISTORY
     ).dossier.code
