@@ -18,6 +18,7 @@ from api.routes import (
     catalogue,
     catalogue_admin,
     dossiers,
+    exchange,
     health,
     jobs,
     lookup,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup.router,
         registers.router,
         worklist.router,
+        exchange.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

@@ -1,5 +1,6 @@
 """The `motcua` command."""
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,8 @@ cli.add_typer(dossiers_cli, name="dossiers")
 cli.add_typer(nightly_cli, name="nightly")
 cli.add_typer(catalogue_cli, name="catalogue")
 cli.add_typer(calendar_cli, name="calendar")
+exchange_cli = typer.Typer(no_args_is_help=True, help="The national exchange: records to the portal (docs/exchange.md)")
+cli.add_typer(exchange_cli, name="exchange")
 
 
 def _engine():
@@ -260,6 +263,59 @@ def dossiers_rebuild(
     )
     for code, why in report.failed.items():
         typer.echo(f"not re-derived (its columns are kept): {code}: {why}", err=True)
+
+
+@exchange_cli.command("export")
+def exchange_export(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="the JSON-lines file to write (one record a line)")],
+    since: Annotated[int, typer.Option(min=0, help="the watermark: records of dossiers changed after this change id")]
+    = 0,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="records read per transaction")] = 1000,
+) -> None:
+    """Write the national records (motcua-dvcqg-1) of the dossiers changed after --since to FILE; prints the
+    watermark to give as --since next time."""
+    from exchange.service import changed_records, stamp_changes
+
+    engine = _engine()
+    upgrade(engine)
+    store = _calendar_store()
+    with session_scope(for_writes(engine)) as session:
+        stamp_changes(session)
+    written, last = 0, since
+    with open(file, "w", encoding="utf-8") as out:
+        while True:
+            with session_scope(engine) as session:
+                page = list(changed_records(session, last, calendar_for=lambda code: store.get(session, code),
+                                            limit=batch))  # fmt: skip
+            for change_id, record in page:
+                out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                last = change_id
+            written += len(page)
+            if len(page) < batch:
+                break
+    typer.echo(f"{written} records written to {file}; next --since {last}")
+
+
+@exchange_cli.command("sync")
+def exchange_sync_once() -> None:
+    """Post every changed dossier's record and new steps to the gateway once (MOTCUA_EXCHANGE_URL), as the
+    scheduled job does; failures are listed with the gateway's answer."""
+    from api.scheduler import exchange_sync
+    from sla.jobs import LockBusy
+
+    settings = Settings()
+    if not settings.exchange_url:
+        _fail("MOTCUA_EXCHANGE_URL is not set: the gateway's base URL (and MOTCUA_EXCHANGE_TOKEN its token)")
+    upgrade(_engine())
+    try:
+        report = exchange_sync(settings)
+    except LockBusy as exc:
+        _fail(str(exc))
+    for code, answer in report.failed.items():
+        typer.echo(f"failed: {code}: {answer}", err=True)
+    typer.echo(report.summary())
+    if report.failed:
+        raise typer.Exit(code=1)
 
 
 @nightly_cli.command("run")

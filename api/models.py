@@ -2,7 +2,8 @@
 
 from accounts.models import AccessToken, AuditEntry, SignInFailure, User
 from api.limits import RateCounter
-from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from exchange.models import ChangeCounter, DossierSync, StepSync
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
@@ -12,12 +13,15 @@ __all__ = [
     "User",
     "Agency",
     "AgencyState",
+    "ChangeCounter",
     "CalendarOverride",
     "CalendarState",
     "CalendarChange",
     "DailySnapshot",
     "Dossier",
+    "DossierChange",
     "DossierCodeCounter",
+    "DossierSync",
     "DossierEvent",
     "DueChange",
     "Field",
@@ -29,4 +33,5 @@ __all__ = [
     "ProcedureStep",
     "SignInFailure",
     "Stage",
+    "StepSync",
 ]

@@ -1,4 +1,5 @@
-"""APScheduler wiring: the nightly run at 01:00 local time, in its own process (`motcua scheduler`) or
+"""APScheduler wiring: the nightly run at 01:00 local time and, when MOTCUA_EXCHANGE_URL is set, the sync to the
+national gateway every MOTCUA_EXCHANGE_INTERVAL_MINUTES, in its own process (`motcua scheduler`) or
 inside the web process (`MOTCUA_SCHEDULER=embedded`, one web worker only). Only the scheduler that
 holds the leader lock runs jobs; the nightly run itself takes a second lock, so a manual
 `motcua nightly run` never overlaps a scheduled one."""
@@ -15,6 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from api.db import engine_for
 from api.settings import Settings
 from sla.calendars import CalendarStore
+from exchange.sync import Gateway, run_sync
 from sla.jobs import LockBusy, leader_lock, run_nightly
 
 log = logging.getLogger("motcua.scheduler")
@@ -46,6 +48,42 @@ def nightly_job() -> None:
         log.info("nightly %s %s: %s (%s rows)", result.job, result.period_key, result.status, result.rows_written)
 
 
+def gateway_of(settings: Settings) -> Gateway:
+    """The national gateway the sync posts to (MOTCUA_EXCHANGE_*)."""
+    return Gateway(
+        url=settings.exchange_url,
+        token=settings.exchange_token,
+        timeout_seconds=settings.exchange_timeout_seconds,
+        retries=settings.exchange_retries,
+        retry_seconds=settings.exchange_retry_seconds,
+        interval_minutes=settings.exchange_interval_minutes,
+    )
+
+
+def exchange_sync(settings: Settings):
+    """One sync run to the national gateway (exchange/sync.py) under its own lock; the report."""
+    store = calendar_store(settings)
+    return run_sync(
+        engine_for(settings.database_url),
+        gateway=gateway_of(settings),
+        calendar_for=lambda session: (lambda code: store.get(session, code)),
+        limit=settings.exchange_batch,
+    )
+
+
+def exchange_job() -> None:
+    """The scheduled sync (settings read at run time)."""
+    settings = Settings()
+    if not settings.exchange_url:
+        return
+    try:
+        report = exchange_sync(settings)
+    except LockBusy as exc:
+        log.warning("%s", exc)
+        return
+    log.info("exchange sync: %s", report.summary())
+
+
 def build_scheduler(settings: Settings, *, blocking: bool) -> BaseScheduler:
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(
@@ -62,6 +100,17 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> BaseScheduler:
         name="nightly: re-derive, daily snapshot, period freezes",
         replace_existing=True,
     )
+    if settings.exchange_url:
+        scheduler.add_job(
+            "api.scheduler:exchange_job",
+            trigger="interval",
+            minutes=settings.exchange_interval_minutes,
+            id="exchange",
+            name="national exchange: post changed dossiers to the gateway",
+            replace_existing=True,
+        )
+    elif scheduler.get_job("exchange") is not None:
+        scheduler.remove_job("exchange")
     return scheduler
 
 

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     on_time_target: float = Field(default=0.95, gt=0, le=1)  # the dashboard charts' target line
     # An apology's new due: at most this many times the procedure's own allotment after the original due.
     apology_max_extension: float = Field(default=1.0, gt=0, le=10)
+    # The national exchange (docs/exchange.md): the gateway's base URL (empty: no sync), its token, how often.
+    exchange_url: str = ""
+    exchange_token: str = ""
+    exchange_interval_minutes: float = Field(default=10, gt=0, le=24 * 60)
+    exchange_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    exchange_retries: int = Field(default=2, ge=0, le=10)  # more tries of one request within a run
+    exchange_retry_seconds: float = Field(default=2, ge=0, le=600)  # the first backoff; doubles each try
+    exchange_batch: int = Field(default=500, ge=1, le=100_000)  # dossiers a run takes at most
 
     @field_validator("par_on_time_bands")
     @classmethod

@@ -3,7 +3,19 @@
 from datetime import date, datetime
 
 import sqlmodel
-from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import SQLModel
 
 from kernel.db import UTCDateTime, utc_now
@@ -244,3 +256,22 @@ class DossierComponent(SQLModel, table=True):
     name: str = sqlmodel.Field(max_length=500)
     form: str = sqlmodel.Field(max_length=16)
     copies: int
+
+
+class DossierChange(SQLModel, table=True):
+    """The outbox of dossier changes: one row per intake, event or re-derivation, written in the same transaction.
+
+    Those who follow dossiers (the national exchange, exchange/) read it. `change_id` is given after the
+    commit, in commit-safe order (exchange.service.stamp_changes): the watermark of a reader.
+    """
+
+    __tablename__ = "dossier_change"
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(
+        sa_column=Column(Integer, ForeignKey("dossier.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    change_id: int | None = sqlmodel.Field(default=None, sa_column=Column(BigInteger, nullable=True, unique=True))
+    kind: str = sqlmodel.Field(max_length=16)
+    """intake | event | rebuild | backfill (the dossiers there were when the outbox began)"""
+    recorded_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))

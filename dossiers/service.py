@@ -39,7 +39,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers.models import CHANNEL_CODES, Dossier, DossierCodeCounter, DossierComponent, DossierEvent, DueChange, Stage
+from dossiers.models import (
+    CHANNEL_CODES,
+    Dossier,
+    DossierChange,
+    DossierCodeCounter,
+    DossierComponent,
+    DossierEvent,
+    DueChange,
+    Stage,
+)
 from dossiers.names import WHOLE_NAME_WORDS, key_of_words
 from dossiers.schemas import (
     ApplicantRead,
@@ -138,6 +147,7 @@ _INSERT_DOSSIER = insert(Dossier).returning(Dossier.id)
 _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
 _INSERT_COMPONENTS = insert(DossierComponent)
+_INSERT_CHANGE = insert(DossierChange)
 _COMPONENTS_OF = (
     select(*DossierComponent.__table__.columns)
     .where(DossierComponent.dossier_id == bindparam("dossier_id"))
@@ -154,6 +164,16 @@ _NEXT_SEQUENCE = {
 
 class InsertedRow(SimpleNamespace):
     """A row written with a plain INSERT (dossiers at intake, events, stages), read like a loaded table model."""
+
+
+def note_changes(session: Session, dossier_ids: Sequence[int], kind: str) -> None:
+    """The outbox (`dossier_change`): one row per changed dossier, in the writer's transaction. Every writer of a
+    dossier's events or derived columns calls this (intake, events, rebuild); the national exchange reads it."""
+    if dossier_ids:
+        now = utc_now()
+        session.connection().execute(
+            _INSERT_CHANGE, [{"dossier_id": i, "kind": kind, "recorded_at": now} for i in dossier_ids]
+        )
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -870,6 +890,7 @@ def _write_batch(session: Session, derived: dict, stages: dict, moves: dict) -> 
         connection.execute(_INSERT_STAGES, _rows(stages))
     if moves and len(moves["dossier_id"][1]):
         connection.execute(insert(DueChange), _rows(moves))
+    note_changes(session, derived["dossier_id"][1].tolist(), "rebuild")
 
 
 def _copy_batch(connection, derived: dict, stages: dict, moves: dict) -> None:
@@ -890,6 +911,11 @@ def _copy_batch(connection, derived: dict, stages: dict, moves: dict) -> None:
             if rows and len(rows["dossier_id"][1]):
                 with cursor.copy(f"COPY {table} ({', '.join(rows)}) FROM STDIN") as copy:
                     copy.write(_copy_text(rows))
+        # the outbox (note_changes): one change per re-derived dossier
+        cursor.execute(
+            "INSERT INTO dossier_change (dossier_id, kind, recorded_at) "
+            "SELECT dossier_id, 'rebuild', now() FROM rebuild_derived ORDER BY dossier_id"
+        )
     finally:
         cursor.close()
 
@@ -1127,6 +1153,7 @@ def intake(
     rows = [InsertedRow(dossier_id=dossier.id, **row) for row in components]
     if rows:
         session.connection().execute(_INSERT_COMPONENTS, [vars(row) for row in rows])
+    note_changes(session, [dossier.id], "intake")
     return Written(dossier, procedure, [event], stages, codes, calendar, rows, listed)
 
 
@@ -1261,6 +1288,7 @@ def append_event(
     session.connection().execute(_INSERT_EVENT, vars(event))
     dossier.event_count = event.seq
     stages = apply_derivation(session, dossier, derivation, calendar)
+    note_changes(session, [dossier.id], "event")
     received = list(session.connection().execute(_COMPONENTS_OF, {"dossier_id": dossier.id}))
     return Written(
         dossier, procedure, events, stages, codes, calendar, received, listed_components(session, procedure)

@@ -164,6 +164,7 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "receive": (Role.CLERK,),  # as POST /api/v1/dossiers admits
     "worklist": (Role.CLERK, Role.OFFICER),
     "dashboard": (Role.MANAGER,),
+    "exchange": (Role.MANAGER,),
     "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),
     "calendar_overrides": (),
     "lookup": tuple(Role),

@@ -21,6 +21,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "nav.dashboard": ("Điều hành", "Dashboard"),
     "nav.calendar": ("Lịch làm việc", "Calendar"),
     "nav.worklist": ("Việc cần xử lý", "Worklist"),
+    "nav.exchange": ("Đồng bộ Cổng quốc gia", "National sync"),
     "nav.lookup": ("Tra cứu hồ sơ", "Dossier lookup"),
     "nav.main": ("Điều hướng chính", "Main navigation"),
     "nav.skip": ("Bỏ qua, đến nội dung chính", "Skip to main content"),
@@ -356,6 +357,38 @@ LABELS: dict[str, tuple[str, str]] = {
     "unit.day": ("ngày", "d"),
     "unit.hour": ("giờ", "h"),
     "unit.minute": ("phút", "min"),
+    # the national exchange (/exchange)
+    "xch.title": ("Đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia", "Dossiers synced to the national portal"),
+    "xch.note": (
+        "Mỗi thay đổi của hồ sơ được gửi lên Cổng: tạo mới hoặc cập nhật hồ sơ, rồi các bước xử lý mới (10 bước một "
+        "lần). Chỉ tiêu 1.4 (Quyết định 766): số hồ sơ đã đồng bộ ÷ số hồ sơ tiếp nhận.",
+        "Every change of a dossier is sent to the portal: the dossier created or updated, then its new process steps "
+        "(10 at a time). Indicator 1.4 (Decision 766): dossiers synced ÷ dossiers received.",
+    ),
+    "xch.gateway": ("Cổng nhận", "Gateway"),
+    "xch.no_gateway": (
+        "Chưa cấu hình cổng (MOTCUA_EXCHANGE_URL): chưa gửi hồ sơ nào.",
+        "No gateway configured (MOTCUA_EXCHANGE_URL): nothing is sent.",
+    ),
+    "xch.every": ("mỗi {minutes} phút", "every {minutes} minutes"),
+    "xch.period": ("Kỳ", "Period"),
+    "xch.agency": ("Đơn vị", "Unit"),
+    "xch.pending": ("Chờ gửi", "Pending"),
+    "xch.failed": ("Gửi lỗi", "Failed"),
+    "xch.rate": ("Tỷ lệ đồng bộ", "Sync rate"),
+    "xch.last": ("Lần gửi thành công gần nhất", "Last accepted"),
+    "xch.never": ("chưa có", "never"),
+    "xch.units": ("Tỷ lệ đồng bộ theo đơn vị tiếp nhận", "Sync rate per receiving unit"),
+    "xch.received": ("Tiếp nhận", "Received"),
+    "xch.synced": ("Đã đồng bộ", "Synced"),
+    "xch.no_units": ("Không có hồ sơ tiếp nhận trong kỳ.", "No dossier received in the period."),
+    "xch.failed_list": ("Hồ sơ gửi lỗi và trả lời của Cổng", "Failed dossiers and the gateway's answer"),
+    "xch.no_failed": ("Không có hồ sơ gửi lỗi.", "No dossier failed."),
+    "xch.attempts": ("Số lần lỗi", "Failures"),
+    "xch.answer": ("Trả lời của Cổng", "The gateway's answer"),
+    "xch.next": ("Thử lại lúc", "Next attempt"),
+    "xch.shown": ("Hiển thị {shown}/{total}", "Showing {shown} of {total}"),
+    "xch.total": ("Tổng", "Total"),
     # worklist
     "work.title": ("Việc cần xử lý", "Worklist"),
     "work.note": (

@@ -1,0 +1,1 @@
+"""The national exchange: the dossier record to and from the national portal (docs/exchange.md)."""

@@ -1,0 +1,842 @@
+"""The national dossier record (hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia), version `motcua-dvcqg-1`.
+
+One module maps both ways: :func:`to_record` turns a stored dossier (its intake, event log and derived
+stages) into the record real provincial systems send to the portal; :func:`from_record` turns a record
+back into plain intake data and the list of events to replay. Every field, what motcua fills and what it
+leaves empty: docs/exchange.md. A change of format is a new version beside this one, never an edit.
+
+Pure: no database. The caller reads a :class:`RecordSource` (exchange/service.py) and writes what
+:func:`from_record` returns. Instants leave as local time `yyyyMMddHHmmss` (Asia/Ho_Chi_Minh), to the
+second: what is finer than a second is not carried.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.lifecycle import InvalidTransition, Status, next_status
+from sla.core.replay import ClockState, Event, ProcedureRule, replay
+
+VERSION = "motcua-dvcqg-1"
+DATE_FORMAT = "%Y%m%d%H%M%S"
+_DATE_SHAPE = re.compile(r"[0-9]{14}")
+
+CHANNELS = {"counter": 1, "online": 2, "post": 3}  # KenhThucHien
+CHANNEL_NAMES = {code: name for name, code in CHANNELS.items()}
+RESULT_AT_DESK, RESULT_BY_POST = 0, 1  # HinhThuc
+CITIZEN = 1  # LoaiDoiTuong: 1 citizen, 2 enterprise, 3 state body, 4 other organisation
+IDENTITY_NUMBER = 1  # DinhDanhCHS.LoaiDinhDanh: a citizen identity number (CCCD, or an old 9-digit CMND)
+SUPPLEMENT_WAITING, SUPPLEMENT_RECEIVED, SUPPLEMENT_NOT_RECEIVED = 0, 1, 2  # TrangThaiBoSung
+COMPONENT_FORMS = ("original", "copy", "certified_copy")  # TaiLieuNop.HinhThucNop
+
+# NoiDungXuLy of a process step: the action's label, then ": " and the reason when one was given.
+# A forward names the agency it goes to after its label ("Chuyển xử lý đến 000.00.03.H26").
+ACTION_LABELS = {
+    "submitted": "Nộp hồ sơ trực tuyến",
+    "received": "Tiếp nhận hồ sơ",
+    "refused": "Từ chối tiếp nhận hồ sơ",
+    "forwarded": "Chuyển xử lý đến",
+    "supplement_requested": "Yêu cầu bổ sung hồ sơ",
+    "supplement_received": "Tiếp nhận hồ sơ bổ sung",
+    "paused": "Tạm dừng chờ thực hiện nghĩa vụ tài chính",
+    "resumed": "Tiếp tục xử lý",
+    "apology_issued": "Xin lỗi và hẹn lại ngày trả kết quả",
+    "resolved": "Có kết quả giải quyết",
+    "result_returned": "Trả kết quả",
+    "withdrawn": "Rút hồ sơ theo đề nghị",
+    "stopped": "Dừng xử lý hồ sơ",
+    "abandoned": "Dừng xử lý: quá hạn bổ sung hồ sơ",
+}
+_LABELS_LONGEST_FIRST = sorted(ACTION_LABELS.items(), key=lambda item: -len(item[1]))
+_CLOSING = ("forwarded", "resolved", "withdrawn", "stopped", "abandoned")  # events that end the acting stage
+_FIRST_EVENTS = ("submitted", "received", "refused")
+# A step another system wrote, read by the change of status it records (docs/exchange.md, "Reading a record").
+_STATUS_EVENTS = {
+    Status.SUBMITTED: "submitted",
+    Status.RECEIVED: "received",
+    Status.REFUSED: "refused",
+    Status.WAITING_SUPPLEMENT: "supplement_requested",
+    Status.WAITING_OBLIGATION: "paused",
+    Status.WITHDRAWN: "withdrawn",
+    Status.STOPPED: "stopped",
+    Status.RESOLVED: "resolved",
+    Status.RETURNED: "result_returned",
+}
+_BACK_TO_PROCESSING = {Status.WAITING_SUPPLEMENT: "supplement_received", Status.WAITING_OBLIGATION: "resumed"}
+
+
+# --- plain data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One event to replay: the fields of an `EventCreate`, with who recorded it and when (aware, local)."""
+
+    type: str
+    at: datetime
+    actor: str | None = None
+    agency: str | None = None
+    """The acting agency's code (for a forward: the agency it comes from)."""
+    to_agency: str | None = None
+    reason: str | None = None
+    result: str | None = None
+    new_due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A dossier's intake: the fields of a `DossierCreate` but its time and status (its first event's)."""
+
+    code: str
+    """The dossier's code in the system that wrote the record (an external code once imported)."""
+    procedure_code: str
+    agency_code: str
+    channel: str
+    applicant: Applicant
+    components: tuple[dict[str, Any], ...] = ()
+    """{seq, name, form, copies}: the procedure version's component by its seq and name, as handed in."""
+
+
+@dataclass(frozen=True)
+class StepDates:
+    """A process step's own dates as the record gives them (derived by the sender: for comparison only)."""
+
+    started_at: datetime | None
+    statutory_end_at: datetime | None
+
+
+@dataclass(frozen=True)
+class History:
+    """What a record says happened: the intake, then every event in order (the first is submitted, received or
+    refused), and what the sender derived, kept beside ours: its appointment, its status, its steps' dates."""
+
+    version: str
+    intake: Intake
+    events: tuple[HistoryEvent, ...]
+    appointment_at: datetime | None
+    """NgayHenTra: the due told at receipt."""
+    status_code: int
+    steps: tuple[StepDates, ...] = ()
+    ignored_steps: tuple[int, ...] = ()
+    """Indexes of QuaTrinhXuLy entries that record no event (another system's progress notes)."""
+
+    def intake_data(self) -> dict[str, Any]:
+        """The body of a `DossierCreate` (POST /api/v1/dossiers) for this dossier, first event included."""
+        first = self.events[0]
+        applicant = {k: v for k, v in asdict(self.intake.applicant).items() if v is not None}
+        data = {
+            "procedure_code": self.intake.procedure_code,
+            "agency_code": self.intake.agency_code,
+            "channel": self.intake.channel,
+            "received_at": first.at,
+            "status": first.type,
+            "applicant": applicant,
+            "components": [dict(c) for c in self.intake.components],
+        }
+        if first.reason is not None:
+            data["reason"] = first.reason
+        return data
+
+
+class RecordError(ValueError):
+    """A record that cannot be read: every problem, each naming its field (`QuaTrinhXuLy[3].ThoiDiemXuLy`)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]], code: str | None = None) -> None:
+        self.problems = list(problems)
+        self.code = code
+        who = f"record {code}" if code else "record"
+        super().__init__(f"{who}: " + "; ".join(f"{name}: {message}" for name, message in self.problems))
+
+
+# --- dossier → record ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    """What :func:`to_record` reads of a stored dossier (exchange/service.py reads it)."""
+
+    dossier: Any
+    """The dossier row (code, channel, applicant, instants, status_code)."""
+    procedure: Any
+    """Its procedure version (code, name)."""
+    field_code: str
+    field_name: str
+    events: Sequence[Any]
+    """Its event rows in order (type, at, actor, agency_id, from_agency_id, to_agency_id, reason, result,
+    new_due_at)."""
+    stages: Sequence[Any]
+    """Its stage rows (agency_id, started_at, due_at, ended_at)."""
+    components: Sequence[Any]
+    """Its received components (component_seq, name, form, copies)."""
+    codes: dict[int, str]
+    """Agency id → code of every agency it names."""
+    agency_names: dict[int, str]
+    rule: ProcedureRule
+    calendar: WorkingCalendar
+    """The receiving agency's calendar, which runs the dossier's clock."""
+
+
+def local_text(instant: datetime | None) -> str:
+    """An instant as the record writes it: local `yyyyMMddHHmmss`, "" for none."""
+    return "" if instant is None else instant.astimezone(LOCAL_TZ).strftime(DATE_FORMAT)
+
+
+def to_record(source: RecordSource) -> dict[str, Any]:
+    """The national record of a dossier, its process steps inside (`QuaTrinhXuLy`, one per event, in order)."""
+    dossier, events, codes = source.dossier, list(source.events), source.codes
+    clock = _Clock(source)
+    statuses = _statuses(events)
+    first = events[0]
+    refused = [e for e in events if e.type == "refused"]
+    resolved = [e for e in events if e.type == "resolved"]
+    returned = [e for e in events if e.type == "result_returned"]
+    received = [i for i, e in enumerate(events) if e.type == "received"]
+    submitted_at = dossier.submitted_at or (first.at if first.type != "refused" else None) or dossier.received_at
+    appointment = clock.state_after(received[0] + 1).original_due_at if received else None
+    receiving = dossier.receiving_agency_id
+    id_number = dossier.applicant_id_number
+    return {
+        "PhienBan": VERSION,
+        "MaHoSo": dossier.code,
+        "MaTTHC": source.procedure.code,
+        "TenTTHC": source.procedure.name,
+        "MaLinhVuc": source.field_code,
+        "TenLinhVuc": source.field_name,
+        "DonViXuLy": codes[receiving],
+        "NoiNopHoSo": source.agency_names.get(receiving, ""),
+        "KenhThucHien": CHANNELS[dossier.channel],
+        "HinhThuc": RESULT_BY_POST if dossier.channel == "post" else RESULT_AT_DESK,
+        "ChuHoSo": dossier.applicant_name,
+        "LoaiDoiTuong": CITIZEN,
+        "MaDoiTuong": "",
+        "SoGiayToChuHoSo": id_number or "",
+        "DinhDanhCHS": [{"LoaiDinhDanh": IDENTITY_NUMBER, "SoDinhDanh": id_number}] if id_number else [],
+        "DiaChiChuHoSo": dossier.applicant_address or "",
+        "Email": "",
+        "SoDienThoai": dossier.applicant_phone or "",
+        "TrichYeuHoSo": source.procedure.name,
+        "NgayNopHoSo": local_text(submitted_at),
+        "NgayTiepNhan": local_text(events[received[0]].at) if received else "",
+        "NgayHenTra": local_text(appointment),
+        "NgayKetThucXuLy": local_text(resolved[0].at) if resolved else "",
+        "NgayTra": local_text(returned[0].at) if returned else "",
+        "NgayTuChoi": local_text(refused[0].at) if refused else "",
+        "TrangThaiHoSo": int(dossier.status_code),
+        "TaiLieuNop": [
+            {
+                "TepDinhKemId": "",
+                "TenTepDinhKem": c.name,
+                "MaThanhPhanHoSo": str(c.component_seq),
+                "DuongDanTaiTepTin": "",
+                "DuocSoHoa": 0,
+                "DuocTaiSuDung": 0,
+                "DuocLayTuKhoDMQG": 0,
+                "MaKetQuaThayThe": "",
+                "HinhThucNop": c.form,
+                "SoBan": c.copies,
+            }
+            for c in source.components
+        ],
+        "DanhSachLePhi": [],
+        "DuocThanhToanTrucTuyen": 0,
+        "DanhSachHoSoBoSung": _supplements(dossier.code, events, clock),
+        "DanhSachXinLoi": [
+            {
+                "NgayXinLoi": local_text(e.at),
+                "NguoiXinLoi": e.actor,
+                "DonViXinLoi": codes.get(e.agency_id, ""),
+                "LyDo": e.reason or "",
+                "NgayHenTraTruoc": local_text(clock.state_after(i).due_at),
+                "NgayHenTraMoi": local_text(e.new_due_at),
+            }
+            for i, e in enumerate(events)
+            if e.type == "apology_issued"
+        ],
+        "DanhSachGiayToKetQua": [
+            {
+                "TenGiayTo": e.result or "",
+                "MaThanhPhanHoSo": "",
+                "GiayToId": f"{dossier.code}-KQ{n}",
+                "DuongDanTepTinKetQua": "",
+                "MaGiayToKetQua": "",
+            }
+            for n, e in enumerate(resolved, start=1)
+        ],
+        "HoSoCoThanhPhanSoHoa": 0,
+        "TaiKhoanDuocXacThucVoiVNeID": 0,
+        "DSKetNoiCSDL": [],
+        "QuaTrinhXuLy": [
+            process_step(dossier.code, e, statuses[i], _stage_of(e, source.stages), codes)
+            for i, e in enumerate(events)
+        ],
+    }
+
+
+def process_step(code: str, event: Any, status: Status, stage: Any | None, codes: dict[int, str]) -> dict[str, Any]:
+    """One event as a process step (`CapNhatTienDoHoSoMC`): who, when, which unit, what, the status after it, and
+    the dates of the stage it happened in (its start and its own statutory end)."""
+    label = ACTION_LABELS[event.type]
+    if event.type == "forwarded":
+        label = f"{label} {codes[event.to_agency_id]}"
+    return {
+        "MaHoSo": code,
+        "NguoiXuLy": event.actor,
+        "ChucDanh": "",
+        "ThoiDiemXuLy": local_text(event.at),
+        "PhongBanXuLy": codes.get(event.agency_id, ""),
+        "NoiDungXuLy": f"{label}: {event.reason}" if event.reason else label,
+        "TrangThai": int(status),
+        "NgayBatDau": local_text(stage.started_at) if stage is not None else "",
+        "NgayKetThucTheoQuyDinh": local_text(stage.due_at) if stage is not None else "",
+    }
+
+
+def step_key(step: dict[str, Any]) -> tuple[str, str, str, str]:
+    """What identifies a process step at the gateway: a step sent twice is the same step (docs/exchange.md)."""
+    return step["MaHoSo"], step["ThoiDiemXuLy"], step["PhongBanXuLy"], step["NoiDungXuLy"]
+
+
+class _Clock:
+    """The dossier's clock after its first k events (the dues told at each moment), replayed once per k."""
+
+    def __init__(self, source: RecordSource) -> None:
+        self.source = source
+        codes = source.codes
+        self.events = [
+            Event(
+                type=e.type,
+                at=e.at,
+                agency_code=codes.get(e.from_agency_id or e.agency_id),
+                to_agency_code=codes.get(e.to_agency_id),
+                new_due_at=e.new_due_at,
+                reason=e.reason,
+            )
+            for e in source.events
+        ]
+        self.states: dict[int, ClockState] = {}
+
+    def state_after(self, k: int) -> ClockState:
+        if k not in self.states:
+            s = self.source
+            self.states[k] = replay(
+                s.rule,
+                s.calendar,
+                self.events[:k],
+                receiving_agency_code=s.codes[s.dossier.receiving_agency_id],
+                checked_from=k,  # history: taken as it was accepted
+            )
+        return self.states[k]
+
+
+def _statuses(events: Sequence[Any]) -> list[Status]:
+    status, apology, after = None, False, []
+    for e in events:
+        status = next_status(status, e.type, apology_issued=apology)
+        apology = apology or e.type == "apology_issued"
+        after.append(status)
+    return after
+
+
+def _supplements(code: str, events: list, clock: _Clock) -> list[dict[str, Any]]:
+    found = []
+    for i, e in enumerate(events):
+        if e.type != "supplement_requested":
+            continue
+        answer = next((j for j in range(i + 1, len(events)) if events[j].type != "apology_issued"), None)
+        received = answer is not None and events[answer].type == "supplement_received"
+        state = SUPPLEMENT_RECEIVED if received else SUPPLEMENT_WAITING if answer is None else SUPPLEMENT_NOT_RECEIVED
+        found.append(
+            {
+                "HoSoBoSungId": f"{code}-BS{len(found) + 1}",
+                "NguoiYeuCauBoSung": e.actor,
+                "NoiDungBoSung": e.reason or "",
+                "NgayBoSung": local_text(e.at),
+                "NgayTiepNhanBoSung": local_text(events[answer].at) if received else "",
+                "TrangThaiBoSung": state,
+                "NgayHenTraTruoc": local_text(clock.state_after(i).due_at),
+                "NgayHenTraMoi": local_text(clock.state_after(answer + 1).due_at) if received else "",
+            }
+        )
+    return found
+
+
+def _stage_of(event: Any, stages: Sequence[Any]) -> Any | None:
+    """The stage the event happened in: of the acting agency, the one it ends (a forward, the result) or the one
+    open at that instant; None before the clock starts (submitted, refused)."""
+    at = event.at
+    mine = [s for s in stages if s.agency_id == event.agency_id and s.started_at <= at]
+    ending = [s for s in mine if s.ended_at == at]
+    running = [s for s in mine if s.ended_at is None or s.ended_at > at]
+    choice = (ending or running) if event.type in _CLOSING else (running or ending)
+    return max(choice, key=lambda s: (s.started_at, s.seq)) if choice else None
+
+
+# --- record → intake and events ------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads a record's fields, keeping every problem with the field it is in."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, name: str, message: str) -> None:
+        self.problems.append((name, message))
+
+    def text(self, data: dict, key: str, name: str, *, required: bool = False, limit: int = 2000) -> str | None:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(name, "missing; it is required")
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.fail(name, f"expected text, got {type(value).__name__}")
+            return None
+        value = value.strip()
+        if len(value) > limit:
+            self.fail(name, f"longer than {limit} characters")
+            return None
+        return value or None
+
+    def number(self, data: dict, key: str, name: str, accepted: Sequence[int], *, required: bool = True) -> int | None:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(name, f"missing; accepted: {', '.join(map(str, accepted))}")
+            return None
+        try:
+            number = int(value) if not isinstance(value, bool) and str(value).strip().isdigit() else None
+        except ValueError:
+            number = None
+        if number not in accepted:
+            self.fail(name, f"{value!r} is not one of {', '.join(map(str, accepted))}")
+            return None
+        return number
+
+    def instant(self, data: dict, key: str, name: str, *, required: bool = False) -> datetime | None:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(name, "missing; a date is written yyyyMMddHHmmss, local time (e.g. 20250602090000)")
+            return None
+        return parse_local(value, name, self.problems)
+
+    def items(self, key: str) -> list[dict]:
+        value = self.record.get(key)
+        if value is None or value == "":
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            self.fail(key, "expected a list of objects")
+            return []
+        return value
+
+
+def parse_local(value: Any, name: str, problems: list[tuple[str, str]]) -> datetime | None:
+    """`yyyyMMddHHmmss` (local time) as an aware instant; a problem naming `name` when it is not one."""
+    text = str(value).strip()
+    if not _DATE_SHAPE.fullmatch(text):
+        problems.append((name, f"{value!r} is not a date yyyyMMddHHmmss (14 digits, local time, e.g. 20250602090000)"))
+        return None
+    try:
+        return datetime.strptime(text, DATE_FORMAT).replace(tzinfo=LOCAL_TZ)
+    except ValueError:
+        problems.append((name, f"{value!r} is not a real date and time (yyyyMMddHHmmss)"))
+        return None
+
+
+def from_record(record: dict[str, Any]) -> History:
+    """A record's intake and events, checked: dates, codes, and a sequence the state machine admits.
+
+    The events come from `QuaTrinhXuLy` (one per step, in time order): a step whose NoiDungXuLy starts with
+    one of motcua's labels is that action; another system's step is read by the status it leads to, and one
+    that changes nothing is left out (`ignored_steps`). Without steps, the events come from the record's
+    dates and lists. The supplement and apology lists and the dates must agree with the steps. Raises
+    :class:`RecordError` naming every bad field.
+    """
+    if not isinstance(record, dict):
+        raise RecordError([("record", f"expected a JSON object, got {type(record).__name__}")])
+    r = _Reader(record)
+    code = r.text(record, "MaHoSo", "MaHoSo", required=True, limit=80)
+    version = record.get("PhienBan") or VERSION
+    if version != VERSION:
+        r.fail("PhienBan", f"{version!r} is not a version this reader knows; accepted: {VERSION}")
+    channel = r.number(record, "KenhThucHien", "KenhThucHien", tuple(CHANNEL_NAMES))
+    status = r.number(record, "TrangThaiHoSo", "TrangThaiHoSo", tuple(range(1, 11)))
+    id_number = r.text(record, "SoGiayToChuHoSo", "SoGiayToChuHoSo", limit=20)
+    if id_number is None:
+        for n, item in enumerate(r.items("DinhDanhCHS")):
+            id_number = id_number or r.text(item, "SoDinhDanh", f"DinhDanhCHS[{n}].SoDinhDanh", limit=20)
+    intake = Intake(
+        code=code or "",
+        procedure_code=r.text(record, "MaTTHC", "MaTTHC", required=True, limit=64) or "",
+        agency_code=r.text(record, "DonViXuLy", "DonViXuLy", required=True, limit=64) or "",
+        channel=CHANNEL_NAMES.get(channel, "counter"),
+        applicant=Applicant(
+            name=r.text(record, "ChuHoSo", "ChuHoSo", required=True, limit=200) or "",
+            id_number=id_number,
+            phone=r.text(record, "SoDienThoai", "SoDienThoai", limit=20),
+            address=r.text(record, "DiaChiChuHoSo", "DiaChiChuHoSo", limit=500),
+        ),
+        components=tuple(_components(r)),
+    )
+    dates = {
+        key: r.instant(record, key, key)
+        for key in ("NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi")
+    }
+    supplements = _supplement_list(r)
+    apologies = _apology_list(r)
+    results = [r.text(item, "TenGiayTo", f"DanhSachGiayToKetQua[{n}].TenGiayTo")
+               for n, item in enumerate(r.items("DanhSachGiayToKetQua"))]  # fmt: skip
+    steps_given = r.items("QuaTrinhXuLy")
+    if r.problems:  # the steps are read only from a record whose own fields are sound
+        raise RecordError(r.problems, code)
+    if steps_given:
+        events, step_dates, ignored = _events_from_steps(r, steps_given, intake.agency_code, apologies, results)
+    else:
+        events, step_dates, ignored = _events_from_dates(r, dates, status, supplements, apologies, results), (), ()
+    if not r.problems:
+        final = _check_sequence(r, events, steps_given, ignored)
+        if final is not None and status is not None and int(final) != status:
+            r.fail("TrangThaiHoSo", f"{status} disagrees with the status its steps lead to ({int(final)})")
+        _check_agreement(r, events, dates, supplements, apologies)
+    if r.problems:
+        raise RecordError(r.problems, code)
+    return History(
+        version=VERSION,
+        intake=intake,
+        events=tuple(events),
+        appointment_at=dates["NgayHenTra"],
+        status_code=status,
+        steps=tuple(step_dates),
+        ignored_steps=tuple(ignored),
+    )
+
+
+def _components(r: _Reader) -> list[dict[str, Any]]:
+    found = []
+    for n, item in enumerate(r.items("TaiLieuNop")):
+        name = f"TaiLieuNop[{n}]"
+        seq = item.get("MaThanhPhanHoSo")
+        seq = int(seq) if isinstance(seq, int | str) and str(seq).strip().isdigit() else None
+        component = {"seq": seq, "name": r.text(item, "TenTepDinhKem", f"{name}.TenTepDinhKem", limit=500)}
+        if component["seq"] is None and component["name"] is None:
+            r.fail(name, "names no component: give MaThanhPhanHoSo (its number in the procedure's list) or its name")
+            continue
+        form = item.get("HinhThucNop")
+        if form not in (None, ""):
+            if form not in COMPONENT_FORMS:
+                r.fail(f"{name}.HinhThucNop", f"{form!r} is not one of {', '.join(COMPONENT_FORMS)}")
+            component["form"] = form
+        copies = item.get("SoBan")
+        if copies not in (None, ""):
+            if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+                r.fail(f"{name}.SoBan", f"{copies!r} is not a number of copies (1 or more)")
+            component["copies"] = copies
+        found.append({k: v for k, v in component.items() if v is not None})
+    return found
+
+
+def _supplement_list(r: _Reader) -> list[dict[str, Any]]:
+    found = []
+    for n, item in enumerate(r.items("DanhSachHoSoBoSung")):
+        name = f"DanhSachHoSoBoSung[{n}]"
+        found.append(
+            {
+                "requested_at": r.instant(item, "NgayBoSung", f"{name}.NgayBoSung", required=True),
+                "received_at": r.instant(item, "NgayTiepNhanBoSung", f"{name}.NgayTiepNhanBoSung"),
+                "reason": r.text(item, "NoiDungBoSung", f"{name}.NoiDungBoSung"),
+                "actor": r.text(item, "NguoiYeuCauBoSung", f"{name}.NguoiYeuCauBoSung", limit=64),
+                "state": r.number(item, "TrangThaiBoSung", f"{name}.TrangThaiBoSung", (0, 1, 2), required=False),
+            }
+        )
+    return found
+
+
+def _apology_list(r: _Reader) -> list[dict[str, Any]]:
+    found = []
+    for n, item in enumerate(r.items("DanhSachXinLoi")):
+        name = f"DanhSachXinLoi[{n}]"
+        found.append(
+            {
+                "at": r.instant(item, "NgayXinLoi", f"{name}.NgayXinLoi", required=True),
+                "new_due_at": r.instant(item, "NgayHenTraMoi", f"{name}.NgayHenTraMoi", required=True),
+                "reason": r.text(item, "LyDo", f"{name}.LyDo"),
+                "actor": r.text(item, "NguoiXinLoi", f"{name}.NguoiXinLoi", limit=64),
+                "agency": r.text(item, "DonViXinLoi", f"{name}.DonViXinLoi", limit=64),
+            }
+        )
+    return found
+
+
+_FORWARD = re.compile(rf"{re.escape(ACTION_LABELS['forwarded'])} (\S+?)(?:: (.*))?", re.DOTALL)
+
+
+def _action(text: str) -> tuple[str, str | None, str | None] | None:
+    """motcua's NoiDungXuLy read back: (event type, the agency a forward goes to, the reason); None if not ours."""
+    forward = _FORWARD.fullmatch(text)
+    if forward:
+        return "forwarded", forward[1], forward[2]
+    for event_type, label in _LABELS_LONGEST_FIRST:
+        if event_type == "forwarded":
+            continue
+        if text == label:
+            return event_type, None, None
+        if text.startswith(f"{label}: "):
+            return event_type, None, text[len(label) + 2 :]
+    return None
+
+
+def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies: list, results: list):
+    events, dates, ignored = [], [], []
+    previous_at, status = None, None
+    apology_queue, result_queue = list(apologies), list(results)
+    for n, step in enumerate(steps):
+        name = f"QuaTrinhXuLy[{n}]"
+        at = r.instant(step, "ThoiDiemXuLy", f"{name}.ThoiDiemXuLy", required=True)
+        unit = r.text(step, "PhongBanXuLy", f"{name}.PhongBanXuLy", limit=64)
+        text = r.text(step, "NoiDungXuLy", f"{name}.NoiDungXuLy") or ""
+        after = r.number(step, "TrangThai", f"{name}.TrangThai", tuple(range(1, 11)))
+        started = r.instant(step, "NgayBatDau", f"{name}.NgayBatDau")
+        statutory_end = r.instant(step, "NgayKetThucTheoQuyDinh", f"{name}.NgayKetThucTheoQuyDinh")
+        if at is None or after is None:
+            continue
+        if previous_at is not None and at < previous_at:
+            r.fail(f"{name}.ThoiDiemXuLy", f"{local_text(at)} is before the step before it "
+                   f"({local_text(previous_at)}); steps are listed in time order")  # fmt: skip
+        previous_at = at
+        action = _action(text)
+        if action is None:
+            action = _inferred(status, Status(after), unit, steps[n + 1 :])
+            if action is None:
+                ignored.append(n)
+                continue
+        event_type, to_agency, reason = action
+        extra: dict[str, Any] = {}
+        if event_type == "apology_issued":
+            if not apology_queue:
+                r.fail(f"{name}.NoiDungXuLy", "an apology with no entry in DanhSachXinLoi (its new appointment)")
+                continue
+            extra["new_due_at"] = apology_queue.pop(0)["new_due_at"]
+        if event_type == "resolved" and result_queue:
+            extra["result"] = result_queue.pop(0)
+        events.append(
+            HistoryEvent(
+                type=event_type,
+                at=at,
+                actor=r.text(step, "NguoiXuLy", f"{name}.NguoiXuLy", limit=64),
+                agency=unit or (receiving if not events else None),
+                to_agency=to_agency,
+                reason=reason,
+                **extra,
+            )
+        )
+        dates.append(StepDates(started, statutory_end))
+        status = Status(after)
+    if apology_queue:
+        r.fail("DanhSachXinLoi", f"{len(apology_queue)} apolog{'y' if len(apology_queue) == 1 else 'ies'} "
+               "with no step in QuaTrinhXuLy")  # fmt: skip
+    return events, dates, ignored
+
+
+def _inferred(before: Status | None, after: Status, unit: str | None, later: list[dict]):
+    """Another system's step, read by the status it leads to: (event type, to agency, reason) or None."""
+    if after == before:
+        if after in (Status.RECEIVED, Status.PROCESSING):
+            following = next((s.get("PhongBanXuLy") for s in later if s.get("PhongBanXuLy")), None)
+            if following and unit and following != unit:
+                return "forwarded", following, None
+        return None
+    if after == Status.PROCESSING:
+        if before in _BACK_TO_PROCESSING:
+            return _BACK_TO_PROCESSING[before], None, None
+        following = next((s.get("PhongBanXuLy") for s in later if s.get("PhongBanXuLy")), None)
+        if following and unit and following != unit:
+            return "forwarded", following, None
+        return None  # received → processing at the same unit: no event of ours
+    if after == Status.RECEIVED and before is None:
+        return "received", None, None
+    event_type = _STATUS_EVENTS.get(after)
+    return (event_type, None, None) if event_type else None
+
+
+def _events_from_dates(r: _Reader, dates: dict, status: int | None, supplements: list, apologies: list, results: list):
+    """A record without steps: its dates and lists as events (no hand-offs: those travel only as steps)."""
+    found: list[tuple[datetime, int, HistoryEvent]] = []
+
+    def add(order: int, event: HistoryEvent) -> None:
+        found.append((event.at, order, event))
+
+    submitted, received = dates["NgayNopHoSo"], dates["NgayTiepNhan"]
+    if status == Status.REFUSED:
+        at = dates["NgayTuChoi"] or r.fail("NgayTuChoi", "missing: a dossier refused at receipt (status 3) needs it")
+        if submitted and at and submitted < at:
+            add(0, HistoryEvent("submitted", submitted))
+        if at:
+            add(1, HistoryEvent("refused", at))
+        return [e for _, _, e in sorted(found, key=lambda x: (x[0], x[1]))]
+    if submitted and (received is None or submitted < received):
+        add(0, HistoryEvent("submitted", submitted))
+    if received:
+        add(1, HistoryEvent("received", received))
+    elif status != Status.SUBMITTED:
+        r.fail("NgayTiepNhan", f"missing: a dossier with status {status} was received")
+    for s in supplements:
+        add(2, HistoryEvent("supplement_requested", s["requested_at"], actor=s["actor"], reason=s["reason"]))
+        if s["received_at"]:
+            add(3, HistoryEvent("supplement_received", s["received_at"]))
+    for a in apologies:
+        add(2, HistoryEvent("apology_issued", a["at"], actor=a["actor"], agency=a["agency"], reason=a["reason"],
+                            new_due_at=a["new_due_at"]))  # fmt: skip
+    if status in (Status.RESOLVED, Status.RETURNED):
+        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", f"missing: status {status} was resolved")
+        if end:
+            add(4, HistoryEvent("resolved", end, result=results[0] if results else None))
+    if status == Status.RETURNED:
+        end = dates["NgayTra"] or r.fail("NgayTra", "missing: status 10, the result was returned")
+        if end:
+            add(5, HistoryEvent("result_returned", end))
+    if status in (Status.WITHDRAWN, Status.STOPPED):
+        missing = f"missing: when the dossier ended (status {status})"
+        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", missing)
+        if end:
+            add(4, HistoryEvent("withdrawn" if status == Status.WITHDRAWN else "stopped", end))
+    if status == Status.WAITING_OBLIGATION:
+        r.fail("QuaTrinhXuLy", "missing: a dossier waiting for a financial obligation (status 6) needs its steps")
+    return [e for _, _, e in sorted(found, key=lambda x: (x[0], x[1]))]
+
+
+def _check_sequence(r: _Reader, events: list[HistoryEvent], steps: list, ignored: list) -> Status | None:
+    """Walk the events through the state machine; every step's TrangThai must be the status it leads to."""
+    if not events:
+        r.fail("QuaTrinhXuLy" if steps else "NgayTiepNhan", "no event: a dossier is at least submitted, received "
+               "or refused")  # fmt: skip
+        return None
+    if events[0].type not in _FIRST_EVENTS:
+        r.fail("QuaTrinhXuLy[0]" if steps else "NgayTiepNhan", f"the first event is {events[0].type}; a dossier "
+               "starts submitted, received or refused")  # fmt: skip
+        return None
+    positions = [n for n in range(len(steps)) if n not in ignored] if steps else []
+    status, apology = None, False
+    for k, event in enumerate(events):
+        name = f"QuaTrinhXuLy[{positions[k]}]" if steps else "the record's dates"
+        try:
+            status = next_status(status, event.type, apology_issued=apology)
+        except InvalidTransition as exc:
+            r.fail(name, f"impossible sequence: {exc}")
+            return None
+        apology = apology or event.type == "apology_issued"
+        if event.type == "forwarded" and not event.to_agency:
+            r.fail(f"{name}.NoiDungXuLy", "a hand-off names the agency it goes to")
+        if steps and int(steps[positions[k]]["TrangThai"]) != int(status):
+            r.fail(f"{name}.TrangThai", f"{steps[positions[k]]['TrangThai']} disagrees with the status "
+                   f"{event.type} leads to ({int(status)})")  # fmt: skip
+    return status
+
+
+def _check_agreement(r: _Reader, events: list[HistoryEvent], dates: dict, supplements: list, apologies: list) -> None:
+    """The record's dates and lists must say what its steps say."""
+    def first(event_type: str) -> datetime | None:
+        return next((e.at for e in events if e.type == event_type), None)
+
+    for key, event_type in (("NgayTiepNhan", "received"), ("NgayKetThucXuLy", "resolved"), ("NgayTra",
+                            "result_returned"), ("NgayTuChoi", "refused")):  # fmt: skip
+        given, found = dates[key], first(event_type)
+        if given is not None and found is not None and given != found:
+            r.fail(key, f"{local_text(given)} disagrees with the {event_type} step ({local_text(found)})")
+        if given is None and found is not None and key != "NgayKetThucXuLy":
+            r.fail(key, f"missing: the steps have {event_type} at {local_text(found)}")
+    requests = [e for e in events if e.type == "supplement_requested"]
+    if len(requests) != len(supplements):
+        r.fail("DanhSachHoSoBoSung", f"lists {len(supplements)} supplement requests; the steps have {len(requests)}")
+        return
+    answers = [e.at for e in events if e.type == "supplement_received"]
+    for n, (request, listed) in enumerate(zip(requests, supplements, strict=True)):
+        if listed["requested_at"] != request.at:
+            r.fail(f"DanhSachHoSoBoSung[{n}].NgayBoSung", f"{local_text(listed['requested_at'])} disagrees with the "
+                   f"supplement request step ({local_text(request.at)})")  # fmt: skip
+        if listed["received_at"] is not None and listed["received_at"] not in answers:
+            r.fail(f"DanhSachHoSoBoSung[{n}].NgayTiepNhanBoSung", f"{local_text(listed['received_at'])} is no "
+                   "supplement received step")  # fmt: skip
+    for n, listed in enumerate(apologies):
+        found = [e for e in events if e.type == "apology_issued"]
+        if n < len(found) and listed["at"] != found[n].at:
+            r.fail(f"DanhSachXinLoi[{n}].NgayXinLoi", f"{local_text(listed['at'])} disagrees with the apology step "
+                   f"({local_text(found[n].at)})")  # fmt: skip
+
+
+def history_of(source: RecordSource) -> History:
+    """What a stored dossier holds, in the shape :func:`from_record` returns (to the second): the round trip's
+    other side, and what an importer compares a record with."""
+    dossier, codes = source.dossier, source.codes
+    events = tuple(
+        HistoryEvent(
+            type=e.type,
+            at=_second(e.at),
+            actor=e.actor,
+            agency=codes.get(e.agency_id),
+            to_agency=codes.get(e.to_agency_id),
+            reason=e.reason,
+            result=e.result,
+            new_due_at=_second(e.new_due_at),
+        )
+        for e in source.events
+    )
+    received = next((i for i, e in enumerate(source.events) if e.type == "received"), None)
+    return History(
+        version=VERSION,
+        intake=Intake(
+            code=dossier.code,
+            procedure_code=source.procedure.code,
+            agency_code=codes[dossier.receiving_agency_id],
+            channel=dossier.channel,
+            applicant=Applicant(
+                dossier.applicant_name, dossier.applicant_id_number, dossier.applicant_phone, dossier.applicant_address
+            ),
+            components=tuple(
+                {"seq": c.component_seq, "name": c.name, "form": c.form, "copies": c.copies} for c in source.components
+            ),
+        ),
+        events=events,
+        appointment_at=_second(_Clock(source).state_after(received + 1).original_due_at) if received is not None
+        else None,
+        status_code=int(dossier.status_code),
+    )
+
+
+def _second(instant: datetime | None) -> datetime | None:
+    return None if instant is None else instant.astimezone(LOCAL_TZ).replace(microsecond=0)
+
+
+__all__ = [
+    "VERSION",
+    "ACTION_LABELS",
+    "Applicant",
+    "History",
+    "HistoryEvent",
+    "Intake",
+    "RecordError",
+    "RecordSource",
+    "StepDates",
+    "from_record",
+    "history_of",
+    "local_text",
+    "process_step",
+    "step_key",
+    "to_record",
+]
