@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-from procedures.db import UTCDateTime
+from kernel.db import UTCDateTime
 
 
 revision = '0030'
