@@ -35,7 +35,7 @@ from sqlmodel import Session
 
 from dossiers.models import PAID_ONLINE_CONDITION, Dossier
 from procedures.db import UTCDateTime
-from procedures.errors import InvalidInput
+from procedures.errors import InvalidInput, NotFound
 from procedures.models import Agency, Procedure, ProcedureComponent
 from procedures.service import agency_subtree_ids, agency_tree, get_agency
 from sla.core import index766 as ix
@@ -394,7 +394,11 @@ class Unit:
 
 
 def unit_of(session: Session, agency: str, *, include_children: bool) -> Unit:
-    known = get_agency(session, agency)
+    """The unit `agency` names; an unknown code is bad input here (a query parameter), not a missing page."""
+    try:
+        known = get_agency(session, agency)
+    except NotFound as exc:
+        raise InvalidInput(str(exc), message_id="agency_not_found", code=agency) from exc
     ids = frozenset(agency_subtree_ids(session, agency)) if include_children else frozenset({known.id})
     tree = agency_tree(session)
     levels = frozenset(a.level for a in tree.by_code.values() if a.id in ids)
@@ -624,7 +628,9 @@ def _costly_procedures(session, indicator, period, unit, calendar, page, page_si
     page_rows = costly.iloc[(page - 1) * page_size : page * page_size]
     frame = page_rows[
         ["code", "name", "level", "online_level", "fee", "decision_date", "legal_basis_effective_date", "published_on"]
-    ].reset_index(drop=True)
+    ].rename(columns={"code": "procedure_code", "name": "procedure_name"}).reset_index(drop=True)
+    for column in ("decision_date", "legal_basis_effective_date", "published_on"):
+        frame[column] = frame[column].map(lambda day: day.isoformat() if isinstance(day, date) else None)
     return frame.astype(object).where(frame.notna(), None), total
 
 
