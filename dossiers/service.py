@@ -1180,13 +1180,16 @@ def _fee_rows(fees: Sequence[FeeIn], now: datetime, *, first_seq: int) -> list[d
     return rows
 
 
-def _index_flags(dossier, procedure: Procedure, components: Sequence, fees: Sequence) -> int:
-    """The dossier's Decision 766 facts as bits (sla.core.index766), from its columns, components and fees."""
+def _index_flags(dossier, procedure: Procedure, components: Sequence, fees: Sequence, kept: int = 0) -> int:
+    """The dossier's Decision 766 facts as bits (sla.core.index766), from its columns, components and fees.
+
+    A bulk-loaded dossier (the generator, an import of history) may carry component and fee facts in
+    `index_flags` without their rows: without rows, the bits of `kept` for them stay as they were."""
 
     def get(row, name):
         return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 
-    return index766.dossier_flags(
+    flags = index766.dossier_flags(
         result_kind=procedure.result_kind,
         electronic_result=get(dossier, "electronic_result"),
         components=[{flag: get(c, flag) for flag in index766.COMPONENT_FLAGS} for c in components],
@@ -1194,6 +1197,13 @@ def _index_flags(dossier, procedure: Procedure, components: Sequence, fees: Sequ
         population_ref=get(dossier, "population_ref"),
         fees=[{k: get(f, k) for k in ("amount_vnd", "payment_channel", "paid_at")} for f in fees],
     )
+    if not components:
+        flags |= kept & index766.COMPONENT_BITS
+    if not fees:
+        flags |= kept & index766.FEE_BITS
+    if procedure.result_kind is None:
+        flags |= kept & index766.RESULT_KIND_BITS
+    return flags
 
 
 def _event_row(**columns) -> InsertedRow:
@@ -1332,7 +1342,7 @@ def append_event(
         fees = list(session.connection().execute(_FEES_OF, {"dossier_id": dossier.id}))
     if data.electronic_result is not None:
         dossier.electronic_result = data.electronic_result
-    dossier.index_flags = _index_flags(dossier, procedure, received, fees)
+    dossier.index_flags = _index_flags(dossier, procedure, received, fees, kept=dossier.index_flags)
     return Written(
         dossier, procedure, events, stages, codes, calendar, received, listed_components(session, procedure), fees
     )

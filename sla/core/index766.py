@@ -33,6 +33,9 @@ FEE = 1 << 12  # fee lines with an amount to pay
 PAID_ONLINE = 1 << 13  # a fee line paid through the national platform (dvcqg) or the provincial gateway
 
 ONLINE_PAYMENT_CHANNELS = ("dvcqg", "gateway")
+COMPONENT_BITS = COMPONENTS_KNOWN | ALL_DIGITISED | REUSED | CITIZEN_STORE | NATIONAL_DB
+FEE_BITS = FEE | PAID_ONLINE
+RESULT_KIND_BITS = RESULT_KIND_KNOWN | RESULT_PAPER
 
 
 def dossier_flags(
