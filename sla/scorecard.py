@@ -546,6 +546,21 @@ def scorecard(
     return scorecards(session, period=period, period_key=period_key, units=[unit], calendar=calendar)[0]
 
 
+SCORECARD = "766-scorecard-v1"
+
+
+def scorecard_score(card: dict) -> dict:
+    """A scorecard as one of a frozen snapshot's scores (and so of the index feed): the total, every line."""
+    return {
+        "formula": SCORECARD,
+        "value": card["total_points"],
+        "unit": "points",
+        "max_points": card["max_points"],
+        "indicators": card["indicators"],
+        "missing_data": card["missing_data"],
+    }
+
+
 # --- what cost the points -------------------------------------------------------------------------
 
 LISTED = (*DOSSIER_INDICATORS, *PROCEDURE_INDICATORS)

@@ -29,6 +29,7 @@ import pytest
 from procedures.schemas import AgencyIn
 from procedures.service import upsert_agencies
 from sla import scorecard
+from sla import reports
 from tests.conftest import BACKDATE_REASON
 
 API = "/api/v1"
@@ -283,3 +284,24 @@ def test_formulas_are_data_adding_up_to_100():
     assert sum(f.max_points for f in formulas) == 100
     assert {f.formula for f in formulas} >= {"766-2.1-v1", "766-5.4-v1"}
     assert datetime.now(UTC)  # the module imports no clock of its own
+
+
+def test_the_nightly_freeze_keeps_the_scorecard_and_the_feed_carries_it(client, unit, session, app):
+    from sla import jobs
+    from sla.core.rates import ParScoring
+    from sla.models import JobRun
+
+    run = JobRun(job=jobs.FREEZE, period_key=PERIOD, revision=1, status="done")
+    session.add(run)
+    session.flush()
+    calendar = app.state.calendars.get(session, None)
+    period = reports.period_of(PERIOD, None, None)
+    jobs.freeze_period(session, run, period_key=PERIOD, period=period, par=ParScoring(), calendar=calendar)
+    session.commit()
+    feed = client.get(f"{API}/index/feed", params={"period": PERIOD}).json()
+    frozen = next(a for a in feed["agencies"] if a["agency_code"] == UNIT)["scores"][scorecard.SCORECARD]
+    live = card(client)
+    assert frozen["value"] == live["total_points"] and frozen["max_points"] == 100
+    assert frozen["indicators"] == live["indicators"] and frozen["missing_data"] == live["missing_data"]
+    city = feed["agencies"][-1]
+    assert city["agency_code"] is None and scorecard.SCORECARD in city["scores"]
