@@ -261,21 +261,25 @@ def _dossier_counts(session: Session, period: Period, agency_ids: Sequence[int] 
 
 
 def _paid_online_codes(session: Session, period: Period, agency_ids: Sequence[int] | None) -> pd.DataFrame:
-    """(agency_id, procedure code) pairs with a dossier received in the period and paid online (3.5b)."""
+    """(agency_id, procedure code) pairs with a dossier received in the period and paid online (3.5b): grouped on
+    the version id, read off the partial index, then named by the catalogue."""
     d = Dossier
     query = (
-        select(d.receiving_agency_id, d.procedure_code)
+        select(d.receiving_agency_id, d.procedure_id)
         .where(
             text(PAID_ONLINE_CONDITION),
             d.received_at >= literal(period.start, UTCDateTime()),
             d.received_at < literal(period.end, UTCDateTime()),
         )
-        .group_by(d.receiving_agency_id, d.procedure_code)
+        .group_by(d.receiving_agency_id, d.procedure_id)
         .with_hint(Dossier, "INDEXED BY ix_dossier_paid_online", "sqlite")
     )
     if agency_ids is not None:
         query = query.where(d.receiving_agency_id.in_(agency_ids))
-    return pd.DataFrame(session.execute(query).all(), columns=["agency_id", "procedure_code"])
+    pairs = pd.DataFrame(session.execute(query).all(), columns=["agency_id", "procedure_id"])
+    codes = dict(session.execute(select(Procedure.id, Procedure.code)).all())
+    pairs["procedure_code"] = pairs["procedure_id"].map(codes)
+    return pairs[["agency_id", "procedure_code"]].drop_duplicates()
 
 
 def _versions(session: Session, period: Period) -> pd.DataFrame:
