@@ -24,6 +24,7 @@ from api.routes import (
     lookup,
     registers,
     reports,
+    scorecard,
     worklist,
 )
 from api.scheduler import start_embedded
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registers.router,
         worklist.router,
         exchange.router,
+        scorecard.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

@@ -145,9 +145,31 @@ HEADERS = {
     "avg_resolution_working_days": ("Thời gian giải quyết bình quân (ngày làm việc)", "Average time (working days)"),
     "events_recorded_late": ("Sự việc ghi lùi thời gian", "Events recorded late"),
     "apologies_late": ("Xin lỗi muộn", "Late apologies"),
+    "indicator_group": ("Nhóm chỉ số", "Group"),
+    "indicator": ("Chỉ số", "Indicator"),
+    "indicator_name": ("Tên chỉ số", "Indicator name"),
+    "formula": ("Công thức", "Formula"),
+    "numerator": ("Tử số", "Numerator"),
+    "denominator": ("Mẫu số", "Denominator"),
+    "rate": ("Tỷ lệ (%)", "Rate (%)"),
+    "threshold_rate": ("Ngưỡng đạt điểm tối đa (%)", "Full-marks threshold (%)"),
+    "points": ("Điểm đạt", "Points"),
+    "max_points": ("Điểm tối đa", "Maximum points"),
+    "points_lost": ("Điểm bị trừ", "Points lost"),
+    "supplement_count": ("Số lần yêu cầu bổ sung", "Supplement requests"),
+    "electronic_result": ("Có kết quả điện tử", "Electronic result"),
+    "vneid_verified": ("Xác thực VNeID", "VNeID verified"),
+    "index_flags": ("Mã dữ kiện QĐ 766", "Decision 766 facts (bits)"),
+    "name": ("Tên thủ tục", "Procedure"),
+    "level": ("Cấp thực hiện", "Level"),
+    "online_level": ("Mức độ trực tuyến", "Online level"),
+    "fee": ("Phí, lệ phí", "Fee"),
+    "decision_date": ("Ngày quyết định công bố", "Decision date"),
+    "legal_basis_effective_date": ("Ngày căn cứ pháp lý có hiệu lực", "Legal basis in effect"),
+    "published_on": ("Ngày công khai", "Made public"),
 }
 COLUMN_TITLES = {key: titles[0] for key, titles in HEADERS.items()}  # the Vietnamese headers, by column
-SCORE_COLUMNS = ("progress_score_766",)
+SCORE_COLUMNS = ("progress_score_766", "points", "max_points", "points_lost")
 DECIMAL_COLUMNS = ("avg_resolution_working_days", "overrun_working_days", "working_days_overdue", "working_days_left")
 LABELLED_COLUMNS = {"status": "status", "current_stage": "stage", "channel": "channel", "outcome": "outcome"}
 SIGNATURES = {

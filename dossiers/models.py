@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     UniqueConstraint,
     false,
     text,
@@ -19,12 +20,15 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from kernel.db import UTCDateTime, utc_now
+from sla.core.index766 import PAID_ONLINE
 
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
 RUNNING_STATUSES = (2, 4)  # received, processing: the clock runs (not waiting for a supplement or an obligation)
 RUNNING_CONDITION = "status_code IN (2, 4)"
 HELD_ELSEWHERE_CONDITION = "current_agency_id <> receiving_agency_id"  # forwarded: held by another agency
 FLAGGED_EVENT_CONDITION = "backdate_reason IS NOT NULL OR apology_late"  # the integrity figures' events
+PAYMENT_CHANNELS = ("dvcqg", "gateway", "cash", "bank")  # national platform, provincial gateway, at the desk, bank
+PAID_ONLINE_CONDITION = f"(index_flags & {PAID_ONLINE}) <> 0"
 
 
 def _instant(*, nullable: bool = True, index: bool = False) -> Column:
@@ -70,6 +74,17 @@ class Dossier(SQLModel, table=True):
             "outcome",
             "resolution_working_minutes",
             "clock_stopped_since",
+            "supplement_count",
+            "index_flags",
+        ),
+        # The scorecard's 3.5b (sla/scorecard.py): which procedures an agency's dossiers were paid online for.
+        Index(
+            "ix_dossier_paid_online",
+            "receiving_agency_id",
+            "received_at",
+            "procedure_id",
+            postgresql_where=text(PAID_ONLINE_CONDITION),
+            sqlite_where=text(PAID_ONLINE_CONDITION),
         ),
         Index("ix_dossier_finished_at", "finished_at"),
         # The staff search (dossiers/service.py `search`, bench/bench_search.py): an exact code whatever its
@@ -129,6 +144,14 @@ class Dossier(SQLModel, table=True):
     event_count: int = 0
     derived_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
     calendar_version: str = sqlmodel.Field(default="", max_length=32)
+    electronic_result: bool | None = None
+    """An electronic result file attached (at `resolved` or `result_returned`); None: not recorded."""
+    vneid_verified: bool | None = None
+    """Filed online by an account verified with VNeID; None: not recorded."""
+    population_ref: str | None = sqlmodel.Field(default=None, max_length=64)
+    """The national population database reference of the applicant's record, when it was looked up."""
+    index_flags: int = sqlmodel.Field(default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0"))
+    """Derived: the Decision 766 facts of the dossier as bits (sla.core.index766.dossier_flags), for the scorecard."""
 
 
 class DossierEvent(SQLModel, table=True):
@@ -256,6 +279,39 @@ class DossierComponent(SQLModel, table=True):
     name: str = sqlmodel.Field(max_length=500)
     form: str = sqlmodel.Field(max_length=16)
     copies: int
+    digitised: bool | None = None
+    """Scanned or received as an electronic document; None: not recorded (the other flags alike)."""
+    reused: bool | None = None
+    """Taken from an earlier digitised result (tái sử dụng)."""
+    from_citizen_store: bool | None = None
+    """Taken from the citizen's personal data store (kho dữ liệu cá nhân)."""
+    from_national_db: bool | None = None
+    """Taken from a national database (population, land, business registers)."""
+
+
+class DossierFee(SQLModel, table=True):
+    """A fee or charge line of a dossier, and how and when it was paid (unpaid: no channel, no instant)."""
+
+    __tablename__ = "dossier_fee"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "seq"),
+        CheckConstraint(
+            "payment_channel IS NULL OR payment_channel IN ('dvcqg', 'gateway', 'cash', 'bank')",
+            name="payment_channel_valid",
+        ),
+        CheckConstraint("amount_vnd >= 0", name="amount_not_negative"),
+    )
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(
+        sa_column=Column(Integer, ForeignKey("dossier.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    seq: int
+    name: str = sqlmodel.Field(max_length=500)
+    amount_vnd: int
+    payment_channel: str | None = sqlmodel.Field(default=None, max_length=8)
+    paid_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
+    recorded_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
 
 
 class DossierChange(SQLModel, table=True):

@@ -55,6 +55,10 @@ class ReceivedComponent(Input):
     )
     form: ComponentForm | None = Field(default=None, description="as handed in (default: the form the list asks)")
     copies: int | None = Field(default=None, ge=1, le=MAX_COPIES, description="default: the copies the list asks")
+    digitised: bool | None = Field(default=None, description="scanned or received as an electronic document")
+    reused: bool | None = Field(default=None, description="taken from an earlier digitised result")
+    from_citizen_store: bool | None = Field(default=None, description="taken from the citizen's personal data store")
+    from_national_db: bool | None = Field(default=None, description="taken from a national database")
 
     @model_validator(mode="after")
     def _named(self) -> "ReceivedComponent":
@@ -69,6 +73,48 @@ class ReceivedComponentRead(BaseModel):
     name: str
     form: ComponentForm
     copies: int
+    digitised: bool | None = None
+    reused: bool | None = None
+    from_citizen_store: bool | None = None
+    from_national_db: bool | None = None
+
+
+PaymentChannel = Literal["dvcqg", "gateway", "cash", "bank"]
+MAX_FEES = 20
+
+
+class FeeIn(Input):
+    """A fee or charge of the dossier (phí, lệ phí); paid: with its channel and instant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    amount_vnd: int = Field(ge=0, le=10_000_000_000, description="in đồng")
+    payment_channel: PaymentChannel | None = Field(
+        default=None,
+        description="dvcqg (the national portal's payment platform), gateway (the provincial one), cash, bank; "
+        "absent: not paid yet",
+    )
+    paid_at: IsoDateTime | None = Field(default=None, description="when it was paid; naive = local time; never future")
+
+    @model_validator(mode="after")
+    def _paid_with_channel(self) -> "FeeIn":
+        if (self.payment_channel is None) != (self.paid_at is None):
+            raise ValueError(
+                "a paid fee line gives both payment_channel and paid_at; an unpaid one gives neither"
+            )
+        return self
+
+
+class FeeRead(BaseModel):
+    seq: int
+    name: str
+    amount_vnd: int
+    payment_channel: PaymentChannel | None
+    paid_at: LocalInstant | None
+
+
+PopulationRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
 
 
 class DossierCreate(Input):
@@ -94,6 +140,19 @@ class DossierCreate(Input):
         description="the documents received (thành phần hồ sơ), checked against the procedure version's list; "
         "required ones left out are allowed and reported as missing_components",
     )
+    fees: list[FeeIn] | None = Field(default=None, max_length=MAX_FEES, description="fee lines, paid or not")
+    vneid_verified: bool | None = Field(
+        default=None, description="online dossiers: filed by an account verified with VNeID"
+    )
+    population_ref: PopulationRef | None = Field(
+        default=None, description="the national population database reference looked up for the applicant"
+    )
+
+    @model_validator(mode="after")
+    def _vneid_online(self) -> "DossierCreate":
+        if self.vneid_verified is not None and self.channel != "online":
+            raise ValueError("vneid_verified is recorded for online dossiers only (channel online)")
+        return self
 
 
 class EventCreate(Input):
@@ -113,6 +172,12 @@ class EventCreate(Input):
     new_due_at: IsoDateTime | None = Field(default=None, description="apology_issued: the new appointment")
     result: Text | None = Field(default=None, description="resolved: the result (decision, certificate, refusal)")
     backdate_reason: Text | None = Field(default=None, description=BACKDATE_DESCRIPTION)
+    electronic_result: bool | None = Field(
+        default=None, description="resolved or result_returned: an electronic result file is attached"
+    )
+    fees: list[FeeIn] | None = Field(
+        default=None, max_length=MAX_FEES, description="fee lines added with this event (e.g. paid at the return)"
+    )
 
 
 class ApplicantRead(BaseModel):
@@ -199,6 +264,11 @@ class DossierRead(DossierSummary):
     missing_components: list[str] = Field(
         default=[], description="the version's required components not recorded as received"
     )
+    fees: list[FeeRead] = Field(default=[], description="fee lines, with how and when each was paid")
+    electronic_result: bool | None = Field(default=None, description="an electronic result file is attached")
+    vneid_verified: bool | None = None
+    population_ref: str | None = None
+    result_kind: str | None = Field(default=None, description="the version's result: paper or electronic")
     late_stages: list[int]
     allowed_events: list[str]
     stages: list[StageRead]

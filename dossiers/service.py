@@ -46,6 +46,7 @@ from dossiers.models import (
     DossierCodeCounter,
     DossierComponent,
     DossierEvent,
+    DossierFee,
     DueChange,
     Stage,
 )
@@ -59,6 +60,8 @@ from dossiers.schemas import (
     EventRead,
     ReceivedComponent,
     ReceivedComponentRead,
+    FeeIn,
+    FeeRead,
     StageRead,
 )
 from kernel.db import utc_now
@@ -86,6 +89,7 @@ from sla.core.batch import (
     micros_of,
     replay_batch,
 )
+from sla.core import index766
 from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
 from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
@@ -148,6 +152,12 @@ _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
 _INSERT_COMPONENTS = insert(DossierComponent)
 _INSERT_CHANGE = insert(DossierChange)
+_INSERT_FEES = insert(DossierFee)
+_FEES_OF = (
+    select(*DossierFee.__table__.columns)
+    .where(DossierFee.dossier_id == bindparam("dossier_id"))
+    .order_by(DossierFee.seq)
+)
 _COMPONENTS_OF = (
     select(*DossierComponent.__table__.columns)
     .where(DossierComponent.dossier_id == bindparam("dossier_id"))
@@ -255,6 +265,8 @@ class Written:
     """The documents received at intake (dossier_component rows), in order."""
     listed_components: Sequence[ComponentRead] = ()
     """The procedure version's component list."""
+    fees: Sequence = ()
+    """The fee lines (dossier_fee rows), in order."""
 
     @property
     def handling_agency_ids(self) -> set[int]:
@@ -361,6 +373,7 @@ def received_components(
             "name": component.name,
             "form": (item.form or component.form).value,
             "copies": item.copies or component.copies,
+            **{flag: getattr(item, flag) for flag in index766.COMPONENT_FLAGS},
         }
         for number, (component, item) in enumerate((chosen[seq] for seq in sorted(chosen)), start=1)
     ]
@@ -1114,6 +1127,7 @@ def intake(
     listed = listed_components(session, procedure)
     components = received_components(procedure.code, listed, data.components or [])
     calendar = calendar_for(agency.code)
+    fees = _fee_rows(data.fees or [], now, first_seq=1)
     applicant = data.applicant
     columns = {
         "procedure_id": procedure.id,
@@ -1127,7 +1141,11 @@ def intake(
         "submitted_at": at if data.status == "submitted" else None,
         "received_at": at if data.status != "submitted" else None,
         "event_count": 1,
+        "electronic_result": None,
+        "vneid_verified": data.vneid_verified,
+        "population_ref": data.population_ref,
     }
+    columns["index_flags"] = _index_flags(columns, procedure, components, fees)
     event = _event_row(
         seq=1,
         type=data.status,
@@ -1154,7 +1172,56 @@ def intake(
     if rows:
         session.connection().execute(_INSERT_COMPONENTS, [vars(row) for row in rows])
     note_changes(session, [dossier.id], "intake")
-    return Written(dossier, procedure, [event], stages, codes, calendar, rows, listed)
+    fee_rows = [InsertedRow(dossier_id=dossier.id, **row) for row in fees]
+    if fee_rows:
+        session.connection().execute(_INSERT_FEES, [vars(row) for row in fee_rows])
+    return Written(dossier, procedure, [event], stages, codes, calendar, rows, listed, fee_rows)
+
+
+def _fee_rows(fees: Sequence[FeeIn], now: datetime, *, first_seq: int) -> list[dict]:
+    """Fee lines as rows but their dossier_id; a payment instant in the future is refused."""
+    rows = []
+    for seq, fee in enumerate(fees, start=first_seq):
+        paid_at = fee.paid_at
+        if paid_at is not None:
+            _check_not_future(paid_at, now, f"paid_at of fee line {fee.name!r}")
+        rows.append(
+            {
+                "seq": seq,
+                "name": fee.name,
+                "amount_vnd": fee.amount_vnd,
+                "payment_channel": fee.payment_channel,
+                "paid_at": paid_at,
+                "recorded_at": now,
+            }
+        )
+    return rows
+
+
+def _index_flags(dossier, procedure: Procedure, components: Sequence, fees: Sequence, kept: int = 0) -> int:
+    """The dossier's Decision 766 facts as bits (sla.core.index766), from its columns, components and fees.
+
+    A bulk-loaded dossier (the generator, an import of history) may carry component and fee facts in
+    `index_flags` without their rows: without rows, the bits of `kept` for them stay as they were."""
+
+    def get(row, name):
+        return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+    flags = index766.dossier_flags(
+        result_kind=procedure.result_kind,
+        electronic_result=get(dossier, "electronic_result"),
+        components=[{flag: get(c, flag) for flag in index766.COMPONENT_FLAGS} for c in components],
+        vneid_verified=get(dossier, "vneid_verified"),
+        population_ref=get(dossier, "population_ref"),
+        fees=[{k: get(f, k) for k in ("amount_vnd", "payment_channel", "paid_at")} for f in fees],
+    )
+    if not components:
+        flags |= kept & index766.COMPONENT_BITS
+    if not fees:
+        flags |= kept & index766.FEE_BITS
+    if procedure.result_kind is None:
+        flags |= kept & index766.RESULT_KIND_BITS
+    return flags
 
 
 def _event_row(**columns) -> InsertedRow:
@@ -1290,8 +1357,16 @@ def append_event(
     stages = apply_derivation(session, dossier, derivation, calendar)
     note_changes(session, [dossier.id], "event")
     received = list(session.connection().execute(_COMPONENTS_OF, {"dossier_id": dossier.id}))
+    fees = list(session.connection().execute(_FEES_OF, {"dossier_id": dossier.id}))
+    if data.fees:
+        added = _fee_rows(data.fees, now, first_seq=len(fees) + 1)
+        session.connection().execute(_INSERT_FEES, [{"dossier_id": dossier.id, **row} for row in added])
+        fees = list(session.connection().execute(_FEES_OF, {"dossier_id": dossier.id}))
+    if data.electronic_result is not None:
+        dossier.electronic_result = data.electronic_result
+    dossier.index_flags = _index_flags(dossier, procedure, received, fees, kept=dossier.index_flags)
     return Written(
-        dossier, procedure, events, stages, codes, calendar, received, listed_components(session, procedure)
+        dossier, procedure, events, stages, codes, calendar, received, listed_components(session, procedure), fees
     )
 
 
@@ -1368,6 +1443,11 @@ def _check_event_fields(data: EventCreate) -> None:
         )
     if data.type != "apology_issued" and data.new_due_at is not None:
         raise InvalidInput(f"new_due_at is only for apology_issued events, not {data.type}")
+    if data.electronic_result is not None and data.type not in ("resolved", "result_returned"):
+        raise InvalidInput(
+            f"electronic_result is recorded with a resolved or result_returned event, not {data.type}",
+            message_id="electronic_result_event",
+        )
     if data.type == "supplement_requested" and not data.reason:
         raise InvalidInput(
             "a supplement request needs a reason: what is missing, told once and completely",
@@ -1415,6 +1495,7 @@ def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Wr
     codes = _agency_codes(session, ids)
     procedure = session.get(Procedure, dossier.procedure_id)
     received = list(session.connection().execute(_COMPONENTS_OF, {"dossier_id": dossier.id}))
+    fees = list(session.connection().execute(_FEES_OF, {"dossier_id": dossier.id}))
     return Written(
         dossier,
         procedure,
@@ -1424,6 +1505,7 @@ def load(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> Wr
         calendar_for(codes[dossier.receiving_agency_id]),
         received,
         listed_components(session, procedure),
+        fees,
     )
 
 
@@ -1496,11 +1578,26 @@ def view(written: Written, *, now: datetime) -> DossierRead:
         **clock_figures(dossier, calendar, now, events),
         components=[
             ReceivedComponentRead(
-                seq=c.seq, component_seq=c.component_seq, name=c.name, form=c.form, copies=c.copies
+                seq=c.seq,
+                component_seq=c.component_seq,
+                name=c.name,
+                form=c.form,
+                copies=c.copies,
+                **{flag: getattr(c, flag, None) for flag in index766.COMPONENT_FLAGS},
             )
             for c in written.components
         ],
         missing_components=missing_components(written.listed_components, written.components),
+        fees=[
+            FeeRead(
+                seq=f.seq, name=f.name, amount_vnd=f.amount_vnd, payment_channel=f.payment_channel, paid_at=f.paid_at
+            )
+            for f in written.fees
+        ],
+        electronic_result=getattr(dossier, "electronic_result", None),
+        vneid_verified=getattr(dossier, "vneid_verified", None),
+        population_ref=getattr(dossier, "population_ref", None),
+        result_kind=procedure.result_kind,
         late_stages=[s.seq for s in stages if s.outcome == "late"],
         allowed_events=list(next_events(dossier, apology_issued=apology)),
         stages=[

@@ -4,7 +4,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 import sqlmodel
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import SQLModel
 
 from kernel.db import StampRow, UTCDateTime, utc_now  # also sets the naming convention before any table
@@ -57,6 +57,13 @@ class ComponentForm(StrEnum):
     CERTIFIED_COPY = "certified_copy"
 
 
+class ResultKind(StrEnum):
+    """What the citizen gets: a paper document (giấy), or an electronic one (điện tử)."""
+
+    PAPER = "paper"
+    ELECTRONIC = "electronic"
+
+
 class Confidence(StrEnum):
     SOURCED = "sourced"
     PARTIALLY_SOURCED = "partially_sourced"
@@ -102,6 +109,7 @@ class Procedure(SQLModel, table=True):
         _in("unit", TimeUnit),
         _in("supplement_policy", SupplementPolicy),
         CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="period_valid"),
+        CheckConstraint("result_kind IS NULL OR result_kind IN ('paper', 'electronic')", name="result_kind_valid"),
     )
 
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
@@ -120,6 +128,17 @@ class Procedure(SQLModel, table=True):
     online_level: str | None = sqlmodel.Field(default=None, max_length=8)
     fee: str | None = sqlmodel.Field(default=None, max_length=500)
     fee_vnd: int | None = None
+    fee_lines: list | None = sqlmodel.Field(default=None, sa_column=Column(JSON))
+    """The fee and charge lines: [{"name", "amount_vnd"}] (phí, lệ phí); None: not recorded, []: no fee."""
+    result_kind: str | None = sqlmodel.Field(default=None, max_length=12)
+    decision_number: str | None = sqlmodel.Field(default=None, max_length=100)
+    """The publication decision (quyết định công bố) of this version: its number and date."""
+    decision_date: date | None = None
+    legal_basis: str | None = sqlmodel.Field(default=None, max_length=2000)
+    legal_basis_effective_date: date | None = None
+    """When the legal text this version implements takes effect."""
+    published_on: date | None = None
+    """When the version was made public (công khai) on the portal and at the desk."""
     effective_from: date
     effective_to: date | None = None
     confidence: str = sqlmodel.Field(default=Confidence.ILLUSTRATIVE, max_length=24)

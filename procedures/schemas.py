@@ -40,6 +40,7 @@ from procedures.models import (
     Confidence,
     OnlineLevel,
     ProcedureLevel,
+    ResultKind,
     StepUnit,
     SupplementPolicy,
     TimeUnit,
@@ -133,7 +134,39 @@ def component_key(name: str) -> str:
     return " ".join(unidecode(name).lower().split())
 
 
-class ProcedureBase(Input):
+class FeeLineIn(Input):
+    """One fee or charge of a procedure version (phí, lệ phí) and its amount."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    amount_vnd: int = Field(ge=0, le=10_000_000_000, description="in đồng; 0 for a line that is free")
+
+
+MAX_FEE_LINES = 20
+
+
+class Publication(Input):
+    """The publication facts of a version (Decision 766 indicators 1.1–1.3)."""
+
+    decision_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = (
+        Field(default=None, description="the publication decision (quyết định công bố), e.g. 1594/QĐ-UBND")
+    )
+    decision_date: IsoDate | None = Field(default=None, description="the decision's date")
+    legal_basis: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = (
+        Field(default=None, description="the legal text(s) the version implements")
+    )
+    legal_basis_effective_date: IsoDate | None = Field(default=None, description="when that legal basis takes effect")
+    published_on: IsoDate | None = Field(default=None, description="when the version was made public (công khai)")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self):
+        if self.decision_date and self.published_on and self.published_on < self.decision_date:
+            raise ValueError("published_on (made public) must not be before decision_date (the decision it publishes)")
+        return self
+
+
+class ProcedureBase(Publication):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
@@ -146,6 +179,10 @@ class ProcedureBase(Input):
     supplement_policy: SupplementPolicy = SupplementPolicy.RESTART
     online_level: OnlineLevel | None = None
     fee: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    fee_lines: list[FeeLineIn] | None = Field(
+        default=None, max_length=MAX_FEE_LINES, description="the fee lines ([] : no fee; absent: not recorded)"
+    )
+    result_kind: ResultKind | None = Field(default=None, description="paper or electronic: what the citizen gets")
     effective_to: IsoDate | None = None
     steps: list[StepIn] = Field(default_factory=list, max_length=30)
     components: list[ComponentIn] = Field(
@@ -212,6 +249,13 @@ class ProcedureRead(BaseModel):
     online_level: str | None
     fee: str | None
     fee_vnd: int | None
+    fee_lines: list[FeeLineIn] | None = None
+    result_kind: str | None = None
+    decision_number: str | None = None
+    decision_date: date | None = None
+    legal_basis: str | None = None
+    legal_basis_effective_date: date | None = None
+    published_on: date | None = None
     effective_from: date
     effective_to: date | None
     steps: list[StepRead]

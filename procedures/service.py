@@ -375,6 +375,13 @@ def to_read(session: Session, procedures: Sequence[Procedure]) -> list[Procedure
             online_level=p.online_level,
             fee=p.fee,
             fee_vnd=p.fee_vnd,
+            fee_lines=p.fee_lines,
+            result_kind=p.result_kind,
+            decision_number=p.decision_number,
+            decision_date=p.decision_date,
+            legal_basis=p.legal_basis,
+            legal_basis_effective_date=p.legal_basis_effective_date,
+            published_on=p.published_on,
             effective_from=p.effective_from,
             effective_to=p.effective_to,
             steps=[

@@ -28,7 +28,9 @@ from sla.calendars import CalendarStore, calendar_changes, calendar_version
 from sla.core.calendar import LOCAL_TZ
 from sla.core.rates import ParScoring, index_scores
 from sla.models import CalendarOverride, DailySnapshot, JobRun, PeriodSnapshot
+from sla.core.calendar import WorkingCalendar
 from sla.reports import CLOCK_STOPPED_STATUSES, Period, day_start, period_report
+from sla.scorecard import every_unit, scorecard_score, scorecards
 
 log = logging.getLogger("motcua.jobs")
 
@@ -225,10 +227,26 @@ def daily_snapshot(session: Session, run: JobRun, *, day: date, calendars: Calen
     return len(rows)
 
 
-def freeze_period(session: Session, run: JobRun, *, period_key: str, period: Period, par: ParScoring) -> int:
-    """The period report by agency, and its index scores, as immutable rows of this run's revision."""
+def freeze_period(
+    session: Session,
+    run: JobRun,
+    *,
+    period_key: str,
+    period: Period,
+    par: ParScoring,
+    calendar: WorkingCalendar | None = None,
+) -> int:
+    """The period report by agency, its index scores and (given the national `calendar`) each agency's Decision
+    766 scorecard beside them (a score of formula `766-scorecard-v1`), as immutable rows of this run's revision."""
     report = period_report(session, period=period, group_by="agency")
     scores = {row["group"]: row for row in index_scores(report, par)}
+    if calendar is not None:
+        cards = scorecards(
+            session, period=period, period_key=period_key, units=every_unit(session), calendar=calendar
+        )
+        for card in cards:
+            if card["agency"] in scores:
+                scores[card["agency"]]["scores"].append(scorecard_score(card))
     agency_ids = dict(session.execute(select(Agency.code, Agency.id)).all())
     frozen_at = datetime.now(UTC)
     count_columns = [c for c in report.columns if c not in ("group", "agency_code", "agency_name")]
@@ -304,7 +322,7 @@ def run_night(
                 FREEZE,
                 period_key,
                 lambda session, run, k=period_key, p=period: freeze_period(
-                    session, run, period_key=k, period=p, par=par
+                    session, run, period_key=k, period=p, par=par, calendar=calendars.get(session, None)
                 ),
                 force,
             )

@@ -38,6 +38,7 @@ from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
 from seed.generator.writer import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
+from sla.core import index766
 from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
@@ -540,6 +541,7 @@ class _Chunk:
         dossiers["applicant_address"] = people["address"]
         dossiers["search_text"] = search_texts(dossiers["code"], people["name"], people["phone"], people["id_number"])
         dossiers["derived_at"] = np.full(n_all, self.derived_at)
+        dossiers.update(self._index_facts(dossiers))
         self.written_dossiers = dossiers
         self.written_event_types = None
 
@@ -565,6 +567,60 @@ class _Chunk:
             "dossier": writer.write("dossier", dossiers),
             "dossier_event": writer.write("dossier_event", events),
             "stage": writer.write("stage", stages),
+        }
+
+    def _index_facts(self, dossiers: dict) -> dict:
+        """The Decision 766 facts of every dossier, drawn at once (realism.py): electronic results, digitised,
+        reused and citizen-store components, VNeID, population references, fees paid online; as columns and
+        as `index_flags` (sla.core.index766.flags_array)."""
+        rng, n = self.rng, len(dossiers["id"])
+        channel = np.asarray(dossiers["channel"], dtype=object)
+        received = np.asarray(dossiers["received_at"], dtype=np.int64)
+        intake = np.where(received == NONE, np.asarray(dossiers["submitted_at"], dtype=np.int64), received)
+        local_day = (intake + _LOCAL_OFFSET_MINUTES) // 1440
+        year_start = local_day.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]").view(np.int64)
+        t = np.clip((local_day - year_start) / 365.0, 0.0, 1.0)
+
+        def draw(shares) -> np.ndarray:
+            if isinstance(shares, R.Rising):
+                return rng.random(n) < shares.at(t)
+            p = np.zeros(n)
+            for name, share in shares.items():
+                rows = channel == name
+                p[rows] = share.at(t[rows])
+            return rng.random(n) < p
+
+        version_ids = np.asarray(dossiers["procedure_id"], dtype=np.int64)
+        kinds = {v: (self.versions[v].result_kind or R.RESULT_KIND_DEFAULT) for v in np.unique(version_ids).tolist()}
+        paper = np.asarray([kinds[v] == "paper" for v in version_ids.tolist()]) if n else np.zeros(0, bool)
+        fee = np.isin(version_ids, [v for v in kinds if self.versions[v].has_fee])
+        resolved = np.isin(np.asarray(dossiers["outcome"], dtype=object), ("early", "on_time", "late"))
+        online = channel == "online"
+        electronic = draw(R.ELECTRONIC_RESULT)
+        vneid = draw(R.VNEID_VERIFIED)
+        population = draw(R.POPULATION_REF)
+        flags = index766.flags_array(
+            result_paper=paper,
+            result_kind_known=np.ones(n, dtype=bool),
+            electronic_result=electronic,
+            electronic_result_known=resolved,
+            components_known=np.ones(n, dtype=bool),
+            all_digitised=draw(R.DIGITISED),
+            reused=draw(R.REUSED),
+            citizen_store=draw(R.CITIZEN_STORE),
+            national_db=draw(R.NATIONAL_DB),
+            vneid=vneid,
+            vneid_known=online,
+            population_ref=population,
+            fee=fee,
+            paid_online=fee & draw(R.PAID_ONLINE),
+        )
+        references = rng.integers(10**11, 10**12, n)
+        return {
+            "electronic_result": np.where(resolved, electronic, -1).astype(np.int8),
+            "vneid_verified": np.where(online, vneid, -1).astype(np.int8),
+            "population_ref": [f"DC{r}" if p else None for r, p in zip(references.tolist(), population.tolist())],
+            "index_flags": flags.astype(np.int64),
         }
 
     def _address_places(self, receiving: np.ndarray) -> list[str]:

@@ -32,6 +32,7 @@ class Version:
     field_code: str
     online_level: str | None
     has_fee: bool
+    result_kind: str | None
     effective_from: date
     effective_to: date | None
     rule: ProcedureRule
@@ -98,6 +99,7 @@ def load_city(session: Session, calendar_for: CalendarFor, first_day: date, last
                 field_code=fields[procedure.field_id],
                 online_level=procedure.online_level,
                 has_fee=bool(procedure.fee_vnd) or bool(procedure.fee and procedure.fee.strip() not in ("0", "")),
+                result_kind=procedure.result_kind,
                 effective_from=procedure.effective_from,
                 effective_to=procedure.effective_to,
                 rule=procedure_rule(procedure, rows),

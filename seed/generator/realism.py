@@ -100,3 +100,31 @@ WORK_BETA = (2.2, 1.6)  # share of the time left to its due that an on-time stag
 NOT_RETURNED = 0.04  # results never collected (status stays 9)
 HAND_BACK_DAYS = 0.5  # mean working days for a result resolved away to reach the receiving desk
 RETURN_DAYS = {"counter": 3.0, "post": 2.0, "online": 0.5}  # mean working days to collect the result
+
+
+# --- Decision 766 facts (index766.md): shares rising linearly from January to December ----------------
+# (start of the year, end of the year); t = the day of the year ÷ its length
+
+
+@dataclass(frozen=True)
+class Rising:
+    start: float
+    end: float
+
+    def at(self, t):
+        return self.start + (self.end - self.start) * t
+
+
+ELECTRONIC_RESULT = {"online": Rising(0.45, 0.85), "counter": Rising(0.15, 0.55), "post": Rising(0.1, 0.4)}
+"""Resolved dossiers with an electronic result file attached."""
+DIGITISED = {"online": Rising(0.9, 0.98), "counter": Rising(0.35, 0.85), "post": Rising(0.2, 0.6)}
+"""Dossiers whose received components were all digitised."""
+REUSED = Rising(0.05, 0.25)  # a component reused from an earlier digitised result
+CITIZEN_STORE = {"online": Rising(0.1, 0.35), "counter": Rising(0.01, 0.05), "post": Rising(0.0, 0.02)}
+NATIONAL_DB = Rising(0.3, 0.6)
+VNEID_VERIFIED = Rising(0.55, 0.9)  # online accounts verified with VNeID
+POPULATION_REF = {"online": Rising(0.8, 0.97), "counter": Rising(0.4, 0.8), "post": Rising(0.2, 0.5)}
+PAID_ONLINE = {"online": Rising(0.6, 0.85), "counter": Rising(0.05, 0.2), "post": Rising(0.0, 0.1)}
+"""Fee dossiers paid through the national platform or the provincial gateway (QR at the desk for counters)."""
+RESULT_KIND_DEFAULT = "paper"
+"""The seed catalogue does not say what a version's result is; the generator takes the common case."""

@@ -18,6 +18,7 @@ from dossiers.models import DossierCodeCounter
 from sla.core.batch import NONE
 
 INSTANT, INT, OPTIONAL_INT, TEXT, BOOL = "instant", "int", "optional_int", "text", "bool"
+OPTIONAL_BOOL = "optional_bool"  # int8: 1 true, 0 false, -1 NULL
 
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "dossier": (
@@ -31,6 +32,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("resolution_working_minutes", OPTIONAL_INT),
         ("event_count", INT), ("derived_at", INSTANT),
         ("calendar_version", TEXT),
+        ("electronic_result", OPTIONAL_BOOL), ("vneid_verified", OPTIONAL_BOOL), ("population_ref", TEXT),
+        ("index_flags", INT),
     ),
     "dossier_event": (
         ("id", INT), ("dossier_id", INT), ("seq", INT), ("type", TEXT), ("at", INSTANT), ("recorded_at", INSTANT),
@@ -164,6 +167,13 @@ def _values(column: np.ndarray | Sequence, kind: str, postgres: bool) -> list:
         missing = values < 0
         out = (values.astype(str) if postgres else values).astype(object)
         out[missing] = null
+        return out.tolist()
+    if kind == OPTIONAL_BOOL:
+        values = np.asarray(column, dtype=np.int8)
+        if postgres:
+            return np.where(values < 0, "\\N", np.where(values > 0, "t", "f")).tolist()
+        out = (values > 0).astype(np.int64).astype(object)
+        out[values < 0] = None
         return out.tolist()
     if kind == BOOL:
         values = np.asarray(column, dtype=bool)

@@ -7,6 +7,7 @@ from tests.dossiers.conftest import API, RESIDENCE
 
 FORM = "Tờ khai thay đổi thông tin cư trú (mẫu CT01)"
 HOME = "Giấy tờ chứng minh chỗ ở hợp pháp"
+NO_FLAGS = {"digitised": None, "reused": None, "from_citizen_store": None, "from_national_db": None}
 
 
 def count(session, model) -> int:
@@ -16,7 +17,7 @@ def count(session, model) -> int:
 def test_intake_keeps_what_was_received_and_reports_what_is_missing(client, receive):
     dossier = receive(components=[{"seq": 1}])
     assert dossier["components"] == [
-        {"seq": 1, "component_seq": 1, "name": FORM, "form": "original", "copies": 1}
+        {"seq": 1, "component_seq": 1, "name": FORM, "form": "original", "copies": 1, **NO_FLAGS}
     ]
     assert dossier["missing_components"] == [HOME]
     shown = client.get(f"{API}/{dossier['code']}").json()

@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 from sqlmodel import Session
 
-from api.accounts import create_user
+from accounts.service import create_user
 from api.app import create_app
 from api.db import make_engine, upgrade
 from api.settings import Settings

@@ -1,0 +1,164 @@
+"""The dashboard's scorecard page: a unit's Decision 766 points per group, the points lost per indicator, what was
+never recorded, links to the dossiers (or procedures) that cost points, and the XLSX. The figures are the
+API's (`api.routes.scorecard`): the page and the route call the same function."""
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api import exports
+from api.deps import SessionDep
+from api.routes import scorecard as routes
+from api.security import scoped_agency
+from api.web.common import PageRoute, Problem, agencies, blank_to_none, language, render
+from kernel.errors import InvalidInput
+from sla import reports, scorecard
+from sla.core.index766 import GROUPS
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+ROWS = 100
+WORDS = {
+    "vi": {
+        "title": "Chỉ số phục vụ người dân, doanh nghiệp (QĐ 766)", "period": "Kỳ", "agency": "Đơn vị",
+        "children": "Gồm đơn vị trực thuộc", "show": "Xem", "total": "Tổng điểm", "group": "Nhóm",
+        "points": "Điểm", "lost": "Điểm bị trừ", "indicator": "Chỉ số", "rate": "Tỷ lệ", "threshold": "Ngưỡng",
+        "figures": "Tử số / mẫu số", "missing": "Chưa ghi nhận dữ liệu (không chấm điểm)", "needs": "Cần",
+        "costly": "Hồ sơ, thủ tục bị trừ điểm", "xlsx": "Tải XLSX", "none": "Không có", "back": "Về bảng điểm",
+        "code": "Mã", "procedure": "Thủ tục", "received": "Ngày tiếp nhận", "outcome": "Kết quả",
+        "formula": "Công thức", "not_scored": "chưa chấm",
+    },
+    "en": {
+        "title": "Decision 766 scorecard", "period": "Period", "agency": "Unit", "children": "With the units under it",
+        "show": "Show", "total": "Total points", "group": "Group", "points": "Points", "lost": "Points lost",
+        "indicator": "Indicator", "rate": "Rate", "threshold": "Threshold", "figures": "Numerator / denominator",
+        "missing": "Never recorded (not scored)", "needs": "Needs", "costly": "What cost points",
+        "xlsx": "Download XLSX", "none": "None", "back": "Back to the scorecard", "code": "Code",
+        "procedure": "Procedure", "received": "Received", "outcome": "Outcome", "formula": "Formula",
+        "not_scored": "not scored",
+    },
+}  # fmt: skip
+OptionalCode = Annotated[str | None, Query(max_length=64)]
+PeriodName = Annotated[str | None, Query(max_length=7)]
+
+
+def _default_period(today: date) -> str:
+    quarter = (today.month - 1) // 3
+    return f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
+
+
+def _link(path: str, **params) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "", False)}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+@router.get("/dashboard/scorecard")
+def scorecard_page(
+    request: Request,
+    session: SessionDep,
+    period: PeriodName = None,
+    agency: OptionalCode = None,
+    include_children: bool = False,
+):
+    lang = language(request)
+    period = blank_to_none(period) or _default_period(date.today())
+    agency = scoped_agency(session, request.state.principal, blank_to_none(agency))
+    agency = agency or agencies(session)[0].code
+    card, problem = None, None
+    try:
+        card = routes.scorecard_of(session, request, period=period, agency=agency, include_children=include_children)
+    except InvalidInput as exc:
+        problem = Problem.of(exc)
+    groups = []
+    if card:
+        for key, name in GROUPS.items():
+            lines = [line for line in card["indicators"] if line["group"] == key]
+            scored = [line["points"] for line in lines if line["points"] is not None]
+            groups.append(
+                {"key": key, "name": name, "lines": lines, "points": sum(scored) if scored else None,
+                 "max_points": sum(line["max_points"] for line in lines)}
+            )  # fmt: skip
+    params = {"period": period, "agency": agency, "include_children": include_children}
+    return render(
+        request,
+        "web/scorecard.html",
+        {
+            "section": "dashboard",
+            "w": WORDS[lang],
+            "card": card,
+            "groups": groups,
+            "problem": problem,
+            "period": period,
+            "agency": agency,
+            "include_children": include_children,
+            "agency_choices": agencies(session),
+            "names": scorecard.agency_names(session),
+            "xlsx": _link("/dashboard/scorecard/download", **params),
+            "costly": lambda indicator: _link(f"/dashboard/scorecard/{indicator}", **params),
+            "listed": scorecard.LISTED,
+        },
+        status_code=422 if problem else 200,
+    )
+
+
+@router.get("/dashboard/scorecard/download")
+def scorecard_download(
+    request: Request, session: SessionDep, period: str, agency: OptionalCode = None, include_children: bool = False
+):
+    agency = scoped_agency(session, request.state.principal, blank_to_none(agency))
+    if agency is None:
+        raise InvalidInput("give agency: the unit to score")
+    card = routes.scorecard_of(session, request, period=period, agency=agency, include_children=include_children)
+    return Response(
+        routes.scorecard_xlsx(session, card, language(request)),
+        media_type=exports.MEDIA_TYPES["xlsx"],
+        headers={"Content-Disposition": f'attachment; filename="scorecard-{card["agency"]}-{card["period"]}.xlsx"'},
+    )
+
+
+@router.get("/dashboard/scorecard/{indicator}")
+def costly_page(
+    request: Request,
+    session: SessionDep,
+    indicator: str,
+    period: str,
+    agency: OptionalCode = None,
+    include_children: bool = False,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+):
+    lang = language(request)
+    agency = scoped_agency(session, request.state.principal, blank_to_none(agency))
+    if agency is None:
+        raise InvalidInput("give agency: the unit to score")
+    frame, total, kind = scorecard.costly_dossiers(
+        session,
+        indicator=indicator,
+        period=reports.period_of(period, None, None),
+        agency=agency,
+        include_children=include_children,
+        calendar=request.app.state.calendars.get(session, None),
+        page=page,
+        page_size=ROWS,
+    )
+    params = {"period": period, "agency": agency, "include_children": include_children}
+    return render(
+        request,
+        "web/scorecard_costly.html",
+        {
+            "section": "dashboard",
+            "w": WORDS[lang],
+            "indicator": indicator,
+            "name": scorecard.formulas_by_id()[indicator].name,
+            "kind": kind,
+            "rows": frame.astype(object).where(frame.notna(), None).to_dict("records"),
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // ROWS)),
+            "period": period,
+            "agency_name": scorecard.agency_names(session).get(agency, agency),
+            "back": _link("/dashboard/scorecard", **params),
+            "page_link": lambda number: _link(f"/dashboard/scorecard/{indicator}", **params, page=number),
+        },
+    )
