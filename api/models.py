@@ -3,7 +3,8 @@
 from api.accounts import AccessToken, AuditEntry, User
 from api.limits import RateCounter
 from api.throttle import SignInFailure
-from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from complaints.models import Complaint, ComplaintEvent
+from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DossierRating, DueChange, IdempotencyRecord, Stage
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 from sla.models import CalendarChange
@@ -17,10 +18,13 @@ __all__ = [
     "CalendarOverride",
     "CalendarState",
     "CalendarChange",
+    "Complaint",
+    "ComplaintEvent",
     "DailySnapshot",
     "Dossier",
     "DossierCodeCounter",
     "DossierEvent",
+    "DossierRating",
     "DueChange",
     "Field",
     "IdempotencyRecord",
