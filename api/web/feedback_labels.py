@@ -4,8 +4,8 @@ api/web/messages.py MESSAGES): key: (Vietnamese, English)."""
 from procedures.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 
 LABELS: dict[str, tuple[str, str]] = {
-    "nav.complaints": ("Phản ánh, kiến nghị", "Complaints"),
-    "nav.ratings": ("Đánh giá hài lòng", "Satisfaction"),
+    "nav.complaints": ("Phản ánh", "Complaints"),
+    "nav.ratings": ("Hài lòng", "Satisfaction"),
     # the citizen's rating
     "rating.title": ("Đánh giá mức độ hài lòng", "Rate your satisfaction"),
     "rating.intro": (
