@@ -4,7 +4,8 @@ from api.accounts import AccessToken, AuditEntry, User
 from api.limits import RateCounter
 from api.throttle import SignInFailure
 from complaints.models import Complaint, ComplaintEvent
-from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DossierRating, DueChange, IdempotencyRecord, Stage
+from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DossierRating, DueChange, IdempotencyRecord
+from dossiers.models import Stage
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 from sla.models import CalendarChange

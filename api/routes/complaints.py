@@ -15,7 +15,7 @@ from api.accounts import Principal, Role
 from api.deps import PagingDep, SessionDep, audit_read
 from api.security import STAFF, allow, scoped_agency
 from complaints import service
-from complaints.models import Complaint, STATUSES
+from complaints.models import STATUSES, Complaint
 from complaints.schemas import ComplaintCreate, ComplaintEventCreate, ComplaintRead, ComplaintSummary, QueueRead
 from procedures.errors import Forbidden
 from procedures.schemas import Page

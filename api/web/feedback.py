@@ -71,16 +71,15 @@ def _rate_publicly(request, attempt, session, source, code, phone_last4, rating,
     status_code, headers = 201, dict(PRIVATE)
     try:
         attempt.admit(code)
-        with attempt.counting():
-            with session.begin_nested():
-                ratings.rate_public(
-                    session,
-                    code=code,
-                    phone_last4=phone_last4,
-                    data=_rating_in(rating, indices),
-                    source=source,
-                    now=datetime.now(UTC),
-                )
+        with attempt.counting(), session.begin_nested():
+            ratings.rate_public(
+                session,
+                code=code,
+                phone_last4=phone_last4,
+                data=_rating_in(rating, indices),
+                source=source,
+                now=datetime.now(UTC),
+            )
         context["rated"] = True
         if source == "lookup":
             context["result"] = dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)
@@ -154,13 +153,13 @@ def _ratings_page(request: Request, session, *, period: str | None, agency: str 
     }
     if context["may_read"]:
         try:
-            context["summary"] = rating_summary(session, principal, blank_to_none(agency), reports.period_of(period, None, None))
+            named = reports.period_of(period, None, None)
+            context["summary"] = rating_summary(session, principal, blank_to_none(agency), named)
         except PAGE_ERRORS as exc:
             context["problem"] = context.get("problem") or Problem.of(exc)
     problem = context.get("problem")
-    return render(
-        request, "web/ratings.html", context, status_code=problem.status_code if problem else 200, page_path="/desk/ratings"
-    )
+    status_code = problem.status_code if problem else 200
+    return render(request, "web/ratings.html", context, status_code=status_code, page_path="/desk/ratings")
 
 
 @desk_router.get("/desk/ratings")

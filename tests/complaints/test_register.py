@@ -76,9 +76,8 @@ def test_roles_and_scope_as_for_dossiers(client_as, session):
     # transferred to the department: its officer records there; the ward's clerk keeps seeing it
     own = clerk.post(API, json=body()).json()
     officer = client_as("officer")
-    assert officer.post(f"{API}/{own['id']}/events", json={"type": "supplement_requested", "note": "x"}).status_code == (
-        404
-    )
+    early = officer.post(f"{API}/{own['id']}/events", json={"type": "supplement_requested", "note": "x"})
+    assert early.status_code == 404
     moved = clerk.post(f"{API}/{own['id']}/events", json={"type": "transferred", "to_agency": DEPARTMENT})
     assert moved.status_code == 201 and moved.json()["agency_code"] == DEPARTMENT
     asked = officer.post(f"{API}/{own['id']}/events", json={"type": "supplement_requested", "note": "Ngày, giờ cụ thể"})

@@ -142,7 +142,8 @@ def test_staff_see_counts_per_unit_and_procedure_only(client_as, returned, app, 
     codes = [returned() for _ in range(3)]
     other = returned(OTHER_WARD)
     for code, level in zip(codes, ("very_satisfied", "satisfied", "dissatisfied"), strict=True):
-        assert rate(app, code, rating=level, indices={"1": 2, "11": 1 if level == "satisfied" else 0}).status_code == 201
+        indices = {"1": 2, "11": 1 if level == "satisfied" else 0}
+        assert rate(app, code, rating=level, indices=indices).status_code == 201
     assert rate(app, other, rating="dissatisfied").status_code == 201
     year = datetime.now(UTC).year
     response = client_as("manager").get(f"{API}/ratings", params={"period": str(year)})

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.web.conftest import DESKTOP, PHONE
-from tests.web.test_browser import NAME, PHONE_NUMBER, WARD, post_event, receive
+from tests.web.test_browser import NAME, PHONE_NUMBER, post_event, receive
 
 
 def returned(desk) -> str:

@@ -23,7 +23,7 @@ def text(response) -> str:
 
 
 @pytest.fixture
-def returned(receive, event):
+def returned(receive, event):  # noqa: F811
     def returned(agency_code=WARD):
         code = receive(agency_code=agency_code)["code"]
         event(code, "resolved", at="2025-06-04T10:00", result="Đã đăng ký thường trú")
@@ -58,7 +58,7 @@ def test_the_lookup_offers_the_rating_once(citizen, returned, session, lang):
     assert 'id="rating-given"' in citizen.post("/lookup", data={"code": code, "phone_last4": PHONE[-4:]}).text
 
 
-def test_the_kiosk_takes_one_rating_per_dossier(citizen, returned, receive, session):
+def test_the_kiosk_takes_one_rating_per_dossier(citizen, returned, receive, session):  # noqa: F811
     code = returned()
     page = citizen.get(f"/kiosk?code={code.lower()}")
     assert page.status_code == 200 and f'value="{code}"' in page.text and "nav" not in page.text.split("<main")[0]
@@ -73,7 +73,7 @@ def test_the_kiosk_takes_one_rating_per_dossier(citizen, returned, receive, sess
     assert [r.source for r in session.execute(select(DossierRating)).scalars()] == ["kiosk"]
 
 
-def test_staff_see_counts_and_type_in_paper_forms(as_page, citizen, returned):
+def test_staff_see_counts_and_type_in_paper_forms(as_page, citizen, returned):  # noqa: F811
     codes = [returned() for _ in range(2)]
     citizen.post("/kiosk", data={"code": codes[0], "phone_last4": PHONE[-4:], "rating": "dissatisfied"})
     clerk = as_page("clerk")
@@ -90,7 +90,7 @@ def test_staff_see_counts_and_type_in_paper_forms(as_page, citizen, returned):
     assert as_page("officer").get("/desk/ratings").status_code == 403
 
 
-def test_the_complaints_pages(as_page):
+def test_the_complaints_pages(as_page):  # noqa: F811
     clerk = as_page("clerk")
     page = clerk.get("/desk/complaints")
     assert page.status_code == 200 and 'id="new-complaint"' in page.text
