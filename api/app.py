@@ -17,11 +17,13 @@ from api.routes import (
     calendar,
     catalogue,
     catalogue_admin,
+    complaints,
     dossiers,
     exchange,
     health,
     jobs,
     lookup,
+    ratings,
     registers,
     reports,
     scorecard,
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worklist.router,
         exchange.router,
         scorecard.router,
+        ratings.router,
+        complaints.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

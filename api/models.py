@@ -2,7 +2,9 @@
 
 from accounts.models import AccessToken, AuditEntry, SignInFailure, User
 from api.limits import RateCounter
-from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from complaints.models import Complaint, ComplaintEvent
+from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierEvent, DossierRating, DueChange
+from dossiers.models import IdempotencyRecord, Stage
 from exchange.models import ChangeCounter, DossierSync, StepSync
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
@@ -17,12 +19,15 @@ __all__ = [
     "CalendarOverride",
     "CalendarState",
     "CalendarChange",
+    "Complaint",
+    "ComplaintEvent",
     "DailySnapshot",
     "Dossier",
     "DossierChange",
     "DossierCodeCounter",
     "DossierSync",
     "DossierEvent",
+    "DossierRating",
     "DueChange",
     "Field",
     "IdempotencyRecord",

@@ -7,12 +7,13 @@ code and wrong digits get the same answer: the lookup cannot be used to learn wh
 import hmac
 import re
 import unicodedata
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dossiers.models import Dossier, DossierEvent
+from dossiers.models import Dossier, DossierEvent, DossierRating
 from dossiers.schemas import LocalInstant
 from kernel.errors import InvalidInput, NotFound
 from procedures.models import Agency, Procedure
@@ -26,6 +27,7 @@ CODE_MAX_LENGTH = 80
 _NO_DIGITS = "----"
 STOPPING_EVENTS = ("supplement_requested", "paused")
 REDACTED = "…"
+RATED_AFTER_STATUS = 10  # result returned: the citizen rates the dossier once after it
 
 
 class ApologyNotice(BaseModel):
@@ -60,6 +62,9 @@ class PublicStatus(BaseModel):
     """While waiting for a supplement: what to bring, as the request (form 02) says, without the
     applicant's name, identity number, phone or address should the clerk have written them in."""
     apology: ApologyNotice | None
+    rating: Literal["not_yet", "open", "given"] = "not_yet"
+    """Whether the citizen may rate the dossier now (`open`: the result was returned and no rating was given;
+    POST /api/v1/lookup/rating), has rated it (`given`), or may not yet (`not_yet`)."""
 
 
 def _last4(phone: str | None) -> str:
@@ -79,6 +84,12 @@ def lookup(session: Session, *, code: str, phone_last4: str) -> PublicStatus:
     Raises InvalidInput when the digits are not 4 digits, and the same NotFound for an unknown code,
     a dossier without a phone and wrong digits.
     """
+    return _public(session, find(session, code=code, phone_last4=phone_last4))
+
+
+def find(session: Session, *, code: str, phone_last4: str) -> Dossier:
+    """The dossier `code` if its applicant's phone ends with `phone_last4`, refused as `lookup` refuses
+    (the citizen's rating identifies the dossier the same way)."""
     code = normalise_code(code)
     phone_last4 = phone_last4.strip()
     if not PHONE_LAST4.fullmatch(phone_last4):
@@ -90,7 +101,7 @@ def lookup(session: Session, *, code: str, phone_last4: str) -> PublicStatus:
     matches = hmac.compare_digest(stored.encode(), phone_last4.encode())
     if dossier is None or not matches:
         raise NotFound(NOT_FOUND)
-    return _public(session, dossier)
+    return dossier
 
 
 def _public(session: Session, dossier: Dossier) -> PublicStatus:
@@ -112,6 +123,7 @@ def _public(session: Session, dossier: Dossier) -> PublicStatus:
             .limit(1)
         ).scalar_one_or_none()
     waiting_supplement = stop is not None and stop.type == "supplement_requested"
+    rated = session.execute(select(DossierRating.id).where(DossierRating.dossier_id == dossier.id)).first()
     return PublicStatus(
         code=dossier.code,
         status=dossier.status,
@@ -135,6 +147,7 @@ def _public(session: Session, dossier: Dossier) -> PublicStatus:
             if apology
             else None
         ),
+        rating="given" if rated else "open" if dossier.status_code == RATED_AFTER_STATUS else "not_yet",
     )
 
 

@@ -331,3 +331,38 @@ class DossierChange(SQLModel, table=True):
     kind: str = sqlmodel.Field(max_length=16)
     """intake | event | rebuild | backfill (the dossiers there were when the outbox began)"""
     recorded_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=_instant(nullable=False))
+
+
+RATING_LEVELS = ("very_satisfied", "satisfied", "dissatisfied")
+RATING_SOURCES = ("lookup", "kiosk", "paper")
+
+
+class DossierRating(SQLModel, table=True):
+    """The citizen's one rating of a dossier, given after the result was returned (dossiers/ratings.py).
+
+    Anonymous to the staff: read only as counts per unit, procedure and period. `agency_id` and
+    `procedure_id` are the dossier's receiving agency and procedure, copied so that the counts are
+    read off one index without touching the dossiers."""
+
+    __tablename__ = "dossier_rating"
+    __table_args__ = (
+        CheckConstraint("rating IN ('very_satisfied', 'satisfied', 'dissatisfied')", name="rating_valid"),
+        CheckConstraint("source IN ('lookup', 'kiosk', 'paper')", name="source_valid"),
+        Index("ix_dossier_rating_agency_rated", "agency_id", "rated_at", "procedure_id", "rating"),
+    )
+
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    dossier_id: int = sqlmodel.Field(
+        sa_column=Column(Integer, ForeignKey("dossier.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
+    agency_id: int = sqlmodel.Field(foreign_key="agency.id")
+    procedure_id: int = sqlmodel.Field(foreign_key="procedure.id")
+    rating: str = sqlmodel.Field(max_length=16)
+    indices: dict | None = sqlmodel.Field(default=None, sa_column=Column(JSON))
+    """The 11-index form when given: {"1": 2, "2": 1, …} (index number → points, dossiers/ratings.py INDICES)."""
+    index_points: int | None = None
+    index_max_points: int | None = None
+    source: str = sqlmodel.Field(max_length=8)
+    rated_at: datetime = sqlmodel.Field(sa_column=_instant(nullable=False))
+    recorded_by: str | None = sqlmodel.Field(default=None, max_length=64)
+    """The clerk who typed in a paper form; None when the citizen rated (lookup, kiosk)."""

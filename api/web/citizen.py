@@ -12,6 +12,7 @@ from api.deps import SessionDep, audit_dossier
 from api.limits import LookupAttemptDep, RateLimited
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, render
 from dossiers import lookup as dossier_lookup
+from dossiers import ratings
 from kernel.errors import NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -40,7 +41,14 @@ def lookup(
     phone_last4: Annotated[str, Form(max_length=8)] = "",
 ):
     audit_dossier(request, code.strip())  # the code asked and the answer, never the digits
-    context = {"code": dossier_lookup.normalise_code(code), "result": None, "not_found": False}
+    context = {
+        "code": dossier_lookup.normalise_code(code),
+        "result": None,
+        "not_found": False,
+        "digits": phone_last4.strip(),  # carried by the rating form (a post; the page is not stored)
+        "levels": ratings.RATING_LEVELS,
+        "indices": ratings.INDICES,
+    }
     status_code, headers = 200, dict(PRIVATE)
     try:
         attempt.admit(code)

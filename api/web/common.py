@@ -168,6 +168,8 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),
     "calendar_overrides": (),
     "lookup": tuple(Role),
+    "complaints": (Role.MANAGER, Role.CLERK, Role.OFFICER),
+    "ratings": (Role.MANAGER, Role.CLERK, Role.VIEWER),
 }
 
 

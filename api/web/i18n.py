@@ -6,6 +6,7 @@ Labels are looked up by key; a missing key is an error (tests render every page 
 from collections.abc import Callable
 from datetime import date, datetime
 
+from api.web import feedback_labels
 from kernel.localtime import LOCAL_TZ, local_minute
 
 LANGUAGES = ("vi", "en")
@@ -596,6 +597,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "This page shows no personal data of the applicant.",
     ),
 }
+LABELS.update(feedback_labels.LABELS)  # the ratings and complaints pages
 
 
 def translator(lang: str) -> Callable[..., str]:

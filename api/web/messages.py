@@ -9,6 +9,7 @@ kernel/errors.py) in MESSAGES, else say what the class means in general (FALLBAC
 from collections.abc import Callable, Iterable
 
 from accounts.throttle import TooManyAttempts
+from api.web import feedback_labels
 from api.web.i18n import LABELS, LANGUAGES, Formats
 from kernel.errors import Conflict, DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, Unauthorized
 
@@ -178,6 +179,7 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
     ),
     (Unauthorized, "wrong_password"): ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
 }
+MESSAGES.update(feedback_labels.MESSAGES)  # the ratings and complaints pages
 
 # what an error of a class means when no message names it
 FALLBACK: dict[type[DomainError], tuple[str, str]] = {

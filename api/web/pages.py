@@ -1,4 +1,5 @@
-"""The web pages: `/` (a chooser), `/desk` (clerks), `/dashboard` (managers), `/calendar`, `/lookup` (citizens).
+"""The web pages: `/` (a chooser), `/desk` (clerks), `/dashboard` (managers), `/calendar`, `/lookup` and `/kiosk`
+(citizens), `/desk/complaints`, `/desk/ratings`.
 
 Server-rendered (Jinja2); forms post to page routes that call the same services as the JSON API.
 """
@@ -8,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from accounts.models import Role
 from api.security import STAFF
-from api.web import auth, calendar_view, citizen, dashboard, desk, exchange_view, scorecard
+from api.web import auth, calendar_view, citizen, complaints_view, dashboard, desk, exchange_view, feedback, scorecard
 from api.web.auth import page_access
 from api.web.common import STATIC_DIR, PageRoute, render
 
@@ -28,7 +29,10 @@ def favicon():
 
 router.include_router(auth.router)
 router.include_router(citizen.router)
+router.include_router(feedback.public_router)
 router.include_router(desk.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(complaints_view.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(feedback.desk_router, dependencies=[Depends(page_access(Role.MANAGER, Role.CLERK, Role.VIEWER))])
 router.include_router(dashboard.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(exchange_view.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(scorecard.router, dependencies=[Depends(page_access(Role.MANAGER))])

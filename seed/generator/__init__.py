@@ -23,6 +23,7 @@ from sqlmodel import Session
 from dossiers.models import Dossier, DossierEvent, Stage
 from kernel.db import analyze
 from kernel.localtime import local_minute
+from seed.generator import feedback
 from seed.generator import realism as R
 from seed.generator.check import mismatches
 from seed.generator.city import (
@@ -70,6 +71,8 @@ class GenerateReport:
     events: int = 0
     stages: int = 0
     counters: int = 0
+    ratings: int = 0
+    complaints: int = 0
     checked: int = 0  # dossiers replayed through dossiers.service.derive during generation
     chunks: int = 0
     seconds: float = 0.0
@@ -93,7 +96,8 @@ class GenerateReport:
     def summary(self) -> str:
         statuses = ", ".join(f"{name} {count}" for name, count in sorted(self.statuses.items()))
         return (
-            f"{self.dossiers} dossiers, {self.events} events, {self.stages} stages, {self.counters} code counters "
+            f"{self.dossiers} dossiers, {self.events} events, {self.stages} stages, {self.counters} code counters, "
+            f"{self.ratings} ratings, {self.complaints} complaints "
             f"for {self.span()} (seed {self.seed}) in {self.seconds:.1f} s; statuses: {statuses}; "
             f"late {self.late_share:.1%} of resolved; {self.open_overdue} open and overdue at "
             f"{local_minute(self.now)}; {self.checked} dossiers re-derived and identical"
@@ -187,7 +191,10 @@ def generate(
     with engine.execution_options(sqlite_immediate=True).begin() as connection:
         writer = BulkWriter(connection)
         writer.lock()
-        next_ids = {table: writer.next_id(table) for table in ("dossier", "dossier_event", "stage")}
+        next_ids = {
+            table: writer.next_id(table)
+            for table in ("dossier", "dossier_event", "stage", "dossier_rating", "complaint", "complaint_event")
+        }
         if set_aside_indexes is None:
             set_aside_indexes = dossiers >= max(100_000, next_ids["dossier"] - 1)
         restore = writer.set_aside_indexes() if set_aside_indexes else []
@@ -206,6 +213,8 @@ def generate(
             report.dossiers += written["dossier"]
             report.events += written["dossier_event"]
             report.stages += written["stage"]
+            report.ratings += written["dossier_rating"]
+            report.complaints += written["complaint"]
             chunk.tally(report, now_minutes)
             for table in next_ids:
                 next_ids[table] += written[table]
@@ -563,11 +572,14 @@ class _Chunk:
         stages = _take(stages, np.lexsort((stages["seq"], stages["dossier_id"])))
         stages["id"] = next_ids["stage"] + np.arange(len(stages["seq"]))
 
-        return {
+        written = {
             "dossier": writer.write("dossier", dossiers),
             "dossier_event": writer.write("dossier_event", events),
             "stage": writer.write("stage", stages),
         }
+        for table, columns in feedback.draw(dossiers, self.city.calendars, self.rng, self.now, next_ids).items():
+            written[table] = writer.write(table, columns) if len(columns["id"]) else 0
+        return written
 
     def _index_facts(self, dossiers: dict) -> dict:
         """The Decision 766 facts of every dossier, drawn at once (realism.py): electronic results, digitised,

@@ -46,6 +46,23 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("due_at", INSTANT), ("ended_at", INSTANT), ("outcome", TEXT), ("overrun_minutes", INT),
         ("excluded", BOOL),
     ),
+    "dossier_rating": (
+        ("id", INT), ("dossier_id", INT), ("agency_id", INT), ("procedure_id", INT), ("rating", TEXT),
+        ("source", TEXT), ("rated_at", INSTANT), ("recorded_by", TEXT),
+    ),
+    "complaint": (
+        ("id", INT), ("receiving_agency_id", INT), ("agency_id", INT), ("dossier_id", OPTIONAL_INT),
+        ("channel", TEXT), ("category", TEXT), ("content", TEXT), ("status", TEXT), ("received_at", INSTANT),
+        ("refuse_due_at", INSTANT), ("supplement_due_at", INSTANT), ("answer_due_at", INSTANT),
+        ("publish_due_at", INSTANT), ("refused_at", INSTANT), ("first_supplement_at", INSTANT),
+        ("answered_at", INSTANT), ("published_at", INSTANT), ("next_due_at", INSTANT), ("feedback", TEXT),
+        ("feedback_at", INSTANT), ("repeated_at", INSTANT), ("transfer_count", INT), ("event_count", INT),
+        ("calendar_version", TEXT),
+    ),
+    "complaint_event": (
+        ("id", INT), ("complaint_id", INT), ("seq", INT), ("type", TEXT), ("at", INSTANT), ("recorded_at", INSTANT),
+        ("actor", TEXT), ("note", TEXT),
+    ),
 }  # fmt: skip
 """Columns written per table; OPTIONAL_INT is NULL where negative."""
 

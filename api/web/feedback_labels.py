@@ -1,0 +1,148 @@
+"""The words of the ratings and complaints pages (merged into api/web/i18n.py LABELS and
+api/web/messages.py MESSAGES): key: (Vietnamese, English)."""
+
+from kernel.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+
+LABELS: dict[str, tuple[str, str]] = {
+    "nav.complaints": ("Phản ánh", "Complaints"),
+    "nav.ratings": ("Hài lòng", "Satisfaction"),
+    # the citizen's rating
+    "rating.title": ("Đánh giá mức độ hài lòng", "Rate your satisfaction"),
+    "rating.intro": (
+        "Hồ sơ đã trả kết quả. Mời Ông/Bà đánh giá việc giải quyết hồ sơ (mỗi hồ sơ được đánh giá một lần).",
+        "The result has been returned. Please rate how your dossier was handled (once per dossier).",
+    ),
+    "rating.level": ("Mức độ hài lòng", "Your satisfaction"),
+    "rating.very_satisfied": ("Rất hài lòng", "Very satisfied"),
+    "rating.satisfied": ("Hài lòng", "Satisfied"),
+    "rating.dissatisfied": ("Không hài lòng", "Dissatisfied"),
+    "rating.indices": ("Đánh giá chi tiết theo 11 chỉ số (không bắt buộc)", "Detailed form, 11 indices (optional)"),
+    "rating.points_2": ("Tốt", "Good"),
+    "rating.points_1": ("Bình thường", "Fair"),
+    "rating.points_0": ("Không tốt", "Poor"),
+    "rating.submit": ("Gửi đánh giá", "Send my rating"),
+    "rating.thanks": ("Cảm ơn Ông/Bà đã đánh giá.", "Thank you for your rating."),
+    "rating.given": ("Hồ sơ này đã được đánh giá.", "This dossier has been rated."),
+    "rating.anonymous": (
+        "Cán bộ chỉ xem kết quả đánh giá tổng hợp, không biết ai đã đánh giá.",
+        "Staff see only totals; they do not see who rated.",
+    ),
+    # the kiosk
+    "kiosk.title": ("Đánh giá tại quầy", "Rate at the desk"),
+    "kiosk.intro": (
+        "Quét mã QR trên giấy hẹn hoặc nhập mã hồ sơ, nhập 4 số cuối số điện thoại, rồi chọn mức độ hài lòng.",
+        "Scan the QR code on your receipt or type the dossier code, the last 4 digits of your phone, then choose.",
+    ),
+    "kiosk.next": ("Người tiếp theo", "Next person"),
+    # the staff's ratings page
+    "ratings.title": ("Đánh giá mức độ hài lòng", "Citizens' satisfaction"),
+    "ratings.note": (
+        "Số liệu tổng hợp theo đơn vị, thủ tục và kỳ; không hiển thị đánh giá của từng hồ sơ hay từng người.",
+        "Counts per unit, procedure and period; never a dossier's or a person's rating.",
+    ),
+    "ratings.period": ("Kỳ", "Period"),
+    "ratings.agency": ("Đơn vị", "Unit"),
+    "ratings.procedure": ("Thủ tục", "Procedure"),
+    "ratings.count": ("Lượt đánh giá", "Ratings"),
+    "ratings.satisfied_rate": ("Tỷ lệ hài lòng", "Satisfied"),
+    "ratings.index_rate": ("Điểm 11 chỉ số", "11-index score"),
+    "ratings.total": ("Tổng cộng", "Total"),
+    "ratings.empty": ("Chưa có đánh giá nào trong kỳ này.", "No rating in this period."),
+    "ratings.paper": ("Nhập phiếu đánh giá giấy", "Type in a paper form"),
+    "ratings.paper_note": (
+        "Phiếu do công dân điền sau khi nhận kết quả; mỗi hồ sơ một phiếu. Việc nhập được ghi nhật ký.",
+        "Filled in by the citizen after the return; one per dossier. Typing it in is audited.",
+    ),
+    "ratings.recorded": ("Đã ghi phiếu đánh giá của hồ sơ {code}.", "The paper rating of dossier {code} is recorded."),
+    "ratings.dossier_code": ("Mã hồ sơ", "Dossier code"),
+    # complaints
+    "complaints.title": ("Phản ánh, kiến nghị", "Complaints"),
+    "complaints.note": (
+        "Thời hạn tính theo ngày làm việc từ khi tiếp nhận: từ chối 2 ngày, yêu cầu bổ sung lần đầu 5 ngày, trả lời "
+        "15 ngày; công khai trả lời trong 2 ngày làm việc sau khi trả lời.",
+        "Working days from receipt: refuse within 2, first supplement request within 5, answer within 15; publish "
+        "the answer within 2 working days of answering.",
+    ),
+    "complaints.new": ("Tiếp nhận phản ánh, kiến nghị", "Register a complaint"),
+    "complaints.agency": ("Đơn vị tiếp nhận", "Receiving unit"),
+    "complaints.handling": ("Đơn vị xử lý", "Handling unit"),
+    "complaints.channel": ("Kênh tiếp nhận", "Channel"),
+    "complaints.category": ("Phân loại", "Category"),
+    "complaints.content": ("Nội dung", "Content"),
+    "complaints.dossier": ("Mã hồ sơ liên quan", "Dossier concerned"),
+    "complaints.submit": ("Tiếp nhận", "Register"),
+    "complaints.overdue": ("Quá hạn", "Overdue"),
+    "complaints.due_soon": ("Sắp đến hạn (2 ngày làm việc)", "Due within 2 working days"),
+    "complaints.queue_empty": ("Không có phản ánh nào.", "None."),
+    "complaints.list": ("Sổ theo dõi", "Register"),
+    "complaints.count": ("{total} phản ánh, kiến nghị", "{total} complaints"),
+    "complaints.id": ("Số", "No."),
+    "complaints.received_at": ("Tiếp nhận lúc", "Received"),
+    "complaints.next_due": ("Hạn tiếp theo", "Next due"),
+    "complaints.status": ("Trạng thái", "Status"),
+    "complaints.late": ("Trễ hạn", "Late"),
+    "complaints.clocks": ("Thời hạn", "Clocks"),
+    "complaints.timeline": ("Diễn biến", "Timeline"),
+    "complaints.record": ("Ghi nhận diễn biến", "Record what happened"),
+    "complaints.event": ("Việc", "Event"),
+    "complaints.note_field": ("Nội dung (yêu cầu, lý do, trả lời)", "Text (request, reason, answer)"),
+    "complaints.to_agency": ("Chuyển đến đơn vị", "Transfer to"),
+    "complaints.none_allowed": ("Phản ánh đã kết thúc.", "The complaint is closed."),
+    "complaints.feedback": ("Đánh giá của người phản ánh", "Citizen's judgement"),
+    "complaints.repeated": ("Phản ánh lại", "Complained again"),
+    "complaints.back": ("← Sổ phản ánh, kiến nghị", "← Complaints register"),
+    "complaints.recorded": ("Đã ghi nhận.", "Recorded."),
+    "complaint_channel.portal": ("Cổng dịch vụ công", "Portal"),
+    "complaint_channel.hotline": ("Đường dây nóng", "Hotline"),
+    "complaint_channel.letter": ("Thư", "Letter"),
+    "complaint_channel.email": ("Thư điện tử", "Email"),
+    "complaint_channel.in_person": ("Trực tiếp", "In person"),
+    "complaint_category.regulations": ("Về quy định hành chính", "About regulations"),
+    "complaint_category.staff_conduct": ("Về hành vi của cán bộ", "About staff conduct"),
+    "complaint_category.other": ("Khác", "Other"),
+    "complaint_status.received": ("Đã tiếp nhận", "Received"),
+    "complaint_status.supplement_requested": ("Chờ bổ sung", "Supplement requested"),
+    "complaint_status.refused": ("Từ chối", "Refused"),
+    "complaint_status.answered": ("Đã trả lời", "Answered"),
+    "complaint_status.published": ("Đã công khai", "Published"),
+    "complaint_event.received": ("Tiếp nhận", "Received"),
+    "complaint_event.transferred": ("Chuyển đơn vị xử lý", "Transferred"),
+    "complaint_event.supplement_requested": ("Yêu cầu bổ sung", "Supplement requested"),
+    "complaint_event.refused": ("Từ chối", "Refused"),
+    "complaint_event.answered": ("Trả lời", "Answered"),
+    "complaint_event.published": ("Công khai trả lời", "Answer published"),
+    "complaint_event.liked": ("Hài lòng với trả lời", "Liked the answer"),
+    "complaint_event.disliked": ("Không hài lòng với trả lời", "Disliked the answer"),
+    "complaint_event.repeated": ("Phản ánh lại", "Complained again"),
+    "complaint_clock.refuse": ("Từ chối (2 ngày)", "Refuse (2 days)"),
+    "complaint_clock.supplement": ("Yêu cầu bổ sung (5 ngày)", "Supplement request (5 days)"),
+    "complaint_clock.answer": ("Trả lời (15 ngày)", "Answer (15 days)"),
+    "complaint_clock.publish": ("Công khai (2 ngày)", "Publish (2 days)"),
+}
+
+MESSAGES = {
+    (InvalidInput, "rating_too_early"): (
+        "Hồ sơ {code} chỉ được đánh giá sau khi đã trả kết quả.",
+        "Dossier {code} can be rated once its result has been returned.",
+    ),
+    (Conflict, "rating_given"): (
+        "Hồ sơ này đã được đánh giá: mỗi hồ sơ chỉ đánh giá một lần.",
+        "This dossier has been rated already: a dossier is rated once.",
+    ),
+    (Forbidden, "rating_elsewhere"): (
+        "Phiếu đánh giá giấy được nhập tại đơn vị đã tiếp nhận hồ sơ.",
+        "Paper ratings are typed in where the dossier was received.",
+    ),
+    (NotFound, "complaint_not_found"): (
+        "Không có phản ánh số {id} (hoặc phản ánh không thuộc phạm vi đơn vị của bạn).",
+        "No complaint no. {id} (or it is outside your agency's scope).",
+    ),
+    (InvalidTransition, "complaint_transition"): (
+        "Phản ánh đang ở trạng thái «{status}» không ghi được việc «{event}».",
+        "A complaint in status “{status}” does not take “{event}”.",
+    ),
+    (Forbidden, "complaint_agency"): (
+        "Bạn chỉ tiếp nhận phản ánh tại đơn vị của mình (và các đơn vị trực thuộc).",
+        "You register complaints at your own agency (and those under it).",
+    ),
+}
