@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from complaints.clocks import EVENT_TYPES
 from complaints.models import CATEGORIES, CHANNELS
 from dossiers.schemas import LocalInstant
-from procedures.schemas import MULTILINE, Input, IsoDateTime
+from kernel.schemas import MULTILINE, Input, IsoDateTime
 
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]

@@ -33,7 +33,9 @@ import pandas as pd
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, select, text
 from sqlmodel import Session
 
+from complaints.figures import complaint_figures as complaint_register_figures
 from dossiers.models import PAID_ONLINE_CONDITION, Dossier
+from dossiers.ratings import rating_figures as dossier_rating_figures
 from kernel.db import UTCDateTime
 from kernel.errors import InvalidInput, NotFound
 from procedures.models import Agency, Procedure, ProcedureComponent
@@ -90,7 +92,40 @@ def formulas_by_id() -> dict[str, ix.Formula]:
 FigureSource = Callable[[Session, Sequence[int] | None, datetime, datetime], dict[int, dict[str, int]] | None]
 COMPLAINT_KEYS = ("complaints", "handled_on_time", "disliked", "overdue", "repeated", "dossiers_with_complaint")
 RATING_KEYS = ("ratings", "dissatisfied", "dossiers_dissatisfied")
-_SOURCES: dict[str, FigureSource | None] = {"complaints": None, "ratings": None}
+
+
+def _every_agency(session: Session, agency_ids: Sequence[int] | None) -> list[int]:
+    return list(agency_ids) if agency_ids is not None else list(agency_tree(session).by_id)
+
+
+def _registered_complaints(session: Session, agency_ids: Sequence[int] | None, start: datetime, end: datetime):
+    """The complaints register's figures (complaints.figures) in this module's keys. 5.4's dossiers "with a
+    complaint" are those with a complaint or a dissatisfied rating, each counted once (the register's union)."""
+    return {
+        agency_id: {
+            "complaints": f["complaints"],
+            "handled_on_time": f["on_time"],
+            "disliked": f["disliked"],
+            "overdue": f["late"],
+            "repeated": f["repeated"],
+            "dossiers_with_complaint": f["dossiers_with_complaint_or_dislike"],
+        }
+        for agency_id, f in complaint_register_figures(session, _every_agency(session, agency_ids), start, end).items()
+    }
+
+
+def _registered_ratings(session: Session, agency_ids: Sequence[int] | None, start: datetime, end: datetime):
+    """The citizens' ratings (dossiers.ratings) in this module's keys. Their dissatisfied dossiers are already in
+    the complaints' union above (`dossiers_dissatisfied` 0 here, so that none counts twice in 5.4)."""
+    return {
+        agency_id: {"ratings": f["ratings"], "dissatisfied": f["dissatisfied"], "dossiers_dissatisfied": 0}
+        for agency_id, f in dossier_rating_figures(session, _every_agency(session, agency_ids), start, end).items()
+    }
+
+
+DEFAULT_SOURCES: dict[str, FigureSource] = {"complaints": _registered_complaints, "ratings": _registered_ratings}
+"""The registers this system keeps; a test may wire others (`register_figures`) and put these back."""
+_SOURCES: dict[str, FigureSource | None] = dict(DEFAULT_SOURCES)
 
 
 def register_figures(kind: str, source: FigureSource | None) -> None:

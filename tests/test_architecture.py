@@ -23,7 +23,7 @@ ALLOWED = {
     "procedures": {"kernel", CORE},
     "accounts": {"kernel", CORE, "procedures"},  # a user's scope is an agency subtree of the catalogue
     "dossiers": {"kernel", CORE, "procedures", "accounts"},
-    "complaints": {"kernel", CORE, "procedures", "accounts"},
+    "complaints": {"kernel", CORE, "procedures", "accounts", "dossiers"},  # a complaint may name its dossier
     "sla": BELOW_SLA,
     "exchange": BELOW_SLA | {"sla"},
     "notify": BELOW_SLA | {"sla"},

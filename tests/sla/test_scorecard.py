@@ -138,8 +138,18 @@ def figures():
         scorecard.register_figures("ratings", lambda session, ids, start, end: given["ratings"])
 
     yield register
+    for kind, source in scorecard.DEFAULT_SOURCES.items():
+        scorecard.register_figures(kind, source)
+
+
+@pytest.fixture
+def no_registers():
+    """As a system without the complaints register and the ratings (their indicators: missing data)."""
     scorecard.register_figures("complaints", None)
     scorecard.register_figures("ratings", None)
+    yield
+    for kind, source in scorecard.DEFAULT_SOURCES.items():
+        scorecard.register_figures(kind, source)
 
 
 def card(client, **params):
@@ -171,7 +181,7 @@ EXPECTED = {  # id: (numerator, denominator, points)
 }
 
 
-def test_every_indicator_counted_by_hand_and_missing_data_named(client, unit):
+def test_every_indicator_counted_by_hand_and_missing_data_named(client, unit, no_registers):
     answer = card(client)
     assert list(answer) == ["period", "agency", "total_points", "max_points", "indicators", "missing_data"]
     assert answer["period"] == PERIOD and answer["agency"] == UNIT and answer["max_points"] == 100
@@ -305,3 +315,13 @@ def test_the_nightly_freeze_keeps_the_scorecard_and_the_feed_carries_it(client, 
     assert frozen["indicators"] == live["indicators"] and frozen["missing_data"] == live["missing_data"]
     city = feed["agencies"][-1]
     assert city["agency_code"] is None and scorecard.SCORECARD in city["scores"]
+
+
+def test_the_registers_of_this_system_feed_the_satisfaction_group(client, unit):
+    """Wired to the complaints register and the ratings this system keeps: a unit without complaints scores the
+    full 12 points of 5.2 and 5.3, and 5.4 is scored (none of its dossiers has a complaint or a dislike)."""
+    answer = card(client)
+    lines = {line["id"]: line for line in answer["indicators"]}
+    assert [m["id"] for m in answer["missing_data"]] == ["1.4", "4.6"]
+    assert lines["5.2"]["points"] == 6 and lines["5.3"]["points"] == 6
+    assert lines["5.4"]["points"] is not None and lines["5.4"]["denominator"] == 5
