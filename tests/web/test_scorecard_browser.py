@@ -42,7 +42,8 @@ def test_scorecard_page_with_points_lost_and_drill_down(page, quarter, shoot):
     shoot(page, "scorecard")
     page.set_viewport_size({"width": 1366, "height": 900})
     page.locator("#line-2\\.1 a").click()
-    assert page.locator("#costly-count").inner_text() == "1 / 1"
+    shown, total = page.locator("#costly-count").inner_text().split(" / ")
+    assert shown == total and int(total) >= 1  # the late one above (and other browser tests' at the ward)
     shoot(page, "scorecard-costly")
     page.goto(f"/dashboard/scorecard?period=2025-Q9&agency={WARD}")
     assert "invalid_input" in page.locator("#problem").inner_text() and page.locator("#scorecard-lines").count() == 0
