@@ -4,6 +4,7 @@ from api.accounts import AccessToken, AuditEntry, User
 from api.limits import RateCounter
 from api.throttle import SignInFailure
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
+from exchange.import_models import ExchangeImport, ImportedDossier
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 from sla.models import CalendarChange
@@ -22,8 +23,10 @@ __all__ = [
     "DossierCodeCounter",
     "DossierEvent",
     "DueChange",
+    "ExchangeImport",
     "Field",
     "IdempotencyRecord",
+    "ImportedDossier",
     "JobRun",
     "PeriodSnapshot",
     "RateCounter",
