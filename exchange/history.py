@@ -545,6 +545,7 @@ class _Writer:
         """Our codes: the external code itself when it has our shape (`<agency>-<yymmdd>-<nnnn>` of the receiving
         agency and the first event's day) and no dossier has it yet; else the next of the agency's day. Either way
         the day's counter ends past every code of the file, so that the desks continue after the imported ones."""
+        self._read_counters({(e.receiving_agency_id, e.day) for e in chunk} - set(self.counters))
         shaped = [e for e in chunk if e.shape_seq is not None]
         taken = {row[0] for row in self._existing(Dossier.code, [e.history.intake.code for e in shaped])}
         for entry in shaped:
@@ -558,6 +559,19 @@ class _Writer:
                 sequence = self._counter(key) + 1
                 self.counters[key] = sequence
                 entry.code = f"{self.catalogue.codes[entry.receiving_agency_id]}-{entry.day:%y%m%d}-{sequence:04d}"
+
+    def _read_counters(self, keys: set[tuple[int, date]]) -> None:
+        """The stored counters of these (agency, day) keys, in one query (0 for a day without one)."""
+        if not keys:
+            return
+        table = DossierCodeCounter.__table__
+        days = [day for _, day in keys]
+        query = select(table.c.agency_id, table.c.day, table.c.last_seq).where(
+            table.c.day.between(min(days), max(days)), table.c.agency_id.in_(sorted({a for a, _ in keys}))
+        )
+        stored = {(a, d): s for a, d, s in self.session.execute(query).all()}
+        for key in keys:
+            self.counters[key] = stored.get(key, 0)
 
     def _counter(self, key: tuple[int, date]) -> int:
         if key not in self.counters:
