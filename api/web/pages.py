@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 
 from api.accounts import Role
 from api.security import STAFF
-from api.web import auth, calendar_view, citizen, dashboard, desk
+from api.web import auth, calendar_view, citizen, dashboard, desk, exchange_pages
 from api.web.auth import page_access
 from api.web.common import STATIC_DIR, PageRoute, render
 
@@ -31,3 +31,4 @@ router.include_router(citizen.router)
 router.include_router(desk.router, dependencies=[Depends(page_access(*STAFF))])
 router.include_router(dashboard.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(calendar_view.router, dependencies=[Depends(page_access(*STAFF, Role.VIEWER))])
+router.include_router(exchange_pages.router)
