@@ -122,16 +122,20 @@ def main() -> None:
         target = fresh(target_url)
         calendar_for = calendars(target)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cpu = time.process_time()
         started = time.perf_counter()
         with Session(for_writes(target)) as session, args.file.open("rb") as stream:
             result = import_history(session, stream, file_name=args.file.name, actor="bench",
                                     calendar_for=calendar_for, chunk_size=args.chunk)  # fmt: skip
             session.commit()
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(result.summary())
-        print(f"import: {seconds:.1f} s wall, {result.written / seconds:,.0f} records/s, peak RSS {rss / 1024:.0f} MiB "
-              f"(before the import {rss_before / 1024:.0f} MiB), chunk {args.chunk}")  # fmt: skip
+        print(f"import: {seconds:.1f} s wall, {result.written / seconds:,.0f} records/s; {cpu:.1f} s of the importer's "
+              f"CPU ({result.written / cpu:,.0f} records per CPU second; PostgreSQL's own not counted); peak RSS "
+              f"{rss / 1024:.0f} MiB (before the import {rss_before / 1024:.0f} MiB), chunk {args.chunk}; "
+              f"load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")  # fmt: skip
         with source.connect() as a, target.connect() as b:
             ours = a.execute(text(f"SELECT {COMPARED} FROM dossier ORDER BY code")).all()
             theirs = b.execute(text(f"SELECT {COMPARED} FROM dossier WHERE code = ANY(:codes) ORDER BY code"),
