@@ -8,6 +8,8 @@ from sqlmodel import Session
 
 from exchange.history import ImportReport, import_history
 from exchange.reconcile import Reconciliation, read_portal, reconcile
+from procedures.errors import Forbidden
+from procedures.service import agency_tree
 
 
 def import_upload(
@@ -20,5 +22,13 @@ def import_upload(
     return report, [orjson.loads(line) for line in rejects.getvalue().splitlines()]
 
 
-def reconcile_upload(session: Session, content: bytes, *, period: str) -> Reconciliation:
-    return reconcile(session, period=period, units=read_portal(content))
+def reconcile_upload(session: Session, content: bytes, *, period: str, within=None) -> Reconciliation:
+    """`within`: the agency ids a scoped user may read; a unit of the file outside them is refused."""
+    units = read_portal(content)
+    if within is not None:
+        tree = agency_tree(session)
+        outside = [u.code for u in units if u.code in tree.by_code and tree.by_code[u.code].id not in within]
+        if outside:
+            raise Forbidden(f"the units {', '.join(outside)} are outside your scope: reconcile your agencies only",
+                            message_id="outside_scope", agency=", ".join(outside), own="")  # fmt: skip
+    return reconcile(session, period=period, units=units)

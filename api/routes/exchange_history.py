@@ -65,5 +65,6 @@ def read_import(session: SessionDep, principal: Admin, import_id: int, paging: P
 @router.post("/reconcile")
 def reconcile_figures(session: SessionDep, settings: SettingsDep, principal: Manager, period: Period, file: UploadFile):
     """The portal's figures per unit (CSV, docs/exchange.md) beside ours for the period, each difference explained."""
-    result = uses.reconcile_upload(session, read_upload(file, settings.max_upload_bytes), period=period)
+    result = uses.reconcile_upload(session, read_upload(file, settings.max_upload_bytes), period=period,
+                                   within=principal.scope)  # fmt: skip
     return asdict(result)

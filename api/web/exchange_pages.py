@@ -177,7 +177,7 @@ def reconcile_file(
 ):
     try:
         content = file.file.read(request.app.state.settings.max_upload_bytes + 1)
-        result = uses.reconcile_upload(session, content, period=period.strip())
+        result = uses.reconcile_upload(session, content, period=period.strip(), within=request.state.principal.scope)
     except PAGE_ERRORS as exc:
         return _reconcile_page(request, period=period, problem=Problem.of(exc))
     return _reconcile_page(request, period=period, result=result)

@@ -57,6 +57,10 @@ def test_a_manager_reconciles_through_the_api_and_a_clerk_may_not(client, client
     bad = client_as("manager").post("/api/v1/exchange/reconcile", params={"period": "2025-Q5"},
                                     files={"file": ("portal.csv", portal, "text/csv")})  # fmt: skip
     assert bad.status_code == 422 and "2025-Q5" in bad.json()["detail"]
+    elsewhere = (HEADER + "000.02.01.H26,Phường khác,COMMUNE,0,0,,,0,,,20\n").encode()
+    outside = client_as("manager").post("/api/v1/exchange/reconcile", params={"period": "2025-Q2"},
+                                        files={"file": ("portal.csv", elsewhere, "text/csv")})  # fmt: skip
+    assert outside.status_code == 403 and "000.02.01.H26" in outside.json()["detail"]
     assert client_as("clerk").post("/api/v1/exchange/reconcile", params={"period": "2025-Q2"},
                                    files={"file": ("portal.csv", portal, "text/csv")}).status_code == 403  # fmt: skip
 
