@@ -704,14 +704,16 @@ class _Writer:
     def _keep_theirs(self, done, derived, received: np.ndarray, calendars, report: ImportReport) -> None:
         """imported_dossier: each record's code, appointment and status beside ours, and the disagreements."""
         ours = np.full(len(done), NONE)
-        procedure = np.asarray([e.procedure_id for e in done])
         agency = [self.catalogue.codes[e.receiving_agency_id] for e in done]
-        for key in sorted({(p, a) for p, a in zip(procedure.tolist(), agency, strict=True)}):
-            rows = np.flatnonzero((procedure == key[0]) & (np.asarray(agency) == key[1]) & (received != NONE))
-            rule = self.catalogue.rules[key[0]]
-            if rows.size:  # the due told at receipt, as the replay's `received` computes it
-                _, ours[rows] = CalendarOps(calendars[key[1]], "us").due(received[rows], rule.amount, rule.unit,
-                                                                         rule.cutoff)  # fmt: skip
+        groups: dict[tuple[int, str], list[int]] = {}
+        for row, entry in enumerate(done):
+            if received[row] != NONE:
+                groups.setdefault((entry.procedure_id, agency[row]), []).append(row)
+        for (procedure_id, agency_code), rows in groups.items():  # the due told at receipt, as `received` gives it
+            rule = self.catalogue.rules[procedure_id]
+            rows = np.asarray(rows)
+            _, ours[rows] = CalendarOps(calendars[agency_code], "us").due(received[rows], rule.amount, rule.unit,
+                                                                          rule.cutoff)  # fmt: skip
         their_status = np.asarray([e.history.status_code for e in done], dtype=np.int64)
         our_status = derived["status_code"][1]
         theirs = np.asarray([_micros(e.history.appointment_at) for e in done], dtype=np.int64)
