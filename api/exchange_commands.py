@@ -68,13 +68,14 @@ def register(exchange_cli: typer.Typer, *, engine, calendar_store, fail) -> None
 
     @exchange_cli.command("reconcile")
     def exchange_reconcile(
-        portal: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                               help="the portal's figures per unit (CSV, docs/exchange.md)")],  # fmt: skip
+        portal: Annotated[
+            Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the portal's figures (CSV)")
+        ],
         period: Annotated[str, typer.Option(help="2026-Q3, 2026-H1, 2026-07 or 2026")],
     ) -> None:
         """The portal's per-unit figures beside ours for the period, each difference explained by its dossiers."""
         from api.db import session_scope, upgrade
-        from exchange.reconcile import reconcile, read_portal
+        from exchange.reconcile import read_portal, reconcile
         from procedures.errors import DomainError
 
         database = engine()
@@ -98,8 +99,8 @@ def _finding_line(finding: dict) -> str:
     if finding["external_code"] != finding["code"]:
         parts.append(f"(external {finding['external_code']})")
     if finding["working_days_apart"] is not None:
-        parts.append(f"appointment theirs {local_text(finding['their_appointment_at'])} vs ours "
-                     f"{local_text(finding['our_appointment_at'])} ({finding['working_days_apart']:+d} working days)")  # fmt: skip
+        theirs, ours = local_text(finding["their_appointment_at"]), local_text(finding["our_appointment_at"])
+        parts.append(f"appointment theirs {theirs} vs ours {ours} ({finding['working_days_apart']:+d} working days)")
         days = "; ".join(f"{day} {kind} {reason}" for day, kind, reason in finding["explaining_days"] or [])
         parts.append(f"days between: {days or 'none: another allotment, start or supplement rule'}")
     if finding["their_status_code"] != finding["our_status_code"]:

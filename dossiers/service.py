@@ -1730,7 +1730,8 @@ def replay_new(
         group_events = EventColumns(local, *(getattr(events, n)[pick] for n in ("type", "at", "agency", "to_agency",
                                                                                "new_due")))  # fmt: skip
         receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
-        columns.add(members, replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes), calendar)
+        result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
+        columns.add(members, result, calendar)
     for exc in columns.failed.values():
         if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
             raise exc
@@ -1770,9 +1771,9 @@ def insert_columns(session: Session, table: str, columns: dict) -> int:
         return 0
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                copy.write(_copy_text(columns))
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(_copy_text(columns))
         return size
     marks = ", ".join("?" * len(columns))
     values = [_sqlite_column(kind, data) for kind, data in columns.values()]

@@ -170,7 +170,8 @@ def read_portal(content: bytes) -> list[PortalUnit]:
             problems.append({"line": line, "column": "departmentCode", "message": "missing"})
             continue
         if code in seen:
-            problems.append({"line": line, "column": "departmentCode", "message": f"{code} is also on line {seen[code]}"})
+            problems.append({"line": line, "column": "departmentCode", "message": f"{code} is also on line "
+                             f"{seen[code]}"})  # fmt: skip
             continue
         seen[code] = line
         values = {}

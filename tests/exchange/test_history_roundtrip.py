@@ -102,8 +102,8 @@ def test_the_queues_are_identical(cities):
 
 def test_the_derived_columns_and_counters_are_the_sources(cities):
     columns = ("code, procedure_id, receiving_agency_id, current_agency_id, status_code, submitted_at, received_at, "
-               "original_due_at, rescheduled_due_at, due_at, finished_at, outcome, paused_minutes, clock_stopped_since, "
-               "resolution_working_minutes, event_count")  # fmt: skip
+               "original_due_at, rescheduled_due_at, due_at, finished_at, outcome, paused_minutes, "
+               "clock_stopped_since, resolution_working_minutes, event_count")  # fmt: skip
     source, target = both(cities, lambda s: s.execute(text(f"SELECT {columns} FROM dossier ORDER BY code")).all())
     assert source == target
     counters = both(cities, lambda s: s.execute(text("SELECT agency_id, day, last_seq FROM dossier_code_counter "

@@ -15,12 +15,13 @@ def upload(*records, name="history.jsonl") -> dict:
 
 
 def test_an_administrator_imports_records_and_the_import_is_audited(client, session):
-    answer = client.post("/api/v1/exchange/import", files=upload(religion_record("API-1"),
-                                                                  residence_record("API-2", appointment="20250509090000")))  # fmt: skip
+    records = upload(religion_record("API-1"), residence_record("API-2", appointment="20250509090000"))
+    answer = client.post("/api/v1/exchange/import", files=records)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["records"], body["written"], body["rejected"], body["findings"]) == (2, 2, 0, 1)
-    assert body["first_findings"][0]["external_code"] == "API-2" and body["first_findings"][0]["working_days_apart"] == 1
+    [finding] = body["first_findings"]
+    assert finding["external_code"] == "API-2" and finding["working_days_apart"] == 1
     audit = session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
     assert (audit.action, audit.outcome, audit.username) == ("POST /api/v1/exchange/import", "ok", "admin")
     assert f"history import {body['import_id']}: 2 of 2 records" in audit.detail

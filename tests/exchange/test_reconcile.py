@@ -94,7 +94,7 @@ def test_the_portals_file_is_checked_cell_by_cell(session):
     with pytest.raises(InvalidInput, match="totalOverdue"):
         read_portal(b"departmentCode,totalReceived,totalOnTime\nH44,1,1\n")
     [unit] = read_portal((HEADER + "H44.07,Sở Tư pháp,PROVINCE,161,156,,,5,96.89,19.38,20\n").encode())
-    assert (unit.figures.received, unit.figures.on_time, unit.figures.overdue, unit.figures.score) == (161, 156, 5,
-                                                                                                      19.38)  # fmt: skip
+    figures = unit.figures
+    assert (figures.received, figures.on_time, figures.overdue, figures.score) == (161, 156, 5, 19.38)
     result = reconcile(session, period="2025-Q2", units=[unit])
     assert result.units[0].known is False and "not one of our agencies" in result.lines()[1]
