@@ -241,7 +241,7 @@ class _Catalogue:
         """The version in force on `day`, or why there is none."""
         versions = self.versions.get(code)
         if not versions:
-            return f"unknown procedure {code!r}: not in the catalogue (GET /api/v1/procedures?q=…)"
+            return f"unknown procedure {code!r}: not in the catalogue"
         for version in reversed(versions):
             if version.effective_from <= day and (version.effective_to is None or version.effective_to >= day):
                 return version
@@ -302,7 +302,7 @@ def _resolve(catalogue: _Catalogue, line: int, history: History, raw: Any) -> _E
     entry = _Entry(line, history, raw)
     agency = catalogue.tree.by_code.get(intake.agency_code)
     if agency is None:
-        fail("DonViXuLy", f"unknown agency {intake.agency_code!r}: not among the agencies (GET /api/v1/agencies)")
+        fail("DonViXuLy", f"unknown agency {intake.agency_code!r}: not among our agencies")
     first = history.events[0]
     entry.day = first.at.date() if first.at.tzinfo is LOCAL_TZ else first.at.astimezone(LOCAL_TZ).date()
     version = catalogue.version(intake.procedure_code, entry.day)
