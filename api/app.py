@@ -20,6 +20,7 @@ from api.routes import (
     complaints,
     dossiers,
     exchange,
+    exchange_history,
     health,
     jobs,
     lookup,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scorecard.router,
         ratings.router,
         complaints.router,
+        exchange_history.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

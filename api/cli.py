@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from api.db import engine_for, for_writes, session_scope, upgrade
+from api.exchange_commands import register as register_exchange
 from api.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, help="motcua: one-stop-shop dossiers and working-day deadlines")
@@ -25,7 +26,7 @@ cli.add_typer(dossiers_cli, name="dossiers")
 cli.add_typer(nightly_cli, name="nightly")
 cli.add_typer(catalogue_cli, name="catalogue")
 cli.add_typer(calendar_cli, name="calendar")
-exchange_cli = typer.Typer(no_args_is_help=True, help="The national exchange: records to the portal (docs/exchange.md)")
+exchange_cli = typer.Typer(no_args_is_help=True, help="The national exchange: records out, history in, reconciliation")
 cli.add_typer(exchange_cli, name="exchange")
 
 
@@ -42,6 +43,9 @@ def _calendar_store():
 def _fail(message: str) -> None:
     typer.echo(message, err=True)
     raise typer.Exit(code=2)
+
+
+register_exchange(exchange_cli, engine=_engine, calendar_store=_calendar_store, fail=_fail)
 
 
 @db_cli.command("upgrade")

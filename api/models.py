@@ -5,6 +5,7 @@ from api.limits import RateCounter
 from complaints.models import Complaint, ComplaintEvent
 from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierEvent, DossierRating, DueChange
 from dossiers.models import IdempotencyRecord, Stage
+from exchange.import_models import ExchangeImport, ImportedDossier
 from exchange.models import ChangeCounter, DossierSync, StepSync
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
@@ -29,8 +30,10 @@ __all__ = [
     "DossierEvent",
     "DossierRating",
     "DueChange",
+    "ExchangeImport",
     "Field",
     "IdempotencyRecord",
+    "ImportedDossier",
     "JobRun",
     "PeriodSnapshot",
     "RateCounter",

@@ -93,6 +93,9 @@ from sla.core import index766
 from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
 from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
+from sla.core.calendar import CalendarError
+from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
+from sla.core.replay import ReplayError
 
 CalendarFor = Callable[[str], WorkingCalendar]
 """The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
@@ -1879,3 +1882,108 @@ def _found(session: Session, rows: list[Dossier], total: int, capped: bool) -> F
         for d in rows
     ]
     return Found(items, total, capped)
+
+
+# --- many new dossiers at once (the history import, exchange/history.py) ---------------------------
+
+
+@dataclass
+class Replayed:
+    """What :func:`replay_new` derived for a batch of new dossiers: their columns and stage rows as typed columns
+    (`(kind, values)`, instants in µs, ready for :func:`insert_columns`), and the rows it could not replay."""
+
+    derived: dict
+    stages: dict
+    failed: dict[int, Exception]
+    """Batch row → `replay`'s error (CoreInvalidTransition, ReplayError, CalendarError)."""
+
+
+def replay_new(
+    batch: Sequence[Any],
+    events: EventColumns,
+    *,
+    rules: dict[int, ProcedureRule],
+    calendars: dict[str, WorkingCalendar],
+    codes: dict[int, str],
+    derived_at: datetime,
+) -> Replayed:
+    """The derived columns of new dossiers (`batch`: rows with `id`, `procedure_id`, `receiving_agency_id`) from their
+    events (`events.dossier`: the batch row), with the batch replay grouped by procedure version and calendar content,
+    as :func:`rebuild` derives stored ones. `calendars` by agency code, `rules` by procedure version id."""
+    groups: dict[tuple, list[int]] = {}
+    for i, dossier in enumerate(batch):
+        key = (dossier.procedure_id, _calendar_key(calendars[codes[dossier.receiving_agency_id]]))
+        groups.setdefault(key, []).append(i)
+    columns = _Columns(len(batch))
+    for members in groups.values():
+        first = batch[members[0]]
+        calendar = calendars[codes[first.receiving_agency_id]]
+        members = np.asarray(members)
+        pick = np.isin(events.dossier, members)
+        local = np.searchsorted(members, events.dossier[pick])
+        group_events = EventColumns(local, *(getattr(events, n)[pick] for n in ("type", "at", "agency", "to_agency",
+                                                                               "new_due")))  # fmt: skip
+        receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
+        result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
+        columns.add(members, result, calendar)
+    for exc in columns.failed.values():
+        if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
+            raise exc
+    rows = np.flatnonzero(columns.done)
+    if not rows.size:
+        return Replayed({}, {}, columns.failed)
+    v = columns.values
+    dossiers = [batch[i] for i in rows.tolist()]
+    derived = {
+        "dossier_id": (_INT, np.fromiter((d.id for d in dossiers), dtype=np.int64, count=len(dossiers))),
+        "status_code": (_INT, v["status"][rows].astype(np.int64)),
+        "status": (_TEXT, [STATUS_NAMES[Status(s)] for s in v["status"][rows].tolist()]),
+        "clock_start_at": (_INSTANT, v["clock_start"][rows]),
+        "original_due_at": (_INSTANT, v["original_due"][rows]),
+        "rescheduled_due_at": (_INSTANT, v["rescheduled_due"][rows]),
+        "due_at": (_INSTANT, v["due"][rows]),
+        "finished_at": (_INSTANT, v["finished"][rows]),
+        "outcome": (_TEXT, [DOSSIER_OUTCOME_NAMES[o] for o in v["outcome"][rows].tolist()]),
+        "supplement_count": (_INT, v["supplement_count"][rows].astype(np.int64)),
+        "paused_minutes": (_INT, v["paused_minutes"][rows].astype(np.int64)),
+        "clock_stopped_since": (_INSTANT, v["clock_stopped_since"][rows]),
+        "resolution_working_minutes": (_OPTIONAL_INT, columns.resolution[rows]),
+        "current_agency_id": (_OPTIONAL_INT, v["holder"][rows].astype(np.int64)),
+        "calendar_version": (_TEXT, [calendars[codes[d.receiving_agency_id]].version[:32] for d in dossiers]),
+        "derived_at": (_INSTANT, np.full(rows.size, micros_of(derived_at))),
+    }
+    return Replayed(derived, _stage_columns(batch, columns.stages), columns.failed)
+
+
+def insert_columns(session: Session, table: str, columns: dict) -> int:
+    """Insert rows given as typed columns (`name: (kind, values)`, as :func:`replay_new` gives them): COPY on
+    PostgreSQL, one executemany on SQLite, in the session's transaction. Returns the rows written."""
+    if not columns:
+        return 0
+    size = len(next(iter(columns.values()))[1])
+    if not size:
+        return 0
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(_copy_text(columns))
+        return size
+    marks = ", ".join("?" * len(columns))
+    values = [_sqlite_column(kind, data) for kind, data in columns.values()]
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(zip(*values, strict=True))
+    )
+    return size
+
+
+def _sqlite_column(kind: str, values) -> list:
+    """A column as SQLite stores it (instants as SQLAlchemy's naive UTC text, so that ranges compare alike)."""
+    if kind == _INSTANT:
+        texts = np.strings.replace(np.datetime_as_string(values.astype("datetime64[us]"), unit="us"), "T", " ")
+        out = texts.astype(object)
+        out[values == NONE] = None
+        return out.tolist()
+    if kind == _BOOL:
+        return values.astype(np.int64).tolist()
+    return _python_values(kind, values)

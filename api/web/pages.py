@@ -9,7 +9,18 @@ from fastapi.responses import FileResponse
 
 from accounts.models import Role
 from api.security import STAFF
-from api.web import auth, calendar_view, citizen, complaints_view, dashboard, desk, exchange_view, feedback, scorecard
+from api.web import (
+    auth,
+    calendar_view,
+    citizen,
+    complaints_view,
+    dashboard,
+    desk,
+    exchange_pages,
+    exchange_view,
+    feedback,
+    scorecard,
+)
 from api.web.auth import page_access
 from api.web.common import STATIC_DIR, PageRoute, render
 
@@ -37,3 +48,4 @@ router.include_router(dashboard.router, dependencies=[Depends(page_access(Role.M
 router.include_router(exchange_view.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(scorecard.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(calendar_view.router, dependencies=[Depends(page_access(*STAFF, Role.VIEWER))])
+router.include_router(exchange_pages.router)

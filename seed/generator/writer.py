@@ -80,11 +80,12 @@ class BulkWriter:
                 "LOCK TABLE dossier, dossier_event, stage, dossier_code_counter IN SHARE ROW EXCLUSIVE MODE"
             )
 
-    def set_aside_indexes(self) -> list[str]:
+    def set_aside_indexes(self, keep: tuple[str, ...] = ()) -> list[str]:
         """For a large load: drop the generated tables' secondary indexes (and on PostgreSQL their
         foreign keys, whose per-row triggers cost ten times the COPY itself) and return the
         statements that put them back, taken from the database's own definitions. Inside the
-        transaction: if anything fails, the drop is rolled back with the rows."""
+        transaction: if anything fails, the drop is rolled back with the rows. `keep`: indexes the
+        load itself reads (the history import looks codes up)."""
         tables = tuple(TABLES)
         restore = []
         if self.postgres:
@@ -102,6 +103,8 @@ class BulkWriter:
             for table, name, _ in keys:
                 self.connection.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for name, definition in indexes:
+                if name in keep:
+                    continue
                 self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
                 restore.append(definition)
             restore += [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in keys]
@@ -114,6 +117,8 @@ class BulkWriter:
                 tables,
             ).all()
             for name, definition in indexes:
+                if name in keep:
+                    continue
                 self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
                 restore.append(definition)
         return restore
