@@ -39,7 +39,7 @@ from kernel.db import analyze, utc_now
 from kernel.errors import DomainError, InvalidInput
 from procedures.models import Procedure
 from procedures.service import agency_tree, fold
-from seed.generator.writer import BulkWriter
+from dossiers.bulk import BulkWriter
 from sla.core.batch import NONE, CalendarOps, EventColumns, micros_of
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status

@@ -37,7 +37,7 @@ from seed.generator.city import (
 )
 from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
-from seed.generator.writer import INSTANT, TABLES, BulkWriter
+from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core import index766
 from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps

@@ -1,4 +1,5 @@
-"""Bulk writing: COPY on PostgreSQL, large executemany batches on SQLite, in the caller's transaction.
+"""Bulk writing of the dossier tables (the synthetic-city generator, the history import): COPY on PostgreSQL, large
+executemany batches on SQLite, in the caller's transaction.
 
 Columns come as numpy arrays (ints, int64 UTC minutes for instants with ``NONE`` for NULL) or
 lists of Python values (text, None for NULL).
