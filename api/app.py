@@ -12,7 +12,7 @@ from api.accounts import PrincipalCache
 from api.db import engine_for, for_writes, upgrade
 from api.limits import BodySizeLimit
 from api.routes import auth, calendar, catalogue, catalogue_admin, dossiers, health, jobs, lookup, reports
-from api.routes import registers, worklist
+from api.routes import notifications, registers, worklist
 from api.scheduler import start_embedded
 from api.settings import Settings
 from api.throttle import SignInThrottle
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup.router,
         registers.router,
         worklist.router,
+        notifications.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

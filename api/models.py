@@ -7,6 +7,7 @@ from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 from sla.models import CalendarChange
+from notify.models import Delivery, MessageTemplate, NotifyRule, OutboxMessage, StaffNotification
 
 __all__ = [
     "AccessToken",
@@ -18,6 +19,11 @@ __all__ = [
     "CalendarState",
     "CalendarChange",
     "DailySnapshot",
+    "Delivery",
+    "MessageTemplate",
+    "NotifyRule",
+    "OutboxMessage",
+    "StaffNotification",
     "Dossier",
     "DossierCodeCounter",
     "DossierEvent",

@@ -98,6 +98,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "desk.name": ("Họ và tên", "Full name"),
     "desk.id_number": ("Số định danh cá nhân (12 số)", "Identity number (12 digits)"),
     "desk.phone": ("Số điện thoại", "Phone"),
+    "desk.email": ("Thư điện tử", "Email"),
+    "desk.contact": ("Nhận thông báo", "Messages"),
+    "desk.contact_consent": (
+        "Người nộp đồng ý nhận thông báo về tiến độ hồ sơ",
+        "The applicant agrees to be told of the dossier's progress",
+    ),
+    "desk.preferred_channel": ("Kênh nhận", "Channel"),
+    "desk.contact_hint": (
+        "Tin nhắn khi tiếp nhận, yêu cầu bổ sung, tạm dừng, xin lỗi, có kết quả và mời đánh giá; "
+        "chỉ gửi từ 07:00 đến 21:00.",
+        "Messages at receipt, supplement request, pause, apology, result ready and a rating link; "
+        "sent only between 07:00 and 21:00.",
+    ),
+    "channel.sms": ("SMS", "SMS"),
+    "channel.zalo": ("Zalo", "Zalo"),
+    "channel.email": ("Thư điện tử", "Email"),
     "desk.address": ("Địa chỉ", "Address"),
     "desk.received_at": ("Thời điểm tiếp nhận", "Received at"),
     "desk.received_at_hint": (
@@ -185,6 +201,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "dossier.id_number": ("Số định danh", "Identity number"),
     "dossier.phone": ("Điện thoại", "Phone"),
     "dossier.address": ("Địa chỉ", "Address"),
+    "dossier.email": ("Thư điện tử", "Email"),
+    "dossier.contact": ("Nhận thông báo", "Messages"),
+    "dossier.contact_yes": ("Đồng ý, qua {channel}", "Agreed, by {channel}"),
+    "dossier.contact_no": ("Không đồng ý nhận thông báo", "No consent to messages"),
     "dossier.receipt": ("Giấy tiếp nhận và hẹn trả (mẫu 01)", "Receipt (form 01)"),
     "dossier.apology_form": ("Phiếu xin lỗi (mẫu 04)", "Apology letter (form 04)"),
     "dossier.clock": ("Thời gian xử lý", "Clock"),

@@ -186,6 +186,18 @@ INPUT_MESSAGES: dict[str, tuple[str, str]] = {
     "datetime_parsing": ("không phải ngày giờ hợp lệ (dd/mm/yyyy HH:mm)", "is not a valid date and time"),
     "date_from_datetime_parsing": ("không phải ngày hợp lệ (dd/mm/yyyy)", "is not a valid date"),
     "date_parsing": ("không phải ngày hợp lệ (dd/mm/yyyy)", "is not a valid date"),
+    "contact_channel_missing": (
+        "đồng ý nhận thông báo thì cần chọn kênh nhận (SMS, Zalo hoặc thư điện tử)",
+        "consent to messages needs a channel (SMS, Zalo or email)",
+    ),
+    "contact_phone_missing": (
+        "nhận thông báo qua {channel} thì cần số điện thoại",
+        "messages by {channel} need the phone number",
+    ),
+    "contact_email_missing": (
+        "nhận thông báo qua thư điện tử thì cần địa chỉ thư điện tử",
+        "messages by email need the email address",
+    ),
 }
 INPUT_FALLBACK = ("chưa hợp lệ", "is not valid")
 # input fields by name: their page label
@@ -194,6 +206,10 @@ FIELD_LABELS = {
     "id_number": "desk.id_number",
     "phone": "desk.phone",
     "address": "desk.address",
+    "applicant": "desk.applicant",
+    "email": "desk.email",
+    "preferred_channel": "desk.preferred_channel",
+    "contact_consent": "desk.contact",
     "received_at": "desk.received_at",
     "procedure_code": "desk.procedure",
     "agency_code": "desk.agency",
