@@ -58,6 +58,9 @@ class EscalationLevel(Input):
         "centre: the managers (or `role`) at the top of its tree, or `usernames`"
     )
     role: Literal["manager", "officer", "clerk"] = "manager"
+    agency_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = Field(
+        default=None, description="centre: the agency whose `role` users are told (default: the top of the tree)"
+    )
     usernames: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
         default=[], max_length=50, description="named users instead of a role"
     )
@@ -259,6 +262,7 @@ class Evaluation:
     open_dossiers: int = 0
     waiting_supplement: int = 0
     fired: dict[str, int] = field(default_factory=dict)
+    """Causes newly told, by kind (a cause told before is not counted again)."""
     notifications: int = 0
     citizen_messages: int = 0
 
@@ -342,12 +346,16 @@ def evaluate(
         dossiers = pd.concat([dossiers, book.columns(dossiers["agency_id"].to_numpy(),
                                                       dossiers["procedure_code"].to_numpy())
                               .drop(columns=["agency_id", "procedure_code"])], axis=1)
-        same_due = set(zip(stages["dossier_id"], stages["due_min"], strict=True)) if len(stages) else set()
+        graded = stages[pd.to_numeric(stages["allotment"]).fillna(0) > 0] if len(stages) else stages
+        same_due = set(zip(graded["dossier_id"], graded["due_min"], strict=True)) if len(graded) else set()
         _dossier_rules(dossiers, same_due, calendars, now_m, firing)
 
-    fired = firing.frame()
-    report.fired = {str(k): int(v) for k, v in fired.groupby("kind").size().items()} if len(fired) else {}
-    report.notifications = _notify_staff(session, fired, staff, calendars, now, dialect)
+    written = _notify_staff(session, firing.frame(), staff, calendars, now, dialect)
+    report.notifications = len(written)
+    causes: dict[str, set[str]] = {}
+    for kind, key in written:
+        causes.setdefault(kind, set()).add(key.rsplit(":u", 1)[0])
+    report.fired = {kind: len(keys) for kind, keys in sorted(causes.items())}
     report.citizen_messages, report.waiting_supplement = _remind_citizens(
         session, book, calendars, now, now_m, dialect, links, citizen_hours
     )
@@ -373,10 +381,10 @@ def _stage_rules(stages: pd.DataFrame, calendars: Calendars, now_m: np.datetime6
         remaining[mask] = calendar.working_minutes(now_rows, due[mask])
         overdue[mask] = calendar.working_minutes(due[mask], now_rows)
         per_day[mask] = calendar.minutes_per_day
-    allotment = stages["allotment"].fillna(0).to_numpy(dtype=float)
+    allotment = pd.to_numeric(stages["allotment"]).fillna(0).to_numpy(dtype=float)
     threshold = np.fmax((1 - stages["warn_share"].to_numpy(dtype=float)) * allotment,
                         stages["warn_hours"].to_numpy(dtype=float) * 60)
-    warn = (remaining > 0) & (allotment > 0) & (remaining <= np.nan_to_num(threshold, nan=-1))
+    warn = (remaining > 0) & (allotment > 0) & (remaining <= _minutes_left(threshold))
     chosen = stages[warn]
     firing.add(
         chosen.assign(cause="sw:" + chosen["dossier_id"].astype(str) + ":" + chosen["seq"].astype(str)),
@@ -385,6 +393,11 @@ def _stage_rules(stages: pd.DataFrame, calendars: Calendars, now_m: np.datetime6
     )
     late = stages.assign(overdue=overdue, per_day=per_day)[overdue > 0]
     _escalate(late, firing)
+
+
+def _minutes_left(threshold: np.ndarray) -> np.ndarray:
+    """Working minutes left at which a warning fires, whole (0.1 × 3360 is 335.99999… in floating point); -1: none."""
+    return np.ceil(np.round(np.nan_to_num(threshold, nan=-1), 6))
 
 
 def _escalate(late: pd.DataFrame, firing: Firing) -> None:
@@ -429,13 +442,13 @@ def _dossier_rules(
         per_day[mask] = calendar.minutes_per_day
     threshold = np.fmax((1 - dossiers["warn_share"].to_numpy(dtype=float)) * allotment,
                         dossiers["warn_hours"].to_numpy(dtype=float) * 60)
-    # a dossier whose open stage has the same due is warned through that stage
+    # a dossier whose open stage (with an allotment of its own) has the same due is warned through that stage
     own_stage = np.fromiter(
         ((d, m) in same_due for d, m in zip(dossiers["dossier_id"], dossiers["due_min"], strict=True)),
         dtype=bool,
         count=len(dossiers),
     )
-    warn = (remaining > 0) & (allotment > 0) & (remaining <= np.nan_to_num(threshold, nan=-1)) & ~own_stage
+    warn = (remaining > 0) & (allotment > 0) & (remaining <= _minutes_left(threshold)) & ~own_stage
     chosen = dossiers[warn]
     firing.add(
         chosen.assign(cause="dw:" + chosen["dossier_id"].astype(str) + ":" + chosen["supplement_count"].astype(str)),
@@ -472,6 +485,8 @@ def _recipients(fired: pd.DataFrame, staff: Staff) -> pd.DataFrame:
                 users = staff.named(step.usernames)
             elif step.to == "unit":
                 users = staff.with_role(agency_id, step.role, nearest=True)
+            elif step.agency_code and step.agency_code in staff.tree.by_code:
+                users = staff.with_role(staff.tree.by_code[step.agency_code].id, step.role, nearest=False)
             else:
                 users = staff.with_role(staff.root_of(agency_id), step.role, nearest=False)
         found.extend((target, agency_id, user) for user in users)
@@ -480,13 +495,14 @@ def _recipients(fired: pd.DataFrame, staff: Staff) -> pd.DataFrame:
 
 def _notify_staff(
     session: Session, fired: pd.DataFrame, staff: Staff, calendars: Calendars, now: datetime, dialect: str
-) -> int:
+) -> list[tuple[str, str]]:
+    """Write a notification per cause and person not yet told; (kind, key) of those written."""
     if not len(fired):
-        return 0
+        return []
     fired = fired.assign(agency_id=fired["agency_id"].astype(np.int64))
     rows = fired.merge(_recipients(fired, staff), on=["target", "agency_id"])
     if not len(rows):
-        return 0
+        return []
     # staff are told in their own unit's working time
     visible = {
         user: next_working_instant(calendars.of(staff.agency_of.get(user)), now) for user in rows["user_id"].unique()
@@ -512,10 +528,12 @@ def _notify_staff(
     ]
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(StaffNotification)
     insert = insert.on_conflict_do_nothing(index_elements=["key"])
-    written = 0
+    written: list[tuple[str, str]] = []
     for start in range(0, len(records), 5000):
-        result = session.connection().execute(insert.returning(StaffNotification.id), records[start : start + 5000])
-        written += len(result.all())
+        result = session.connection().execute(
+            insert.returning(StaffNotification.kind, StaffNotification.key), records[start : start + 5000]
+        )
+        written.extend(result.all())
     return written
 
 
