@@ -3,7 +3,7 @@ and error pages that show the API's `{"error", "detail"}` as they are."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlmodel import Session
 from api.accounts import Principal, Role
 from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formats, translator
 from api.web.messages import page_messages
+from notify.inbox import unread_count
 from procedures import service as catalogue
 from procedures.errors import DomainError, InvalidInput
 from procedures.schemas import AgencyRead, DateFormatError, parse_day_first
@@ -79,12 +80,22 @@ def render(
             "csrf": getattr(request.state, "csrf", ""),
             "problem_text": page_messages(lang),
             "may": may_use(getattr(request.state, "principal", None)),
+            "unread": _unread(request),
         },
         status_code=status_code,
     )
     if request.query_params.get("lang") == lang and request.cookies.get(LANG_COOKIE) != lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_SECONDS, samesite="lax", httponly=True)
     return response
+
+
+def _unread(request: Request) -> int:
+    """The signed-in staff member's unread notifications, for the header (0 for anyone else)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None or not may_use(principal)["inbox"]:
+        return 0
+    with request.app.state.open_session(False) as session:
+        return unread_count(session, principal.user_id, datetime.now(UTC))
 
 
 def keep_lang(request: Request, url: str) -> str:
@@ -159,6 +170,8 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "desk": (Role.MANAGER, Role.CLERK, Role.OFFICER),
     "receive": (Role.CLERK,),  # as POST /api/v1/dossiers admits
     "worklist": (Role.CLERK, Role.OFFICER),
+    "inbox": (Role.MANAGER, Role.CLERK, Role.OFFICER),
+    "templates": (),
     "dashboard": (Role.MANAGER,),
     "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),
     "calendar_overrides": (),

@@ -40,6 +40,7 @@ from api.web.common import (
 )
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
+from notify import inbox as notices
 from procedures import service as catalogue
 from procedures.errors import Forbidden, InvalidInput
 from procedures.schemas import AgencyRead
@@ -381,6 +382,8 @@ def _dossier_page(
             "submitted": submitted,
             "done": done if done in EVENT_TYPES else None,
             "minutes_per_day": calendar.minutes_per_day,
+            "messages": notices.messages_of(session, dossier),
+            "ladder": notices.ladder(session, dossier),
             "may_backdate": request.state.principal.role in BACKDATING_ROLES,
             "backdate_grace": request.app.state.settings.backdate_grace_minutes,
         },

@@ -31,6 +31,21 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
         "Thủ tục {code} không có phiên bản còn hiệu lực vào ngày {day}.",
         "Procedure {code} has no version in force on {day}.",
     ),
+    (InvalidInput, "template_placeholder"): (
+        "Mẫu tin nhắn có ô {{{placeholder}}} không được phép: chỉ dùng các ô trong danh sách bên dưới.",
+        "The text has a placeholder {{{placeholder}}} that is not allowed: use only those listed below.",
+    ),
+    (InvalidInput, "template_braces"): (
+        "Mẫu tin nhắn có dấu ngoặc nhọn không đóng: viết ô như {{code}}.",
+        "The text has an unclosed brace: write a placeholder as {{code}}.",
+    ),
+    (InvalidInput, "template_empty"): ("Nội dung tin nhắn đang trống.", "The text is empty."),
+    (InvalidInput, "template_unknown"): ("Không có loại tin nhắn này.", "No such message."),
+    (NotFound, "template_unknown"): ("Không có loại tin nhắn này.", "No such message."),
+    (NotFound, "notification_not_found"): (
+        "Không có thông báo này trong hộp thư của bạn.",
+        "No such notification in your inbox.",
+    ),
     (InvalidInput, "copies"): (
         "Số lượng của giấy tờ số {seq}: «{count}» không phải số nguyên (từ 1 trở lên).",
         "Copies of document {seq}: “{count}” is not a whole number (1 or more).",

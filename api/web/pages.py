@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 
 from api.accounts import Role
 from api.security import STAFF
-from api.web import auth, calendar_view, citizen, dashboard, desk
+from api.web import auth, calendar_view, citizen, dashboard, desk, notices
 from api.web.auth import page_access
 from api.web.common import STATIC_DIR, PageRoute, render
 
@@ -29,5 +29,7 @@ def favicon():
 router.include_router(auth.router)
 router.include_router(citizen.router)
 router.include_router(desk.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(notices.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(notices.admin_router, dependencies=[Depends(page_access())])
 router.include_router(dashboard.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(calendar_view.router, dependencies=[Depends(page_access(*STAFF, Role.VIEWER))])

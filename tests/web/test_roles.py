@@ -153,11 +153,14 @@ def nav(response) -> list[str]:
 
 
 def test_the_menu_shows_what_the_role_may_use(app, as_page):
-    assert nav(as_page("clerk").get("/calendar")) == ["/desk", "/desk/worklist", "/calendar", "/lookup"]
-    assert nav(as_page("officer").get("/calendar")) == ["/desk", "/desk/worklist", "/calendar", "/lookup"]
-    assert nav(as_page("manager").get("/calendar")) == ["/desk", "/dashboard", "/calendar", "/lookup"]
+    staff = ["/desk", "/desk/worklist", "/desk/inbox", "/calendar", "/lookup"]
+    assert nav(as_page("clerk").get("/calendar")) == staff
+    assert nav(as_page("officer").get("/calendar")) == staff
+    assert nav(as_page("manager").get("/calendar")) == ["/desk", "/desk/inbox", "/dashboard", "/calendar", "/lookup"]
     assert nav(as_page("viewer").get("/calendar")) == ["/calendar", "/lookup"]
-    assert nav(as_page("admin").get("/")) == ["/desk", "/desk/worklist", "/dashboard", "/calendar", "/lookup"]
+    assert nav(as_page("admin").get("/")) == [
+        "/desk", "/desk/worklist", "/desk/inbox", "/dashboard", "/calendar", "/notify/templates", "/lookup"
+    ]
     anonymous = TestClient(app, raise_server_exceptions=False).get("/", params={"lang": "en"})
     assert nav(anonymous) == ["/lookup"] and 'id="sign-in-link" href="/login?lang=en"' in anonymous.text
 
