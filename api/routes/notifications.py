@@ -12,6 +12,8 @@ from api.deps import PagingDep, SessionDep
 from api.security import STAFF, allow, readable_dossier
 from notify import inbox, rules, templates
 from notify.inbox import Inbox, LadderStep, MessageRead
+from notify.outbox import Links
+from notify.quiet import Calendars
 from procedures.schemas import Input
 
 router = APIRouter(tags=["notifications"])
@@ -106,6 +108,31 @@ def dossier_messages(session: SessionDep, principal: Annotated[Principal, Depend
     return DossierMessages(
         code=dossier.code, messages=inbox.messages_of(session, dossier), escalations=inbox.ladder(session, dossier)
     )
+
+
+class EvaluationRead(BaseModel):
+    at: datetime
+    open_stages: int
+    open_dossiers: int
+    waiting_supplement: int
+    fired: dict[str, int] = Field(description="causes newly told, by kind")
+    notifications: int
+    citizen_messages: int
+
+
+@router.post("/notify/evaluate", response_model=EvaluationRead)
+def evaluate_now(request: Request, session: SessionDep, principal: Admin):
+    """Run the rules now (the scheduler does every minute; `motcua notify evaluate` from a shell). Idempotent:
+    what was told is not told again."""
+    settings = request.app.state.settings
+    report = rules.evaluate(
+        session,
+        calendars=Calendars(session, request.app.state.calendars),
+        now=datetime.now(UTC),
+        links=Links(settings.public_url or str(request.base_url)),
+        citizen_hours=settings.citizen_window,
+    )
+    return EvaluationRead(**vars(report))
 
 
 @router.get("/notify/templates", response_model=list[TemplateRead])

@@ -127,3 +127,11 @@ def test_the_template_editor_previews_saves_and_resets(client, session, receive)
 
 def test_the_template_editor_is_for_administrators(as_page):
     assert as_page("clerk").get("/notify/templates").status_code == 403
+
+
+def test_an_administrator_runs_the_rules_now(client, client_as, receive):
+    receive(received_at="2025-04-21T09:00")  # long overdue by now: the top level of the ladder
+    first = client.post("/api/v1/notify/evaluate").json()
+    assert first["fired"]["escalation"] == 1 and first["notifications"] >= 1
+    assert client.post("/api/v1/notify/evaluate").json()["notifications"] == 0  # told once
+    assert client_as("manager").post("/api/v1/notify/evaluate").status_code == 403
