@@ -265,6 +265,8 @@ class Evaluation:
     """Causes newly told, by kind (a cause told before is not counted again)."""
     notifications: int = 0
     citizen_messages: int = 0
+    due: int = 0
+    """Causes due by now (told before or not), before the fan-out to people."""
 
 
 def evaluate(
@@ -350,7 +352,9 @@ def evaluate(
         same_due = set(zip(graded["dossier_id"], graded["due_min"], strict=True)) if len(graded) else set()
         _dossier_rules(dossiers, same_due, calendars, now_m, firing)
 
-    written = _notify_staff(session, firing.frame(), staff, calendars, now, dialect)
+    fired = firing.frame()
+    report.due = len(fired)
+    written = _notify_staff(session, fired, staff, calendars, now, dialect)
     report.notifications = len(written)
     causes: dict[str, set[str]] = {}
     for kind, key in written:

@@ -118,6 +118,7 @@ class EvaluationRead(BaseModel):
     fired: dict[str, int] = Field(description="causes newly told, by kind")
     notifications: int
     citizen_messages: int
+    due: int = Field(description="causes due by now, told before or not")
 
 
 @router.post("/notify/evaluate", response_model=EvaluationRead)
