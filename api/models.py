@@ -4,10 +4,9 @@ from api.accounts import AccessToken, AuditEntry, User
 from api.limits import RateCounter
 from api.throttle import SignInFailure
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, DueChange, IdempotencyRecord, Stage
-from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
-from sla.models import CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
-from sla.models import CalendarChange
 from notify.models import Delivery, MessageTemplate, NotifyRule, OutboxMessage, StaffNotification
+from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
+from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
 __all__ = [
     "AccessToken",

@@ -15,11 +15,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from api.db import engine_for, for_writes
 from api.settings import Settings
-from sla.calendars import CalendarStore
 from notify.dispatcher import DispatchPolicy
 from notify.jobs import run_digest, run_dispatch, run_evaluate
 from notify.outbox import Links
 from notify.providers import Providers
+from sla.calendars import CalendarStore
 from sla.jobs import LockBusy, leader_lock, run_nightly
 
 log = logging.getLogger("motcua.scheduler")

@@ -23,7 +23,8 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, time as clock_time
+from datetime import UTC, datetime
+from datetime import time as clock_time
 from pathlib import Path
 
 from sqlalchemy import delete, func, insert, select
@@ -140,8 +141,14 @@ def _staff(session: Session) -> int:
 
     agencies = session.execute(select(Agency.id, Agency.code)).all()
     rows = [
-        {"username": f"bench-{role}-{code}".lower()[:64], "password_hash": "x", "role": role, "agency_id": agency_id,
-         "active": True, "created_at": datetime.now(UTC)}
+        {
+            "username": f"bench-{role}-{code}".lower()[:64],
+            "password_hash": "x",
+            "role": role,
+            "agency_id": agency_id,
+            "active": True,
+            "created_at": datetime.now(UTC),
+        }
         for agency_id, code in agencies
         for role in ("manager", "officer")
     ]

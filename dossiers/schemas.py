@@ -3,8 +3,8 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic_core import PydanticCustomError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from procedures.models import ComponentForm
 from procedures.schemas import MAX_COMPONENTS, MAX_COPIES, MULTILINE, Input, IsoDateTime, ascii_digits

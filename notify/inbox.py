@@ -161,9 +161,7 @@ def inbox(
                 read=n.read_at is not None,
             )
         )
-    return Inbox(
-        unread=unread_count(session, user_id, now), total=total, page=page, page_size=page_size, items=items
-    )
+    return Inbox(unread=unread_count(session, user_id, now), total=total, page=page, page_size=page_size, items=items)
 
 
 def mark_read(session: Session, *, user_id: int, now: datetime, notification_id: int | None = None) -> int:

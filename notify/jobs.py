@@ -130,4 +130,3 @@ def run_digest(engine: Engine, *, store: CalendarStore, links: Links, now: datet
         written = digest(session, store=store, now=now or datetime.now(UTC), links=links)
         session.commit()
     return written
-

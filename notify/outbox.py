@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from urllib.parse import quote
 
-from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 

@@ -6,11 +6,11 @@ Every message carries its idempotency key (the email's Message-ID and `X-Motcua-
 A gateway's request is signed: `X-Motcua-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`.
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -72,7 +72,8 @@ class SmtpProvider:
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is None:
             if self.tls:
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
+                context = ssl.create_default_context()
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.starttls:
@@ -100,7 +101,7 @@ class SmtpProvider:
             self.close()
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
             raise SendFailed(f"{exc.smtp_code} {text}", permanent=500 <= exc.smtp_code < 600) from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             raise SendFailed(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
         if refused:
@@ -109,10 +110,8 @@ class SmtpProvider:
 
     def close(self) -> None:
         if self._smtp is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self._smtp = None
 
 

@@ -49,8 +49,9 @@ class Calendars:
         self._session, self._store = session, store
         self._tree = agency_tree(session)
         self._own = set(
-            session.execute(select(CalendarOverride.scope).where(CalendarOverride.scope != NATIONAL).distinct())
-            .scalars()
+            session.execute(
+                select(CalendarOverride.scope).where(CalendarOverride.scope != NATIONAL).distinct()
+            ).scalars()
         )
         self._by_id: dict[int | None, WorkingCalendar] = {}
 

@@ -38,8 +38,8 @@ from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
 from procedures.errors import NotFound
-from procedures.schemas import Input
 from procedures.models import Procedure
+from procedures.schemas import Input
 from procedures.service import agency_tree, get_agency
 
 log = logging.getLogger("motcua.notify")
@@ -341,13 +341,26 @@ def evaluate(
     report.open_dossiers = len(dossiers)
 
     if len(stages):
-        stages = pd.concat([stages, book.columns(stages["agency_id"].to_numpy(), stages["procedure_code"].to_numpy())
-                            .drop(columns=["agency_id", "procedure_code"])], axis=1)
+        stages = pd.concat(
+            [
+                stages,
+                book.columns(stages["agency_id"].to_numpy(), stages["procedure_code"].to_numpy()).drop(
+                    columns=["agency_id", "procedure_code"]
+                ),
+            ],
+            axis=1,
+        )
         _stage_rules(stages, calendars, now_m, firing)
     if len(dossiers):
-        dossiers = pd.concat([dossiers, book.columns(dossiers["agency_id"].to_numpy(),
-                                                      dossiers["procedure_code"].to_numpy())
-                              .drop(columns=["agency_id", "procedure_code"])], axis=1)
+        dossiers = pd.concat(
+            [
+                dossiers,
+                book.columns(dossiers["agency_id"].to_numpy(), dossiers["procedure_code"].to_numpy()).drop(
+                    columns=["agency_id", "procedure_code"]
+                ),
+            ],
+            axis=1,
+        )
         graded = stages[pd.to_numeric(stages["allotment"]).fillna(0) > 0] if len(stages) else stages
         same_due = set(zip(graded["dossier_id"], graded["due_min"], strict=True)) if len(graded) else set()
         _dossier_rules(dossiers, same_due, calendars, now_m, firing)
@@ -386,8 +399,9 @@ def _stage_rules(stages: pd.DataFrame, calendars: Calendars, now_m: np.datetime6
         overdue[mask] = calendar.working_minutes(due[mask], now_rows)
         per_day[mask] = calendar.minutes_per_day
     allotment = pd.to_numeric(stages["allotment"]).fillna(0).to_numpy(dtype=float)
-    threshold = np.fmax((1 - stages["warn_share"].to_numpy(dtype=float)) * allotment,
-                        stages["warn_hours"].to_numpy(dtype=float) * 60)
+    threshold = np.fmax(
+        (1 - stages["warn_share"].to_numpy(dtype=float)) * allotment, stages["warn_hours"].to_numpy(dtype=float) * 60
+    )
     warn = (remaining > 0) & (allotment > 0) & (remaining <= _minutes_left(threshold))
     chosen = stages[warn]
     firing.add(
@@ -424,11 +438,16 @@ def _escalate(late: pd.DataFrame, firing: Firing) -> None:
             since = overdue[at_level] - step.after_working_days * per_day[at_level]
             repeat = np.floor_divide(since, step.every_working_days * per_day[at_level]).astype(np.int64)
             cause = (
-                "esc:" + chosen["dossier_id"].astype(str) + ":" + chosen["seq"].astype(str) + f":{number}:"
+                "esc:"
+                + chosen["dossier_id"].astype(str)
+                + ":"
+                + chosen["seq"].astype(str)
+                + f":{number}:"
                 + pd.Series(repeat, index=chosen.index).astype(str)
             )
-            firing.add(chosen.assign(cause=cause), kind="escalation", target=f"level:{number}:{ladder_text}",
-                       level=number)
+            firing.add(
+                chosen.assign(cause=cause), kind="escalation", target=f"level:{number}:{ladder_text}", level=number
+            )
 
 
 def _dossier_rules(
@@ -444,8 +463,10 @@ def _dossier_rules(
         remaining[mask] = calendar.working_minutes(np.full(int(mask.sum()), now_m), due[mask])
         allotment[mask] = calendar.working_minutes(start[mask], original[mask])
         per_day[mask] = calendar.minutes_per_day
-    threshold = np.fmax((1 - dossiers["warn_share"].to_numpy(dtype=float)) * allotment,
-                        dossiers["warn_hours"].to_numpy(dtype=float) * 60)
+    threshold = np.fmax(
+        (1 - dossiers["warn_share"].to_numpy(dtype=float)) * allotment,
+        dossiers["warn_hours"].to_numpy(dtype=float) * 60,
+    )
     # a dossier whose open stage (with an allotment of its own) has the same due is warned through that stage
     own_stage = np.fromiter(
         ((d, m) in same_due for d, m in zip(dossiers["dossier_id"], dossiers["due_min"], strict=True)),

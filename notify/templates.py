@@ -46,8 +46,7 @@ _DEFAULTS: dict[tuple[str, str], tuple[str | None, str]] = {
     ),
     ("received", "email"): (
         "Đã tiếp nhận hồ sơ {code}",
-        "{agency} đã tiếp nhận hồ sơ {code} ({procedure}).\nHẹn trả kết quả: {due}.\n"
-        "Tra cứu tiến độ: {lookup_url}",
+        "{agency} đã tiếp nhận hồ sơ {code} ({procedure}).\nHẹn trả kết quả: {due}.\nTra cứu tiến độ: {lookup_url}",
     ),
     ("supplement_requested", "sms"): (
         None,

@@ -163,7 +163,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "tpl.preview": ("Xem trước", "Preview"),
     "tpl.save": ("Lưu", "Save"),
     "tpl.reset": ("Về mặc định", "Back to the default"),
-    "tpl.sample": ("Điền bằng một hồ sơ mẫu (không phải dữ liệu thật).", "Filled with a sample dossier (not real data)."),
+    "tpl.sample": (
+        "Điền bằng một hồ sơ mẫu (không phải dữ liệu thật).", "Filled with a sample dossier (not real data)."
+    ),
     "tpl.placeholders": ("Các ô được dùng", "Placeholders"),
     "tpl.done_saved": ("Đã lưu mẫu tin nhắn.", "The text is saved."),
     "tpl.done_reset": ("Đã trả về nội dung mặc định.", "Back to the default text."),

@@ -41,8 +41,9 @@ def inbox_page(
 
 @router.post("/desk/inbox/{notification_id}/read")
 def read_one(request: Request, session: SessionDep, notification_id: Annotated[int, Path(ge=1)]):
-    inbox.mark_read(session, user_id=request.state.principal.user_id, now=datetime.now(UTC),
-                    notification_id=notification_id)
+    inbox.mark_read(
+        session, user_id=request.state.principal.user_id, now=datetime.now(UTC), notification_id=notification_id
+    )
     return RedirectResponse(keep_lang(request, "/desk/inbox"), status_code=303)
 
 
@@ -83,12 +84,18 @@ def _text_page(request, session, kind: str, channel: str, *, draft=None, preview
 
 
 @admin_router.get("/notify/templates/{kind}/{channel}")
-def template_page(request: Request, session: SessionDep, kind: Annotated[str, Path(max_length=32)],
-                  channel: Annotated[str, Path(max_length=8)], done: Annotated[str | None, Query(max_length=8)] = None):
+def template_page(
+    request: Request,
+    session: SessionDep,
+    kind: Annotated[str, Path(max_length=32)],
+    channel: Annotated[str, Path(max_length=8)],
+    done: Annotated[str | None, Query(max_length=8)] = None,
+):
     """One text: its editor, the placeholders it may use, and a preview with a sample dossier."""
     text = templates.text_for(session, kind, channel) if kind in templates.KINDS and channel in CHANNELS else None
     preview = templates.preview(kind, channel, text.subject, text.body) if text else None
-    return _text_page(request, session, kind, channel, preview=preview, done=done if done in ("saved", "reset") else None)
+    done = done if done in ("saved", "reset") else None
+    return _text_page(request, session, kind, channel, preview=preview, done=done)
 
 
 @admin_router.post("/notify/templates/{kind}/{channel}")
@@ -112,8 +119,14 @@ def template_post(
                 raise InvalidInput("the text is empty", message_id="template_empty")
             preview = templates.preview(kind, channel, blank_to_none(subject), body.strip())
             if action == "save":
-                templates.save_text(session, kind=kind, channel=channel, subject=blank_to_none(subject),
-                                    body=body.strip(), actor=request.state.principal.username)
+                templates.save_text(
+                    session,
+                    kind=kind,
+                    channel=channel,
+                    subject=blank_to_none(subject),
+                    body=body.strip(),
+                    actor=request.state.principal.username,
+                )
                 return RedirectResponse(keep_lang(request, f"/notify/templates/{kind}/{channel}?done=saved"), 303)
     except PAGE_ERRORS as exc:
         return _text_page(request, session, kind, channel, draft=draft, problem=Problem.of(exc))

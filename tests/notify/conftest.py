@@ -209,8 +209,17 @@ def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=LOCAL_TZ)
 
 
-def add_message(engine, *, key: str, channel: str = "sms", address: str = PHONE, audience: str = "citizen",
-                due: datetime | None = None, agency_id: int | None = None, **extra) -> int:
+def add_message(
+    engine,
+    *,
+    key: str,
+    channel: str = "sms",
+    address: str = PHONE,
+    audience: str = "citizen",
+    due: datetime | None = None,
+    agency_id: int | None = None,
+    **extra,
+) -> int:
     values = {
         "key": key, "cause": "test", "kind": "received", "channel": channel, "audience": audience,
         "address": address, "subject": "Đã tiếp nhận hồ sơ" if channel == "email" else None,

@@ -39,8 +39,9 @@ def run(db, outlets, at=MONDAY_10, policy=DispatchPolicy(), **options):
 def state(db, key: str) -> tuple[OutboxMessage, list[Delivery]]:
     with Session(db) as session:
         message = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one()
-        log = list(session.execute(select(Delivery).where(Delivery.message_id == message.id).order_by(Delivery.id))
-                   .scalars())
+        log = list(
+            session.execute(select(Delivery).where(Delivery.message_id == message.id).order_by(Delivery.id)).scalars()
+        )
         return message, log
 
 
@@ -138,8 +139,15 @@ def test_quiet_hours_hold_citizens_until_7_and_staff_until_the_next_working_morn
     _, (gateway, _) = outlets
     friday_23 = local("2025-04-25T23:00")  # the next day is a make-up Saturday (26/04/2025), a working day
     add_message(db, key="H26-0008:supplement_reminder:1:sms", due=friday_23)
-    add_message(db, key="digest:1:2025-04-25", channel="email", address="manager@example.vn", audience="staff",
-                due=friday_23, agency_id=None)
+    add_message(
+        db,
+        key="digest:1:2025-04-25",
+        channel="email",
+        address="manager@example.vn",
+        audience="staff",
+        due=friday_23,
+        agency_id=None,
+    )
     report = run(db, outlets, at=friday_23)
     assert (report.held, report.sent) == (2, 0) and gateway.requests == []
     citizen, log = state(db, "H26-0008:supplement_reminder:1:sms")
@@ -151,8 +159,14 @@ def test_quiet_hours_hold_citizens_until_7_and_staff_until_the_next_working_morn
     assert (at_seven.sent, at_seven.held) == (1, 0)  # the citizen's; the staff's waits for 08:00
     assert run(db, outlets, at=local("2025-04-26T08:00")).sent == 1
     # a Saturday that is not a make-up day: the staff's message waits for Monday
-    add_message(db, key="digest:1:2025-05-31", channel="email", address="manager@example.vn", audience="staff",
-                due=local("2025-05-31T09:00"))
+    add_message(
+        db,
+        key="digest:1:2025-05-31",
+        channel="email",
+        address="manager@example.vn",
+        audience="staff",
+        due=local("2025-05-31T09:00"),
+    )
     run(db, outlets, at=local("2025-05-31T09:00"))
     assert state(db, "digest:1:2025-05-31")[0].next_attempt_at.astimezone(LOCAL_TZ) == local("2025-06-02T08:00")
 

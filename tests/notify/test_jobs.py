@@ -13,7 +13,7 @@ from api.app import create_app
 from api.cli import cli
 from api.scheduler import notify_job
 from api.settings import Settings
-from notify.dispatcher import DispatchPolicy, dispatch
+from notify.dispatcher import dispatch
 from notify.jobs import run_digest
 from notify.models import OutboxMessage, StaffNotification
 from notify.outbox import Links
@@ -33,7 +33,10 @@ def _users(engine, **roles) -> dict[str, int]:
     with Session(engine) as session:
         for role, email in roles.items():
             user = create_user(
-                session, username=f"{role}-{uuid.uuid4().hex[:6]}", password=PASSWORD, role=role,
+                session,
+                username=f"{role}-{uuid.uuid4().hex[:6]}",
+                password=PASSWORD,
+                role=role,
                 agency_code=None if role == "admin" else WARD,
             )
             user.email = email
@@ -90,15 +93,24 @@ def test_the_daily_digest_emails_each_user_their_unread_notifications(db, outlet
     monday = local("2025-06-02T07:30")
     with Session(db) as session:
         for user in (manager_id, officer_id):
-            session.add(StaffNotification(key=f"test:{uuid.uuid4().hex}:u{user}", user_id=user, dossier_id=dossier_id,
-                                          kind="escalation", level=1, visible_at=monday - timedelta(days=1),
-                                          due_at=monday - timedelta(days=2)))
+            session.add(
+                StaffNotification(
+                    key=f"test:{uuid.uuid4().hex}:u{user}",
+                    user_id=user,
+                    dossier_id=dossier_id,
+                    kind="escalation",
+                    level=1,
+                    visible_at=monday - timedelta(days=1),
+                    due_at=monday - timedelta(days=2),
+                )
+            )
         session.commit()
     links = Links("https://motcua.hanoi.example")
     assert run_digest(db, store=STORE, links=links, now=monday) == 1  # the officer has no email
     assert run_digest(db, store=STORE, links=links, now=monday + timedelta(hours=1)) == 0  # once a day
-    providers = Providers.configured(smtp_url=smtp_url, smtp_from="motcua@example.vn", sms_webhook_url=None,
-                                     zalo_webhook_url=None, webhook_secret="")
+    providers = Providers.configured(
+        smtp_url=smtp_url, smtp_from="motcua@example.vn", sms_webhook_url=None, zalo_webhook_url=None, webhook_secret=""
+    )
     early = dispatch(db, providers=providers, store=STORE, now=lambda: monday)  # 07:30: before working time
     assert early.sent == 0
     with Session(db) as session:
@@ -109,7 +121,8 @@ def test_the_daily_digest_emails_each_user_their_unread_notifications(db, outlet
     assert sent.sent == 1
     [mail] = mailbox.received
     assert mail["To"] == "truong.phong@phuong.example.vn" and mail["Subject"] == "motcua: 1 thông báo chưa đọc"
-    assert "Quá hạn (cấp 1)" in mail.get_content() and "https://motcua.hanoi.example/desk/dossiers/" in mail.get_content()
+    content = mail.get_content()
+    assert "Quá hạn (cấp 1)" in content and "https://motcua.hanoi.example/desk/dossiers/" in content
 
 
 def _a_dossier(engine) -> int:
@@ -119,8 +132,12 @@ def _a_dossier(engine) -> int:
     with Session(engine) as session:
         written = intake(
             session,
-            data=DossierCreate(procedure_code="1.004222", agency_code=WARD, received_at="2025-05-26T09:00",
-                               applicant={"name": "Phạm Thị Hoa"}),
+            data=DossierCreate(
+                procedure_code="1.004222",
+                agency_code=WARD,
+                received_at="2025-05-26T09:00",
+                applicant={"name": "Phạm Thị Hoa"},
+            ),
             actor="test",
             calendar_for=lambda code: STORE.get(session, code),
             now=datetime.now(UTC),
@@ -128,5 +145,3 @@ def _a_dossier(engine) -> int:
         )
         session.commit()
         return written.dossier.id
-
-

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from notify.models import StaffNotification
+from notify.outbox import Links
 from notify.quiet import Calendars
 from notify.rules import evaluate
-from notify.outbox import Links
 from sla.core.calendar import LOCAL_TZ
 from tests.notify.conftest import CONSENT, outbox_of
 
@@ -25,9 +25,7 @@ def local(text: str) -> datetime:
 @pytest.fixture
 def run(app, session):
     def run(at: str):
-        return evaluate(
-            session, calendars=Calendars(session, app.state.calendars), now=local(at), links=LINKS
-        )
+        return evaluate(session, calendars=Calendars(session, app.state.calendars), now=local(at), links=LINKS)
 
     return run
 
@@ -44,9 +42,8 @@ def told(session, kind: str | None = None) -> list[tuple]:
     )
     if kind:
         query = query.where(StaffNotification.kind == kind)
-    return [
-        (k, level, user, at.astimezone(LOCAL_TZ).strftime("%d/%m %H:%M")) for k, level, user, at in session.execute(query)
-    ]
+    rows = session.execute(query)
+    return [(k, level, user, at.astimezone(LOCAL_TZ).strftime("%d/%m %H:%M")) for k, level, user, at in rows]
 
 
 def test_a_warning_at_75_percent_of_a_stage_fires_at_its_working_instant_on_a_make_up_saturday(
@@ -133,9 +130,7 @@ def test_the_apology_reminder_comes_before_the_last_day_to_issue_it(session, rec
     assert len(told(session, "apology_owed")) == 2  # the first dossier's (manager, clerk), none for the second
 
 
-def test_a_warning_at_night_reaches_staff_the_next_working_morning_and_citizens_at_7(
-    session, receive, event, run
-):
+def test_a_warning_at_night_reaches_staff_the_next_working_morning_and_citizens_at_7(session, receive, event, run):
     receive(received_at="2025-04-18T09:00")  # due Mon 28/04 09:00; its warning was due Fri 25/04 11:00
     run("2025-04-25T23:00")  # found only at 23:00: staff see it at the next working morning, a make-up Saturday
     assert {row[3] for row in told(session, "dossier_warning")} == {"26/04 08:00"}
@@ -207,8 +202,15 @@ def test_rules_inherit_down_the_tree_and_a_procedure_rule_wins(client, session, 
 def test_bad_rules_are_refused(client):
     for body, words in (
         ({"warn_share": 1.5}, "less than 1"),
-        ({"escalation": [{"after_working_days": 3, "every_working_days": 1, "to": "unit"},
-                         {"after_working_days": 1, "every_working_days": 1, "to": "centre"}]}, "climb"),
+        (
+            {
+                "escalation": [
+                    {"after_working_days": 3, "every_working_days": 1, "to": "unit"},
+                    {"after_working_days": 1, "every_working_days": 1, "to": "centre"},
+                ]
+            },
+            "climb",
+        ),
         ({"agency_code": "nope", "warn_share": 0.5}, "nope"),
         ({"escalation": [{"after_working_days": 1, "every_working_days": 1, "to": "everyone"}]}, "to"),
     ):

@@ -75,5 +75,3 @@ def test_the_template_editor_preview(page, shoot, lang):
     shoot(page, f"notify-template-{lang}")
     page.set_viewport_size(PHONE)
     shoot(page, f"notify-template-{lang}")
-
-
