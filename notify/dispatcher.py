@@ -168,6 +168,7 @@ def _send(message, code, providers, policy, moment, marks, deliveries, report) -
     try:
         answer = providers.send(outgoing)
     except SendFailed as exc:
+        exc.answer = _without_address(exc.answer, message.address)
         if exc.permanent or attempt >= policy.max_attempts:
             marks.append(_mark_values(message, "gave_up", attempt, message.next_attempt_at, None))
             deliveries.append(_delivery(message, moment, "failed", exc.answer, attempt))
@@ -188,9 +189,15 @@ def _send(message, code, providers, policy, moment, marks, deliveries, report) -
         report.answers.append(exc.answer)
         log.warning("message %s (%s) not sent: %s", message.id, message.channel, exc.answer)
         return
+    answer = _without_address(answer, message.address)
     marks.append(_mark_values(message, "sent", attempt, message.next_attempt_at, moment))
     deliveries.append(_delivery(message, moment, "sent", answer, attempt))
     report.sent += 1
+
+
+def _without_address(answer: str, address: str) -> str:
+    """A provider's answer as logged: the recipient's phone or email masked (personal data stays out of logs)."""
+    return answer.replace(address, "*" * max(len(address) - 3, 0) + address[-3:]) if address else answer
 
 
 def _mark(engine: Engine, marks: list[dict], deliveries: list[dict]) -> None:

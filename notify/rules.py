@@ -361,9 +361,11 @@ def evaluate(
             ],
             axis=1,
         )
-        graded = stages[pd.to_numeric(stages["allotment"]).fillna(0) > 0] if len(stages) else stages
-        same_due = set(zip(graded["dossier_id"], graded["due_min"], strict=True)) if len(graded) else set()
-        _dossier_rules(dossiers, same_due, calendars, now_m, firing)
+        if len(stages):
+            graded = stages[pd.to_numeric(stages["allotment"]).fillna(0) > 0][["dossier_id", "due_min"]]
+        else:
+            graded = pd.DataFrame(columns=["dossier_id", "due_min"], dtype=np.int64)
+        _dossier_rules(dossiers, graded.drop_duplicates(), calendars, now_m, firing)
 
     fired = firing.frame()
     report.due = len(fired)
@@ -451,7 +453,7 @@ def _escalate(late: pd.DataFrame, firing: Firing) -> None:
 
 
 def _dossier_rules(
-    dossiers: pd.DataFrame, same_due: set, calendars: Calendars, now_m: np.datetime64, firing: Firing
+    dossiers: pd.DataFrame, graded: pd.DataFrame, calendars: Calendars, now_m: np.datetime64, firing: Firing
 ) -> None:
     remaining = np.zeros(len(dossiers), dtype=np.int64)
     allotment = np.zeros(len(dossiers), dtype=np.int64)
@@ -468,11 +470,10 @@ def _dossier_rules(
         dossiers["warn_hours"].to_numpy(dtype=float) * 60,
     )
     # a dossier whose open stage (with an allotment of its own) has the same due is warned through that stage
-    own_stage = np.fromiter(
-        ((d, m) in same_due for d, m in zip(dossiers["dossier_id"], dossiers["due_min"], strict=True)),
-        dtype=bool,
-        count=len(dossiers),
+    found = dossiers[["dossier_id", "due_min"]].merge(
+        graded.astype(np.int64), on=["dossier_id", "due_min"], how="left", indicator=True
     )
+    own_stage = (found["_merge"] == "both").to_numpy()
     warn = (remaining > 0) & (allotment > 0) & (remaining <= _minutes_left(threshold)) & ~own_stage
     chosen = dossiers[warn]
     firing.add(

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.accounts import Principal, Role
@@ -94,8 +95,11 @@ def _unread(request: Request) -> int:
     principal = getattr(request.state, "principal", None)
     if principal is None or not may_use(principal)["inbox"]:
         return 0
-    with request.app.state.open_session(False) as session:
-        return unread_count(session, principal.user_id, datetime.now(UTC))
+    try:
+        with request.app.state.open_session(False) as session:
+            return unread_count(session, principal.user_id, datetime.now(UTC))
+    except SQLAlchemyError:  # an error page still renders when the database does not answer
+        return 0
 
 
 def keep_lang(request: Request, url: str) -> str:

@@ -186,3 +186,13 @@ def test_motcua_notify_dispatch(db, outlets, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("1 sent, 0 failed (to be retried), 0 given up, 0 held for quiet hours")
     assert list(gateway.shown) == ["H26-0009:received:1:sms"]
+
+
+def test_the_recipients_address_stays_out_of_the_delivery_log(db, outlets):
+    (mailbox, _), _ = outlets
+    mailbox.refuse.add("hidden.person@example.vn")
+    add_message(db, key="H26-0010:received:1:email", channel="email", address="hidden.person@example.vn")
+    run(db, outlets)
+    _, log = state(db, "H26-0010:received:1:email")
+    assert all("hidden.person@example.vn" not in (d.answer or "") for d in log)
+    assert "<*********************.vn>" in log[0].answer  # masked, the end kept
