@@ -181,41 +181,62 @@ class RuleBook:
                 self._procedure[row.procedure_code] = values
             else:
                 self._pair[(row.agency_id, row.procedure_code)] = values
-        self._cache: dict[tuple[int, str], RuleSettings] = {}
+        self._chains: dict[int, list[int]] = {}
+        self._by_rules: dict[tuple, RuleSettings] = {}
+        self._records: dict[tuple, dict] = {}
+
+    def _applicable(self, agency_id: int, procedure_code: str) -> tuple:
+        """Which rules apply to the pair, in the order they are laid over the defaults (the settings' cache key:
+        the pairs of a city share a handful of them)."""
+        chain = self._chains.get(agency_id)
+        if chain is None:
+            chain = self._chains[agency_id] = list(reversed(self._staff.ancestors(agency_id)))
+        return (
+            *(("agency", a) for a in chain if a in self._agency),
+            *((("procedure", procedure_code),) if procedure_code in self._procedure else ()),
+            *(("pair", a) for a in chain if (a, procedure_code) in self._pair),
+        )
 
     def settings(self, agency_id: int, procedure_code: str) -> RuleSettings:
-        key = (agency_id, procedure_code)
-        found = self._cache.get(key)
+        applicable = self._applicable(agency_id, procedure_code)
+        found = self._by_rules.get(applicable)
         if found is None:
-            chain = list(reversed(self._staff.ancestors(agency_id)))
             merged = {**DEFAULTS.model_dump(), **self._default}
-            for ancestor in chain:
-                merged.update(self._agency.get(ancestor, {}))
-            merged.update(self._procedure.get(procedure_code, {}))
-            for ancestor in chain:
-                merged.update(self._pair.get((ancestor, procedure_code), {}))
-            found = self._cache[key] = RuleSettings(**merged)
+            for kind, which in applicable:
+                if kind == "agency":
+                    merged.update(self._agency[which])
+                elif kind == "procedure":
+                    merged.update(self._procedure[which])
+                else:
+                    merged.update(self._pair[(which, procedure_code)])
+            found = self._by_rules[applicable] = RuleSettings(**merged)
         return found
+
+    def _record(self, agency_id: int, procedure_code: str) -> dict:
+        applicable = self._applicable(agency_id, procedure_code)
+        record = self._records.get(applicable)
+        if record is None:
+            rule = self.settings(agency_id, procedure_code)
+            record = self._records[applicable] = {
+                "warn_share": np.nan if rule.warn_share is None else rule.warn_share,
+                "warn_hours": np.nan if rule.warn_working_hours_before is None else rule.warn_working_hours_before,
+                "apology_reminder": rule.apology_reminder,
+                "apology_lead_hours": rule.apology_lead_working_hours,
+                "supplement_days": np.nan
+                if rule.supplement_reminder_working_days is None
+                else rule.supplement_reminder_working_days,
+                "ladder": json.dumps([level.model_dump() for level in rule.escalation], sort_keys=True),
+            }
+        return record
 
     def columns(self, agency_ids: np.ndarray, procedure_codes: np.ndarray) -> pd.DataFrame:
         """The settings of each row's pair, as columns (one lookup per distinct pair)."""
         pairs = pd.DataFrame({"agency_id": agency_ids, "procedure_code": procedure_codes})
         distinct = pairs.drop_duplicates().reset_index(drop=True)
-        records = []
-        for agency_id, code in zip(distinct["agency_id"], distinct["procedure_code"], strict=True):
-            rule = self.settings(int(agency_id), code)
-            records.append(
-                {
-                    "warn_share": np.nan if rule.warn_share is None else rule.warn_share,
-                    "warn_hours": np.nan if rule.warn_working_hours_before is None else rule.warn_working_hours_before,
-                    "apology_reminder": rule.apology_reminder,
-                    "apology_lead_hours": rule.apology_lead_working_hours,
-                    "supplement_days": np.nan
-                    if rule.supplement_reminder_working_days is None
-                    else rule.supplement_reminder_working_days,
-                    "ladder": json.dumps([level.model_dump() for level in rule.escalation], sort_keys=True),
-                }
-            )
+        records = [
+            self._record(int(agency_id), code)
+            for agency_id, code in zip(distinct["agency_id"], distinct["procedure_code"], strict=True)
+        ]
         table = pd.concat([distinct, pd.DataFrame.from_records(records, index=distinct.index)], axis=1)
         return pairs.merge(table, on=["agency_id", "procedure_code"], how="left")
 
@@ -231,7 +252,16 @@ def _epoch_minutes(column, dialect: str):
 
 
 def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(session.execute(query).all(), columns=columns)
+    """The rows as a frame, column by column. PostgreSQL sends each column as one array (`array_agg`: one row,
+    decoded in C, not a Python row per dossier); SQLite's rows are transposed."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = query.subquery()
+        values = connection.execute(select(*(func.array_agg(column) for column in rows.c))).one()
+        return pd.DataFrame({name: list(value or ()) for name, value in zip(columns, values, strict=True)})
+    found = connection.execute(query).fetchall()
+    transposed = zip(*found, strict=True) if found else ([] for _ in columns)
+    return pd.DataFrame({name: list(value) for name, value in zip(columns, transposed, strict=True)})
 
 
 def _minutes(values) -> np.ndarray:
