@@ -13,6 +13,7 @@ or a staff member's outside their unit's working time, is held until the next al
 import logging
 import time as clock
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -37,6 +38,7 @@ class DispatchPolicy:
     backoff_seconds: float = 60
     batch_size: int = 500
     mark_every: int = 50
+    workers: int = 4
     citizen_hours: tuple[time, time] = CITIZEN_HOURS
 
 
@@ -110,13 +112,19 @@ def dispatch(
                 break
             marks: list[dict] = []
             deliveries: list[dict] = []
-            for message, code in ready:
-                _send(message, code, providers, policy, now(), marks, deliveries, report)
-                if after_send is not None and marks[-1]["new_status"] == "sent":
-                    after_send(message)
-                if len(marks) >= policy.mark_every:
-                    _mark(engine, marks, deliveries)
-                    marks, deliveries = [], []
+            # the providers' round trips overlap in `workers` threads; results are recorded here, in order
+            pool = ThreadPoolExecutor(max_workers=policy.workers, thread_name_prefix="notify-send")
+            try:
+                results = pool.map(lambda item: _attempt(providers, *item), ready)
+                for (message, _), (answer, failure) in zip(ready, results, strict=True):
+                    _record(message, answer, failure, policy, now(), marks, deliveries, report)
+                    if after_send is not None and failure is None:
+                        after_send(message)
+                    if len(marks) >= policy.mark_every:
+                        _mark(engine, marks, deliveries)
+                        marks, deliveries = [], []
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
             _mark(engine, marks, deliveries)
             if len(due) < policy.batch_size:
                 break
@@ -162,12 +170,20 @@ def _delivery(message, at: datetime, outcome: str, answer: str | None, attempt: 
     }
 
 
-def _send(message, code, providers, policy, moment, marks, deliveries, report) -> None:
-    attempt = message.attempts + 1
+def _attempt(providers: Providers, message, code) -> tuple[str | None, SendFailed | None]:
+    """One send (in a worker thread): the provider's answer, or its refusal."""
     outgoing = Outgoing(message.key, message.channel, message.address, message.subject, message.body, code)
     try:
-        answer = providers.send(outgoing)
+        return providers.send(outgoing), None
     except SendFailed as exc:
+        return None, exc
+
+
+def _record(message, answer, failure, policy, moment, marks, deliveries, report) -> None:
+    """What an attempt leads to: sent; failed, to be tried again after the backoff; or given up."""
+    attempt = message.attempts + 1
+    if failure is not None:
+        exc = failure
         exc.answer = _without_address(exc.answer, message.address)
         if exc.permanent or attempt >= policy.max_attempts:
             marks.append(_mark_values(message, "gave_up", attempt, message.next_attempt_at, None))

@@ -12,6 +12,7 @@ import hmac
 import json
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -67,7 +68,17 @@ class SmtpProvider:
         self.password = unquote(parts.password) if parts.password else None
         self.starttls = parse_qs(parts.query).get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
         self.sender, self.timeout = sender, timeout
-        self._smtp: smtplib.SMTP | None = None
+        self._local = threading.local()  # one connection per sending thread
+        self._opened: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
+
+    @property
+    def _smtp(self) -> smtplib.SMTP | None:
+        return getattr(self._local, "smtp", None)
+
+    @_smtp.setter
+    def _smtp(self, value: smtplib.SMTP | None) -> None:
+        self._local.smtp = value
 
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is None:
@@ -81,6 +92,8 @@ class SmtpProvider:
             if self.user:
                 smtp.login(self.user, self.password or "")
             self._smtp = smtp
+            with self._lock:
+                self._opened.append(smtp)
         return self._smtp
 
     def send(self, message: Outgoing) -> str:
@@ -98,21 +111,34 @@ class SmtpProvider:
             answers = "; ".join(f"{code} {text.decode(errors='replace')}" for code, text in exc.recipients.values())
             raise SendFailed(f"recipient refused: {answers}", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
-            self.close()
+            self._drop()
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
             raise SendFailed(f"{exc.smtp_code} {text}", permanent=500 <= exc.smtp_code < 600) from None
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self.close()
+            self._drop()
             raise SendFailed(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
         if refused:
             raise SendFailed(f"recipient refused: {refused}", permanent=True)
         return "250 accepted"
 
-    def close(self) -> None:
-        if self._smtp is not None:
+    def _drop(self) -> None:
+        """This thread's connection, closed after an error (the next message opens a new one)."""
+        smtp = self._smtp
+        if smtp is not None:
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._smtp.quit()
+                smtp.close()
+            with self._lock:
+                if smtp in self._opened:
+                    self._opened.remove(smtp)
             self._smtp = None
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for smtp in opened:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+        self._local = threading.local()
 
 
 class WebhookProvider:

@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import BigInteger, Integer, cast, extract, func, select
+from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, extract, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -557,13 +557,15 @@ def _notify_staff(
         return []
     fired = fired.assign(agency_id=fired["agency_id"].astype(np.int64))
     rows = fired.merge(_recipients(fired, staff), on=["target", "agency_id"])
+    rows = rows.assign(key=rows["cause"] + ":u" + rows["user_id"].astype(str))
+    rows = rows[~rows["key"].isin(_told(session, rows["key"].tolist(), dialect))]
     if not len(rows):
         return []
     # staff are told in their own unit's working time
     visible = {
         user: next_working_instant(calendars.of(staff.agency_of.get(user)), now) for user in rows["user_id"].unique()
     }
-    keys = rows["cause"] + ":u" + rows["user_id"].astype(str)
+    keys = rows["key"]
     due = pd.to_datetime(rows["due_min"].astype(np.int64), unit="m", utc=True)
     records = [
         {
@@ -591,6 +593,18 @@ def _notify_staff(
         )
         written.extend(result.all())
     return written
+
+
+def _told(session: Session, keys: list[str], dialect: str) -> set[str]:
+    """Which of these notification keys exist already (the steady state: most causes due were told before)."""
+    found: set[str] = set()
+    key = StaffNotification.__table__.c.key
+    if dialect == "postgresql":
+        found.update(session.connection().execute(select(key).where(key == any_(cast(keys, ARRAY(String))))).scalars())
+        return found
+    for start in range(0, len(keys), 500):
+        found.update(session.connection().execute(select(key).where(key.in_(keys[start : start + 500]))).scalars())
+    return found
 
 
 def _remind_citizens(
