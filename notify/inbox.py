@@ -10,6 +10,7 @@ from sqlmodel import Session
 from dossiers.models import Dossier
 from dossiers.schemas import LocalInstant
 from notify.models import Delivery, OutboxMessage, StaffNotification
+from notify.outbox import local_text
 from notify.staff import USERS
 from procedures.errors import NotFound
 from procedures.service import agency_tree
@@ -77,9 +78,8 @@ TITLES = {
 }
 
 
-def _title(kind: str, level: int | None, code: str, agency: str, due: datetime | None) -> str:
-    from notify.outbox import local_text
-
+def title(kind: str, level: int | None, code: str, agency: str, due: datetime | None) -> str:
+    """A notification's one line (Vietnamese: the digest email's)."""
     return TITLES[kind].format(code=code, agency=agency, due=local_text(due), level=level or "")
 
 
@@ -154,7 +154,7 @@ def inbox(
                 dossier_code=code,
                 dossier_url=f"/desk/dossiers/{code}",
                 agency_code=agency.code if agency else None,
-                title=_title(n.kind, n.level, code, agency.name if agency else "", n.due_at),
+                title=title(n.kind, n.level, code, agency.name if agency else "", n.due_at),
                 due_at=n.due_at,
                 created_at=n.created_at,
                 visible_at=n.visible_at,

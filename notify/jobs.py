@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from dossiers.models import Dossier
 from notify.dispatcher import DispatchPolicy, DispatchReport, dispatch
-from notify.inbox import _title
+from notify.inbox import title
 from notify.models import OutboxMessage, StaffNotification
 from notify.outbox import Links
 from notify.providers import Providers
@@ -100,8 +100,8 @@ def digest(session: Session, *, store: CalendarStore, now: datetime, links: Link
         lines = []
         for n, code in rows:
             agency = tree.by_id.get(n.agency_id)
-            title = _title(n.kind, n.level, code, agency.name if agency else "", n.due_at)
-            lines.append(f"- {title}\n  {links.public_url.rstrip('/')}/desk/dossiers/{code}")
+            line = title(n.kind, n.level, code, agency.name if agency else "", n.due_at)
+            lines.append(f"- {line}\n  {links.public_url.rstrip('/')}/desk/dossiers/{code}")
         subject, body = text.render({"count": str(counts[user_id]), "items": "\n".join(lines)})
         row = {
             "key": f"digest:{user_id}:{day.isoformat()}",

@@ -188,5 +188,5 @@ def save_rule(session: SessionDep, principal: Admin, data: rules.RuleIn):
 
 
 @router.delete("/notify/rules/{rule_id}", status_code=204)
-def delete_rule(request: Request, session: SessionDep, principal: Admin, rule_id: int):
+def delete_rule(session: SessionDep, principal: Admin, rule_id: int):
     rules.delete_rule(session, rule_id)

@@ -135,3 +135,11 @@ def test_an_administrator_runs_the_rules_now(client, client_as, receive):
     assert first["fired"]["escalation"] == 1 and first["notifications"] >= 1
     assert client.post("/api/v1/notify/evaluate").json()["notifications"] == 0  # told once
     assert client_as("manager").post("/api/v1/notify/evaluate").status_code == 403
+
+
+def test_an_administrator_sets_a_users_digest_email(client):
+    changed = client.patch("/api/v1/users/manager", json={"email": "truong.phong@phuong.example.vn"})
+    assert changed.status_code == 200 and changed.json()["email"] == "truong.phong@phuong.example.vn"
+    bad = client.patch("/api/v1/users/manager", json={"email": "not an email"})
+    assert bad.status_code == 422 and "is not an email address" in bad.json()["detail"]
+    assert client.patch("/api/v1/users/manager", json={"email": ""}).json()["email"] is None
