@@ -30,6 +30,8 @@ class User(SQLModel, table=True):
     agency_id: int | None = sqlmodel.Field(default=None, foreign_key="agency.id")
     full_name: str | None = sqlmodel.Field(default=None, max_length=200)
     """The staff member's name as forms and timelines show it (`display_names`); None: the username is shown."""
+    email: str | None = sqlmodel.Field(default=None, max_length=254)
+    """Where the daily digest of the user's notifications goes (notify/); None: no digest."""
     active: bool = True
     created_at: datetime = sqlmodel.Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
 

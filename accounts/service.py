@@ -104,6 +104,19 @@ def check_password(password: str, username: str) -> None:
 FULL_NAME_MAX = 200
 
 
+EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def valid_email(email: str) -> str | None:
+    """A staff member's email for the digest (blank: none); InvalidInput if it does not look like one."""
+    email = email.strip()
+    if not email:
+        return None
+    if len(email) > 254 or not EMAIL_SHAPE.fullmatch(email):
+        raise InvalidInput(f"{email[:60]!r} is not an email address (name@domain)", message_id="email_invalid")
+    return email
+
+
 def valid_full_name(full_name: str | None) -> str | None:
     """The full name as stored: spaces collapsed, printable, at most 200 characters; blank is None."""
     if full_name is None:
@@ -287,9 +300,10 @@ def update_user(
     agency_code: str | None = None,
     active: bool | None = None,
     full_name: str | None = None,
+    email: str | None = None,
 ) -> User:
-    """Change a user's role, agency, full name (blank: none) or whether it may sign in; a deactivated user's
-    tokens are revoked (they stay dead if it is re-activated: it signs in again)."""
+    """Change a user's role, agency, full name (blank: none), email (blank: none) or whether it may sign in; a
+    deactivated user's tokens are revoked (they stay dead if it is re-activated: it signs in again)."""
     user = _user(session, username)
     if role is not None:
         try:
@@ -300,6 +314,8 @@ def update_user(
         user.agency_id = get_agency(session, agency_code).id
     if full_name is not None:
         user.full_name = valid_full_name(full_name)
+    if email is not None:
+        user.email = valid_email(email)
     if active is not None:
         user.active = active
         if not active:

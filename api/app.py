@@ -24,6 +24,7 @@ from api.routes import (
     health,
     jobs,
     lookup,
+    notifications,
     ratings,
     registers,
     reports,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ratings.router,
         complaints.router,
         exchange_history.router,
+        notifications.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

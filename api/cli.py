@@ -28,6 +28,8 @@ cli.add_typer(catalogue_cli, name="catalogue")
 cli.add_typer(calendar_cli, name="calendar")
 exchange_cli = typer.Typer(no_args_is_help=True, help="The national exchange: records out, history in, reconciliation")
 cli.add_typer(exchange_cli, name="exchange")
+notify_cli = typer.Typer(no_args_is_help=True, help="Warnings, escalations and messages to citizens")
+cli.add_typer(notify_cli, name="notify")
 
 
 def _engine():
@@ -360,6 +362,82 @@ def nightly_run(
         typer.echo("nothing to run: every day up to yesterday is closed")
     if any(result.status == "failed" for result in results):
         raise typer.Exit(code=1)
+
+
+@notify_cli.command("evaluate")
+def notify_evaluate(
+    at: Annotated[
+        str | None, typer.Option("--at", help="evaluate as of this instant (ISO, naive = local time); default now")
+    ] = None,
+) -> None:
+    """Run the warning, apology, escalation and supplement-reminder rules once over the open dossiers."""
+    from datetime import datetime
+
+    from api.scheduler import notify_links
+    from notify.jobs import LockBusy, run_evaluate
+    from sla.core.calendar import LOCAL_TZ
+
+    settings = Settings()
+    engine = _engine()
+    upgrade(engine)
+    try:
+        now = datetime.fromisoformat(at) if at else None
+    except ValueError:
+        _fail(f"--at {at!r} is not an instant like 2025-06-02T09:00")
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=LOCAL_TZ)
+    try:
+        report = run_evaluate(
+            for_writes(engine),
+            store=_calendar_store(),
+            now=now,
+            links=notify_links(settings),
+            citizen_hours=settings.citizen_window,
+        )
+    except LockBusy as exc:
+        _fail(str(exc))
+    fired = ", ".join(f"{kind} {count}" for kind, count in sorted(report.fired.items())) or "nothing fired"
+    typer.echo(
+        f"{report.open_stages} open stages, {report.open_dossiers} running dossiers, "
+        f"{report.waiting_supplement} awaiting a supplement (with consent): {fired}; "
+        f"{report.notifications} notifications, {report.citizen_messages} messages to citizens written"
+    )
+
+
+@notify_cli.command("dispatch")
+def notify_dispatch() -> None:
+    """Send the outbox's due messages once (email over SMTP, SMS and Zalo through their gateways)."""
+    from api.scheduler import dispatch_policy, notify_providers
+    from notify.jobs import LockBusy, run_dispatch
+
+    settings = Settings()
+    engine = _engine()
+    upgrade(engine)
+    try:
+        report = run_dispatch(
+            for_writes(engine),
+            providers=notify_providers(settings),
+            store=_calendar_store(),
+            policy=dispatch_policy(settings),
+        )
+    except (LockBusy, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{report.sent} sent, {report.failed} failed (to be retried), {report.gave_up} given up, "
+        f"{report.held} held for quiet hours, in {report.seconds:.1f} s"
+    )
+
+
+@notify_cli.command("digest")
+def notify_digest() -> None:
+    """Write today's digest email for every user with an email address and unread notifications."""
+    from api.scheduler import notify_links
+    from notify.jobs import run_digest
+
+    engine = _engine()
+    upgrade(engine)
+    written = run_digest(for_writes(engine), store=_calendar_store(), links=notify_links(Settings()))
+    typer.echo(f"{written} digest emails written to the outbox")
 
 
 @users_cli.command("create")

@@ -7,6 +7,7 @@ from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierE
 from dossiers.models import IdempotencyRecord, Stage
 from exchange.import_models import ExchangeImport, ImportedDossier
 from exchange.models import ChangeCounter, DossierSync, StepSync
+from notify.models import Delivery, MessageTemplate, NotifyRule, OutboxMessage, StaffNotification
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
 from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
@@ -23,6 +24,11 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "DailySnapshot",
+    "Delivery",
+    "MessageTemplate",
+    "NotifyRule",
+    "OutboxMessage",
+    "StaffNotification",
     "Dossier",
     "DossierChange",
     "DossierCodeCounter",

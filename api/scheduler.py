@@ -1,5 +1,6 @@
-"""APScheduler wiring: the nightly run at 01:00 local time and, when MOTCUA_EXCHANGE_URL is set, the sync to the
-national gateway every MOTCUA_EXCHANGE_INTERVAL_MINUTES, in its own process (`motcua scheduler`) or
+"""APScheduler wiring: the nightly run at 01:00 local time, the notification rules and the dispatcher every
+minute and the staff's daily digest (notify/jobs.py), when MOTCUA_EXCHANGE_URL is set the sync to the national
+gateway every MOTCUA_EXCHANGE_INTERVAL_MINUTES, in its own process (`motcua scheduler`) or
 inside the web process (`MOTCUA_SCHEDULER=embedded`, one web worker only). Only the scheduler that
 holds the leader lock runs jobs; the nightly run itself takes a second lock, so a manual
 `motcua nightly run` never overlaps a scheduled one."""
@@ -13,8 +14,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from api.db import engine_for
+from api.db import engine_for, for_writes
 from api.settings import Settings
+from notify.dispatcher import DispatchPolicy
+from notify.jobs import run_digest, run_dispatch, run_evaluate
+from notify.outbox import Links
+from notify.providers import Providers
 from sla.calendars import CalendarStore
 from exchange.sync import Gateway, run_sync
 from sla.jobs import LockBusy, leader_lock, run_nightly
@@ -82,6 +87,57 @@ def exchange_job() -> None:
         log.warning("%s", exc)
         return
     log.info("exchange sync: %s", report.summary())
+def notify_links(settings: Settings) -> Links:
+    return Links(settings.public_url or "http://localhost:8000")
+
+
+def notify_providers(settings: Settings) -> Providers:
+    return Providers.configured(
+        smtp_url=settings.smtp_url,
+        smtp_from=settings.smtp_from,
+        sms_webhook_url=settings.sms_webhook_url,
+        zalo_webhook_url=settings.zalo_webhook_url,
+        webhook_secret=settings.webhook_secret,
+    )
+
+
+def dispatch_policy(settings: Settings) -> DispatchPolicy:
+    return DispatchPolicy(
+        max_attempts=settings.notify_max_attempts,
+        backoff_seconds=settings.notify_backoff_seconds,
+        batch_size=settings.notify_batch_size,
+        citizen_hours=settings.citizen_window,
+    )
+
+
+def notify_job() -> None:
+    """Every minute: the rules (warnings, reminders, escalations), then the outbox's due messages."""
+    settings = Settings()
+    engine = engine_for(settings.database_url)
+    store = calendar_store(settings)
+    try:
+        evaluation = run_evaluate(
+            for_writes(engine), store=store, links=notify_links(settings), citizen_hours=settings.citizen_window
+        )
+        if evaluation.notifications or evaluation.citizen_messages:
+            log.info("notify rules: %s", evaluation.fired)
+        report = run_dispatch(
+            for_writes(engine), providers=notify_providers(settings), store=store, policy=dispatch_policy(settings)
+        )
+    except LockBusy as exc:
+        log.warning("%s", exc)
+        return
+    if report.sent or report.failed or report.gave_up or report.held:
+        log.info("notify dispatch: %s sent, %s failed, %s gave up, %s held", report.sent, report.failed,
+                 report.gave_up, report.held)
+
+
+def digest_job() -> None:
+    settings = Settings()
+    written = run_digest(
+        for_writes(engine_for(settings.database_url)), store=calendar_store(settings), links=notify_links(settings)
+    )
+    log.info("notify digest: %s emails", written)
 
 
 def build_scheduler(settings: Settings, *, blocking: bool) -> BaseScheduler:
@@ -111,6 +167,24 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> BaseScheduler:
         )
     elif scheduler.get_job("exchange") is not None:
         scheduler.remove_job("exchange")
+    scheduler.add_job(
+        "api.scheduler:notify_job",
+        trigger="cron",
+        minute="*",
+        id="notify",
+        name="notify: warning and escalation rules, then the message outbox",
+        replace_existing=True,
+        misfire_grace_time=50,
+    )
+    scheduler.add_job(
+        "api.scheduler:digest_job",
+        trigger="cron",
+        hour=settings.digest_hour,
+        minute=30,
+        id="notify_digest",
+        name="notify: the daily digest email per user",
+        replace_existing=True,
+    )
     return scheduler
 
 

@@ -121,6 +121,7 @@ def visible_view(written: service.Written, principal: Principal) -> DossierRead:
         view.applicant.id_number = mask(view.applicant.id_number)
         view.applicant.phone = mask(view.applicant.phone)
         view.applicant.address = mask(view.applicant.address)
+        view.applicant.email = mask(view.applicant.email)
     return view
 
 

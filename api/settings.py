@@ -66,6 +66,30 @@ class Settings(BaseSettings):
     exchange_retries: int = Field(default=2, ge=0, le=10)  # more tries of one request within a run
     exchange_retry_seconds: float = Field(default=2, ge=0, le=600)  # the first backoff; doubles each try
     exchange_batch: int = Field(default=500, ge=1, le=100_000)  # dossiers a run takes at most
+    # Messages (notify/): the links they carry, and the providers the dispatcher sends through.
+    public_url: str = ""  # the public site's base URL in messages (lookup, rating); empty: the request's own
+    smtp_url: str | None = None  # smtp://user:password@host:587?starttls=true, smtps://host:465; empty: no email
+    smtp_from: str = "motcua@localhost"
+    sms_webhook_url: str | None = None  # the SMS gateway: a JSON POST per message, signed (X-Motcua-Signature)
+    zalo_webhook_url: str | None = None  # the Zalo gateway, the same way
+    webhook_secret: str = ""  # the HMAC-SHA256 key of the gateways' signature header
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    notify_backoff_seconds: float = Field(default=60, gt=0, le=24 * 3600)  # doubles each failure
+    notify_batch_size: int = Field(default=500, ge=1, le=100_000)
+    citizen_hours: str = "07:00-21:00"  # when citizens may be written to (local time, every day)
+    digest_hour: int = Field(default=7, ge=0, le=23)  # the daily email digest per user, local time
+
+    @field_validator("citizen_hours")
+    @classmethod
+    def _check_citizen_hours(cls, value: str) -> str:
+        periods = parse_working_hours(value)
+        if len(periods) != 1:
+            raise ValueError("citizen_hours is one period, e.g. 07:00-21:00")
+        return value
+
+    @property
+    def citizen_window(self) -> tuple[time, time]:
+        return parse_working_hours(self.citizen_hours)[0]
 
     @field_validator("par_on_time_bands")
     @classmethod

@@ -125,6 +125,13 @@ class Dossier(SQLModel, table=True):
     applicant_id_number: str | None = sqlmodel.Field(default=None, max_length=20)
     applicant_phone: str | None = sqlmodel.Field(default=None, max_length=20)
     applicant_address: str | None = sqlmodel.Field(default=None, max_length=500)
+    applicant_email: str | None = sqlmodel.Field(default=None, max_length=254)
+    contact_consent: bool = sqlmodel.Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    """The applicant agreed at intake to be told of the dossier's progress (notify/: no consent, no message)."""
+    preferred_channel: str | None = sqlmodel.Field(default=None, max_length=8)
+    """sms, zalo (to the phone) or email (to applicant_email)."""
     search_text: str = sqlmodel.Field(max_length=400)
     submitted_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())
     received_at: datetime | None = sqlmodel.Field(default=None, sa_column=_instant())

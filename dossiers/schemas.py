@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from kernel.schemas import MULTILINE, Input, IsoDateTime, ascii_digits
 from procedures.models import ComponentForm
@@ -25,6 +26,13 @@ IdNumber = Annotated[
 Phone = Annotated[
     str, BeforeValidator(ascii_digits), StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{8,15}$")
 ]
+ContactChannel = Literal["sms", "zalo", "email"]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
 BACKDATE_DESCRIPTION = (
     "why an instant more than MOTCUA_BACKDATE_GRACE_MINUTES (default 30) before now is recorded only now; "
     "needed then, and only managers and administrators may (docs/event-time.md)"
@@ -42,6 +50,31 @@ class ApplicantIn(Input):
         default=None, description="digits only, optionally with a leading +"
     )
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    email: Email | None = Field(default=None, description="for messages by email (preferred_channel email)")
+    contact_consent: bool = Field(
+        default=False,
+        description="the applicant agrees to be told of the dossier's progress (receipt, supplement request, "
+        "pause, apology, result, rating link); without it no message is sent",
+    )
+    preferred_channel: ContactChannel | None = Field(
+        default=None, description="how: sms or zalo (to the phone) or email (to the email); needed with consent"
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "ApplicantIn":
+        if self.contact_consent and self.preferred_channel is None:
+            raise PydanticCustomError(
+                "contact_channel_missing", "contact_consent needs preferred_channel: sms, zalo or email"
+            )
+        if self.preferred_channel in ("sms", "zalo") and not self.phone:
+            raise PydanticCustomError(
+                "contact_phone_missing",
+                "preferred_channel {channel} needs the applicant's phone",
+                {"channel": self.preferred_channel},
+            )
+        if self.preferred_channel == "email" and not self.email:
+            raise PydanticCustomError("contact_email_missing", "preferred_channel email needs the applicant's email")
+        return self
 
 
 class ReceivedComponent(Input):
@@ -185,6 +218,9 @@ class ApplicantRead(BaseModel):
     id_number: str | None
     phone: str | None
     address: str | None
+    email: str | None = None
+    contact_consent: bool = False
+    preferred_channel: ContactChannel | None = None
 
 
 class StageRead(BaseModel):

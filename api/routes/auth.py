@@ -49,6 +49,9 @@ class UserUpdate(Input):
     full_name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="the name forms and timelines show; an empty text removes it"
     )
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = Field(
+        default=None, description="where the daily digest of the user's notifications goes; an empty text removes it"
+    )
 
 
 class PasswordChange(BaseModel):
@@ -76,6 +79,7 @@ class MeRead(BaseModel):
 
 class UserRead(MeRead):
     full_name: str | None = None
+    email: str | None = None
 
 
 def _refused(
@@ -192,9 +196,14 @@ def update_user(request: Request, session: SessionDep, username: Annotated[str, 
         agency_code=data.agency_code,
         active=data.active,
         full_name=data.full_name,
+        email=data.email,
     )
     return UserRead(
-        username=user.username, role=user.role, agency_code=_agency_code(session, user), full_name=user.full_name
+        username=user.username,
+        role=user.role,
+        agency_code=_agency_code(session, user),
+        full_name=user.full_name,
+        email=user.email,
     )
 
 

@@ -19,7 +19,7 @@ from complaints import service
 from complaints.models import STATUSES, Complaint
 from complaints.schemas import ComplaintCreate, ComplaintEventCreate, ComplaintRead, ComplaintSummary, QueueRead
 from kernel.errors import Forbidden
-from procedures.schemas import Page
+from kernel.schemas import Page
 from procedures.service import agency_subtree_ids, get_agency
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])

@@ -36,6 +36,8 @@ from dossiers.schemas import DossierCreate, DossierRead, DossierSummary, EventCr
 from kernel.errors import Forbidden
 from kernel.localtime import local_minute
 from kernel.schemas import IsoDateTime, Page
+from notify import outbox
+from notify.outbox import Links
 from procedures.service import get_agency
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
@@ -74,6 +76,15 @@ def time_policy(request: Request, principal: Principal) -> dict:
 
 def _calendar_for(request: Request, session):
     return lambda agency_code: request.app.state.calendars.get(session, agency_code)
+
+
+def tell_applicant(request: Request, session, written: service.Written) -> None:
+    """The message the write sends its applicant (with consent), into the outbox in the write's transaction.
+
+    Both doors (this API, the desk pages) call it after the service, before the session commits."""
+    settings = request.app.state.settings
+    links = Links(settings.public_url or str(request.base_url))
+    outbox.on_written(session, written, links=links, now=datetime.now(UTC), hours=settings.citizen_window)
 
 
 def _written(request: Request, session, written: service.Written, key: str | None, principal: Principal) -> Response:
@@ -125,6 +136,7 @@ def receive(request: Request, session: SessionDep, principal: Clerk, data: Dossi
         idempotency_key=key,
         **time_policy(request, principal),
     )
+    tell_applicant(request, session, written)
     return _written(request, session, written, key, principal)
 
 
@@ -153,6 +165,7 @@ def record_event(
         authorize=event_policy(principal),
         **time_policy(request, principal),
     )
+    tell_applicant(request, session, written)
     return _written(request, session, written, key, principal)
 
 

@@ -17,7 +17,7 @@ from api.routes.reports import PeriodName
 from api.security import READERS_OF_REPORTS, allow, readable_dossier, scoped_agency
 from dossiers import ratings
 from kernel.errors import Forbidden
-from procedures.schemas import IsoDate
+from kernel.schemas import IsoDate
 from procedures.service import agency_subtree_ids, agency_tree
 from sla import reports
 

@@ -3,7 +3,7 @@ and error pages that show the API's `{"error", "detail"}` as they are."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 import sla  # noqa: F401  (imported, sla has translated its core's errors: PAGE_ERRORS lists them)
@@ -21,6 +22,7 @@ from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formats, translator
 from api.web.messages import page_messages
 from kernel.errors import DomainError, InvalidInput, as_domain_error, translated_errors
 from kernel.schemas import DateFormatError, parse_day_first
+from notify.inbox import unread_count
 from procedures import service as catalogue
 from procedures.schemas import AgencyRead
 
@@ -84,12 +86,25 @@ def render(
             "csrf": getattr(request.state, "csrf", ""),
             "problem_text": page_messages(lang),
             "may": may_use(getattr(request.state, "principal", None)),
+            "unread": _unread(request),
         },
         status_code=status_code,
     )
     if request.query_params.get("lang") == lang and request.cookies.get(LANG_COOKIE) != lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_SECONDS, samesite="lax", httponly=True)
     return response
+
+
+def _unread(request: Request) -> int:
+    """The signed-in staff member's unread notifications, for the header (0 for anyone else)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None or not may_use(principal)["inbox"]:
+        return 0
+    try:
+        with request.app.state.open_session(False) as session:
+            return unread_count(session, principal.user_id, datetime.now(UTC))
+    except SQLAlchemyError:  # an error page still renders when the database does not answer
+        return 0
 
 
 def keep_lang(request: Request, url: str) -> str:
@@ -163,6 +178,8 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "desk": (Role.MANAGER, Role.CLERK, Role.OFFICER),
     "receive": (Role.CLERK,),  # as POST /api/v1/dossiers admits
     "worklist": (Role.CLERK, Role.OFFICER),
+    "inbox": (Role.MANAGER, Role.CLERK, Role.OFFICER),
+    "templates": (),
     "dashboard": (Role.MANAGER,),
     "exchange": (Role.MANAGER,),
     "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),

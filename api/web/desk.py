@@ -15,7 +15,14 @@ from accounts.service import Principal, display_names
 from api import forms
 from api.deps import Paging, SessionDep, audit_dossier
 from api.forms import FORM_NUMBER_PATTERN
-from api.routes.dossiers import BACKDATING_ROLES, backdating_note, render_form, search_download, time_policy
+from api.routes.dossiers import (
+    BACKDATING_ROLES,
+    backdating_note,
+    render_form,
+    search_download,
+    tell_applicant,
+    time_policy,
+)
 from api.routes.registers import XLSX
 from api.routes.worklist import result_items, work_items
 from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
@@ -34,6 +41,7 @@ from api.web.common import (
 from dossiers import idempotency, service
 from dossiers.schemas import DossierCreate, EventCreate
 from kernel.errors import Forbidden, InvalidInput
+from notify import inbox as notices
 from procedures import service as catalogue
 from procedures.schemas import AgencyRead
 from sla.core.calendar import LOCAL_TZ
@@ -63,7 +71,7 @@ REQUIRED_FIELDS = {
     "apology_issued": ("reason", "new_due_at"),
 }
 
-APPLICANT_FIELDS = ("name", "id_number", "phone", "address")
+APPLICANT_FIELDS = ("name", "id_number", "phone", "address", "email", "preferred_channel")
 
 Text = Annotated[str | None, Form(max_length=2000)]
 
@@ -324,6 +332,9 @@ def receive(
     id_number: Annotated[str | None, Form(max_length=20)] = None,
     phone: Annotated[str | None, Form(max_length=20)] = None,
     address: Annotated[str | None, Form(max_length=500)] = None,
+    email: Annotated[str | None, Form(max_length=254)] = None,
+    contact_consent: Annotated[str | None, Form(max_length=8)] = None,
+    preferred_channel: Annotated[str | None, Form(max_length=8)] = None,
     received_at: Annotated[str | None, Form(max_length=32)] = None,
     backdate_reason: Text = None,
     key: Annotated[str | None, Form(max_length=128)] = None,
@@ -351,6 +362,9 @@ def receive(
         "id_number": blank_to_none(id_number),
         "phone": blank_to_none(phone),
         "address": blank_to_none(address),
+        "email": blank_to_none(email),
+        "contact_consent": contact_consent == "true",
+        "preferred_channel": blank_to_none(preferred_channel),
         "received_at": blank_to_none(received_at),
         "backdate_reason": blank_to_none(backdate_reason),
         "refusal_reason": blank_to_none(refusal_reason),
@@ -379,7 +393,10 @@ def receive(
                 backdate_reason=form["backdate_reason"],
                 status=status,
                 reason=form["refusal_reason"] if refused else None,
-                applicant={name: form[name] for name in APPLICANT_FIELDS if form[name] is not None},
+                applicant={
+                    **{name: form[name] for name in APPLICANT_FIELDS if form[name] is not None},
+                    "contact_consent": form["contact_consent"],
+                },
                 components=_received(form),
             )
             principal = request.state.principal
@@ -403,6 +420,7 @@ def receive(
                     idempotency_key=key,
                     **time_policy(request, principal),
                 )
+                tell_applicant(request, session, written)
                 code = written.dossier.code
                 request.state.audit_detail = f"dossier {code}{backdating_note(written.events[-1])}"[:1000]
                 if key:
@@ -448,6 +466,8 @@ def _dossier_page(
             "submitted": submitted,
             "done": done if done in EVENT_TYPES else None,
             "minutes_per_day": calendar.minutes_per_day,
+            "messages": notices.messages_of(session, dossier),
+            "ladder": notices.ladder(session, dossier),
             "may_backdate": request.state.principal.role in BACKDATING_ROLES,
             "backdate_grace": request.app.state.settings.backdate_grace_minutes,
         },
@@ -530,6 +550,7 @@ def record_event(
                     authorize=event_policy(principal),
                     **time_policy(request, principal),
                 )
+                tell_applicant(request, session, written)
                 request.state.audit_detail = f"dossier {code}{backdating_note(written.events[-1])}"[:1000]
                 if key:
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})

@@ -32,6 +32,21 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
         "Thủ tục {code} không có phiên bản còn hiệu lực vào ngày {day}.",
         "Procedure {code} has no version in force on {day}.",
     ),
+    (InvalidInput, "template_placeholder"): (
+        "Mẫu tin nhắn có ô {{{placeholder}}} không được phép: chỉ dùng các ô trong danh sách bên dưới.",
+        "The text has a placeholder {{{placeholder}}} that is not allowed: use only those listed below.",
+    ),
+    (InvalidInput, "template_braces"): (
+        "Mẫu tin nhắn có dấu ngoặc nhọn không đóng: viết ô như {{code}}.",
+        "The text has an unclosed brace: write a placeholder as {{code}}.",
+    ),
+    (InvalidInput, "template_empty"): ("Nội dung tin nhắn đang trống.", "The text is empty."),
+    (InvalidInput, "template_unknown"): ("Không có loại tin nhắn này.", "No such message."),
+    (NotFound, "template_unknown"): ("Không có loại tin nhắn này.", "No such message."),
+    (NotFound, "notification_not_found"): (
+        "Không có thông báo này trong hộp thư của bạn.",
+        "No such notification in your inbox.",
+    ),
     (InvalidInput, "copies"): (
         "Số lượng của giấy tờ số {seq}: «{count}» không phải số nguyên (từ 1 trở lên).",
         "Copies of document {seq}: “{count}” is not a whole number (1 or more).",
@@ -217,6 +232,18 @@ INPUT_MESSAGES: dict[str, tuple[str, str]] = {
     "datetime_parsing": ("không phải ngày giờ hợp lệ (dd/mm/yyyy HH:mm)", "is not a valid date and time"),
     "date_from_datetime_parsing": ("không phải ngày hợp lệ (dd/mm/yyyy)", "is not a valid date"),
     "date_parsing": ("không phải ngày hợp lệ (dd/mm/yyyy)", "is not a valid date"),
+    "contact_channel_missing": (
+        "đồng ý nhận thông báo thì cần chọn kênh nhận (SMS, Zalo hoặc thư điện tử)",
+        "consent to messages needs a channel (SMS, Zalo or email)",
+    ),
+    "contact_phone_missing": (
+        "nhận thông báo qua {channel} thì cần số điện thoại",
+        "messages by {channel} need the phone number",
+    ),
+    "contact_email_missing": (
+        "nhận thông báo qua thư điện tử thì cần địa chỉ thư điện tử",
+        "messages by email need the email address",
+    ),
 }
 INPUT_FALLBACK = ("chưa hợp lệ", "is not valid")
 # input fields by name: their page label
@@ -225,6 +252,10 @@ FIELD_LABELS = {
     "id_number": "desk.id_number",
     "phone": "desk.phone",
     "address": "desk.address",
+    "applicant": "desk.applicant",
+    "email": "desk.email",
+    "preferred_channel": "desk.preferred_channel",
+    "contact_consent": "desk.contact",
     "received_at": "desk.received_at",
     "procedure_code": "desk.procedure",
     "agency_code": "desk.agency",

@@ -92,7 +92,9 @@ def test_a_new_role_and_agency_apply_from_the_next_request(as_token, clerk_token
     clerk = as_token(clerk_token)
     assert clerk.get(f"{API}/dossiers").status_code == 200
     changed = client.patch(f"{API}/users/clerk", json={"role": "viewer", "agency_code": OTHER_WARD})
-    assert changed.json() == {"username": "clerk", "role": "viewer", "agency_code": OTHER_WARD, "full_name": None}
+    assert changed.json() == {
+        "username": "clerk", "role": "viewer", "agency_code": OTHER_WARD, "full_name": None, "email": None
+    }
     assert clerk.get(f"{API}/auth/me").json() == {"username": "clerk", "role": "viewer", "agency_code": OTHER_WARD}
     assert clerk.get(f"{API}/dossiers").status_code == 403
 

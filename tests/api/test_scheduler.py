@@ -28,7 +28,24 @@ def test_nightly_job_is_stored_at_one_in_the_morning_local_time(fresh_engine):
         scheduler.shutdown(wait=False)
     with fresh_engine.connect() as connection:
         stored = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
-    assert stored == ["nightly"]
+    assert sorted(stored) == ["nightly", "notify", "notify_digest"]
+
+
+def test_notify_runs_every_minute_and_the_digest_once_a_day(fresh_engine):
+    from api.scheduler import digest_job, notify_job
+
+    scheduler = build_scheduler(settings_for(fresh_engine), blocking=False)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job("notify")
+        assert job.func is notify_job
+        first = job.trigger.get_next_fire_time(None, datetime(2025, 6, 2, 9, 0, 30, tzinfo=LOCAL_TZ))
+        assert first == datetime(2025, 6, 2, 9, 1, tzinfo=LOCAL_TZ)
+        digest = scheduler.get_job("notify_digest")
+        assert digest.func is digest_job
+        assert (digest.next_run_time.astimezone(LOCAL_TZ).hour, digest.next_run_time.minute) == (7, 30)
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def test_embedded_scheduler_runs_in_one_web_process_only(fresh_engine):

@@ -13,8 +13,9 @@ def test_clerk_sees_its_agency_preselected_and_only_its_actions(page, desk, shoo
     agency = page.get_by_label("Cơ quan tiếp nhận")
     assert agency.input_value() == WARD
     assert agency.locator("option").evaluate_all("options => options.map(o => o.value)") == ["", WARD, f"{WARD}.CA"]
-    assert page.locator("header nav a").all_inner_texts() == ["Tiếp nhận", "Việc cần xử lý", "Phản ánh", "Hài lòng", "Lịch làm việc",
-                                                              "Tra cứu hồ sơ"]
+    assert page.locator("header nav a").all_inner_texts() == [
+        "Tiếp nhận", "Việc cần xử lý", "Thông báo", "Phản ánh", "Hài lòng", "Lịch làm việc", "Tra cứu hồ sơ"
+    ]
     shoot(page, "roles-clerk-desk")
     page.goto(f"/desk/dossiers/{late}")
     summaries = page.locator("#actions summary").all_inner_texts()
@@ -41,7 +42,8 @@ def test_officer_works_from_the_worklist(page, desk, shoot):
     code = receive(desk)
     post_event(desk, code, type="forwarded", to_agency=DEPARTMENT)
     page.goto("/desk/worklist?lang=en")
-    assert page.locator("header nav a").all_inner_texts() == ["Desk", "Worklist", "Complaints", "Calendar", "Dossier lookup"]
+    nav = ["Desk", "Worklist", "Notifications", "Complaints", "Calendar", "Dossier lookup"]
+    assert page.locator("header nav a").all_inner_texts() == nav
     row = page.locator("#worklist tbody tr", has_text=code)
     assert row.locator("td.remaining").inner_text()  # the step's time left, e.g. "6 d 7 h"
     shoot(page, "roles-officer-worklist-en")

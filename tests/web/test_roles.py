@@ -195,14 +195,20 @@ def nav(response) -> list[str]:
 
 def test_the_menu_shows_what_the_role_may_use(app, as_page):
     complaints, ratings = "/desk/complaints", "/desk/ratings"
-    assert nav(as_page("clerk").get("/calendar")) == ["/desk", "/desk/worklist", complaints, ratings, "/calendar",
-                                                      "/lookup"]  # fmt: skip
-    assert nav(as_page("officer").get("/calendar")) == ["/desk", "/desk/worklist", complaints, "/calendar", "/lookup"]
-    assert nav(as_page("manager").get("/calendar")) == ["/desk", "/dashboard", complaints, ratings, "/exchange",
-                                                        "/calendar", "/lookup"]  # fmt: skip
+    assert nav(as_page("clerk").get("/calendar")) == [
+        "/desk", "/desk/worklist", "/desk/inbox", complaints, ratings, "/calendar", "/lookup"
+    ]
+    assert nav(as_page("officer").get("/calendar")) == [
+        "/desk", "/desk/worklist", "/desk/inbox", complaints, "/calendar", "/lookup"
+    ]
+    assert nav(as_page("manager").get("/calendar")) == [
+        "/desk", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/calendar", "/lookup"
+    ]
     assert nav(as_page("viewer").get("/calendar")) == [ratings, "/calendar", "/lookup"]
-    assert nav(as_page("admin").get("/")) == ["/desk", "/desk/worklist", "/dashboard", complaints, ratings,
-                                              "/exchange", "/calendar", "/lookup"]  # fmt: skip
+    assert nav(as_page("admin").get("/")) == [
+        "/desk", "/desk/worklist", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/calendar",
+        "/notify/templates", "/lookup",
+    ]
     anonymous = TestClient(app, raise_server_exceptions=False).get("/", params={"lang": "en"})
     assert nav(anonymous) == ["/lookup"] and 'id="sign-in-link" href="/login?lang=en"' in anonymous.text
 

@@ -1,0 +1,153 @@
+"""The message outbox: what a dossier's event tells its applicant, written in the event's own transaction.
+
+Only with the applicant's consent (recorded at intake), on the channel they chose. A message's key is
+(dossier, cause, channel), the cause being the event (its type and sequence number): a cause never
+makes two messages. The dispatcher (notify/dispatcher.py) sends them later, in the citizens' hours.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from urllib.parse import quote
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from notify.models import OutboxMessage
+from notify.quiet import CITIZEN_HOURS, next_citizen_instant
+from notify.templates import text_for
+from procedures.service import agency_tree
+from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+
+SUPPLEMENT_LIMIT_WORKING_DAYS = 15
+"""No answer to a supplement request within this many working days: the dossier may be closed (domain.md §3)."""
+
+EVENT_KINDS = {
+    "received": "received",
+    "supplement_requested": "supplement_requested",
+    "paused": "paused",
+    "resumed": "resumed",
+    "supplement_received": "resumed",
+    "apology_issued": "apology",
+    "resolved": "result_ready",
+    "result_returned": "rating",
+}
+"""Which message each event sends (events not named here send none)."""
+
+_INSERT_IGNORING = {
+    "postgresql": lambda: postgresql.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": lambda: sqlite.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where messages point the citizen: the public site's base URL."""
+
+    public_url: str
+
+    def lookup(self, code: str) -> str:
+        return f"{self.public_url.rstrip('/')}/lookup?code={quote(code, safe='')}"
+
+    def rating(self, code: str) -> str:
+        return f"{self.lookup(code)}#rating"
+
+
+def local_text(instant: datetime | None) -> str:
+    return instant.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if instant else ""
+
+
+def contact(dossier) -> tuple[str, str] | None:
+    """(channel, address) when the applicant agreed to be told, else None: no consent, no message."""
+    if not dossier.contact_consent or dossier.preferred_channel is None:
+        return None
+    address = dossier.applicant_email if dossier.preferred_channel == "email" else dossier.applicant_phone
+    return (dossier.preferred_channel, address) if address else None
+
+
+def message_key(code: str, cause: str, channel: str) -> str:
+    return f"{code}:{cause}:{channel}"
+
+
+def supplement_limit(calendar: WorkingCalendar, requested_at: datetime) -> datetime:
+    return calendar.due_at(requested_at, SUPPLEMENT_LIMIT_WORKING_DAYS, "working_days")[1]
+
+
+def values_for(session: Session, written, event, links: Links) -> dict[str, str]:
+    """What a dossier's messages may say: its code, procedure, agency, dates, links and staff's reason."""
+    dossier = written.dossier
+    agency = agency_tree(session).by_id.get(dossier.receiving_agency_id)
+    values = {
+        "code": dossier.code,
+        "procedure": written.procedure.name,
+        "agency": agency.name if agency else "",
+        "due": local_text(dossier.due_at),
+        "new_due": local_text(getattr(event, "new_due_at", None)),
+        "reason": (getattr(event, "reason", None) or "").strip(),
+        "lookup_url": links.lookup(dossier.code),
+        "rating_url": links.rating(dossier.code),
+    }
+    if event is not None and event.type == "supplement_requested":
+        values["limit"] = local_text(supplement_limit(written.calendar, event.at))
+    return values
+
+
+def enqueue(
+    session: Session,
+    *,
+    dossier,
+    kind: str,
+    cause: str,
+    values: dict[str, str],
+    now: datetime,
+    hours: tuple[time, time] = CITIZEN_HOURS,
+) -> OutboxMessage | None:
+    """One message to the applicant of `dossier` (if they consented), in the session's transaction; a cause
+    already written is not written again (the key is unique)."""
+    reach = contact(dossier)
+    if reach is None:
+        return None
+    channel, address = reach
+    text = text_for(session, kind, channel)
+    if text is None:
+        return None
+    subject, body = text.render(values)
+    row = {
+        "key": message_key(dossier.code, cause, channel),
+        "dossier_id": dossier.id,
+        "cause": cause[:64],
+        "kind": kind,
+        "channel": channel,
+        "audience": "citizen",
+        "user_id": None,
+        "agency_id": dossier.receiving_agency_id,
+        "address": address,
+        "subject": subject,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": next_citizen_instant(now, hours),
+        "created_at": now,
+        "sent_at": None,
+    }
+    dialect = session.get_bind().dialect.name
+    inserted = session.connection().execute(_INSERT_IGNORING[dialect]().returning(OutboxMessage.id), row).first()
+    return OutboxMessage(id=inserted[0], **row) if inserted else None
+
+
+def on_written(
+    session: Session, written, *, links: Links, now: datetime, hours: tuple[time, time] = CITIZEN_HOURS
+) -> OutboxMessage | None:
+    """The message the last event of a write (intake or an event) sends its applicant, if any."""
+    event = written.events[-1]
+    kind = EVENT_KINDS.get(event.type)
+    if kind is None:
+        return None
+    return enqueue(
+        session,
+        dossier=written.dossier,
+        kind=kind,
+        cause=f"{event.type}:{event.seq}",
+        values=values_for(session, written, event, links),
+        now=now,
+        hours=hours,
+    )
