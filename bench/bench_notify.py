@@ -136,7 +136,7 @@ def bench_rules(engine, at: datetime, keep: bool) -> None:
 
 def _staff(session: Session) -> int:
     """A manager and an officer at every agency (a generated city has no users), in the bench's transaction."""
-    from api.accounts import User
+    from accounts.models import User
     from procedures.models import Agency
 
     agencies = session.execute(select(Agency.id, Agency.code)).all()

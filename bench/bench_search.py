@@ -16,7 +16,7 @@ import argparse
 import random
 import statistics
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, text
 from sqlmodel import Session

@@ -26,7 +26,6 @@ from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierChange
 from exchange.models import DossierSync, StepSync
-from exchange.record import step_key
 from exchange.service import CalendarFor, record_of, stamp_changes
 from sla.jobs import LockBusy, leader_lock
 

@@ -16,24 +16,6 @@ from pydantic import (
 from unidecode import unidecode
 
 from kernel.schemas import MULTILINE, Input, IsoDate, Lines
-from kernel.schemas import (  # noqa: F401  # shim: moved to kernel
-    DATE_FORMS,
-    DATETIME_FORMS,
-    DAY_FIRST,
-    FIRST_YEAR,
-    HIDDEN_CHARACTERS,
-    LAST_YEAR,
-    LINE_BREAKS,
-    DateFormatError,
-    IsoDateTime,
-    Multiline,
-    Page,
-    ascii_digits,
-    hidden_character,
-    hidden_character_at,
-    hidden_character_problem,
-    parse_day_first,
-)
 from procedures.models import (
     AgencyLevel,
     ComponentForm,

@@ -1,7 +1,6 @@
 """The house's arrows (docs/house.md), read from the source with `ast`: the pure core imports nothing but the
 standard library and its four numeric packages; no import circle between our modules or our packages; each
-package imports only the rooms below it. Lines marked `# shim: moved to kernel` (old paths kept until the
-feature branches merge) are left out."""
+package imports only the rooms below it."""
 
 import ast
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIM = "# shim: moved to kernel"
 CORE = "sla.core"
 CORE_MAY_IMPORT = frozenset({"numpy", "pandas", "holidays", "dateutil"})
 
@@ -77,12 +75,9 @@ def imports_of(name: str) -> frozenset[tuple[str, int]]:
     `a.b`; third-party modules by their dotted name too."""
     path = modules()[name]
     source = path.read_text()
-    lines = source.splitlines()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in _import_nodes(ast.parse(source)):
-        if any(SHIM in lines[i - 1] for i in range(node.lineno, node.end_lineno + 1)):
-            continue
         if isinstance(node, ast.Import):
             found.update((alias.name, node.lineno) for alias in node.names)
             continue

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from dossiers.models import Dossier, DossierComponent
-from tests.dossiers.conftest import API, RESIDENCE
+from tests.dossiers.conftest import API
 
 FORM = "Tờ khai thay đổi thông tin cư trú (mẫu CT01)"
 HOME = "Giấy tờ chứng minh chỗ ở hợp pháp"
