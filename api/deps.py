@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -222,3 +222,6 @@ class Paging:
 
 
 PagingDep = Annotated[Paging, Depends(Paging.of)]
+
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a row's id (a positive 32-bit integer)")]
+"""A row id in a path: anything larger is no row (422), never a database's overflow (500)."""

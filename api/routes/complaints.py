@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from accounts.models import Role
 from accounts.service import Principal
-from api.deps import PagingDep, SessionDep, audit_read
+from api.deps import PagingDep, RowId, SessionDep, audit_read
 from api.security import STAFF, allow, scoped_agency
 from complaints import service
 from complaints.models import STATUSES, Complaint
@@ -156,14 +156,14 @@ def queue(request: Request, session: SessionDep, principal: Staff):
 
 
 @router.get("/{complaint_id}", response_model=ComplaintRead)
-def get_complaint(request: Request, session: SessionDep, principal: Staff, complaint_id: int):
+def get_complaint(request: Request, session: SessionDep, principal: Staff, complaint_id: RowId):
     """One complaint: its content, clocks and timeline (the read is audited)."""
     return read_complaint(request, session, principal, complaint_id)
 
 
 @router.post("/{complaint_id}/events", status_code=201, response_model=ComplaintRead)
 def record_event(
-    request: Request, session: SessionDep, principal: EventRecorder, complaint_id: int, data: ComplaintEventCreate
+    request: Request, session: SessionDep, principal: EventRecorder, complaint_id: RowId, data: ComplaintEventCreate
 ):
     """Record what happened: transferred (to_agency), supplement_requested, refused, answered (note: the
     answer), published, liked, disliked, repeated; refused events name the allowed ones."""

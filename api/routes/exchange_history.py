@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 
 from accounts.models import Role
 from accounts.service import Principal
-from api.deps import PagingDep, SessionDep, SettingsDep
+from api.deps import PagingDep, RowId, SessionDep, SettingsDep
 from api.security import allow
 from exchange import history, uses
 from kernel.errors import InvalidInput
@@ -57,7 +57,7 @@ def list_imports(session: SessionDep, principal: Admin):
 
 
 @router.get("/imports/{import_id}")
-def read_import(session: SessionDep, principal: Admin, import_id: int, paging: PagingDep):
+def read_import(session: SessionDep, principal: Admin, import_id: RowId, paging: PagingDep):
     """One import and its findings (the records whose appointment or status disagrees with ours), in file order."""
     found, total = history.findings(session, import_id, page=paging.page, page_size=paging.page_size)
     return {**history.get_import(session, import_id).model_dump(), "findings_total": total, "findings": found}

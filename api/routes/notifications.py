@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from accounts.models import Role
 from accounts.service import Principal
-from api.deps import PagingDep, SessionDep
+from api.deps import PagingDep, RowId, SessionDep
 from api.security import STAFF, allow, readable_dossier
 from notify import inbox, rules, templates
 from notify.inbox import Inbox, LadderStep, MessageRead
@@ -88,7 +88,7 @@ def list_notifications(
 
 
 @router.post("/notifications/{notification_id}/read", response_model=Marked)
-def mark_read(session: SessionDep, principal: Staff, notification_id: int):
+def mark_read(session: SessionDep, principal: Staff, notification_id: RowId):
     now = datetime.now(UTC)
     marked = inbox.mark_read(session, user_id=principal.user_id, now=now, notification_id=notification_id)
     return Marked(marked=marked, unread=inbox.unread_count(session, principal.user_id, now))
@@ -189,5 +189,5 @@ def save_rule(session: SessionDep, principal: Admin, data: rules.RuleIn):
 
 
 @router.delete("/notify/rules/{rule_id}", status_code=204)
-def delete_rule(session: SessionDep, principal: Admin, rule_id: int):
+def delete_rule(session: SessionDep, principal: Admin, rule_id: RowId):
     rules.delete_rule(session, rule_id)

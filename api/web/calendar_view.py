@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from accounts.models import Role
-from api.deps import SessionDep
+from api.deps import RowId, SessionDep
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, keep_lang, render, typed_date
 from kernel.errors import Forbidden
 from sla import calendars
@@ -141,7 +141,7 @@ def add_override(
 def delete_override(
     request: Request,
     session: SessionDep,
-    override_id: int,
+    override_id: RowId,
     year: Annotated[int | None, Form(ge=1900, le=2200)] = None,
     agency: Annotated[str | None, Form(max_length=64)] = None,
 ):

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from accounts.models import Role
-from api.deps import SessionDep
+from api.deps import RowId, SessionDep
 from api.routes.complaints import (
     may_record,
     queue_calendar,
@@ -115,7 +115,7 @@ def _complaint_page(request: Request, session, complaint_id: int, *, problem=Non
 
 @router.get("/desk/complaints/{complaint_id}")
 def complaint_page(
-    request: Request, session: SessionDep, complaint_id: int, done: Annotated[str | None, Query(max_length=32)] = None
+    request: Request, session: SessionDep, complaint_id: RowId, done: Annotated[str | None, Query(max_length=32)] = None
 ):
     """A complaint: its content (an audited read), clocks, timeline and a form for each event allowed now."""
     return _complaint_page(request, session, complaint_id, done=done)
@@ -125,7 +125,7 @@ def complaint_page(
 def record_event(
     request: Request,
     session: SessionDep,
-    complaint_id: int,
+    complaint_id: RowId,
     type: Annotated[str, Form(max_length=32)],
     note: Text = None,
     to_agency: Annotated[str | None, Form(max_length=64)] = None,

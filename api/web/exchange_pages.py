@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from accounts.models import Role
-from api.deps import SessionDep
+from api.deps import RowId, SessionDep
 from api.web.auth import page_access
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, keep_lang, render
 from api.web.i18n import LABELS
@@ -146,7 +146,7 @@ def import_file(
 
 
 @router.get("/exchange/imports/{import_id}", dependencies=[Depends(page_access())])
-def import_page(request: Request, session: SessionDep, import_id: int, page: Annotated[int, Query(ge=1)] = 1):
+def import_page(request: Request, session: SessionDep, import_id: RowId, page: Annotated[int, Query(ge=1)] = 1):
     done = history.get_import(session, import_id)
     found, total = history.findings(session, import_id, page=page, page_size=PAGE_SIZE)
     return render(

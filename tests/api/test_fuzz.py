@@ -172,3 +172,18 @@ def test_a_national_override_answers_agency_code_null(client):
     )
     assert response.status_code == 201
     assert response.json()["agency_code"] is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/exchange/imports/9223372036854775808",
+        "/api/v1/complaints/9223372036854775808",
+        "/api/v1/notify/rules/9223372036854775808",
+    ],
+)
+def test_an_id_too_large_for_any_row_is_refused_not_overflowed(client, path):
+    """A path id past 32 bits is no row: 422 naming the bound, never the database's overflow (a 500)."""
+    response = client.request("DELETE" if "rules" in path else "GET", path)
+    assert response.status_code == 422, response.text
+    assert "less than or equal to 2147483647" in response.text
