@@ -93,9 +93,6 @@ from sla.core import index766
 from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
 from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
-from sla.core.calendar import CalendarError
-from sla.core.lifecycle import InvalidTransition as CoreInvalidTransition
-from sla.core.replay import ReplayError
 
 CalendarFor = Callable[[str], WorkingCalendar]
 """The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
@@ -641,10 +638,22 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
         for stamp, bumped_ids in bumped.items():
             _of_ids(session, _BUMP_STAMP.values(calendar_version=stamp), Dossier.id, bumped_ids)
             report.outside_changes += len(bumped_ids)
-    # one replay per procedure version and calendar content (agencies with the same days and hours share one)
+    columns = _replay_groups(batch, events, rules, calendars, codes, take=take)
+    for row, exc in sorted(columns.failed.items()):
+        if not isinstance(exc, translated_errors()):
+            raise exc
+        report.failed[batch[row].code] = str(exc)
+        log.warning("dossier %s not re-derived: %s", batch[row].code, exc)
+    _write_batch(session, *_batch_rows(batch, columns, calendars, codes, reason, report))
+
+
+def _replay_groups(batch, events: EventColumns, rules, calendars, codes, *, take=None) -> "_Columns":
+    """The batch replay of `batch`'s rows (those `take` marks; all without it), one replay per procedure version
+    and calendar content (agencies with the same days and hours share one): stored dossiers re-derived
+    (`rebuild`) and new ones (`replay_new`) alike."""
     groups: dict[tuple, list[int]] = {}
     for i, dossier in enumerate(batch):
-        if take[i]:
+        if take is None or take[i]:
             key = (dossier.procedure_id, _calendar_key(calendars[codes[dossier.receiving_agency_id]]))
             groups.setdefault(key, []).append(i)
     columns = _Columns(len(batch))
@@ -659,12 +668,7 @@ def _rebuild_batch(session, batch, rules, calendars, codes, report, reason, chan
         receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
         result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
         columns.add(members, result, calendar)
-    for row, exc in sorted(columns.failed.items()):
-        if not isinstance(exc, translated_errors()):
-            raise exc
-        report.failed[batch[row].code] = str(exc)
-        log.warning("dossier %s not re-derived: %s", batch[row].code, exc)
-    _write_batch(session, *_batch_rows(batch, columns, calendars, codes, reason, report))
+    return columns
 
 
 @lru_cache(maxsize=256)
@@ -1916,24 +1920,9 @@ def replay_new(
     """The derived columns of new dossiers (`batch`: rows with `id`, `procedure_id`, `receiving_agency_id`) from their
     events (`events.dossier`: the batch row), with the batch replay grouped by procedure version and calendar content,
     as :func:`rebuild` derives stored ones. `calendars` by agency code, `rules` by procedure version id."""
-    groups: dict[tuple, list[int]] = {}
-    for i, dossier in enumerate(batch):
-        key = (dossier.procedure_id, _calendar_key(calendars[codes[dossier.receiving_agency_id]]))
-        groups.setdefault(key, []).append(i)
-    columns = _Columns(len(batch))
-    for members in groups.values():
-        first = batch[members[0]]
-        calendar = calendars[codes[first.receiving_agency_id]]
-        members = np.asarray(members)
-        pick = np.isin(events.dossier, members)
-        local = np.searchsorted(members, events.dossier[pick])
-        group_events = EventColumns(local, *(getattr(events, n)[pick] for n in ("type", "at", "agency", "to_agency",
-                                                                               "new_due")))  # fmt: skip
-        receiving = np.fromiter((batch[i].receiving_agency_id for i in members), dtype=np.int64, count=len(members))
-        result = replay_batch(rules[first.procedure_id], calendar, receiving, group_events, codes)
-        columns.add(members, result, calendar)
+    columns = _replay_groups(batch, events, rules, calendars, codes)
     for exc in columns.failed.values():
-        if not isinstance(exc, CoreInvalidTransition | ReplayError | CalendarError):
+        if not isinstance(exc, translated_errors()):  # a core refusal is the record's fault; anything else is ours
             raise exc
     rows = np.flatnonzero(columns.done)
     if not rows.size:
