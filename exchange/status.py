@@ -2,7 +2,7 @@
 unit and period (Decision 766 indicator 1.4: dossiers synced ÷ dossiers received). The page and
 `GET /api/v1/exchange/status` both ask here."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -122,3 +122,29 @@ def sync_status(session: Session, *, period: Period, within: Collection[int] | N
     )
     last = _scoped(select(func.max(DossierSync.synced_at)).join(Dossier, Dossier.id == DossierSync.dossier_id), within)
     return SyncStatus(period, pending, failed_total, failed, units, session.execute(last).scalar_one())
+
+
+def sync_figures(session: Session, agency_ids: Sequence[int] | None, start: datetime, end: datetime):
+    """Indicator 1.4's figures for the scorecard (sla.scorecard's "sync" source): per receiving agency id, the
+    dossiers received in [start, end) and not refused, and how many of them the gateway accepted at least once
+    (as `sync_status` counts them). None when no dossier was ever synced: the unit never recorded a sync, so
+    1.4 is missing data rather than a zero."""
+    ever = select(DossierSync.dossier_id).where(DossierSync.first_synced_at.is_not(None)).limit(1)
+    if session.execute(ever).first() is None:
+        return None
+    lo, hi = literal(start, UTCDateTime()), literal(end, UTCDateTime())
+    query = (
+        select(
+            Dossier.receiving_agency_id,
+            func.count().label("received"),
+            func.count(DossierSync.first_synced_at).label("synced"),
+        )
+        .outerjoin(DossierSync, DossierSync.dossier_id == Dossier.id)
+        .where(Dossier.received_at >= lo, Dossier.received_at < hi, Dossier.status_code != int(Status.REFUSED))
+        .group_by(Dossier.receiving_agency_id)
+    )
+    if agency_ids is not None:
+        query = query.where(Dossier.receiving_agency_id.in_(sorted(agency_ids)))
+    return {
+        agency_id: {"received": received, "synced": synced} for agency_id, received, synced in session.execute(query)
+    }

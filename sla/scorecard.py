@@ -92,6 +92,9 @@ def formulas_by_id() -> dict[str, ix.Formula]:
 FigureSource = Callable[[Session, Sequence[int] | None, datetime, datetime], dict[int, dict[str, int]] | None]
 COMPLAINT_KEYS = ("complaints", "handled_on_time", "disliked", "overdue", "repeated", "dossiers_with_complaint")
 RATING_KEYS = ("ratings", "dissatisfied", "dossiers_dissatisfied")
+SYNC_KEYS = ("received", "synced")
+"""The national exchange's figures (exchange/status.py `sync_figures`, registered by exchange/__init__.py, which
+sla may not import): dossiers received in the period, not refused, and of them those the portal accepted."""
 
 
 def _every_agency(session: Session, agency_ids: Sequence[int] | None) -> list[int]:
@@ -125,13 +128,13 @@ def _registered_ratings(session: Session, agency_ids: Sequence[int] | None, star
 
 DEFAULT_SOURCES: dict[str, FigureSource] = {"complaints": _registered_complaints, "ratings": _registered_ratings}
 """The registers this system keeps; a test may wire others (`register_figures`) and put these back."""
-_SOURCES: dict[str, FigureSource | None] = dict(DEFAULT_SOURCES)
+_SOURCES: dict[str, FigureSource | None] = {**DEFAULT_SOURCES, "sync": None}
 
 
 def register_figures(kind: str, source: FigureSource | None) -> None:
     """Wire (or, with None, unwire) the complaints' or the ratings' figures."""
     if kind not in _SOURCES:
-        raise ValueError(f"unknown figures {kind!r}: complaints or ratings")
+        raise ValueError(f"unknown figures {kind!r}: complaints, ratings or sync")
     _SOURCES[kind] = source
 
 
@@ -144,6 +147,13 @@ def complaint_figures(session: Session, agency_ids: Sequence[int] | None, start:
 def rating_figures(session: Session, agency_ids: Sequence[int] | None, start: datetime, end: datetime):
     """Per agency id: ratings given in [start, end), the dissatisfied ones; None without ratings."""
     source = _SOURCES["ratings"]
+    return None if source is None else source(session, agency_ids, start, end)
+
+
+def sync_figures(session: Session, agency_ids: Sequence[int] | None, start: datetime, end: datetime):
+    """Per agency id: dossiers received in [start, end) and synced to the portal; None when nothing was ever
+    synced (1.4 is then missing data, and 3.3 takes the sync rate as 1)."""
+    source = _SOURCES["sync"]
     return None if source is None else source(session, agency_ids, start, end)
 
 
@@ -232,7 +242,7 @@ PROCEDURE_INDICATORS = ("1.1", "1.2", "1.3", "3.1", "3.5", "3.5b")
 NEEDS = {
     "1.1": "publication decision dates and legal basis effective dates of the unit's procedure versions",
     "1.2": "publication decision dates and publication dates of the unit's procedure versions",
-    "1.4": "the record of dossiers synced to the national portal (exchange)",
+    "1.4": "the sync to the national portal (exchange: MOTCUA_EXCHANGE_URL) has not yet had a dossier accepted",
     "3.1": "the online level of the unit's procedure versions",
     "3.5": "fee procedures (a fee or fee lines in the catalogue)",
     "3.5b": "fee procedures (a fee or fee lines in the catalogue)",
@@ -484,6 +494,7 @@ def _scorecard(
     paid_online: pd.DataFrame,
     complaints: dict | None,
     ratings: dict | None,
+    syncs: dict | None = None,
 ) -> dict:
     formulas = formulas_by_id()
     dossier = _sum_for(counts, unit.agency_ids)
@@ -497,12 +508,17 @@ def _scorecard(
         figures[indicator] = ix.Figures(
             count(indicator, "num"), count(indicator, "den"), recorded=count(indicator, "rec") > 0
         )
-    sync_rate = None  # 1.4 is never recorded here: 3.3 v1 takes the sync rate as 1
+    sync = _figures_for(syncs, unit.agency_ids, SYNC_KEYS)
+    # 1.4 v1: synced ÷ the unit's own count (the portal's count, the other side of its max(), is not known here:
+    # exchange reconciliation compares it); without a sync record 1.4 is missing and 3.3 takes the rate as 1
+    sync_rate = sync["synced"] / sync["received"] if sync and sync["received"] else None
     online_ok, received = count("3.3", "num"), count("3.3", "den")
     figures["3.3"] = ix.Figures(
         online_ok, received, rate=None if not received else online_ok / received * (sync_rate or 1.0)
     )
-    figures["1.4"] = ix.Figures(None, None, recorded=False)
+    figures["1.4"] = (
+        ix.Figures(None, None, recorded=False) if sync is None else ix.Figures(sync["synced"], sync["received"])
+    )
     figures["4.6"] = ix.Figures(None, None, recorded=False)
     for indicator in ("1.1", "1.2", "1.3", "3.1", "3.5"):
         figures[indicator] = ix.Figures(
@@ -557,6 +573,7 @@ def scorecards(
     paid_online = _paid_online_codes(session, period, scope)
     complaints = complaint_figures(session, scope, period.start, period.end)
     ratings = rating_figures(session, scope, period.start, period.end)
+    syncs = sync_figures(session, scope, period.start, period.end)
     return [
         _scorecard(
             unit,
@@ -566,6 +583,7 @@ def scorecards(
             paid_online=paid_online,
             complaints=complaints,
             ratings=ratings,
+            syncs=syncs,
         )
         for unit in units
     ]

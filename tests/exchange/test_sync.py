@@ -19,6 +19,7 @@ from exchange import sync
 from exchange.models import DossierSync, StepSync
 from exchange.service import changed_since, stamp_changes
 from exchange.status import sync_status
+from sla import scorecard
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS
 from sla.reports import period_of
@@ -229,6 +230,14 @@ def test_the_sync_rate_per_unit_matches_what_the_gateway_received(fresh_engine, 
     }  # fmt: skip
     assert received == {WARD: 2, OTHER_WARD: 2} and status.synced == 4 and status.rate == 4 / 5
     assert codes[0] not in double.records and codes[5] in double.records  # refused: synced, not counted
+    with Session(fresh_engine) as session:  # the scorecard's 1.4 is the same count: synced ÷ received, × 6
+        calendar = STORE.get(session, None)
+        quarter = period_of("2025-Q3", None, None)
+        card = scorecard.scorecard(session, period=quarter, period_key="2025-Q3", agency=WARD, calendar=calendar)
+    line = next(line for line in card["indicators"] if line["id"] == "1.4")
+    assert (line["numerator"], line["denominator"]) == (received[WARD], 3)
+    assert line["points"] == pytest.approx(6 * 2 / 3, abs=1e-4)
+    assert "1.4" not in [m["id"] for m in card["missing_data"]]
 
 
 def test_the_scheduler_runs_the_sync_every_interval_when_a_gateway_is_set(fresh_engine):
