@@ -181,13 +181,34 @@ class RecordSource:
     stages: Sequence[Any]
     """Its stage rows (agency_id, started_at, due_at, ended_at)."""
     components: Sequence[Any]
-    """Its received components (component_seq, name, form, copies)."""
+    """Its received components (component_seq, name, form, copies, and the flags digitised, reused,
+    from_citizen_store, from_national_db: None when not recorded)."""
     codes: dict[int, str]
     """Agency id → code of every agency it names."""
     agency_names: dict[int, str]
     rule: ProcedureRule
     calendar: WorkingCalendar
     """The receiving agency's calendar, which runs the dossier's clock."""
+    fees: Sequence[Any] = ()
+    """Its fee lines (seq, name, amount_vnd, payment_channel, paid_at)."""
+
+
+PAYMENT_CHANNEL_CODES = {"dvcqg": 1, "gateway": 2, "cash": 3, "bank": 4}
+"""`HinhThucThu` (motcua's codes, docs/exchange.md): how a fee line was paid; 0 unpaid."""
+PAID_ONLINE_CODES = {"dvcqg": 1, "gateway": 2}
+"""`DuocThanhToanTrucTuyen`: 1 paid through the national platform, 2 through the provincial gateway, 0 not
+online (cash, bank, unpaid)."""
+POPULATION_DATABASE = "CSDLQGDC"
+"""`DSKetNoiCSDL`'s code for the national population database (a dossier with a `population_ref`)."""
+
+
+def _flag(value: bool | None) -> int:
+    return 1 if value else 0
+
+
+def _paid_online(fees: Sequence[Any]) -> int:
+    channels = [PAID_ONLINE_CODES[f.payment_channel] for f in fees if f.payment_channel in PAID_ONLINE_CODES]
+    return min(channels) if channels else 0
 
 
 def local_text(instant: datetime | None) -> str:
@@ -242,17 +263,27 @@ def to_record(source: RecordSource) -> dict[str, Any]:
                 "TenTepDinhKem": c.name,
                 "MaThanhPhanHoSo": str(c.component_seq),
                 "DuongDanTaiTepTin": "",
-                "DuocSoHoa": 0,
-                "DuocTaiSuDung": 0,
-                "DuocLayTuKhoDMQG": 0,
+                "DuocSoHoa": _flag(getattr(c, "digitised", None)),
+                "DuocTaiSuDung": _flag(getattr(c, "reused", None)),
+                "DuocLayTuKhoDMQG": _flag(getattr(c, "from_national_db", None)),
                 "MaKetQuaThayThe": "",
                 "HinhThucNop": c.form,
                 "SoBan": c.copies,
             }
             for c in source.components
         ],
-        "DanhSachLePhi": [],
-        "DuocThanhToanTrucTuyen": 0,
+        "DanhSachLePhi": [
+            {
+                "TenPhiLePhi": f.name,
+                "MaPhiLePhi": str(f.seq),
+                "HinhThucThu": PAYMENT_CHANNEL_CODES.get(f.payment_channel, 0),
+                "Gia": int(f.amount_vnd),
+                "LoaiPhiLePhi": 0,
+                "NgayThanhToan": local_text(f.paid_at),
+            }
+            for f in source.fees
+        ],
+        "DuocThanhToanTrucTuyen": _paid_online(source.fees),
         "DanhSachHoSoBoSung": _supplements(dossier.code, events, clock),
         "DanhSachXinLoi": [
             {
@@ -276,9 +307,9 @@ def to_record(source: RecordSource) -> dict[str, Any]:
             }
             for n, e in enumerate(resolved, start=1)
         ],
-        "HoSoCoThanhPhanSoHoa": 0,
-        "TaiKhoanDuocXacThucVoiVNeID": 0,
-        "DSKetNoiCSDL": [],
+        "HoSoCoThanhPhanSoHoa": _flag(any(getattr(c, "digitised", None) for c in source.components)),
+        "TaiKhoanDuocXacThucVoiVNeID": _flag(getattr(dossier, "vneid_verified", None)),
+        "DSKetNoiCSDL": [{"MaCSDL": POPULATION_DATABASE}] if getattr(dossier, "population_ref", None) else [],
         "QuaTrinhXuLy": [
             process_step(dossier.code, e, statuses[i], _stage_of(e, source.stages), codes)
             for i, e in enumerate(events)

@@ -40,6 +40,7 @@ def record_source(session: Session, dossier: Dossier, *, calendar_for: CalendarF
         agency_names={agency_id: tree.by_id[agency_id].name for agency_id in written.codes},
         rule=dossiers.rule_for(session, procedure),
         calendar=written.calendar,
+        fees=written.fees,
     )
 
 

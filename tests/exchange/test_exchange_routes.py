@@ -118,3 +118,27 @@ def test_the_page_shows_the_same_figures_in_both_languages(client, app, tokens, 
         assert clerk.get("/exchange").status_code == 403
     wrong = client.get("/exchange", params={"period": "2025-Q9"})
     assert wrong.status_code == 422 and "2025-Q9" in wrong.text
+
+
+def test_the_record_carries_the_dossiers_766_facts(client):
+    """Issue 16's facts travel in the record: the component flags, the fee lines and how they were paid, the
+    VNeID verification and the population database link (docs/exchange.md)."""
+    body = {
+        "procedure_code": RESIDENCE, "agency_code": WARD, "channel": "online", "received_at": "2025-07-08T09:00",
+        "backdate_reason": BACKDATE_REASON, "vneid_verified": True, "population_ref": "DC-001190012345",
+        "applicant": {"name": "Phạm Văn An", "phone": "0912345678"},
+        "components": [{"seq": 1, "digitised": True, "reused": True}],
+        "fees": [{"name": "Lệ phí", "amount_vnd": 50000, "payment_channel": "dvcqg", "paid_at": "2025-07-08T08:55"}],
+    }  # fmt: skip
+    response = client.post("/api/v1/dossiers", json=body)
+    assert response.status_code == 201, response.text
+    record = client.get(f"{API}/dossiers/{response.json()['code']}").json()
+    assert [(d["DuocSoHoa"], d["DuocTaiSuDung"], d["DuocLayTuKhoDMQG"]) for d in record["TaiLieuNop"]][0] == (1, 1, 0)
+    assert record["DanhSachLePhi"] == [
+        {"TenPhiLePhi": "Lệ phí", "MaPhiLePhi": "1", "HinhThucThu": 1, "Gia": 50000, "LoaiPhiLePhi": 0,
+         "NgayThanhToan": "20250708085500"}
+    ]  # fmt: skip
+    assert record["DuocThanhToanTrucTuyen"] == 1 and record["HoSoCoThanhPhanSoHoa"] == 1
+    assert record["TaiKhoanDuocXacThucVoiVNeID"] == 1 and record["DSKetNoiCSDL"] == [{"MaCSDL": "CSDLQGDC"}]
+    plain = client.get(f"{API}/dossiers/{receive(client)}").json()  # nothing recorded: nothing claimed
+    assert plain["DanhSachLePhi"] == [] and plain["DSKetNoiCSDL"] == [] and plain["HoSoCoThanhPhanSoHoa"] == 0
