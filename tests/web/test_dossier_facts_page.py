@@ -48,8 +48,8 @@ def between(page: str, start: str, end: str) -> str:
             {
                 "yes": "Có", "no": "Không", "paid_through": "Cổng Dịch vụ công quốc gia", "unpaid": "Chưa nộp",
                 "amounts": ("20.000", "1.500.000"), "instant": "05/01/2026 09:10",
-                "labels": ("Phí, lệ phí", "Hình thức nộp", "Thời điểm nộp", "Đã số hóa", "Tái sử dụng kết quả số hóa",
-                           "Từ kho dữ liệu cá nhân", "Từ CSDL quốc gia", "Kết quả điện tử", "Xác thực qua VNeID",
+                "labels": ("Phí, lệ phí", "Hình thức nộp", "Thời điểm nộp", "Số hóa", "Tái sử dụng", "Kho cá nhân",
+                           "Lấy từ kho dữ liệu cá nhân của công dân", "CSDL quốc gia", "Kết quả điện tử", "Xác thực qua VNeID",
                            "Mã tham chiếu CSDL quốc gia về dân cư"),
             },
         ),
@@ -58,8 +58,8 @@ def between(page: str, start: str, end: str) -> str:
             {
                 "yes": "Yes", "no": "No", "paid_through": "National Public Service Portal", "unpaid": "Not paid",
                 "amounts": ("20,000", "1,500,000"), "instant": "05/01/2026 09:10",
-                "labels": ("Fees and charges", "Paid through", "Paid at", "Digitised", "Reused digitised result",
-                           "From the citizen&#39;s data store", "From a national database", "Electronic result",
+                "labels": ("Fees and charges", "Paid through", "Paid at", "Digitised", "Reused", "Citizen&#39;s store",
+                           "Taken from the citizen&#39;s data store", "National DB", "Electronic result",
                            "Verified with VNeID", "National population database reference"),
             },
         ),
