@@ -567,15 +567,19 @@ def _record(p: ProcedureRead) -> dict:
         "steps": format_steps(p.steps) or None,
         "components": format_components(p.components) or None,
         "decision_number": p.decision_number,
-        "decision_date": p.decision_date.isoformat() if p.decision_date else None,
+        "decision_date": _iso(p.decision_date),
         "legal_basis": p.legal_basis,
-        "legal_basis_effective_date": p.legal_basis_effective_date.isoformat() if p.legal_basis_effective_date else None,
-        "published_on": p.published_on.isoformat() if p.published_on else None,
+        "legal_basis_effective_date": _iso(p.legal_basis_effective_date),
+        "published_on": _iso(p.published_on),
         "effective_from": p.effective_from.isoformat(),
         "effective_to": p.effective_to.isoformat() if p.effective_to else None,
         "confidence": p.confidence,
         "source": p.source,
     }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def export_catalogue(session: Session, fmt: str) -> bytes:

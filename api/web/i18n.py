@@ -276,7 +276,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "components.from_national_db": ("CSDL quốc gia", "National DB"),
     "components.digitised.title": ("Đã số hóa (quét hoặc nhận bản điện tử)", "Scanned or received electronically"),
     "components.reused.title": ("Tái sử dụng kết quả đã số hóa trước đó", "An earlier digitised result reused"),
-    "components.from_citizen_store.title": ("Lấy từ kho dữ liệu cá nhân của công dân", "Taken from the citizen's data store"),
+    "components.from_citizen_store.title": (
+        "Lấy từ kho dữ liệu cá nhân của công dân",
+        "Taken from the citizen's data store",
+    ),
     "components.from_national_db.title": ("Lấy từ cơ sở dữ liệu quốc gia", "Taken from a national database"),
     # the dossier's fees and facts recorded for Decision 766
     "fees.title": ("Phí, lệ phí", "Fees and charges"),

@@ -49,8 +49,8 @@ def between(page: str, start: str, end: str) -> str:
                 "yes": "Có", "no": "Không", "paid_through": "Cổng Dịch vụ công quốc gia", "unpaid": "Chưa nộp",
                 "amounts": ("20.000", "1.500.000"), "instant": "05/01/2026 09:10",
                 "labels": ("Phí, lệ phí", "Hình thức nộp", "Thời điểm nộp", "Số hóa", "Tái sử dụng", "Kho cá nhân",
-                           "Lấy từ kho dữ liệu cá nhân của công dân", "CSDL quốc gia", "Kết quả điện tử", "Xác thực qua VNeID",
-                           "Mã tham chiếu CSDL quốc gia về dân cư"),
+                           "Lấy từ kho dữ liệu cá nhân của công dân", "CSDL quốc gia", "Kết quả điện tử",
+                           "Xác thực qua VNeID", "Mã tham chiếu CSDL quốc gia về dân cư"),
             },
         ),
         (
