@@ -55,8 +55,15 @@ COLUMNS = (
     "supplement_policy",
     "online_level",
     "fee",
+    "fee_lines",
+    "result_kind",
     "steps",
     "components",
+    "decision_number",
+    "decision_date",
+    "legal_basis",
+    "legal_basis_effective_date",
+    "published_on",
     "effective_from",
     "effective_to",
     "confidence",
@@ -356,16 +363,41 @@ def format_components(components: Iterable) -> list[dict]:
     return [{"name": c.name, "form": c.form, "copies": c.copies, "required": c.required} for c in components]
 
 
+FEE_LINES_SHAPE = (
+    'a JSON list of fee lines, e.g. [{"name": "Lệ phí", "amount_vnd": 50000}] ([] : no fee; empty cell: not recorded)'
+)
+
+
+def parse_fee_lines(value: str | list | None) -> list[dict] | None:
+    """The `fee_lines` cell: JSON text in CSV and XLSX, a list in JSON; empty is None (not recorded), `[]` no fee."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"not JSON ({exc.msg} at character {exc.pos + 1}); give {FEE_LINES_SHAPE}") from None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError(f"give {FEE_LINES_SHAPE}")
+    return value
+
+
+def format_fee_lines(lines: Iterable | None) -> list[dict] | None:
+    return None if lines is None else [{"name": line.name, "amount_vnd": line.amount_vnd} for line in lines]
+
+
 def _row_error(row: int, column: str, message: str) -> dict:
     return {"row": row, "column": column, "message": message}
 
 
-def _column_of(loc: tuple) -> str:
-    if loc and loc[0] == "components":
-        return "components"
+def _column_of(loc: tuple, message: str = "") -> str:
     if loc and loc[0] == "processing_time":
         return loc[1] if len(loc) > 1 and loc[1] in ("amount", "unit") else "amount"
-    return str(loc[0]) if loc else "row"
+    if loc:
+        return str(loc[0])
+    # a check across columns (e.g. published_on before decision_date) is put on the column it names first
+    named = re.match(r"(?:Value error, )?([a-z_]+)", message)
+    return named[1] if named and named[1] in COLUMNS else "row"
 
 
 def parse_records(records: list[tuple[int, dict]]) -> ParsedCatalogue:
@@ -395,16 +427,23 @@ def parse_records(records: list[tuple[int, dict]]) -> ParsedCatalogue:
         except ValueError as exc:
             errors.append(_row_error(row, "components", str(exc)))
             continue
-        skipped = ("field_name", "steps", "components", "amount", "unit")
+        try:
+            fee_lines = parse_fee_lines(record.get("fee_lines"))
+        except ValueError as exc:
+            errors.append(_row_error(row, "fee_lines", str(exc)))
+            continue
+        skipped = ("field_name", "steps", "components", "fee_lines", "amount", "unit")
         body = {k: v for k, v in record.items() if v is not None and k not in skipped}
         body["processing_time"] = {"amount": record.get("amount"), "unit": record.get("unit")}
         body["steps"] = steps
         body["components"] = components
+        if fee_lines is not None:
+            body["fee_lines"] = fee_lines
         try:
             procedure = ProcedureCreate.model_validate(body)
         except ValidationError as exc:
             for problem in exc.errors():
-                errors.append(_row_error(row, _column_of(problem["loc"]), _message(problem)))
+                errors.append(_row_error(row, _column_of(problem["loc"], problem["msg"]), _message(problem)))
             continue
         try:
             check_rule(procedure.code, procedure)
@@ -427,10 +466,11 @@ def parse_records(records: list[tuple[int, dict]]) -> ParsedCatalogue:
 
 
 def _message(problem: dict) -> str:
-    """A validation problem; in a component list, which document (1 = the first) and which of its keys."""
+    """A validation problem; in a component list (fee lines), which document (line), 1 = the first, and which key."""
     loc = problem["loc"]
-    if loc and loc[0] == "components" and len(loc) > 1 and isinstance(loc[1], int):
-        where = f"document {loc[1] + 1}" + (f", {loc[2]}" if len(loc) > 2 else "")
+    if loc and loc[0] in ("components", "fee_lines") and len(loc) > 1 and isinstance(loc[1], int):
+        item = "document" if loc[0] == "components" else "line"
+        where = f"{item} {loc[1] + 1}" + (f", {loc[2]}" if len(loc) > 2 else "")
         return f"{where}: {problem['msg']}"
     return problem["msg"]
 
@@ -522,8 +562,15 @@ def _record(p: ProcedureRead) -> dict:
         "supplement_policy": p.supplement_policy,
         "online_level": p.online_level,
         "fee": p.fee,
+        "fee_lines": format_fee_lines(p.fee_lines),
+        "result_kind": p.result_kind,
         "steps": format_steps(p.steps) or None,
         "components": format_components(p.components) or None,
+        "decision_number": p.decision_number,
+        "decision_date": _iso(p.decision_date),
+        "legal_basis": p.legal_basis,
+        "legal_basis_effective_date": _iso(p.legal_basis_effective_date),
+        "published_on": _iso(p.published_on),
         "effective_from": p.effective_from.isoformat(),
         "effective_to": p.effective_to.isoformat() if p.effective_to else None,
         "confidence": p.confidence,
@@ -531,14 +578,19 @@ def _record(p: ProcedureRead) -> dict:
     }
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def export_catalogue(session: Session, fmt: str) -> bytes:
     """The catalogue file; in CSV and XLSX a text a spreadsheet would run as a formula is written as text."""
     records = export_records(session)
     if fmt == "json":
         return json.dumps(records, ensure_ascii=False, indent=1).encode()
-    for record in records:  # a cell holds the list as JSON text
-        if record["components"] is not None:
-            record["components"] = json.dumps(record["components"], ensure_ascii=False)
+    for record in records:  # a cell holds a list as JSON text
+        for column in ("components", "fee_lines"):
+            if record[column] is not None:
+                record[column] = json.dumps(record[column], ensure_ascii=False)
     if fmt == "csv":
         return csv_bytes(pd.DataFrame(records, columns=list(COLUMNS)), bom=False)
     return xlsx_table(list(COLUMNS), ([r[c] for c in COLUMNS] for r in records), sheet_title="procedures")

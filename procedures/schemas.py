@@ -202,8 +202,8 @@ class ProcedureCreate(ProcedureVersionCreate):
     code: ProcedureCode
 
 
-class ProcedureUpdate(Input):
-    """Corrections to the version in force that do not change its statutory time."""
+class ProcedureUpdate(Publication):
+    """Corrections to the version in force that do not change its statutory time (and its publication facts)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -211,6 +211,10 @@ class ProcedureUpdate(Input):
     name_en: Name | None = None
     online_level: OnlineLevel | None = None
     fee: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    fee_lines: list[FeeLineIn] | None = Field(
+        default=None, max_length=MAX_FEE_LINES, description="the fee lines ([] : no fee; null: not recorded)"
+    )
+    result_kind: ResultKind | None = None
     supplement_policy: SupplementPolicy | None = None
     confidence: Confidence | None = None
     source: Annotated[str, StringConstraints(max_length=2000), MULTILINE] | None = None

@@ -779,6 +779,14 @@ def add_version(session: Session, code: str, data: ProcedureVersionCreate) -> Pr
 def update_procedure(session: Session, code: str, data: ProcedureUpdate) -> Procedure:
     version = get_procedure(session, code)
     changes = data.model_dump(exclude_unset=True)
+    changes = {key: value.value if isinstance(value, StrEnum) else value for key, value in changes.items()}
+    decision_date = changes.get("decision_date", version.decision_date)
+    published_on = changes.get("published_on", version.published_on)
+    if decision_date and published_on and published_on < decision_date:
+        raise InvalidInput(
+            f"published_on ({published_on.isoformat()}, made public) must not be before decision_date "
+            f"({decision_date.isoformat()}, the decision it publishes)"
+        )
     version.sqlmodel_update(changes)
     if "fee" in changes:
         version.fee_vnd = _fee_vnd(version.fee)

@@ -189,6 +189,37 @@ def test_patch_corrects_the_version_in_force(client):
     assert client.get(f"{API}/procedures/1.004222").json()["online_level"] == "full"
 
 
+def test_patch_takes_the_publication_facts_fee_lines_and_result_kind(client):
+    facts = {
+        "result_kind": "electronic",
+        "fee_lines": [{"name": "Lệ phí đăng ký cư trú", "amount_vnd": 20000}],
+        "decision_number": "1594/QĐ-UBND",
+        "decision_date": "2025-06-10",
+        "legal_basis": "Luật Cư trú 2020",
+        "legal_basis_effective_date": "01/07/2021",
+        "published_on": "2025-06-15",
+    }
+    response = client.patch(f"{API}/procedures/1.004222", json=facts)
+    assert response.status_code == 200, response.text
+    shown = client.get(f"{API}/procedures/1.004222").json()
+    assert {k: shown[k] for k in facts} == facts | {"legal_basis_effective_date": "2021-07-01"}
+    # checked against what is stored: made public before the stored decision date is refused, nothing changed
+    early = client.patch(f"{API}/procedures/1.004222", json={"published_on": "2025-06-01", "result_kind": "paper"})
+    assert early.status_code == 422 and "decision_date (2025-06-10" in early.json()["detail"]
+    for body, word in (
+        ({"result_kind": "scroll"}, "electronic"),
+        ({"fee_lines": [{"name": "Lệ phí", "amount_vnd": -1}]}, "amount_vnd"),
+        ({"decision_date": "2025-06-20", "published_on": "2025-06-15"}, "published_on"),
+        ({"decision_date": "31/02/2025"}, "decision_date"),
+    ):
+        refused = client.patch(f"{API}/procedures/1.004222", json=body)
+        assert refused.status_code == 422 and word in refused.text, (body, refused.text)
+    assert client.get(f"{API}/procedures/1.004222").json() == shown
+    # fee_lines: [] is "no fee", null is "not recorded"
+    assert client.patch(f"{API}/procedures/1.004222", json={"fee_lines": []}).json()["fee_lines"] == []
+    assert client.patch(f"{API}/procedures/1.004222", json={"fee_lines": None}).json()["fee_lines"] is None
+
+
 def test_agencies_and_fields(client):
     agencies = client.get(f"{API}/agencies").json()
     levels = {a["level"] for a in agencies}

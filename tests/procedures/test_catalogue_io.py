@@ -135,3 +135,82 @@ def test_export_route_serves_each_format(client):
         response = client.get(f"{API}/catalogue/export", params={"format": fmt})
         assert response.status_code == 200
         assert response.content.startswith(marker) or marker in response.content[:50]
+
+
+FACTS = {
+    "result_kind": "electronic",
+    "fee_lines": '[{"name": "Lệ phí cấp giấy", "amount_vnd": 50000}, {"name": "Phí thẩm định", "amount_vnd": 0}]',
+    "decision_number": "1594/QĐ-UBND",
+    "decision_date": "2025-06-10",
+    "legal_basis": "Luật Hộ tịch 2014; Nghị định 123/2015/NĐ-CP",
+    "legal_basis_effective_date": "2025-06-01",
+    "published_on": "2025-06-15",
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_version_facts_import_and_round_trip_in_each_format(client, session, fmt):
+    rows = [record(**FACTS), record(code="9.999102", fee_lines="[]"), record(code="9.999103")]
+    import_catalogue(session, pd.DataFrame(rows).to_csv(index=False).encode(), "csv")
+    session.commit()
+    body = client.get(f"{API}/procedures/9.999101").json()
+    assert body["result_kind"] == "electronic"
+    assert body["fee_lines"] == [
+        {"name": "Lệ phí cấp giấy", "amount_vnd": 50000},
+        {"name": "Phí thẩm định", "amount_vnd": 0},
+    ]
+    assert (body["decision_number"], body["decision_date"], body["published_on"]) == (
+        "1594/QĐ-UBND",
+        "2025-06-10",
+        "2025-06-15",
+    )
+    assert body["legal_basis"] == FACTS["legal_basis"]
+    assert body["legal_basis_effective_date"] == "2025-06-01"
+    # [] (no fee) and an empty cell (not recorded) stay apart
+    assert client.get(f"{API}/procedures/9.999102").json()["fee_lines"] == []
+    assert client.get(f"{API}/procedures/9.999103").json()["fee_lines"] is None
+
+    exported = export_catalogue(session, fmt)
+    if fmt == "json":
+        [mine] = [r for r in json.loads(exported) if r["code"] == "9.999101"]
+        assert mine["fee_lines"][0] == {"name": "Lệ phí cấp giấy", "amount_vnd": 50000}
+        assert {k: mine[k] for k in FACTS if k != "fee_lines"} == {k: v for k, v in FACTS.items() if k != "fee_lines"}
+    before_csv = export_catalogue(session, "csv")
+    import_catalogue(session, exported, fmt)
+    assert export_catalogue(session, "csv") == before_csv
+    frame = pd.read_csv(io.BytesIO(before_csv), dtype=str, keep_default_na=False).set_index("code")
+    assert frame.loc["9.999101", "decision_number"] == "1594/QĐ-UBND"
+    assert json.loads(frame.loc["9.999101", "fee_lines"])[1] == {"name": "Phí thẩm định", "amount_vnd": 0}
+    assert frame.loc["9.999102", "fee_lines"] == "[]"
+    assert frame.loc["9.999103", "fee_lines"] == ""
+
+
+def test_bad_version_facts_are_named_by_row_and_column(session):
+    rows = [
+        record(code="9.999101", result_kind="scroll"),
+        record(code="9.999102", fee_lines="Lệ phí 50.000đ"),
+        record(code="9.999103", fee_lines='[{"name": "Lệ phí", "amount_vnd": -5}]'),
+        record(code="9.999104", decision_date="2025-13-01"),
+        record(code="9.999105", decision_date="2025-06-10", published_on="2025-06-01"),
+        record(code="9.999106", legal_basis_effective_date="hiệu lực từ 1/6"),
+        record(code="9.999107", fee_lines='{"name": "Lệ phí"}'),
+    ]
+    with pytest.raises(InvalidInput) as refused:
+        import_catalogue(session, pd.DataFrame(rows).to_csv(index=False).encode(), "csv")
+    found = {(e["row"], e["column"]): e["message"] for e in refused.value.errors}
+    assert set(found) == {
+        (2, "result_kind"),
+        (3, "fee_lines"),
+        (4, "fee_lines"),
+        (5, "decision_date"),
+        (6, "published_on"),
+        (7, "legal_basis_effective_date"),
+        (8, "fee_lines"),
+    }
+    assert "paper" in found[(2, "result_kind")] and "electronic" in found[(2, "result_kind")]
+    assert "not JSON" in found[(3, "fee_lines")]
+    assert found[(4, "fee_lines")].startswith("line 1, amount_vnd:")
+    assert "decision_date" in found[(6, "published_on")]
+    assert "a JSON list of fee lines" in found[(8, "fee_lines")]
+    assert "row 6, published_on" in refused.value.detail
+    assert session.execute(select(Procedure).where(Procedure.code.like("9.9991%"))).first() is None
