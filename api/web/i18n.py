@@ -301,7 +301,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "desk.received_from": ("Tiếp nhận từ ngày", "Received from"),
     "desk.received_to": ("Đến ngày", "Received to"),
     "desk.field": ("Lĩnh vực", "Field"),
-    "desk.procedure": ("Thủ tục (mã hoặc tên)", "Procedure (code or name)"),
+    "desk.search_procedure": ("Thủ tục (mã hoặc tên)", "Procedure (code or name)"),
     "desk.search_label": ("Mã hồ sơ, tên người nộp hoặc số điện thoại", "Dossier code, applicant name or phone"),
     "desk.latest": ("Hồ sơ mới tiếp nhận", "Latest dossiers"),
     "desk.results": ("Kết quả tìm kiếm", "Search results"),
