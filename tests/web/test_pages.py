@@ -122,6 +122,8 @@ def test_desk_search_filters_by_status_received_days_field_and_procedure(client)
     assert any(june in row for row in rows) and not any(july in row for row in rows)
     wrong = search(received_from="31/02/2025")
     assert wrong.status_code == 422 and "Tiếp nhận từ ngày" in text(wrong), wrong.text
+    desk = text(client.get("/desk"))  # the intake's legend and the search's filter each keep their own words
+    assert "<legend>Thủ tục hành chính</legend>" in desk and "Thủ tục (mã hoặc tên)</label>" in desk
     wrong = client.get("/desk", params={"status": "42", "lang": "en"})
     assert wrong.status_code == 422 and "There is no status “42”" in text(wrong)
 
