@@ -1,5 +1,6 @@
 """An officer's worklist: the steps the user's agencies hold now, the one due first on top (sla/worklist.py)."""
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -40,30 +41,24 @@ class Worklist(BaseModel):
     page_size: int
 
 
-class ResultItemRead(BaseModel):
-    code: str
-    procedure_code: str
-    procedure_name: str
-    receiving_agency_code: str
-    holding_agency_code: str
-    resolved_at: datetime
-    outcome: str | None
-    next_event: str
-
-
 class ResultList(BaseModel):
-    items: list[ResultItemRead]
+    items: list[ResultItem]
     total: int
     page: int
     page_size: int
+
+
+def _agencies(session: Session, principal: Principal, agency: str | None) -> tuple[str | None, Collection[int] | None]:
+    """`agency` checked against the user's scope and its id, else the user's whole scope (None: every agency)."""
+    agency = scoped_agency(session, principal, agency) if agency else None
+    return agency, ({get_agency(session, agency).id} if agency else principal.scope)
 
 
 def result_items(
     session: Session, principal: Principal, agency: str | None, paging: Paging
 ) -> tuple[list[ResultItem], int]:
     """The results waiting at `agency` (within the user's scope), else in the user's scope."""
-    agency = scoped_agency(session, principal, agency) if agency else None
-    agency_ids = {get_agency(session, agency).id} if agency else principal.scope
+    _, agency_ids = _agencies(session, principal, agency)
     return results_waiting(session, agency_ids=agency_ids, page=paging.page, page_size=paging.page_size)
 
 
@@ -71,8 +66,7 @@ def work_items(
     request: Request, session: Session, principal: Principal, agency: str | None, paging: Paging
 ) -> tuple[list[WorkItem], int]:
     """The worklist of `agency` (within the user's scope), else of the user's scope (an administrator: every agency)."""
-    agency = scoped_agency(session, principal, agency) if agency else None
-    agency_ids = {get_agency(session, agency).id} if agency else principal.scope
+    agency, agency_ids = _agencies(session, principal, agency)
     calendar = request.app.state.calendars.get(session, agency or principal.agency_code)
     return worklist(
         session,
@@ -119,7 +113,7 @@ def get_results_waiting(
     applicant (`next_event` result_returned)."""
     items, total = result_items(session, principal, agency, paging)
     return ResultList(
-        items=[ResultItemRead(**vars(item)) for item in items],
+        items=items,
         total=total,
         page=paging.page,
         page_size=paging.page_size,
