@@ -41,6 +41,12 @@ DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def focused(page, element_id: str) -> None:
+    """Waits until the page's autofocus lands on `element_id` (Chromium moves it at a rendering step that
+    may come after the load event on a busy machine); fails if it never does."""
+    page.wait_for_function("id => document.activeElement && document.activeElement.id === id", arg=element_id)
+
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; CI must run the browser tests (.ci/install-browser installs Chromium)")

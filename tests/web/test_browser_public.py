@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import PHONE
+from tests.web.conftest import PHONE, focused
 from tests.web.test_browser import NAME, PHONE_NUMBER, WARD, post_event, receive
 
 
@@ -43,7 +43,7 @@ def test_citizen_scans_the_qr_code_into_the_lookup_on_a_phone(page, desk, shoot,
     assert page.locator("#code").input_value() == code
     assert page.locator("header.site nav").count() == 0  # no staff menu on a phone's first screen
     assert page.locator("a.lang").is_visible()
-    assert page.evaluate("() => document.activeElement.id") == "phone-last4"
+    focused(page, "phone-last4")
     page.keyboard.type(PHONE_NUMBER[-4:])
     page.keyboard.press("Enter")
     page.locator("#result").wait_for()

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import DESKTOP, PHONE
+from tests.web.conftest import DESKTOP, PHONE, focused
 from tests.web.test_browser import NAME, PHONE_NUMBER, post_event, receive
 
 
@@ -21,6 +21,7 @@ def test_a_citizen_rates_from_the_lookup_on_a_phone(page, desk, shoot):
     code = returned(desk)
     page.set_viewport_size(PHONE)
     page.goto(f"/lookup?code={code}")
+    focused(page, "phone-last4")
     page.keyboard.type(PHONE_NUMBER[-4:])
     page.keyboard.press("Enter")
     page.locator("#rating").wait_for()
@@ -41,7 +42,7 @@ def test_the_kiosk(page, desk, shoot, viewport):
     code = returned(desk)
     page.set_viewport_size(viewport)
     page.goto(f"/kiosk?code={code}")
-    assert page.evaluate("() => document.activeElement.id") == "phone-last4"
+    focused(page, "phone-last4")
     page.keyboard.type(PHONE_NUMBER[-4:])
     page.locator("label.rating-choice.satisfied").click()
     shoot(page, "kiosk")
