@@ -11,6 +11,19 @@
     }
   });
 
+  // A menu group closes when another opens, on a click elsewhere and on Escape.
+  function closeMenus(except) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest ? event.target.closest("details.menu") : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeMenus(null);
+  });
+
   // The procedure search box updates its list as the clerk types (htmx); Enter must not reload the page.
   document.addEventListener("DOMContentLoaded", function () {
     var search = document.getElementById("procedure-search");

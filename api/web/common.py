@@ -85,7 +85,8 @@ def render(
             "switch_url": f"{switch.path}?{switch.query}",
             "csrf": getattr(request.state, "csrf", ""),
             "problem_text": page_messages(lang),
-            "may": may_use(getattr(request.state, "principal", None)),
+            "may": (may := may_use(getattr(request.state, "principal", None))),
+            "menu": menu(may),
             "unread": _unread(request),
         },
         status_code=status_code,
@@ -182,12 +183,53 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "templates": (),
     "dashboard": (Role.MANAGER,),
     "exchange": (Role.MANAGER,),
+    "exchange_imports": (),  # the history import (page_access() in api/web/exchange_pages.py)
+    "reconcile": (Role.MANAGER,),
     "calendar": (Role.MANAGER, Role.CLERK, Role.OFFICER, Role.VIEWER),
     "calendar_overrides": (),
     "lookup": tuple(Role),
     "complaints": (Role.MANAGER, Role.CLERK, Role.OFFICER),
     "ratings": (Role.MANAGER, Role.CLERK, Role.VIEWER),
 }
+
+
+# The staff menu in its order: a name and its page, or a group's name and its entries. A group of which the
+# user may use one entry shows that entry as a plain link; of none, nothing.
+MENU: tuple[tuple[str, str | tuple[tuple[str, str], ...]], ...] = (
+    ("desk", "/desk"),
+    ("worklist", "/desk/worklist"),
+    ("inbox", "/desk/inbox"),
+    ("dashboard", "/dashboard"),
+    ("complaints", "/desk/complaints"),
+    ("ratings", "/desk/ratings"),
+    (
+        "system",
+        (
+            ("exchange", "/exchange"),
+            ("exchange_imports", "/exchange/imports"),
+            ("reconcile", "/exchange/reconcile"),
+            ("calendar", "/calendar"),
+            ("templates", "/notify/templates"),
+        ),
+    ),
+    ("lookup", "/lookup"),
+)
+
+
+def menu(may: dict[str, bool]) -> list[dict[str, Any]]:
+    """The menu entries this user sees (`may`: `may_use`): {name, href} or {name, links: [{name, href}…]}."""
+    entries: list[dict[str, Any]] = []
+    for name, target in MENU:
+        if isinstance(target, str):
+            if may[name]:
+                entries.append({"name": name, "href": target})
+            continue
+        links = [{"name": entry, "href": href} for entry, href in target if may[entry]]
+        if len(links) == 1:
+            entries.append(links[0])
+        elif links:
+            entries.append({"name": name, "links": links})
+    return entries
 
 
 def may_use(principal: Principal | None) -> dict[str, bool]:

@@ -202,12 +202,13 @@ def test_the_menu_shows_what_the_role_may_use(app, as_page):
         "/desk", "/desk/worklist", "/desk/inbox", complaints, "/calendar", "/lookup"
     ]
     assert nav(as_page("manager").get("/calendar")) == [
-        "/desk", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/calendar", "/lookup"
+        "/desk", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/exchange/reconcile", "/calendar",
+        "/lookup",
     ]
     assert nav(as_page("viewer").get("/calendar")) == [ratings, "/calendar", "/lookup"]
     assert nav(as_page("admin").get("/")) == [
-        "/desk", "/desk/worklist", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/calendar",
-        "/notify/templates", "/lookup",
+        "/desk", "/desk/worklist", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/exchange/imports",
+        "/exchange/reconcile", "/calendar", "/notify/templates", "/lookup",
     ]
     anonymous = TestClient(app, raise_server_exceptions=False).get("/", params={"lang": "en"})
     assert nav(anonymous) == ["/lookup"] and 'id="sign-in-link" href="/login?lang=en"' in anonymous.text
