@@ -40,6 +40,26 @@ WORDS = {
         "not_scored": "not scored",
     },
 }  # fmt: skip
+# What an unscored indicator needs (sla.scorecard.NEEDS, which the JSON route answers in English), in Vietnamese
+NEEDS_VI = {
+    "1.1": "ngày ban hành quyết định công bố và ngày hiệu lực của căn cứ pháp lý của các phiên bản thủ tục của đơn vị",
+    "1.2": "ngày ban hành quyết định công bố và ngày công khai của các phiên bản thủ tục của đơn vị",
+    "1.4": "việc đồng bộ lên Cổng Dịch vụ công quốc gia (MOTCUA_EXCHANGE_URL) chưa có hồ sơ nào được Cổng nhận",
+    "3.1": "mức độ trực tuyến của các phiên bản thủ tục của đơn vị",
+    "3.5": "thủ tục có phí, lệ phí (mức phí hoặc các khoản phí trong danh mục)",
+    "3.5b": "thủ tục có phí, lệ phí (mức phí hoặc các khoản phí trong danh mục)",
+    "3.6": "các khoản phí của hồ sơ tiếp nhận trong kỳ",
+    "4.1": "loại kết quả của thủ tục và việc trả kết quả điện tử của hồ sơ giải quyết trong kỳ",
+    "4.2": "đánh dấu số hóa của thành phần hồ sơ đã nhận (hồ sơ giải quyết trong kỳ)",
+    "4.3": "đánh dấu tái sử dụng của thành phần hồ sơ đã nhận",
+    "4.4": "đánh dấu lấy từ kho dữ liệu của công dân của thành phần hồ sơ đã nhận",
+    "4.5a": "xác thực VNeID của hồ sơ trực tuyến",
+    "4.5b": "liên kết Cơ sở dữ liệu quốc gia về dân cư của hồ sơ",
+    "4.6": "thiết lập chứng thực bản sao điện tử của đơn vị",
+    "5.2": "sổ theo dõi phản ánh, kiến nghị",
+    "5.3": "sổ theo dõi phản ánh, kiến nghị",
+    "5.4": "sổ theo dõi phản ánh, kiến nghị và đánh giá của người dân",
+}
 OptionalCode = Annotated[str | None, Query(max_length=64)]
 PeriodName = Annotated[str | None, Query(max_length=7)]
 
@@ -87,6 +107,7 @@ def scorecard_page(
         {
             "section": "dashboard",
             "w": WORDS[lang],
+            "needs": NEEDS_VI if lang == "vi" else {},
             "card": card,
             "groups": groups,
             "problem": problem,

@@ -22,6 +22,7 @@ dossiers
   d5 P1 counter 01/07, withdrawn 02/07
 """
 
+import html
 from datetime import UTC, datetime
 
 import pytest
@@ -179,6 +180,17 @@ EXPECTED = {  # id: (numerator, denominator, points)
     "4.5a": (1, 2, 2 * 1 / 2),  # online d2 (verified), d3 (not)
     "4.5b": (1, 5, 2 * 1 / 5),  # d1
 }
+
+
+def test_the_page_says_what_an_unscored_indicator_needs_in_the_readers_language(client, unit, no_registers):
+    from api.web.scorecard import NEEDS_VI
+
+    assert set(NEEDS_VI) == set(scorecard.NEEDS)  # every need the core can name has its Vietnamese words
+    params = {"period": PERIOD, "agency": UNIT}
+    vi = html.unescape(client.get("/dashboard/scorecard", params={**params, "lang": "vi"}).text)
+    en = html.unescape(client.get("/dashboard/scorecard", params={**params, "lang": "en"}).text)
+    assert f"Cần: {NEEDS_VI['5.2']}" in vi and scorecard.NEEDS["5.2"] not in vi
+    assert f"Needs: {scorecard.NEEDS['5.2']}" in en and NEEDS_VI["5.2"] not in en
 
 
 def test_every_indicator_counted_by_hand_and_missing_data_named(client, unit, no_registers):
