@@ -32,6 +32,7 @@ class WorkItem:
     code: str
     procedure_code: str
     procedure_name: str
+    procedure_name_en: str | None
     status: str
     status_code: int
     holding_agency_code: str
@@ -53,6 +54,7 @@ class ResultItem:
     code: str
     procedure_code: str
     procedure_name: str
+    procedure_name_en: str | None
     receiving_agency_code: str
     holding_agency_code: str
     resolved_at: datetime
@@ -79,6 +81,7 @@ def results_waiting(
             Dossier.code,
             Dossier.procedure_code,
             Procedure.name.label("procedure_name"),
+            Procedure.name_en.label("procedure_name_en"),
             Dossier.receiving_agency_id,
             Dossier.current_agency_id,
             Dossier.finished_at,
@@ -97,6 +100,7 @@ def results_waiting(
                 code=row.code,
                 procedure_code=row.procedure_code,
                 procedure_name=row.procedure_name,
+                procedure_name_en=row.procedure_name_en,
                 receiving_agency_code=agencies[row.receiving_agency_id].code,
                 holding_agency_code=agencies[holder].code,
                 resolved_at=row.finished_at,
@@ -161,6 +165,7 @@ def worklist(
             Dossier.code,
             Dossier.procedure_code,
             Procedure.name.label("procedure_name"),
+            Procedure.name_en.label("procedure_name_en"),
             Dossier.status_code,
             Dossier.due_at,
             Dossier.current_agency_id,
@@ -178,6 +183,7 @@ def worklist(
             code=row.code,
             procedure_code=row.procedure_code,
             procedure_name=row.procedure_name,
+            procedure_name_en=row.procedure_name_en,
             status=STATUS_NAMES[Status(row.status_code)],
             status_code=row.status_code,
             holding_agency_code=agencies[row.current_agency_id].code if row.current_agency_id else "",

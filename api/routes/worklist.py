@@ -22,6 +22,7 @@ class WorkItemRead(BaseModel):
     code: str
     procedure_code: str
     procedure_name: str
+    procedure_name_en: str | None
     status: str
     status_code: int
     holding_agency_code: str

@@ -351,6 +351,10 @@ def test_the_worklist_route_and_page(client, as_page, tokens):
     assert re.fullmatch(r"(\d+ ngày)?( ?\d+ giờ)?( ?\d+ phút)?", left[1]) and "Quá hạn" not in left[1], left
     english = as_page("officer", lang="en").get("/desk/worklist")
     assert "Worklist" in english.text and forwarded in english.text and late not in english.text
+    procedure = client.get(f"{API}/dossiers/{forwarded}").json()["procedure_code"]
+    names = client.get(f"{API}/procedures/{procedure}").json()
+    assert names["name_en"] and html.escape(names["name_en"]) in english.text  # the procedure in the page's language
+    assert html.escape(names["name"]) not in english.text and html.escape(names["name"]) in page.text
 
 
 def test_results_waiting_to_be_sent_back_or_returned(client, as_page, tokens):
