@@ -71,10 +71,11 @@ def snapshot_history(
     }
 
 
-def feed(session: Session, *, period: str) -> dict:
-    """The index feed: per agency, the latest revision's scores with formula ids and snapshot time."""
+def feed(session: Session, *, period: str, within: Collection[int] | None = None) -> dict:
+    """The index feed: per agency, the latest revision's scores with formula ids and snapshot time; with
+    `within` (a user's scope), only those agencies (not the city total), as `snapshot_history`."""
     latest: dict[str, PeriodSnapshot] = {}
-    for row in _snapshots(session, period, None):
+    for row in _snapshots(session, period, None, within):
         latest[row.scope] = row
     names = dict(session.execute(select(Agency.code, Agency.name)).all())
     any_row = next(iter(latest.values()))

@@ -41,9 +41,12 @@ def period_snapshots(
 
 
 @router.get("/index/feed", responses=exports.documented_downloads("csv"))
-def index_feed(session: SessionDep, period: PeriodQuery, format: Literal["json", "csv"] = "json"):
-    """The document the index takes (docs/index-feed.md): per agency, formula ids, values, snapshot time."""
-    document = snapshots.feed(session, period=period)
+def index_feed(
+    session: SessionDep, principal: PrincipalDep, period: PeriodQuery, format: Literal["json", "csv"] = "json"
+):
+    """The document the index takes (docs/index-feed.md): per agency, formula ids, values, snapshot time; the
+    agencies in your scope (the city total only for a user of the whole city's scope)."""
+    document = snapshots.feed(session, period=period, within=principal.scope)
     if format == "json":
         return JSONResponse(document)
     frame = pd.DataFrame(snapshots.feed_rows(document))

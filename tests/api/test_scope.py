@@ -199,6 +199,25 @@ def test_snapshots_are_read_within_the_users_scope(client, client_as, session):
     assert {WARD, OTHER_WARD} <= {s["scope"] for s in city.get(f"{API}/index/snapshots", params=june).json()["snapshots"]}
 
 
+def test_the_index_feed_is_read_within_the_users_scope(client, client_as, session):
+    for agency in (WARD, OTHER_WARD):
+        body = {"procedure_code": "1.004222", "agency_code": agency, "received_at": "2025-06-02T09:00",
+                "backdate_reason": "history for the test", "applicant": {"name": "A"}}  # fmt: skip
+        assert client.post(f"{API}/dossiers", json=body).status_code == 201
+    _freeze(session)
+    june = {"period": "2025-06"}
+
+    def agencies(who) -> set:
+        return {a["agency_code"] for a in who.get(f"{API}/index/feed", params=june).json()["agencies"]}
+
+    assert {WARD, OTHER_WARD, None} <= agencies(client)  # None: the city total
+    assert agencies(client_as("manager")) == {WARD}
+    csv = client_as("manager").get(f"{API}/index/feed", params={**june, "format": "csv"}).text
+    assert WARD in csv and OTHER_WARD not in csv
+    city = agencies(client_as("viewer"))
+    assert {WARD, OTHER_WARD} <= city and None not in city
+
+
 # --- personal data -------------------------------------------------------------------------------
 
 
