@@ -96,6 +96,16 @@ class DatabaseFailureStore:
     def clear(self, session: Session, key: str) -> None:
         session.execute(delete(SignInFailure).where(SignInFailure.key == key))
 
+    def prune(self, session: Session, *, now: datetime, forget_after: timedelta) -> int:
+        """Deletes the counts that no longer matter: last failure older than `forget_after` (the next failure
+        would count from 1 again) and no wait still running. The rows deleted."""
+        return session.execute(
+            delete(SignInFailure).where(
+                SignInFailure.last_failed_at < now - forget_after,
+                (SignInFailure.blocked_until.is_(None)) | (SignInFailure.blocked_until < now),
+            )
+        ).rowcount
+
 
 class RedisFailureStore:
     """The counts in Redis (`MOTCUA_REDIS_URL`): `<prefix><key>:failures` (expires `forget_after` after the last
@@ -195,6 +205,13 @@ class SignInThrottle:
             failures = self.store.add_failure(session, key, now=now, forget_after=forget_after)
             if wait := rule.blocked_for(failures):
                 self.store.block(session, key, until=now + timedelta(seconds=wait), seconds=wait)
+
+    def prune(self, session: Session) -> int:
+        """Deletes the stale counts of the database store (Redis expires its own); the rows deleted."""
+        if not isinstance(self.store, DatabaseFailureStore):
+            return 0
+        forget_after = timedelta(seconds=max(rule.lock_seconds for rule in self.rules.values()))
+        return self.store.prune(session, now=self.clock(), forget_after=forget_after)
 
     def succeeded(self, session: Session, username: str) -> None:
         self.store.clear(session, self.keys(username, None)["user"])

@@ -28,6 +28,8 @@ cli.add_typer(catalogue_cli, name="catalogue")
 cli.add_typer(calendar_cli, name="calendar")
 exchange_cli = typer.Typer(no_args_is_help=True, help="The national exchange: records out, history in, reconciliation")
 cli.add_typer(exchange_cli, name="exchange")
+housekeeping_cli = typer.Typer(no_args_is_help=True, help="Rows that have served their purpose")
+cli.add_typer(housekeeping_cli, name="housekeeping")
 notify_cli = typer.Typer(no_args_is_help=True, help="Warnings, escalations and messages to citizens")
 cli.add_typer(notify_cli, name="notify")
 
@@ -599,3 +601,19 @@ def serve(
 
 def main() -> None:
     cli()
+
+
+@housekeeping_cli.command("run")
+def housekeeping_run() -> None:
+    """Delete superseded outbox rows, stale sign-in counts and sent messages past their retention (the scheduler
+    runs this after the nightly run); prints what each table lost."""
+    from api.housekeeping import run_housekeeping
+    from sla.jobs import LockBusy
+
+    engine = _engine()
+    upgrade(engine)
+    try:
+        done = run_housekeeping(engine, Settings())
+    except LockBusy as exc:
+        _fail(str(exc))
+    typer.echo(f"housekeeping: {done.summary()}")

@@ -53,6 +53,19 @@ def nightly_job() -> None:
         log.info("nightly %s %s: %s (%s rows)", result.job, result.period_key, result.status, result.rows_written)
 
 
+def housekeeping_job() -> None:
+    """Once a day after the nightly run: superseded outbox rows, stale sign-in counts, old sent messages."""
+    from api.housekeeping import run_housekeeping
+
+    settings = Settings()
+    try:
+        done = run_housekeeping(engine_for(settings.database_url), settings)
+    except LockBusy as exc:
+        log.warning("%s", exc)
+        return
+    log.info("housekeeping: %s", done.summary())
+
+
 def gateway_of(settings: Settings) -> Gateway:
     """The national gateway the sync posts to (MOTCUA_EXCHANGE_*)."""
     return Gateway(
@@ -154,6 +167,15 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> BaseScheduler:
         minute=0,
         id="nightly",
         name="nightly: re-derive, daily snapshot, period freezes",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        "api.scheduler:housekeeping_job",
+        trigger="cron",
+        hour=settings.nightly_hour,
+        minute=45,
+        id="housekeeping",
+        name="housekeeping: superseded outbox rows, stale sign-in counts, old sent messages",
         replace_existing=True,
     )
     if settings.exchange_url:

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     demo_seed: int = 0
     nightly_hour: int = Field(default=1, ge=0, le=23)
     nightly_catch_up_days: int = Field(default=31, ge=1, le=366)
+    # Housekeeping (api/housekeeping.py): sent messages to citizens are kept this many days (0: for ever).
+    message_retention_days: int = Field(default=365, ge=0, le=3650)
     par_on_time_max_points: float = 1.0
     par_on_time_bands: str | None = None  # e.g. "0.98:1,0.95:0.75,0.9:0.5"; empty: proportional
     # Event time policy (docs/event-time.md): an instant further back needs a manager or an admin, and a reason.

@@ -9,7 +9,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from dossiers import service as dossiers
@@ -128,3 +129,29 @@ def changed_records(
     for changed in changed_since(session, since, limit=limit, within=within):
         dossier = session.get(Dossier, changed.dossier_id)
         yield changed.change_id, record_of(session, dossier, calendar_for=calendar_for)
+
+
+def compact_changes(session: Session, *, batch: int = 50_000) -> int:
+    """Deletes the outbox rows that a newer stamped change of the same dossier supersedes; the rows deleted.
+
+    Every reader reads a dossier's latest change only (`changed_records`, the sync's pending list: the record is
+    the whole dossier as it is now), so a reader at any watermark gets the same answer with or without the older
+    rows: the table keeps one stamped row a dossier, plus those not yet stamped. Works through the ids in
+    batches of `batch` (one statement each, in the caller's transaction).
+    """
+    newer = aliased(DossierChange)
+    superseded = exists().where(
+        newer.dossier_id == DossierChange.dossier_id, newer.change_id > DossierChange.change_id
+    )
+    last = session.execute(select(func.max(DossierChange.id))).scalar_one() or 0
+    deleted = 0
+    for start in range(0, last, batch):
+        deleted += session.execute(
+            delete(DossierChange).where(
+                DossierChange.id > start,
+                DossierChange.id <= start + batch,
+                DossierChange.change_id.is_not(None),
+                superseded,
+            )
+        ).rowcount
+    return deleted

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from urllib.parse import quote
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -151,3 +152,12 @@ def on_written(
         now=now,
         hours=hours,
     )
+
+
+def prune_messages(session: Session, *, before: datetime) -> int:
+    """Deletes the messages done with (sent, or given up) that were written before `before`, with their delivery
+    log (ON DELETE CASCADE): a message's text names the applicant, and once it is sent and its retention over it
+    serves no one. Pending messages are kept whatever their age. The messages deleted."""
+    return session.execute(
+        delete(OutboxMessage).where(OutboxMessage.status != "pending", OutboxMessage.created_at < before)
+    ).rowcount

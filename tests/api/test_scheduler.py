@@ -28,7 +28,7 @@ def test_nightly_job_is_stored_at_one_in_the_morning_local_time(fresh_engine):
         scheduler.shutdown(wait=False)
     with fresh_engine.connect() as connection:
         stored = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
-    assert sorted(stored) == ["nightly", "notify", "notify_digest"]
+    assert sorted(stored) == ["housekeeping", "nightly", "notify", "notify_digest"]
 
 
 def test_notify_runs_every_minute_and_the_digest_once_a_day(fresh_engine):
