@@ -26,7 +26,8 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, extract, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -103,13 +104,17 @@ class RuleIn(Input):
     supplement_reminder_working_days: float | None = Field(default=None, gt=0, lt=15)
     escalation: list[EscalationLevel] | None = Field(default=None, max_length=5)
 
-    @model_validator(mode="after")
-    def _ladder(self) -> "RuleIn":
-        if self.escalation:
-            after = [level.after_working_days for level in self.escalation]
+    @field_validator("escalation")
+    @classmethod
+    def _ladder(cls, escalation: list[EscalationLevel] | None) -> list[EscalationLevel] | None:
+        if escalation:
+            after = [level.after_working_days for level in escalation]
             if after != sorted(set(after)):
-                raise ValueError("escalation levels climb: each level's after_working_days above the previous one's")
-        return self
+                raise PydanticCustomError(
+                    "escalation_order",
+                    "escalation levels climb: each level's after_working_days above the previous one's",
+                )
+        return escalation
 
 
 class RuleRead(RuleIn):

@@ -181,6 +181,7 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "worklist": (Role.CLERK, Role.OFFICER),
     "inbox": (Role.MANAGER, Role.CLERK, Role.OFFICER),
     "templates": (),
+    "rules": (),  # the warning and escalation rules (api/web/rules_view.py)
     "dashboard": (Role.MANAGER,),
     "exchange": (Role.MANAGER,),
     "exchange_imports": (),  # the history import (page_access() in api/web/exchange_pages.py)
@@ -210,6 +211,7 @@ MENU: tuple[tuple[str, str | tuple[tuple[str, str], ...]], ...] = (
             ("reconcile", "/exchange/reconcile"),
             ("calendar", "/calendar"),
             ("templates", "/notify/templates"),
+            ("rules", "/notify/rules"),
         ),
     ),
     ("lookup", "/lookup"),

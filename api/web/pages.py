@@ -20,6 +20,7 @@ from api.web import (
     exchange_view,
     feedback,
     notices,
+    rules_view,
     scorecard,
 )
 from api.web.auth import page_access
@@ -47,6 +48,7 @@ router.include_router(complaints_view.router, dependencies=[Depends(page_access(
 router.include_router(feedback.desk_router, dependencies=[Depends(page_access(Role.MANAGER, Role.CLERK, Role.VIEWER))])
 router.include_router(notices.router, dependencies=[Depends(page_access(*STAFF))])
 router.include_router(notices.admin_router, dependencies=[Depends(page_access())])
+router.include_router(rules_view.router, dependencies=[Depends(page_access())])
 router.include_router(dashboard.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(exchange_view.router, dependencies=[Depends(page_access(Role.MANAGER))])
 router.include_router(scorecard.router, dependencies=[Depends(page_access(Role.MANAGER))])

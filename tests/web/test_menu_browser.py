@@ -18,7 +18,8 @@ def test_the_system_group_opens_closes_and_leads_to_its_pages(page, shoot, viewp
     assert not link.is_visible()
     summary.click()
     assert group.locator("a").all_inner_texts() == [
-        "Đồng bộ Cổng quốc gia", "Nhập lịch sử hồ sơ", "Đối chiếu số liệu với Cổng", "Lịch làm việc", "Mẫu tin nhắn"
+        "Đồng bộ Cổng quốc gia", "Nhập lịch sử hồ sơ", "Đối chiếu số liệu với Cổng", "Lịch làm việc", "Mẫu tin nhắn",
+        "Quy tắc cảnh báo",
     ]
     box = group.locator("ul").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]  # the entries stay on the screen

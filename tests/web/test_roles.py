@@ -208,7 +208,7 @@ def test_the_menu_shows_what_the_role_may_use(app, as_page):
     assert nav(as_page("viewer").get("/calendar")) == [ratings, "/calendar", "/lookup"]
     assert nav(as_page("admin").get("/")) == [
         "/desk", "/desk/worklist", "/desk/inbox", "/dashboard", complaints, ratings, "/exchange", "/exchange/imports",
-        "/exchange/reconcile", "/calendar", "/notify/templates", "/lookup",
+        "/exchange/reconcile", "/calendar", "/notify/templates", "/notify/rules", "/lookup",
     ]
     anonymous = TestClient(app, raise_server_exceptions=False).get("/", params={"lang": "en"})
     assert nav(anonymous) == ["/lookup"] and 'id="sign-in-link" href="/login?lang=en"' in anonymous.text
