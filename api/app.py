@@ -18,6 +18,7 @@ from api.routes import (
     catalogue,
     catalogue_admin,
     complaints,
+    contact,
     dossiers,
     exchange,
     exchange_history,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         complaints.router,
         exchange_history.router,
         notifications.router,
+        contact.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)

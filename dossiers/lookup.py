@@ -62,6 +62,8 @@ class PublicStatus(BaseModel):
     """While waiting for a supplement: what to bring, as the request (form 02) says, without the
     applicant's name, identity number, phone or address should the clerk have written them in."""
     apology: ApologyNotice | None
+    messages: bool = False
+    """Whether the applicant is told of the dossier's progress (they may stop it from the lookup)."""
     rating: Literal["not_yet", "open", "given"] = "not_yet"
     """Whether the citizen may rate the dossier now (`open`: the result was returned and no rating was given;
     POST /api/v1/lookup/rating), has rated it (`given`), or may not yet (`not_yet`)."""
@@ -131,6 +133,7 @@ def _public(session: Session, dossier: Dossier) -> PublicStatus:
         procedure_code=procedure.code,
         procedure_name=procedure.name,
         procedure_name_en=procedure.name_en,
+        messages=dossier.contact_consent,
         agency_code=agency.code,
         agency_name=agency.name,
         received_at=dossier.received_at or dossier.submitted_at,

@@ -25,6 +25,7 @@ from api.routes.dossiers import (
 )
 from api.routes.registers import XLSX
 from api.routes.worklist import result_items, work_items
+from api.routes.contact import may_change_contact
 from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
 from api.web.common import (
     PAGE_ERRORS,
@@ -443,6 +444,7 @@ def _dossier_page(
     problem: Problem | None = None,
     submitted: dict | None = None,
     done: str | None = None,
+    extra: dict | None = None,
 ) -> Response:
     principal = request.state.principal
     dossier = readable_dossier(session, code, principal)
@@ -470,6 +472,8 @@ def _dossier_page(
             "ladder": notices.ladder(session, dossier),
             "may_backdate": request.state.principal.role in BACKDATING_ROLES,
             "backdate_grace": request.app.state.settings.backdate_grace_minutes,
+            "may_change_contact": may_change_contact(principal, dossier),
+            **(extra or {}),
         },
         status_code=problem.status_code if problem else 200,
         page_path=f"/desk/dossiers/{code}",
@@ -481,6 +485,8 @@ def dossier_page(
     request: Request, session: SessionDep, code: str, done: Annotated[str | None, Query(max_length=32)] = None
 ):
     """A dossier: its clock, stages, timeline and a form for each event allowed now."""
+    if done == "contact":  # the applicant's contact was changed (api/web/contact_view.py)
+        return _dossier_page(request, session, code, extra={"contact_done": True})
     return _dossier_page(request, session, code, done=done)
 
 

@@ -43,6 +43,22 @@ MESSAGES: dict[tuple[type[DomainError], str], tuple[str, str]] = {
     (InvalidInput, "template_empty"): ("Nội dung tin nhắn đang trống.", "The text is empty."),
     (InvalidInput, "template_unknown"): ("Không có loại tin nhắn này.", "No such message."),
     (NotFound, "template_unknown"): ("Không có loại tin nhắn này.", "No such message."),
+    (Forbidden, "contact_forbidden"): (
+        "Chỉ cán bộ một cửa của cơ quan tiếp nhận hoặc lãnh đạo được đổi cách thông báo cho người nộp.",
+        "The applicant's contact is changed by the receiving agency's clerks or a manager.",
+    ),
+    (InvalidInput, "contact_channel_missing"): (
+        "Đồng ý nhận thông báo thì cần chọn kênh nhận (SMS, Zalo hoặc thư điện tử).",
+        "Consent to messages needs a channel (SMS, Zalo or email).",
+    ),
+    (InvalidInput, "contact_phone_missing"): (
+        "Nhận thông báo qua {channel} thì cần số điện thoại, mà hồ sơ chưa có số điện thoại.",
+        "Messages by {channel} need the phone number, and the dossier has none.",
+    ),
+    (InvalidInput, "contact_email_missing"): (
+        "Nhận thông báo qua thư điện tử thì cần địa chỉ thư điện tử.",
+        "Messages by email need the email address.",
+    ),
     (NotFound, "rule_not_found"): (
         "Không có quy tắc này (có thể đã bị xoá).",
         "No such rule (it may have been deleted).",

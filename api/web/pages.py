@@ -14,6 +14,7 @@ from api.web import (
     calendar_view,
     citizen,
     complaints_view,
+    contact_view,
     dashboard,
     desk,
     exchange_pages,
@@ -44,6 +45,8 @@ router.include_router(auth.router)
 router.include_router(citizen.router)
 router.include_router(feedback.public_router)
 router.include_router(desk.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(contact_view.router, dependencies=[Depends(page_access(*STAFF))])
+router.include_router(contact_view.public_router)
 router.include_router(complaints_view.router, dependencies=[Depends(page_access(*STAFF))])
 router.include_router(feedback.desk_router, dependencies=[Depends(page_access(Role.MANAGER, Role.CLERK, Role.VIEWER))])
 router.include_router(notices.router, dependencies=[Depends(page_access(*STAFF))])
