@@ -2,24 +2,21 @@
 citizen's "stop the messages" on the lookup: the same use case as `PUT /api/v1/dossiers/{code}/contact`
 (api/routes/contact.py → notify/consent.py)."""
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from api.deps import SessionDep, audit_dossier
-from api.limits import LookupAttemptDep, RateLimited
+from api.limits import LookupAttemptDep
 from api.routes.contact import change
-from api.web.citizen import PRIVATE
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, blank_to_none, keep_lang, render
+from api.web.citizen import answer_publicly
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, blank_to_none, keep_lang
 from api.web.desk import _dossier_page
 from api.web.i18n import LABELS
 from dossiers import lookup as dossier_lookup
 from dossiers.contact import ContactChange
 from dossiers.ratings import INDICES, RATING_LEVELS
-from kernel.errors import NotFound
 from notify import consent
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)  # staff (api/web/pages.py)
@@ -80,23 +77,13 @@ def stop_messages(
     audit_dossier(request, code.strip())  # the code, never the digits
     context = {"code": dossier_lookup.normalise_code(code), "result": None, "not_found": False,
                "digits": phone_last4.strip(), "levels": RATING_LEVELS, "indices": INDICES}  # fmt: skip
-    status_code, headers = 200, dict(PRIVATE)
-    try:
-        attempt.admit(code)
-        with attempt.counting(), session.begin_nested():
+
+    def work(context: dict) -> None:
+        with session.begin_nested():
             dossier = dossier_lookup.find(session, code=code, phone_last4=phone_last4)
             changed = consent.change_consent(session, dossier, ContactChange(contact_consent=False))
             request.state.audit_detail = f"dossier {dossier.code} (the applicant): {consent.describe(changed)}"
         context["result"] = dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)
         context["stopped"] = True
-    except NotFound:
-        context["not_found"], status_code = True, 404
-    except RateLimited as exc:
-        context["retry_minutes"], status_code = math.ceil(exc.retry_after / 60), 429
-        headers["Retry-After"] = str(exc.retry_after)
-    except (*PAGE_ERRORS, ValidationError) as exc:
-        context["problem"] = problem = Problem.of(exc)
-        status_code = problem.status_code
-    response = render(request, "web/lookup.html", context, status_code=status_code, page_path="/lookup")
-    response.headers.update(headers)
-    return response
+
+    return answer_publicly(request, attempt, code, context, work)

@@ -15,6 +15,7 @@ from accounts.service import Principal, display_names
 from api import forms
 from api.deps import Paging, SessionDep, audit_dossier
 from api.forms import FORM_NUMBER_PATTERN
+from api.routes.contact import may_change_contact
 from api.routes.dossiers import (
     BACKDATING_ROLES,
     backdating_note,
@@ -25,7 +26,6 @@ from api.routes.dossiers import (
 )
 from api.routes.registers import XLSX
 from api.routes.worklist import result_items, work_items
-from api.routes.contact import may_change_contact
 from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
 from api.web.common import (
     PAGE_ERRORS,

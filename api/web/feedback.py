@@ -2,7 +2,6 @@
 the dossier named by its code and the last 4 phone digits, limited as the lookup is); the staff's page
 shows counts per unit, procedure and period and takes a paper form typed in by a clerk."""
 
-import math
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -10,14 +9,14 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import ValidationError
 
 from api.deps import SessionDep, audit_dossier
-from api.limits import LookupAttemptDep, RateLimited
+from api.limits import LookupAttemptDep
 from api.routes.ratings import rating_summary, record_paper_rating
 from api.security import READERS_OF_REPORTS
-from api.web.citizen import PRIVATE
+from api.web.citizen import PRIVATE, answer_publicly
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, agencies, blank_to_none, render
 from dossiers import lookup as dossier_lookup
 from dossiers import ratings
-from kernel.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput
 from sla import reports
 
 public_router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -66,12 +65,11 @@ def rate_from_lookup(
 
 def _rate_publicly(request, attempt, session, source, code, phone_last4, rating, indices):
     audit_dossier(request, code.strip())  # the code asked, never the digits nor the rating
-    template = "web/lookup.html" if source == "lookup" else "web/kiosk.html"
+    lookup_page = source == "lookup"
     context = {"code": dossier_lookup.normalise_code(code), "result": None, **_form_context()}
-    status_code, headers = 201, dict(PRIVATE)
-    try:
-        attempt.admit(code)
-        with attempt.counting(), session.begin_nested():
+
+    def work(context: dict) -> None:
+        with session.begin_nested():
             ratings.rate_public(
                 session,
                 code=code,
@@ -81,25 +79,21 @@ def _rate_publicly(request, attempt, session, source, code, phone_last4, rating,
                 now=datetime.now(UTC),
             )
         context["rated"] = True
-        if source == "lookup":
+        if lookup_page:
             context["result"] = dossier_lookup.lookup(session, code=code, phone_last4=phone_last4)
         else:
             context["code"] = ""
-    except NotFound:
-        context["not_found"], status_code = True, 404
-    except RateLimited as exc:
-        context["retry_minutes"], status_code = math.ceil(exc.retry_after / 60), 429
-        headers["Retry-After"] = str(exc.retry_after)
-    except (*PAGE_ERRORS, ValidationError) as exc:
-        context["problem"] = problem = Problem.of(exc)
-        status_code = problem.status_code
-        context["digits"] = phone_last4 if source == "lookup" else ""
-        if source == "lookup" and status_code != 404:
+
+    def on_problem(context: dict, problem: Problem) -> None:
+        context["digits"] = phone_last4 if lookup_page else ""
+        if lookup_page and problem.status_code != 404:
             context["result"] = _status_quietly(session, code, phone_last4)
-    page_path = "/lookup" if source == "lookup" else "/kiosk"
-    response = render(request, template, context, status_code=status_code, page_path=page_path)
-    response.headers.update(headers)
-    return response
+
+    return answer_publicly(
+        request, attempt, code, context, work, on_problem=on_problem, status_code=201,
+        template="web/lookup.html" if lookup_page else "web/kiosk.html",
+        page_path="/lookup" if lookup_page else "/kiosk",
+    )  # fmt: skip
 
 
 def _status_quietly(session, code: str, phone_last4: str):
