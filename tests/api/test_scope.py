@@ -173,6 +173,15 @@ def test_an_event_posted_on_a_foreign_dossier_page_reads_as_on_an_unknown_one(pa
 # --- snapshots -----------------------------------------------------------------------------------
 
 
+def _two_wards_frozen(client, session) -> None:
+    """A dossier received at each ward in June 2025, and June frozen."""
+    for agency in (WARD, OTHER_WARD):
+        body = {"procedure_code": "1.004222", "agency_code": agency, "received_at": "2025-06-02T09:00",
+                "backdate_reason": "history for the test", "applicant": {"name": "A"}}  # fmt: skip
+        assert client.post(f"{API}/dossiers", json=body).status_code == 201
+    _freeze(session)
+
+
 def _freeze(session) -> None:
     run = JobRun(job=jobs.FREEZE, period_key="2025-06", revision=1, status="done")
     session.add(run)
@@ -182,11 +191,7 @@ def _freeze(session) -> None:
 
 
 def test_snapshots_are_read_within_the_users_scope(client, client_as, session):
-    for agency in (WARD, OTHER_WARD):
-        body = {"procedure_code": "1.004222", "agency_code": agency, "received_at": "2025-06-02T09:00",
-                "backdate_reason": "history for the test", "applicant": {"name": "A"}}  # fmt: skip
-        assert client.post(f"{API}/dossiers", json=body).status_code == 201
-    _freeze(session)
+    _two_wards_frozen(client, session)
     june = {"period": "2025-06"}
     everything = {s["scope"] for s in client.get(f"{API}/index/snapshots", params=june).json()["snapshots"]}
     assert {WARD, OTHER_WARD, "total"} <= everything
@@ -200,11 +205,7 @@ def test_snapshots_are_read_within_the_users_scope(client, client_as, session):
 
 
 def test_the_index_feed_is_read_within_the_users_scope(client, client_as, session):
-    for agency in (WARD, OTHER_WARD):
-        body = {"procedure_code": "1.004222", "agency_code": agency, "received_at": "2025-06-02T09:00",
-                "backdate_reason": "history for the test", "applicant": {"name": "A"}}  # fmt: skip
-        assert client.post(f"{API}/dossiers", json=body).status_code == 201
-    _freeze(session)
+    _two_wards_frozen(client, session)
     june = {"period": "2025-06"}
 
     def agencies(who) -> set:
