@@ -63,7 +63,9 @@ def test_the_exchange_page_shows_pending_failed_and_rates(browser, synced_server
     context.add_cookies([{"name": SESSION_COOKIE, "value": sign_in(synced_server, "manager"), "url": synced_server}])
     page = context.new_page()
     page.goto("/exchange?period=2025-Q3")
-    assert "Đồng bộ Cổng quốc gia" in page.locator("header nav").inner_text()
+    current = page.locator("header nav a[aria-current=page]")  # in the menu's "Hệ thống" group, marked current
+    assert current.text_content() == "Đồng bộ Cổng quốc gia"
+    assert page.locator("header details.menu summary").get_attribute("class") == "current"
     assert page.locator("#xch-failed").inner_text() == "3"
     assert page.locator("#xch-failures tbody").count() == 3
     assert "không đúng định dạng" in page.locator("#xch-failures").inner_text()
