@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from accounts.models import Role
 from accounts.service import Principal, PrincipalCache
+from api.calendars import calendar_for
 from api.deps import SessionDep, audit_dossier
 from dossiers import service
 from dossiers.models import Dossier
@@ -102,8 +103,7 @@ def dossier_view(session, request: Request, dossier: Dossier, principal: Princip
     """The dossier as this user may see it: identity number, phone and address masked unless its agency handles it.
 
     The read is audited (personal data: Decree 13/2023), marked whether it was shown unmasked."""
-    calendar_for = lambda code: request.app.state.calendars.get(session, code)  # noqa: E731
-    written = service.load(session, dossier, calendar_for=calendar_for)
+    written = service.load(session, dossier, calendar_for=calendar_for(request, session))
     audit_dossier(request, dossier.code, personal_data=personal_data_shown(written, principal))
     return visible_view(written, principal)
 

@@ -90,12 +90,9 @@ from sla.core.batch import (
     replay_batch,
 )
 from sla.core import index766
-from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, WorkingCalendar
+from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, CalendarFor, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
 from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
-
-CalendarFor = Callable[[str], WorkingCalendar]
-"""The working calendar of an agency, by its code (the receiving agency's calendar runs the clock)."""
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,7 @@ from exchange.models import ChangeCounter
 from exchange.record import RecordSource, to_record
 from procedures.models import Field
 from procedures.service import agency_tree
-
-CalendarFor = dossiers.CalendarFor
+from sla.core.calendar import CalendarFor
 
 
 def record_source(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> RecordSource:

@@ -22,13 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dossiers.models import Dossier
-from dossiers.service import CalendarFor, rebuild
+from dossiers.service import rebuild
 from procedures.models import Agency
 from sla.calendars import CalendarStore, calendar_changes, calendar_version
-from sla.core.calendar import LOCAL_TZ
+from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.core.rates import ParScoring, index_scores
 from sla.models import CalendarOverride, DailySnapshot, JobRun, PeriodSnapshot
-from sla.core.calendar import WorkingCalendar
 from sla.reports import CLOCK_STOPPED_STATUSES, Period, day_start, period_report
 from sla.scorecard import every_unit, scorecard_score, scorecards
 
@@ -165,10 +164,13 @@ def rederive_open(session: Session, *, calendars: CalendarStore) -> int:
     reason = "working calendar or procedure changed (nightly re-derivation)" + (
         f"; latest overrides: {changes}" if changes else ""
     )
-    calendar_for: CalendarFor = lambda code: calendars.get(session, code)  # noqa: E731
     changes = calendar_changes(session)
     report = rebuild(
-        session, calendar_for=calendar_for, stale_for=stamp, changed_days=changes.since, reason=reason[:2000]
+        session,
+        calendar_for=calendars.calendar_for(session),
+        stale_for=stamp,
+        changed_days=changes.since,
+        reason=reason[:2000],
     )
     return report.dossiers
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from accounts.models import Role
 from accounts.service import Principal
+from api.calendars import calendar_for
 from api.deps import PagingDep, RowId, SessionDep, audit_read
 from api.security import STAFF, allow, scoped_agency
 from complaints import service
@@ -32,10 +33,6 @@ _EVENT_RULES = {
     Role.CLERK: "clerks record events on complaints received at their agency",
     Role.OFFICER: "officers record events on complaints their agency handles",
 }
-
-
-def calendar_for(request: Request, session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
 
 
 def may_record(principal: Principal, complaint: Complaint) -> bool:

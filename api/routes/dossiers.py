@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from accounts.models import Role
 from accounts.service import Principal
 from api import forms
+from api.calendars import calendar_for
 from api.deps import PagingDep, SessionDep, audit_dossier, audit_read
 from api.exports import documented_downloads, search_xlsx
 from api.security import (
@@ -74,10 +75,6 @@ def time_policy(request: Request, principal: Principal) -> dict:
     }
 
 
-def _calendar_for(request: Request, session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
-
-
 def tell_applicant(request: Request, session, written: service.Written) -> None:
     """The message the write sends its applicant (with consent), into the outbox in the write's transaction.
 
@@ -131,7 +128,7 @@ def receive(request: Request, session: SessionDep, principal: Clerk, data: Dossi
         session,
         data=data,
         actor=principal.username,
-        calendar_for=_calendar_for(request, session),
+        calendar_for=calendar_for(request, session),
         now=datetime.now(UTC),
         idempotency_key=key,
         **time_policy(request, principal),
@@ -159,7 +156,7 @@ def record_event(
         code=code,
         data=data,
         actor=principal.username,
-        calendar_for=_calendar_for(request, session),
+        calendar_for=calendar_for(request, session),
         now=datetime.now(UTC),
         idempotency_key=key,
         authorize=event_policy(principal),

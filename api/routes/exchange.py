@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from accounts.models import Role
 from accounts.service import Principal
+from api.calendars import calendar_for
 from api.deps import SessionDep, audit_dossier, audit_read
 from api.security import STAFF, allow, mask, readable_dossier, scoped_agency
 from dossiers import service as dossiers
@@ -30,10 +31,6 @@ MAX_LIMIT = 1000
 PERSONAL = ("SoGiayToChuHoSo", "SoDienThoai", "DiaChiChuHoSo")
 
 
-def calendar_lookup(request: Request):
-    return lambda session: (lambda code: request.app.state.calendars.get(session, code))
-
-
 def masked_record(record: dict[str, Any]) -> dict[str, Any]:
     """The record with the applicant's identity number, phone and address masked (a reader outside the handling
     agencies, as `api.security.visible_view` does for the dossier)."""
@@ -49,7 +46,7 @@ def national_record(request: Request, session: SessionDep, principal: Staff, cod
     reading the dossier; the applicant's numbers and address are masked outside the handling agencies; audited."""
     dossier = readable_dossier(session, code, principal)
     handling = dossiers.handling_agency_ids(session, dossier)
-    record = service.record_of(session, dossier, calendar_for=calendar_lookup(request)(session))
+    record = service.record_of(session, dossier, calendar_for=calendar_for(request, session))
     shown = "unmasked" if principal.handles(*handling) else "masked"
     audit_dossier(request, dossier.code, personal_data=shown)
     return record if shown == "unmasked" else masked_record(record)
@@ -76,7 +73,7 @@ def changed_dossiers(
         stamping.commit()
     lines, last = [], since
     for change_id, record in service.changed_records(
-        session, since, calendar_for=calendar_lookup(request)(session), limit=limit, within=principal.scope
+        session, since, calendar_for=calendar_for(request, session), limit=limit, within=principal.scope
     ):
         lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         last = change_id

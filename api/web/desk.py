@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from accounts.service import Principal, display_names
 from api import forms
+from api.calendars import calendar_for
 from api.deps import Paging, SessionDep, audit_dossier
 from api.forms import FORM_NUMBER_PATTERN
 from api.routes.dossiers import (
@@ -74,10 +75,6 @@ REQUIRED_FIELDS = {
 APPLICANT_FIELDS = ("name", "id_number", "phone", "address", "email", "preferred_channel")
 
 Text = Annotated[str | None, Form(max_length=2000)]
-
-
-def calendar_for(request: Request, session: Session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
 
 
 def _claimed(session: Session, key: str | None, scope: str, body: dict) -> dict | None:

@@ -27,7 +27,6 @@ from seed.generator import feedback
 from seed.generator import realism as R
 from seed.generator.check import mismatches
 from seed.generator.city import (
-    CalendarFor,
     City,
     day_weights,
     intake_profiles,
@@ -41,7 +40,7 @@ from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core import index766
 from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
-from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ, CalendarFor
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
 
 __all__ = ["GenerateReport", "GenerationError", "generate"]
@@ -174,7 +173,7 @@ def generate(
             store = CalendarStore(
                 first_year=first_day.year, last_year=last_day.year + 2, working_hours=DEFAULT_WORKING_HOURS
             )
-            calendar_for = lambda code: store.get(session, code)  # noqa: E731  (read once per agency, below)
+            calendar_for = store.calendar_for(session)  # read once per agency, below
         city = load_city(session, calendar_for, first_day, last_day)
     report.left_out = city.left_out
     if not city.versions:

@@ -525,6 +525,11 @@ class WorkingCalendar:
         )
 
 
+CalendarFor = Callable[[str], WorkingCalendar]
+"""The working calendar of an agency, by its code (the receiving agency's calendar runs a dossier's clock): what the
+services take as `calendar_for`; `sla.calendars.CalendarStore.calendar_for` makes one."""
+
+
 def _take(table: np.ndarray, index: np.ndarray | int):
     """``table[index]``: numpy's take for a block of indexes (faster), plain indexing for one."""
     return table.take(index) if isinstance(index, np.ndarray) else table[index]
