@@ -1089,33 +1089,9 @@ def receive(
     idempotency_key: str | None = None,
     may_backdate: bool = False,
     rules: TimeRules = DEFAULT_TIME_RULES,
-) -> Dossier:
-    """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due."""
-    written = intake(
-        session,
-        data=data,
-        actor=actor,
-        calendar_for=calendar_for,
-        now=now,
-        idempotency_key=idempotency_key,
-        may_backdate=may_backdate,
-        rules=rules,
-    )
-    return session.get(Dossier, written.dossier.id)  # the session's object, which later writes keep current
-
-
-def intake(
-    session: Session,
-    *,
-    data: DossierCreate,
-    actor: str,
-    calendar_for: CalendarFor,
-    now: datetime,
-    idempotency_key: str | None = None,
-    may_backdate: bool = False,
-    rules: TimeRules = DEFAULT_TIME_RULES,
 ) -> Written:
-    """:func:`receive`, returning what the intake wrote (enough for :func:`view` to answer without reading back).
+    """Intake at a one-stop desk (or an online submission): the dossier, its code, its first event, its due; returns
+    what it wrote (enough for :func:`view` to answer without reading back).
 
     The clock is replayed before the first write, so the dossier row goes in with its derived columns.
     `may_backdate` (the user is a manager or an administrator) and `rules`: docs/event-time.md.
@@ -1265,40 +1241,13 @@ def record(
     authorize: Callable[[Dossier, EventCreate], None] | None = None,
     may_backdate: bool = False,
     rules: TimeRules = DEFAULT_TIME_RULES,
-) -> Dossier:
-    """Append one event after checking it against the state machine and the clock, then re-derive.
+) -> Written:
+    """Append one event after checking it against the state machine and the clock, then re-derive; returns what
+    it wrote (enough for :func:`view` to answer without reading back).
 
     `authorize(dossier, data)` may refuse (raise) once the dossier is locked. `may_backdate`
     (the user is a manager or an administrator) and `rules`: the event time policy, docs/event-time.md.
     """
-    return append_event(
-        session,
-        code=code,
-        data=data,
-        actor=actor,
-        calendar_for=calendar_for,
-        now=now,
-        idempotency_key=idempotency_key,
-        authorize=authorize,
-        may_backdate=may_backdate,
-        rules=rules,
-    ).dossier
-
-
-def append_event(
-    session: Session,
-    *,
-    code: str,
-    data: EventCreate,
-    actor: str,
-    calendar_for: CalendarFor,
-    now: datetime,
-    idempotency_key: str | None = None,
-    authorize: Callable[[Dossier, EventCreate], None] | None = None,
-    may_backdate: bool = False,
-    rules: TimeRules = DEFAULT_TIME_RULES,
-) -> Written:
-    """:func:`record`, returning what it wrote (enough for :func:`view` to answer without reading back)."""
     locked = session.execute(_LOCKED_DOSSIER_AND_PROCEDURE, {"code": code}).one_or_none()
     if locked is None:
         raise _no_dossier(code)

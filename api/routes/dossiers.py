@@ -124,7 +124,7 @@ def receive(request: Request, session: SessionDep, principal: Clerk, data: Dossi
         )
     if replay := _replayed(session, key, f"{principal.username} POST /dossiers", data):
         return replay
-    written = service.intake(
+    written = service.receive(
         session,
         data=data,
         actor=principal.username,
@@ -151,7 +151,7 @@ def record_event(
     scope = f"{principal.username} POST /dossiers/{code}/events"
     if replay := _replayed(session, key, scope, data):
         return replay
-    written = service.append_event(
+    written = service.record(
         session,
         code=code,
         data=data,

@@ -408,7 +408,7 @@ def receive(
             if stored:
                 code = stored["code"]
             else:
-                written = service.intake(
+                written = service.receive(
                     session,
                     data=data,
                     actor=request.state.principal.username,
@@ -536,7 +536,7 @@ def record_event(
             principal = request.state.principal
             scope = f"{principal.username} POST /desk/dossiers/{code}/events"
             if _claimed(session, key, scope, data.model_dump(mode="json")) is None:
-                written = service.append_event(
+                written = service.record(
                     session,
                     code=code,
                     data=data,

@@ -156,14 +156,14 @@ def test_an_unexpected_error_is_a_plain_500(client, monkeypatch, caplog):
 
 
 def test_an_unexpected_error_in_a_write_is_a_plain_500_and_writes_nothing(client, monkeypatch, session):
-    intake = dossier_service.intake
+    intake = dossier_service.receive
 
     def broken(*args, **kwargs):
         intake(*args, **kwargs)  # the dossier and its first event are written (flushed), then:
         raise KeyError("secret-internal-detail")
 
     before = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
-    monkeypatch.setattr(dossier_service, "intake", broken)
+    monkeypatch.setattr(dossier_service, "receive", broken)
     response = client.post(f"{API}/dossiers", json=intake_body())
     assert response.status_code == 500
     assert response.json()["error"] == "internal_error"

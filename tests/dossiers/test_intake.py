@@ -170,7 +170,7 @@ def test_fifty_parallel_intakes_get_fifty_distinct_codes(engine):
                 calendar_for=lambda code: store.get(session, code),
                 now=datetime.now(UTC),
                 rules=service.HISTORY,
-            )
+            ).dossier
             return dossier.code
 
     try:

@@ -24,9 +24,10 @@ def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
             received_at=datetime(2025, 6, 2, 9),
             applicant=ApplicantIn(name="A"),
         )
-        return service.receive(
+        written = service.receive(
             session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
         )
+        return service.get_dossier(session, written.dossier.code)  # the session's object, which later writes keep current
 
     open_dossier = intake()
     finished = intake()
@@ -81,7 +82,7 @@ def test_a_dossier_the_clock_cannot_replay_is_reported_and_the_others_are_rebuil
         codes.append(
             service.receive(
                 session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-            ).code
+            ).dossier.code
         )
     broken = service.get_dossier(session, codes[0])
     session.add(

@@ -29,12 +29,12 @@ def intake(session, calendar_for, procedure_code: str, agency_code: str, receive
         received_at=received_at,
         applicant=ApplicantIn(name="Trần Văn Minh", phone="0912345678", id_number="001190012345"),
     )
-    return service.intake(session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY)
+    return service.receive(session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY)
 
 
 def event(session, calendar_for, code: str, **fields) -> service.Written:
     data = EventCreate(**fields)
-    return service.append_event(
+    return service.record(
         session, code=code, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY
     )
 
@@ -74,7 +74,7 @@ def test_a_refused_intake_writes_no_stage(session, calendar_for):
         reason="Không thuộc thẩm quyền",
         applicant=ApplicantIn(name="Lê Thị Hoa"),
     )
-    written = service.intake(
+    written = service.receive(
         session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY
     )
     assert written.stages == []

@@ -114,12 +114,12 @@ STAGE = ("seq", "agency_id", "name", "step_seq", "started_at", "allotment_minute
 
 
 def the_same_through_the_desk(session, calendar_for, record: dict) -> Dossier:
-    """The dossier the record describes, written event by event through intake and append_event (the one-dossier
+    """The dossier the record describes, written event by event through receive and record (the one-dossier
     replay): what the bulk import must give."""
     steps = record["QuaTrinhXuLy"]
     data = DossierCreate(procedure_code=record["MaTTHC"], agency_code=record["DonViXuLy"], received_at=local(
         "2025-06-02T09:00"), applicant=ApplicantIn(name=record["ChuHoSo"]))  # fmt: skip
-    code = service.intake(session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW,
+    code = service.receive(session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW,
                           rules=service.HISTORY).dossier.code  # fmt: skip
     events = [
         {"type": "forwarded", "at": "2025-06-20T10:00:00", "to_agency": CITY_OFFICE},
@@ -132,7 +132,7 @@ def the_same_through_the_desk(session, calendar_for, record: dict) -> Dossier:
     ]
     assert len(events) == len(steps) - 1
     for event in events:
-        service.append_event(session, code=code, data=EventCreate(**event), actor="officer", calendar_for=calendar_for,
+        service.record(session, code=code, data=EventCreate(**event), actor="officer", calendar_for=calendar_for,
                              now=NOW, rules=service.HISTORY)  # fmt: skip
     return service.get_dossier(session, code)
 

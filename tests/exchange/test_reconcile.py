@@ -42,17 +42,17 @@ def planted(session, calendar_for):
             else service.get_dossier(session, f"{WARD}-250602-0001").code  # fmt: skip
 
     resolved_here = EventCreate(type="resolved", at="2025-06-05T10:00:00")
-    service.append_event(session, code=f"{WARD}-250602-0001", data=resolved_here, actor="officer",
+    service.record(session, code=f"{WARD}-250602-0001", data=resolved_here, actor="officer",
                          calendar_for=calendar_for, now=NOW, rules=service.HISTORY)  # fmt: skip
     applicant = ApplicantIn(name="Lê Văn Nam")
-    never_sent = service.intake(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
+    never_sent = service.receive(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
                                 received_at="2025-06-10T09:00:00", applicant=applicant), actor="clerk",
                                 calendar_for=calendar_for, now=NOW, rules=service.HISTORY).dossier.code  # fmt: skip
-    online = service.intake(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
+    online = service.receive(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
                             received_at="2025-06-30T20:00:00", status="submitted", channel="online",
                             applicant=applicant), actor="portal", calendar_for=calendar_for, now=NOW,
                             rules=service.HISTORY).dossier.code  # fmt: skip
-    service.append_event(session, code=online, data=EventCreate(type="received", at="2025-07-01T08:10:00"),
+    service.record(session, code=online, data=EventCreate(type="received", at="2025-07-01T08:10:00"),
                          actor="clerk", calendar_for=calendar_for, now=NOW, rules=service.HISTORY)  # fmt: skip
     return {"appointment_differs": code_of("R-A"), "status_differs": f"{WARD}-250602-0001",
             "not_synced": never_sent, "received_in_another_period": online}  # fmt: skip

@@ -45,11 +45,11 @@ def make(session, calendar_for):
     def make(procedure: str, agency: str, at: str, events=(), **fields) -> str:
         data = DossierCreate(procedure_code=procedure, agency_code=agency, received_at=at, applicant=APPLICANT,
                              **fields)  # fmt: skip
-        code = service.intake(
+        code = service.receive(
             session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW, rules=service.HISTORY
         ).dossier.code
         for actor, event in events:
-            service.append_event(
+            service.record(
                 session, code=code, data=EventCreate(**event), actor=actor, calendar_for=calendar_for, now=NOW,
                 rules=service.HISTORY,
             )  # fmt: skip

@@ -37,13 +37,13 @@ def calendars(session):
 def receive(session, agency=WARD, at="2025-06-02T09:00:00", status="received") -> str:
     applicant = ApplicantIn(name="Lê Thị Hoa", id_number="001190012345", phone="0912345678")
     data = DossierCreate(procedure_code=RESIDENCE, agency_code=agency, received_at=at, status=status, applicant=applicant)
-    return service.intake(
+    return service.receive(
         session, data=data, actor="clerk", calendar_for=calendars(session), now=NOW, rules=service.HISTORY
     ).dossier.code
 
 
 def event(session, code, **fields) -> None:
-    service.append_event(session, code=code, data=EventCreate(**fields), actor="officer",
+    service.record(session, code=code, data=EventCreate(**fields), actor="officer",
                          calendar_for=calendars(session), now=NOW, rules=service.HISTORY)  # fmt: skip
 
 

@@ -200,7 +200,7 @@ def test_codes_are_unique_per_agency_and_day_and_real_intakes_continue_them(city
             calendar_for=calendar_for,
             now=datetime.now(UTC),
             rules=service.HISTORY,
-        )
+        ).dossier
         assert dossier.code == f"{agency}-{day}-{last + 1:04d}"
         # ids continue after the generated ones (sequences on PostgreSQL; earlier rolled-back tests may use some)
         event = session.execute(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)).scalar_one()

@@ -57,11 +57,11 @@ def city(session):
         data = DossierCreate(
             procedure_code=RESIDENCE, agency_code=WARD, received_at=received, applicant=ApplicantIn(name=name)
         )
-        code = service.intake(session, data=data, actor="t", calendar_for=calendar_for, now=received).dossier.code
+        code = service.receive(session, data=data, actor="t", calendar_for=calendar_for, now=received).dossier.code
         for event_type, at, fields in events:
             reason = {"reason": "Chờ"} if event_type in ("supplement_requested", "paused") else {}
             body = EventCreate(type=event_type, **{**reason, **fields})
-            service.append_event(session, code=code, data=body, actor="t", calendar_for=calendar_for, now=at)
+            service.record(session, code=code, data=body, actor="t", calendar_for=calendar_for, now=at)
         codes[name] = code
     session.flush()
     return {"codes": codes, "calendar": calendar_for(WARD), "calendar_for": calendar_for}

@@ -35,7 +35,7 @@ def intake(engine, received: datetime, events: list[tuple[str, datetime]] = ()) 
         )
         code = service.receive(
             session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-        ).code
+        ).dossier.code
         for type_, at, *fields in events:
             body = EventCreate(type=type_, at=at, **(fields[0] if fields else {}))
             service.record(

@@ -48,7 +48,7 @@ def random_city(session):
         )
         code = service.receive(
             session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-        ).code
+        ).dossier.code
         at = received
         for event_type in [] if status == "refused" else rng.choice(PATHS):
             at += timedelta(hours=rng.randrange(2, 24 * 12))

@@ -36,7 +36,7 @@ def june(session):
         )
         return service.receive(
             session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-        ).code
+        ).dossier.code
 
     def record(code: str, type: str, at: datetime):
         data = EventCreate(type=type, at=at)

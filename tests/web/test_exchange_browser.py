@@ -38,7 +38,7 @@ def synced_server(tmp_path, playwright_api):
         for n, agency in enumerate([WARD] * 4 + [OTHER_WARD] * 3):
             data = DossierCreate(procedure_code="1.004222", agency_code=agency, received_at=f"2025-07-0{n + 1}T09:00",
                                  applicant=ApplicantIn(name=f"Công dân {n}"))  # fmt: skip
-            service.intake(session, data=data, actor="clerk", calendar_for=lambda code: store.get(session, code),
+            service.receive(session, data=data, actor="clerk", calendar_for=lambda code: store.get(session, code),
                            now=datetime(2025, 12, 1, tzinfo=UTC), rules=service.HISTORY)  # fmt: skip
         session.commit()
     with Served() as served:
