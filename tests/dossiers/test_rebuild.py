@@ -27,7 +27,7 @@ def test_a_new_day_off_moves_open_dues_and_keeps_finished_outcomes(session):
         written = service.receive(
             session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
         )
-        return service.get_dossier(session, written.dossier.code)  # the session's object, which later writes keep current
+        return service.get_dossier(session, written.dossier.code)  # the session's object: later writes keep it current
 
     open_dossier = intake()
     finished = intake()
