@@ -90,15 +90,13 @@ from sla.core.batch import (
     replay_batch,
 )
 from sla.core import index766
-from sla.core.calendar import LOCAL_TZ, OUTCOME_NAMES, CalendarFor, WorkingCalendar
-from sla.core.lifecycle import EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
+from sla.core.calendar import LOCAL_TZ, RESOLVED_OUTCOME_CODES, RESOLVED_OUTCOMES, CalendarFor, WorkingCalendar
+from sla.core.lifecycle import CLOCK_STOPPED_STATUSES, EVENT_TYPES, HAND_BACK, STATUS_NAMES, Status, allowed_events
 from sla.core.replay import ClockState, Event, ProcedureRule, replay, rule_total_minutes
 
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
-RESOLVED_OUTCOMES = ("early", "on_time", "late")
-CLOCK_STOPPED_STATUSES = (5, 6)  # waiting for a supplement or a financial obligation: the due is on hold
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,6 @@ DEFAULT_TIME_RULES = TimeRules()
 HISTORY = TimeRules(backdate_grace=None)
 """For code that writes past events on purpose (tests, a generator), never for a request: back-dating unchecked."""
 BACKDATING_ROLES = "manager or admin"
-RESOLVED_OUTCOME_CODES = tuple(OUTCOME_NAMES.index(name) for name in RESOLVED_OUTCOMES)
 
 # The statements of intake and events, built once: building a statement and its cache key on every
 # call cost 0.2–0.6 ms of CPU, as much as running it (bench/README.md, section "Intake").

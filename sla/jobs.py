@@ -26,9 +26,10 @@ from dossiers.service import rebuild
 from procedures.models import Agency
 from sla.calendars import CalendarStore, calendar_changes, calendar_version
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.lifecycle import CLOCK_STOPPED_STATUSES, Status
 from sla.core.rates import ParScoring, index_scores
 from sla.models import CalendarOverride, DailySnapshot, JobRun, PeriodSnapshot
-from sla.reports import CLOCK_STOPPED_STATUSES, Period, day_start, period_report
+from sla.reports import Period, day_start, period_report
 from sla.scorecard import every_unit, scorecard_score, scorecards
 
 log = logging.getLogger("motcua.jobs")
@@ -183,7 +184,7 @@ def daily_snapshot(session: Session, run: JobRun, *, day: date, calendars: Calen
     d = Dossier
     still_open = and_(
         d.received_at < end,
-        d.status_code != 3,
+        d.status_code != Status.REFUSED,
         or_(d.finished_at.is_(None), d.finished_at >= end),
     )
     on_hold = and_(d.finished_at.is_(None), d.status_code.in_(CLOCK_STOPPED_STATUSES))
@@ -214,7 +215,7 @@ def daily_snapshot(session: Session, run: JobRun, *, day: date, calendars: Calen
                 count(d.outcome == "late").label("resolved_late"),
                 count(d.outcome == "withdrawn").label("withdrawn"),
             )
-            .where(d.finished_at >= start, d.finished_at < end, d.status_code != 3)
+            .where(d.finished_at >= start, d.finished_at < end, d.status_code != Status.REFUSED)
             .group_by(d.receiving_agency_id)
         ).all(),
         columns=["agency_id", "resolved_early", "resolved_on_time", "resolved_late", "withdrawn"],

@@ -20,11 +20,11 @@ import numpy as np
 from sqlalchemy import func, literal_column, select
 from sqlmodel import Session
 
-from dossiers.models import RUNNING_STATUSES, Dossier, Stage
+from dossiers.models import Dossier, Stage
 from procedures.models import Procedure
 from procedures.service import agency_tree
 from sla.core.calendar import WorkingCalendar
-from sla.core.lifecycle import HAND_BACK, STATUS_NAMES, Status
+from sla.core.lifecycle import HAND_BACK, RUNNING_STATUSES, STATUS_NAMES, Status
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def results_waiting(
 
 def _open_steps(agency_ids: Collection[int] | None):
     # statuses inline, as ix_dossier_running states them (a bound list is not known to fall within an index)
-    running = Dossier.status_code.in_([literal_column(str(status)) for status in RUNNING_STATUSES])
+    running = Dossier.status_code.in_([literal_column(str(int(status))) for status in RUNNING_STATUSES])
     query = (
         select(Stage.id)
         .join(Dossier, Dossier.id == Stage.dossier_id)

@@ -20,7 +20,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dossiers.models import Dossier, DossierEvent, Stage
+from dossiers.models import CHANNEL_CODES, Dossier, DossierEvent, Stage
 from kernel.db import analyze
 from kernel.localtime import local_minute
 from seed.generator import feedback
@@ -39,15 +39,19 @@ from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
 from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core import index766
-from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
-from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ, CalendarFor
+from sla.core.batch import DOSSIER_OUTCOME_NAMES, NONE, STAGE_OUTCOME_NAMES, CalendarOps
+from sla.core.calendar import (
+    DEFAULT_WORKING_HOURS,
+    LOCAL_TZ,
+    RESOLVED_OUTCOME_CODES,
+    RESOLVED_OUTCOMES,
+    CalendarFor,
+)
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
 
 __all__ = ["GenerateReport", "GenerationError", "generate"]
 
-CHANNEL_NAMES = {1: "counter", 2: "online", 3: "post"}
-OUTCOME_NAMES = {0: "early", 1: "on_time", 2: "late", 3: "withdrawn", 4: "refused", -1: None}
-RESOLVED_OUTCOME_CODES = (0, 1, 2)
+CHANNEL_NAMES = {code: name for name, code in CHANNEL_CODES.items()}
 ACTORS = {"submitted": "synthetic-portal", "received": "synthetic-clerk", "refused": "synthetic-clerk",
           "result_returned": "synthetic-clerk"}  # fmt: skip
 DEFAULT_ACTOR = "synthetic-officer"
@@ -473,7 +477,7 @@ class _Chunk:
             "rescheduled_due_at": clock.rescheduled_due[local],
             "due_at": result.due[local],
             "finished_at": clock.finished[local],
-            "outcome": [OUTCOME_NAMES[o] for o in result.outcome[local].tolist()],
+            "outcome": [DOSSIER_OUTCOME_NAMES[o] for o in result.outcome[local].tolist()],
             "supplement_count": clock.supplement_count[local].astype(np.int64),
             "paused_minutes": clock.paused_minutes[local],
             "clock_stopped_since": clock.stopped_since[local],
@@ -605,7 +609,7 @@ class _Chunk:
         kinds = {v: (self.versions[v].result_kind or R.RESULT_KIND_DEFAULT) for v in np.unique(version_ids).tolist()}
         paper = np.asarray([kinds[v] == "paper" for v in version_ids.tolist()]) if n else np.zeros(0, bool)
         fee = np.isin(version_ids, [v for v in kinds if self.versions[v].has_fee])
-        resolved = np.isin(np.asarray(dossiers["outcome"], dtype=object), ("early", "on_time", "late"))
+        resolved = np.isin(np.asarray(dossiers["outcome"], dtype=object), RESOLVED_OUTCOMES)
         online = channel == "online"
         electronic = draw(R.ELECTRONIC_RESULT)
         vneid = draw(R.VNEID_VERIFIED)

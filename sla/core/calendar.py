@@ -34,6 +34,9 @@ own copies of `kernel.localtime`'s (a test holds them equal)."""
 
 OUTCOME_EARLY, OUTCOME_ON_TIME, OUTCOME_LATE = 0, 1, 2
 OUTCOME_NAMES = ("early", "on_time", "late")
+RESOLVED_OUTCOMES = OUTCOME_NAMES
+"""The outcomes of a resolved dossier (resolved = early + on time + late, domain §5): not withdrawn, not refused."""
+RESOLVED_OUTCOME_CODES = (OUTCOME_EARLY, OUTCOME_ON_TIME, OUTCOME_LATE)
 WITHIN, OVERDUE = 0, 1
 OPEN_STATE_NAMES = ("within", "overdue")
 
