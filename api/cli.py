@@ -239,7 +239,7 @@ def dossiers_rebuild(
     from tqdm import tqdm
 
     from dossiers.models import Dossier
-    from dossiers.service import rebuild
+    from dossiers.rebuild import rebuild
     from kernel.errors import DomainError
 
     engine = _engine()

@@ -14,7 +14,7 @@ from accounts.models import Role
 from accounts.service import Principal, PrincipalCache
 from api.calendars import calendar_for
 from api.deps import SessionDep, audit_dossier
-from dossiers import service
+from dossiers import reading, search
 from dossiers.models import Dossier
 from dossiers.schemas import DossierRead, EventCreate
 from kernel.errors import Forbidden, Unauthorized
@@ -85,11 +85,11 @@ def scoped_agency(session, principal: Principal, agency: str | None) -> str | No
     return agency
 
 
-def scoped_search(session, principal: Principal, *, agency: str | None = None, **filters) -> service.Found:
+def scoped_search(session, principal: Principal, *, agency: str | None = None, **filters) -> search.Found:
     """Dossiers the user's agencies (its scope: its agency and those under it) received or hold, newest first;
     `agency` narrows to one agency of that scope. The desk's list and search and `GET /dossiers` both ask here."""
     agency = scoped_agency(session, principal, agency) if agency else None
-    return service.search(session, agency=agency, within=principal.scope, **filters)
+    return search.search(session, agency=agency, within=principal.scope, **filters)
 
 
 def mask(value: str | None, visible: int = 3) -> str | None:
@@ -103,20 +103,20 @@ def dossier_view(session, request: Request, dossier: Dossier, principal: Princip
     """The dossier as this user may see it: identity number, phone and address masked unless its agency handles it.
 
     The read is audited (personal data: Decree 13/2023), marked whether it was shown unmasked."""
-    written = service.load(session, dossier, calendar_for=calendar_for(request, session))
+    written = reading.load(session, dossier, calendar_for=calendar_for(request, session))
     audit_dossier(request, dossier.code, personal_data=personal_data_shown(written, principal))
     return visible_view(written, principal)
 
 
-def personal_data_shown(written: service.Written, principal: Principal) -> str:
+def personal_data_shown(written: reading.Written, principal: Principal) -> str:
     """How `visible_view` shows the applicant to `principal`: "unmasked" or "masked" (the audit trail's words)."""
     return "unmasked" if principal.handles(*written.handling_agency_ids) else "masked"
 
 
-def visible_view(written: service.Written, principal: Principal) -> DossierRead:
+def visible_view(written: reading.Written, principal: Principal) -> DossierRead:
     """The dossier as `principal` may see it: identity number, phone and address masked outside the handling
     agencies (every page, form and answer showing an applicant takes it from here)."""
-    view = service.view(written, now=datetime.now(UTC))
+    view = reading.view(written, now=datetime.now(UTC))
     if personal_data_shown(written, principal) == "masked":
         view.applicant.id_number = mask(view.applicant.id_number)
         view.applicant.phone = mask(view.applicant.phone)
@@ -131,7 +131,7 @@ def readable_dossier(session, code: str, principal: Principal) -> Dossier:
     A dossier outside the scope is answered as an unknown one (the same 404, after the same one query):
     its existence is not to be learnt by trying codes.
     """
-    return service.get_dossier(session, code, within=principal.scope)
+    return reading.get_dossier(session, code, within=principal.scope)
 
 
 APOLOGY = "apology_issued"

@@ -23,7 +23,7 @@ from complaints.schemas import (
     QueueRead,
 )
 from dossiers.models import Dossier
-from dossiers.service import get_dossier
+from dossiers.reading import get_dossier
 from kernel.errors import InvalidInput, InvalidTransition, NotFound
 from procedures.service import agency_tree, get_agency
 from sla.core.calendar import LOCAL_TZ, CalendarFor, WorkingCalendar

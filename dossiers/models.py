@@ -88,7 +88,7 @@ class Dossier(SQLModel, table=True):
             sqlite_where=text(PAID_ONLINE_CONDITION),
         ),
         Index("ix_dossier_finished_at", "finished_at"),
-        # The staff search (dossiers/service.py `search`, bench/bench_search.py): an exact code whatever its
+        # The staff search (dossiers/search.py `search`, bench/bench_search.py): an exact code whatever its
         # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no
         # received_at yet), and those it holds but did not receive; the first digits of a phone or an identity
         # number. On PostgreSQL a word index on the name part of `search_text` serves the name words

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dossiers.models import Dossier
-from dossiers.service import rebuild
+from dossiers.rebuild import rebuild
 from procedures.models import Agency
 from sla.calendars import CalendarStore, calendar_changes, calendar_version
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar

@@ -208,6 +208,27 @@ def test_each_package_imports_only_the_rooms_below_it(source):
     assert wrong == []
 
 
+DOSSIER_SEAMS = {
+    # the modules of dossiers/ along its seams: each imports only those named here (docs/house.md)
+    "dossiers.reading": set(),
+    "dossiers.search": {"dossiers.reading"},
+    "dossiers.derive": {"dossiers.reading"},
+    "dossiers.rebuild": {"dossiers.reading", "dossiers.derive"},
+    "dossiers.intake": {"dossiers.reading", "dossiers.derive"},
+    "dossiers.events": {"dossiers.reading", "dossiers.derive", "dossiers.intake"},
+}
+
+
+@pytest.mark.parametrize("source", sorted(DOSSIER_SEAMS))
+def test_the_dossier_seams_go_one_way(source):
+    wrong = sorted(
+        f"{source}:{line} imports {target}"
+        for target, line in imports_of(source)
+        if target in DOSSIER_SEAMS and target not in DOSSIER_SEAMS[source]
+    )
+    assert wrong == []
+
+
 def test_nothing_imports_api_but_the_entry_points():
     entry = {"api", "bench", "tests"}
     assert sorted(r for r, targets in package_graph().items() if "api" in targets and r not in entry) == []

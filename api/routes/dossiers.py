@@ -32,7 +32,7 @@ from api.security import (
     scoped_search,
     visible_view,
 )
-from dossiers import idempotency, service
+from dossiers import events, idempotency, intake, reading, search
 from dossiers.schemas import DossierCreate, DossierRead, DossierSummary, EventCreate
 from kernel.errors import Forbidden
 from kernel.localtime import local_minute
@@ -68,14 +68,14 @@ def time_policy(request: Request, principal: Principal) -> dict:
     settings = request.app.state.settings
     return {
         "may_backdate": principal.role in BACKDATING_ROLES,
-        "rules": service.TimeRules(
+        "rules": intake.TimeRules(
             backdate_grace=timedelta(minutes=settings.backdate_grace_minutes),
             apology_max_extension=settings.apology_max_extension,
         ),
     }
 
 
-def tell_applicant(request: Request, session, written: service.Written) -> None:
+def tell_applicant(request: Request, session, written: reading.Written) -> None:
     """The message the write sends its applicant (with consent), into the outbox in the write's transaction.
 
     Both doors (this API, the desk pages) call it after the service, before the session commits."""
@@ -84,7 +84,7 @@ def tell_applicant(request: Request, session, written: service.Written) -> None:
     outbox.on_written(session, written, links=links, now=datetime.now(UTC), hours=settings.citizen_window)
 
 
-def _written(request: Request, session, written: service.Written, key: str | None, principal: Principal) -> Response:
+def _written(request: Request, session, written: reading.Written, key: str | None, principal: Principal) -> Response:
     """The answer to a write, from what the write holds (nothing is read back)."""
     audit_dossier(request, written.dossier.code, personal_data=personal_data_shown(written, principal))
     request.state.audit_detail = (f"dossier {written.dossier.code}" + backdating_note(written.events[-1]))[:1000]
@@ -124,7 +124,7 @@ def receive(request: Request, session: SessionDep, principal: Clerk, data: Dossi
         )
     if replay := _replayed(session, key, f"{principal.username} POST /dossiers", data):
         return replay
-    written = service.receive(
+    written = intake.receive(
         session,
         data=data,
         actor=principal.username,
@@ -151,7 +151,7 @@ def record_event(
     scope = f"{principal.username} POST /dossiers/{code}/events"
     if replay := _replayed(session, key, scope, data):
         return replay
-    written = service.record(
+    written = events.record(
         session,
         code=code,
         data=data,
@@ -216,7 +216,7 @@ def list_dossiers(
 def search_download(request: Request, session, principal: Principal, filters: dict, lang: str) -> Response:
     """The search's dossiers (up to `SEARCH_TOTAL_CAP`, newest first) as XLSX; audited as a read of personal data
     (the applicants' names; numbers are not exported). The desk's download asks here too."""
-    found = scoped_search(session, principal, **filters, page=1, page_size=service.SEARCH_TOTAL_CAP)
+    found = scoped_search(session, principal, **filters, page=1, page_size=search.SEARCH_TOTAL_CAP)
     asked = ", ".join(f"{key}={value}" for key, value in filters.items() if value not in (None, ""))
     audit_read(
         request,

@@ -15,7 +15,7 @@ from accounts.service import Principal
 from api.calendars import calendar_for
 from api.deps import SessionDep, audit_dossier, audit_read
 from api.security import STAFF, allow, mask, readable_dossier, scoped_agency
-from dossiers import service as dossiers
+from dossiers import reading
 from exchange import service
 from exchange.record import VERSION
 from exchange.status import SyncStatus, sync_status
@@ -45,7 +45,7 @@ def national_record(request: Request, session: SessionDep, principal: Staff, cod
     """The dossier as the national record (`motcua-dvcqg-1`), its process steps in `QuaTrinhXuLy`. Scoped as
     reading the dossier; the applicant's numbers and address are masked outside the handling agencies; audited."""
     dossier = readable_dossier(session, code, principal)
-    handling = dossiers.handling_agency_ids(session, dossier)
+    handling = reading.handling_agency_ids(session, dossier)
     record = service.record_of(session, dossier, calendar_for=calendar_for(request, session))
     shown = "unmasked" if principal.handles(*handling) else "masked"
     audit_dossier(request, dossier.code, personal_data=shown)

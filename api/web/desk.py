@@ -39,7 +39,7 @@ from api.web.common import (
     render,
     typed_date,
 )
-from dossiers import idempotency, service
+from dossiers import events, idempotency, intake, reading
 from dossiers.schemas import DossierCreate, EventCreate
 from kernel.errors import Forbidden, InvalidInput
 from notify import inbox as notices
@@ -103,7 +103,7 @@ def _components(session: Session, procedure_code: str | None) -> list | None:
     if not procedure_code:
         return None
     try:
-        return list(service.listed_components(session, catalogue.get_procedure(session, procedure_code)))
+        return list(reading.listed_components(session, catalogue.get_procedure(session, procedure_code)))
     except PAGE_ERRORS:
         return None
 
@@ -183,7 +183,7 @@ class DeskFilters:
                                                    self.procedure))  # fmt: skip
 
     def search(self) -> dict:
-        """As `dossiers.service.search` takes them."""
+        """As `dossiers.search.search` takes them."""
         start = lambda day: datetime.combine(day, time(), LOCAL_TZ)  # noqa: E731
         return {
             "status": self.status,
@@ -408,7 +408,7 @@ def receive(
             if stored:
                 code = stored["code"]
             else:
-                written = service.receive(
+                written = intake.receive(
                     session,
                     data=data,
                     actor=request.state.principal.username,
@@ -536,7 +536,7 @@ def record_event(
             principal = request.state.principal
             scope = f"{principal.username} POST /desk/dossiers/{code}/events"
             if _claimed(session, key, scope, data.model_dump(mode="json")) is None:
-                written = service.record(
+                written = events.record(
                     session,
                     code=code,
                     data=data,

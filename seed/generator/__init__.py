@@ -4,7 +4,7 @@ written in bulk.
 `generate` draws arrivals (procedure, receiving agency, channel, day and time), lives each dossier
 through its events with the batch replay (`sla.core.batch`, grouped by procedure version
 and calendar), and writes dossiers, events, stages and the daily code counters in one transaction.
-A sample of every chunk is replayed through `dossiers.service.derive` and must match exactly.
+A sample of every chunk is replayed through `dossiers.derive.derive` and must match exactly.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class GenerateReport:
     counters: int = 0
     ratings: int = 0
     complaints: int = 0
-    checked: int = 0  # dossiers replayed through dossiers.service.derive during generation
+    checked: int = 0  # dossiers replayed through dossiers.derive.derive during generation
     chunks: int = 0
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
@@ -384,7 +384,7 @@ class _Chunk:
     # -- proof -----------------------------------------------------------------------------------
 
     def check(self, count: int, seed: int, number: int) -> int:
-        """Replay a sample through `dossiers.service.derive`; raise on any difference."""
+        """Replay a sample through `dossiers.derive.derive`; raise on any difference."""
         if count <= 0:
             return 0
         picker = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, number, 7])))
