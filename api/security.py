@@ -145,6 +145,34 @@ _EVENT_RULES = {
 }
 
 
+def may_act(principal: Principal, *, received_by: int | None, held_by: int | None) -> bool:
+    """The role rule of what a user may record, on dossiers and complaints alike (the status aside):
+    administrators anything; managers on what their scope received or holds; clerks on what their scope
+    received; officers on what their scope holds; viewers nothing (they read)."""
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.role == Role.MANAGER:
+        return principal.covers(received_by, held_by)
+    if principal.role == Role.CLERK:
+        return principal.covers(received_by)
+    if principal.role == Role.OFFICER:
+        return principal.covers(held_by)
+    return False
+
+
+def event_refused(
+    principal: Principal, event_type: str, subject: str, rules: dict[Role, str], message_id: str, **params
+) -> Forbidden:
+    """The refusal of an event outside the user's role and scope (`may_act`), saying the role's rule (`rules`, the
+    API's words; pages say it with api/web/messages.py, message id `<message_id>.<role>`)."""
+    why = rules.get(principal.role, f"a {principal.role.value} records no events")
+    return Forbidden(
+        f"you may not record {event_type} on {subject}: {why}",
+        message_id=f"{message_id}.{principal.role.value}",
+        **params,
+    )
+
+
 def may_record(principal: Principal, dossier: Dossier, event_type: str) -> bool:
     """Whether the principal's role and scope let it record `event_type` on `dossier` (the status aside).
 
@@ -159,15 +187,9 @@ def may_record(principal: Principal, dossier: Dossier, event_type: str) -> bool:
         return True
     if event_type == HAND_BACK:
         return principal.role in STAFF and principal.covers(dossier.current_agency_id)
-    if principal.role == Role.MANAGER:
-        return principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
-    if event_type == APOLOGY:
+    if event_type == APOLOGY and principal.role != Role.MANAGER:
         return False
-    if principal.role == Role.CLERK:
-        return principal.covers(dossier.receiving_agency_id)
-    if principal.role == Role.OFFICER:
-        return principal.covers(dossier.current_agency_id)
-    return False  # viewers read
+    return may_act(principal, received_by=dossier.receiving_agency_id, held_by=dossier.current_agency_id)
 
 
 def permitted_events(principal: Principal, dossier: Dossier, event_types) -> tuple[str, ...]:
@@ -195,12 +217,9 @@ def event_policy(principal: Principal):
                     code=dossier.code,
                     holder=holder,
                 )
-            why = _EVENT_RULES.get(principal.role, f"a {principal.role.value} records no events")
-            raise Forbidden(
-                f"you may not record {data.type} on dossier {dossier.code}: {why}",
-                message_id=f"event_forbidden.{principal.role.value}",
-                event=data.type,
-                code=dossier.code,
+            subject = f"dossier {dossier.code}"
+            raise event_refused(
+                principal, data.type, subject, _EVENT_RULES, "event_forbidden", event=data.type, code=dossier.code
             )
         if data.from_agency is not None:
             _check_acting_agency(object_session(dossier), principal, dossier, data.from_agency)

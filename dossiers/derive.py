@@ -43,7 +43,7 @@ class Derivation:
     agency_ids: dict[str, int]
 
 
-def _clock_events(events: Sequence[DossierEvent], codes: dict[int, str]) -> list[Event]:
+def clock_events(events: Sequence[DossierEvent], codes: dict[int, str]) -> list[Event]:
     return [
         Event(
             type=e.type,
@@ -105,7 +105,7 @@ def derive(
         state = replay(
             rule,
             calendar,
-            _clock_events(events, codes),
+            clock_events(events, codes),
             receiving_agency_code=codes[dossier.receiving_agency_id],
             checked_from=checked_from,
         )

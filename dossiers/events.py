@@ -220,15 +220,27 @@ def _hand_back_agencies(dossier: Dossier, data: EventCreate, ids: dict, codes: d
     return holding, desk
 
 
+REQUIRED_FIELDS = {
+    "forwarded": ("to_agency",),
+    "supplement_requested": ("reason",),
+    "apology_issued": ("reason", "new_due_at"),
+}
+"""The fields an event cannot go without: `record` refuses it, the dossier page marks them required."""
+
+
+def _lacks_required(data: EventCreate) -> bool:
+    return any(getattr(data, name) in (None, "") for name in REQUIRED_FIELDS.get(data.type, ()))
+
+
 def _check_event_fields(data: EventCreate) -> None:
-    if data.type == "forwarded" and not data.to_agency:
+    if data.type == "forwarded" and _lacks_required(data):
         raise InvalidInput(
             "a forwarded event needs to_agency: the e-ID code of the agency it goes to",
             message_id="forward_needs_agency",
         )
     if data.type not in ("forwarded", HAND_BACK) and data.to_agency:
         raise InvalidInput(f"to_agency is only for forwarded and result_sent_to_desk events, not {data.type}")
-    if data.type == "apology_issued" and (data.new_due_at is None or not data.reason):
+    if data.type == "apology_issued" and _lacks_required(data):
         raise InvalidInput(
             "an apology (form 04) needs new_due_at (the new appointment) and a reason",
             message_id="apology_needs_fields",
@@ -240,7 +252,7 @@ def _check_event_fields(data: EventCreate) -> None:
             f"electronic_result is recorded with a resolved or result_returned event, not {data.type}",
             message_id="electronic_result_event",
         )
-    if data.type == "supplement_requested" and not data.reason:
+    if data.type == "supplement_requested" and _lacks_required(data):
         raise InvalidInput(
             "a supplement request needs a reason: what is missing, told once and completely",
             message_id="supplement_needs_reason",

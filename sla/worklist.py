@@ -42,10 +42,8 @@ class WorkItem:
     due_at: datetime | None
     remaining_working_minutes: int
     """Working minutes from now to the step's due; negative: the step is overdue by that much."""
-
-    @property
-    def overdue(self) -> bool:
-        return self.remaining_working_minutes < 0
+    overdue: bool
+    """The step is past its own due (`remaining_working_minutes` < 0)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +185,7 @@ def worklist(
             stage_due_at=row.stage_due_at,
             due_at=row.due_at,
             remaining_working_minutes=minutes,
+            overdue=minutes < 0,
         )
         for row, minutes in zip(ordered, remaining, strict=True)
     ]
