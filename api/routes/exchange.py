@@ -18,7 +18,7 @@ from api.security import STAFF, allow, mask, readable_dossier, scoped_agency
 from dossiers import reading
 from exchange import service
 from exchange.record import VERSION
-from exchange.status import SyncStatus, sync_status
+from exchange.status import Failed, SyncStatus, UnitRate, sync_status
 from procedures.service import get_agency
 from sla.core.calendar import LOCAL_TZ
 from sla.reports import period_of
@@ -84,34 +84,17 @@ def changed_dossiers(
     return Response("".join(f"{line}\n" for line in lines), media_type=NDJSON, headers=headers)
 
 
-class FailedRead(BaseModel):
-    code: str
-    attempts: int
-    http_status: int | None
-    answer: str | None
-    next_attempt_at: datetime | None
-    synced_at: datetime | None
-
-
-class UnitRateRead(BaseModel):
-    agency_code: str
-    agency_name: str
-    received: int
-    synced: int
-    rate: float | None
-
-
 class SyncStatusRead(BaseModel):
     period_from: date
     period_to: date
     gateway: str | None
     pending: int
     failed_total: int
-    failed: list[FailedRead]
+    failed: list[Failed]
     received: int
     synced: int
     rate: float | None
-    units: list[UnitRateRead]
+    units: list[UnitRate]
     last_synced_at: datetime | None
 
 
@@ -136,11 +119,11 @@ def status_read(request: Request, status: SyncStatus) -> SyncStatusRead:
         gateway=url or None,
         pending=status.pending,
         failed_total=status.failed_total,
-        failed=[FailedRead(**vars(f)) for f in status.failed],
+        failed=status.failed,
         received=status.received,
         synced=status.synced,
         rate=status.rate,
-        units=[UnitRateRead(**vars(u), rate=u.rate) for u in status.units],
+        units=status.units,
         last_synced_at=status.last_synced_at,
     )
 
