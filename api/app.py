@@ -9,6 +9,7 @@ from sqlmodel import Session
 from accounts.service import PrincipalCache
 from accounts.throttle import SignInThrottle
 from api import docs, edge, errors, limits
+from api.calendars import calendar_store
 from api.db import engine_for, for_writes, upgrade
 from api.inputs import plain_parameters
 from api.limits import BodySizeLimit
@@ -37,7 +38,6 @@ from api.settings import Settings
 from api.web import pages
 from api.web.auth import SignInRequired, sign_in_redirect
 from api.web.common import STATIC_DIR
-from sla.calendars import CalendarStore
 
 API_PREFIX = "/api/v1"
 # GET answers without personal data that browsers and proxies may keep (every other answer: no-store).
@@ -74,11 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     write_engine = for_writes(engine)
     app.state.open_session = lambda write: Session(write_engine if write else engine, expire_on_commit=False)
-    app.state.calendars = CalendarStore(
-        first_year=settings.calendar_first_year,
-        last_year=settings.calendar_last_year,
-        working_hours=settings.working_periods,
-    )
+    app.state.calendars = calendar_store(settings)
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
     app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

@@ -39,7 +39,7 @@ def _engine():
 
 
 def _calendar_store():
-    from api.scheduler import calendar_store
+    from api.calendars import calendar_store
 
     return calendar_store(Settings())
 
@@ -115,12 +115,7 @@ def _generate_city(*, dossiers: int, year: int | None, months: int | None, seed:
 
     engine = _engine()
     upgrade(engine)
-    store = _calendar_store()
-
-    def calendar_for(code: str):
-        with session_scope(engine) as session:  # short: no transaction may stay open during the load
-            return store.get(session, code)
-
+    calendar_for = _calendar_store().calendar_for_engine(engine)  # no transaction may stay open during the load
     try:
         with tqdm(total=dossiers, unit="dossier", disable=None) as bar:
             report = generate(
@@ -246,7 +241,7 @@ def dossiers_rebuild(
     from tqdm import tqdm
 
     from dossiers.models import Dossier
-    from dossiers.service import rebuild
+    from dossiers.rebuild import rebuild
     from kernel.errors import DomainError
 
     engine = _engine()
@@ -258,7 +253,7 @@ def dossiers_rebuild(
             with tqdm(total=total, unit="dossier", disable=None) as bar:
                 report = rebuild(
                     session,
-                    calendar_for=lambda code: store.get(session, code),
+                    calendar_for=store.calendar_for(session),
                     agency=agency,
                     refreeze=refreeze,
                     progress=bar.update,
@@ -293,8 +288,7 @@ def exchange_export(
     with open(file, "w", encoding="utf-8") as out:
         while True:
             with session_scope(engine) as session:
-                page = list(changed_records(session, last, calendar_for=lambda code: store.get(session, code),
-                                            limit=batch))  # fmt: skip
+                page = list(changed_records(session, last, calendar_for=store.calendar_for(session), limit=batch))
             for change_id, record in page:
                 out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
                 last = change_id

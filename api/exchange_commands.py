@@ -45,7 +45,7 @@ def register(exchange_cli: typer.Typer, *, engine, calendar_store, fail) -> None
             ):
                 report = import_history(
                     session, stream, file_name=file.name, actor=actor,
-                    calendar_for=lambda code: store.get(session, code), skip_bad=skip_bad, rejects=rejected,
+                    calendar_for=store.calendar_for(session), skip_bad=skip_bad, rejects=rejected,
                     chunk_size=chunk, progress=bar.update,
                 )  # fmt: skip
         except ImportRefused as exc:

@@ -491,7 +491,7 @@ SEARCH_COLUMNS = (
 
 
 def search_xlsx(found, *, lang: str) -> Response:
-    """A search's dossiers (`dossiers.service.Found`) as one XLSX sheet: a title row saying how many matched, the
+    """A search's dossiers (`dossiers.search.Found`) as one XLSX sheet: a title row saying how many matched, the
     headers in `lang`, one row per dossier with the procedure's name, labels for status and outcome, local times."""
     fmt = Formats(lang)
     total = fmt.t("search.more_than", total=fmt.number(found.total)) if found.capped else fmt.number(found.total)

@@ -14,26 +14,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from api.calendars import calendar_store
 from api.db import engine_for, for_writes
 from api.settings import Settings
 from notify.dispatcher import DispatchPolicy
 from notify.jobs import run_digest, run_dispatch, run_evaluate
 from notify.outbox import Links
 from notify.providers import Providers
-from sla.calendars import CalendarStore
 from exchange.sync import Gateway, run_sync
 from sla.jobs import LockBusy, leader_lock, run_nightly
 
 log = logging.getLogger("motcua.scheduler")
 JOB_TABLE = "apscheduler_jobs"  # owned by APScheduler's job store, not by the migrations
-
-
-def calendar_store(settings: Settings) -> CalendarStore:
-    return CalendarStore(
-        first_year=settings.calendar_first_year,
-        last_year=settings.calendar_last_year,
-        working_hours=settings.working_periods,
-    )
 
 
 def nightly_job() -> None:
@@ -84,7 +76,7 @@ def exchange_sync(settings: Settings):
     return run_sync(
         engine_for(settings.database_url),
         gateway=gateway_of(settings),
-        calendar_for=lambda session: (lambda code: store.get(session, code)),
+        calendar_for=store.calendar_for,
         limit=settings.exchange_batch,
     )
 

@@ -12,8 +12,9 @@ from sqlmodel import Session
 
 from accounts.models import Role
 from accounts.service import Principal, PrincipalCache
+from api.calendars import calendar_for
 from api.deps import SessionDep, audit_dossier
-from dossiers import service
+from dossiers import reading, search
 from dossiers.models import Dossier
 from dossiers.schemas import DossierRead, EventCreate
 from kernel.errors import Forbidden, Unauthorized
@@ -84,11 +85,11 @@ def scoped_agency(session, principal: Principal, agency: str | None) -> str | No
     return agency
 
 
-def scoped_search(session, principal: Principal, *, agency: str | None = None, **filters) -> service.Found:
+def scoped_search(session, principal: Principal, *, agency: str | None = None, **filters) -> search.Found:
     """Dossiers the user's agencies (its scope: its agency and those under it) received or hold, newest first;
     `agency` narrows to one agency of that scope. The desk's list and search and `GET /dossiers` both ask here."""
     agency = scoped_agency(session, principal, agency) if agency else None
-    return service.search(session, agency=agency, within=principal.scope, **filters)
+    return search.search(session, agency=agency, within=principal.scope, **filters)
 
 
 def mask(value: str | None, visible: int = 3) -> str | None:
@@ -102,21 +103,20 @@ def dossier_view(session, request: Request, dossier: Dossier, principal: Princip
     """The dossier as this user may see it: identity number, phone and address masked unless its agency handles it.
 
     The read is audited (personal data: Decree 13/2023), marked whether it was shown unmasked."""
-    calendar_for = lambda code: request.app.state.calendars.get(session, code)  # noqa: E731
-    written = service.load(session, dossier, calendar_for=calendar_for)
+    written = reading.load(session, dossier, calendar_for=calendar_for(request, session))
     audit_dossier(request, dossier.code, personal_data=personal_data_shown(written, principal))
     return visible_view(written, principal)
 
 
-def personal_data_shown(written: service.Written, principal: Principal) -> str:
+def personal_data_shown(written: reading.Written, principal: Principal) -> str:
     """How `visible_view` shows the applicant to `principal`: "unmasked" or "masked" (the audit trail's words)."""
     return "unmasked" if principal.handles(*written.handling_agency_ids) else "masked"
 
 
-def visible_view(written: service.Written, principal: Principal) -> DossierRead:
+def visible_view(written: reading.Written, principal: Principal) -> DossierRead:
     """The dossier as `principal` may see it: identity number, phone and address masked outside the handling
     agencies (every page, form and answer showing an applicant takes it from here)."""
-    view = service.view(written, now=datetime.now(UTC))
+    view = reading.view(written, now=datetime.now(UTC))
     if personal_data_shown(written, principal) == "masked":
         view.applicant.id_number = mask(view.applicant.id_number)
         view.applicant.phone = mask(view.applicant.phone)
@@ -131,7 +131,7 @@ def readable_dossier(session, code: str, principal: Principal) -> Dossier:
     A dossier outside the scope is answered as an unknown one (the same 404, after the same one query):
     its existence is not to be learnt by trying codes.
     """
-    return service.get_dossier(session, code, within=principal.scope)
+    return reading.get_dossier(session, code, within=principal.scope)
 
 
 APOLOGY = "apology_issued"
@@ -143,6 +143,34 @@ _EVENT_RULES = {
     Role.CLERK: "clerks record events on dossiers received at their agency; apologies are the manager's",
     Role.OFFICER: "officers record events on dossiers their agency holds; apologies are the manager's",
 }
+
+
+def may_act(principal: Principal, *, received_by: int | None, held_by: int | None) -> bool:
+    """The role rule of what a user may record, on dossiers and complaints alike (the status aside):
+    administrators anything; managers on what their scope received or holds; clerks on what their scope
+    received; officers on what their scope holds; viewers nothing (they read)."""
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.role == Role.MANAGER:
+        return principal.covers(received_by, held_by)
+    if principal.role == Role.CLERK:
+        return principal.covers(received_by)
+    if principal.role == Role.OFFICER:
+        return principal.covers(held_by)
+    return False
+
+
+def event_refused(
+    principal: Principal, event_type: str, subject: str, rules: dict[Role, str], message_id: str, **params
+) -> Forbidden:
+    """The refusal of an event outside the user's role and scope (`may_act`), saying the role's rule (`rules`, the
+    API's words; pages say it with api/web/messages.py, message id `<message_id>.<role>`)."""
+    why = rules.get(principal.role, f"a {principal.role.value} records no events")
+    return Forbidden(
+        f"you may not record {event_type} on {subject}: {why}",
+        message_id=f"{message_id}.{principal.role.value}",
+        **params,
+    )
 
 
 def may_record(principal: Principal, dossier: Dossier, event_type: str) -> bool:
@@ -159,15 +187,9 @@ def may_record(principal: Principal, dossier: Dossier, event_type: str) -> bool:
         return True
     if event_type == HAND_BACK:
         return principal.role in STAFF and principal.covers(dossier.current_agency_id)
-    if principal.role == Role.MANAGER:
-        return principal.covers(dossier.receiving_agency_id, dossier.current_agency_id)
-    if event_type == APOLOGY:
+    if event_type == APOLOGY and principal.role != Role.MANAGER:
         return False
-    if principal.role == Role.CLERK:
-        return principal.covers(dossier.receiving_agency_id)
-    if principal.role == Role.OFFICER:
-        return principal.covers(dossier.current_agency_id)
-    return False  # viewers read
+    return may_act(principal, received_by=dossier.receiving_agency_id, held_by=dossier.current_agency_id)
 
 
 def permitted_events(principal: Principal, dossier: Dossier, event_types) -> tuple[str, ...]:
@@ -195,12 +217,9 @@ def event_policy(principal: Principal):
                     code=dossier.code,
                     holder=holder,
                 )
-            why = _EVENT_RULES.get(principal.role, f"a {principal.role.value} records no events")
-            raise Forbidden(
-                f"you may not record {data.type} on dossier {dossier.code}: {why}",
-                message_id=f"event_forbidden.{principal.role.value}",
-                event=data.type,
-                code=dossier.code,
+            subject = f"dossier {dossier.code}"
+            raise event_refused(
+                principal, data.type, subject, _EVENT_RULES, "event_forbidden", event=data.type, code=dossier.code
             )
         if data.from_agency is not None:
             _check_acting_agency(object_session(dossier), principal, dossier, data.from_agency)

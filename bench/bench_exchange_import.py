@@ -27,14 +27,14 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from api.calendars import calendar_store
 from api.db import for_writes, make_engine, upgrade
+from api.settings import Settings
 from dossiers.models import Dossier
 from exchange.history import import_history
 from exchange.service import record_of
 from seed.generator import generate
 from seed.loader import load_catalogue
-from sla.calendars import CalendarStore
-from sla.core.calendar import DEFAULT_WORKING_HOURS
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 COMPARED = ("code, procedure_id, receiving_agency_id, current_agency_id, status_code, received_at, submitted_at, "
@@ -69,13 +69,7 @@ def fresh(url: str):
 
 
 def calendars(engine):
-    store = CalendarStore(first_year=2025, last_year=2027, working_hours=DEFAULT_WORKING_HOURS)
-
-    def calendar_for(code: str):
-        with Session(engine) as session:
-            return store.get(session, code)
-
-    return calendar_for
+    return calendar_store(Settings()).calendar_for_engine(engine)
 
 
 def renumbered(line: bytes, copy: int) -> bytes:
@@ -104,11 +98,11 @@ def main() -> None:
         report = generate(source, dossiers=args.source, year=2025, seed=7, calendar_for=calendars(source))
         print(f"source: {report.summary()}")
         started = time.perf_counter()
-        store = CalendarStore(first_year=2025, last_year=2027, working_hours=DEFAULT_WORKING_HOURS)
+        store = calendar_store(Settings())
         exported = []
         with Session(source) as session:
             for dossier in session.execute(select(Dossier).order_by(Dossier.id)).scalars():
-                exported.append(orjson.dumps(record_of(session, dossier, calendar_for=lambda c: store.get(session, c))))
+                exported.append(orjson.dumps(record_of(session, dossier, calendar_for=store.calendar_for(session))))
                 session.expunge(dossier)
         print(f"exported {len(exported)} records in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()

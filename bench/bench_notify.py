@@ -31,15 +31,16 @@ from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
 import api.models  # noqa: F401  (every table, for the foreign keys of the outbox's rows)
+from api.calendars import calendar_store
 from api.db import for_writes, make_engine
+from api.settings import Settings
 from notify.dispatcher import DispatchPolicy, dispatch
 from notify.models import Delivery, OutboxMessage
 from notify.outbox import Links
 from notify.providers import Providers
 from notify.quiet import Calendars
 from notify.rules import evaluate
-from sla.calendars import CalendarStore
-from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from sla.core.calendar import LOCAL_TZ
 
 SECRET = "bench-secret"
 KEY_PREFIX = "bench-notify:"
@@ -117,7 +118,7 @@ def _start(kind: str, port: int) -> subprocess.Popen:
 
 
 def bench_rules(engine, at: datetime, keep: bool) -> None:
-    store = CalendarStore(first_year=2015, last_year=2035, working_hours=DEFAULT_WORKING_HOURS)
+    store = calendar_store(Settings())
     with Session(engine) as session:
         staff = _staff(session)
         for attempt in ("first run (writes what is due)", "second run (all told: writes nothing)"):
@@ -159,7 +160,7 @@ def _staff(session: Session) -> int:
 def bench_dispatch(engine, count: int) -> None:
     gateway_port, smtp_port = _free_port(), _free_port()
     processes = [_start("gateway", gateway_port), _start("smtp", smtp_port)]
-    store = CalendarStore(first_year=2015, last_year=2035, working_hours=DEFAULT_WORKING_HOURS)
+    store = calendar_store(Settings())
     policy = DispatchPolicy(batch_size=500, citizen_hours=(clock_time(0, 0), clock_time(23, 59)))
     try:
         for channels in (("sms", "zalo"), ("email",)):

@@ -25,14 +25,16 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select, text
 from sqlmodel import Session
 
+from api.calendars import calendar_store
 from api.db import make_engine, upgrade
+from api.settings import Settings
 from dossiers.models import Dossier
 from procedures.models import Agency
 from seed.generator import generate
 from seed.loader import load_catalogue
 from sla import jobs, queues, reports
 from sla.calendars import CalendarStore, OverrideCreate, add_override, delete_override
-from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from sla.core.calendar import LOCAL_TZ
 from sla.core.rates import ParScoring
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -160,7 +162,7 @@ def reuse(arguments) -> None:
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(text("VACUUM ANALYZE dossier"))
-        store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
+        store = calendar_store(Settings())
         measure(engine, store, arguments.year, [], force=True, repeat=arguments.repeat)
         if arguments.calendar_change:
             calendar_change_night(engine, store, arguments.year)
@@ -202,12 +204,8 @@ def main() -> None:
         with Session(engine) as session:
             load_catalogue(session)
             session.commit()
-        store = CalendarStore(first_year=2020, last_year=2030, working_hours=DEFAULT_WORKING_HOURS)
-
-        def calendar_for(code):
-            with Session(engine) as session:
-                return store.get(session, code)
-
+        store = calendar_store(Settings())
+        calendar_for = store.calendar_for_engine(engine)
         timed(
             f"generate {arguments.dossiers:,} dossiers ({arguments.database})",
             lambda: generate(

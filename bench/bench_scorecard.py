@@ -17,12 +17,12 @@ from datetime import date
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
+from api.calendars import calendar_store
 from api.db import make_engine, upgrade
+from api.settings import Settings
 from dossiers.models import Dossier
 from procedures.service import agency_tree
 from sla import jobs, reports, scorecard
-from sla.calendars import CalendarStore
-from sla.core.calendar import DEFAULT_WORKING_HOURS
 from sla.core.rates import ParScoring
 from sla.models import JobRun
 
@@ -47,7 +47,7 @@ def main() -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE dossier"))
-    store = CalendarStore(first_year=args.year - 1, last_year=args.year + 2, working_hours=DEFAULT_WORKING_HOURS)
+    store = calendar_store(Settings())
     period = reports.Period(date(args.year, 1, 1), date(args.year, 12, 31))
     key = str(args.year)
     results: dict[str, list[float]] = {}

@@ -5,7 +5,7 @@
 
 Reads a city generated before (`motcua seed generate`) and migrated to head (the search's indexes: migrations
 0019 and 0023); writes nothing. Times the first page (20 dossiers, newest first, with the capped total) of each kind of
-search as `GET /api/v1/dossiers` asks it (`dossiers.service.search` within a user's scope), each with its own
+search as `GET /api/v1/dossiers` asks it (`dossiers.search.search` within a user's scope), each with its own
 values drawn from the city: an agency's newest (the scope of the busiest agency's staff: it and the agencies
 under it), an applicant's name (accents dropped, words shuffled, mixed case), two words of it (family and given
 name), a phone's first 7 digits, an exact code (lower-cased), an identity number, and a month's received-date
@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from api.db import make_engine
-from dossiers import service
+from dossiers import search
 from dossiers.models import Dossier
 from procedures.service import agency_tree
 from sla.core.calendar import LOCAL_TZ
@@ -99,11 +99,11 @@ def main() -> None:
             continue
         times, totals = [], []
         with Session(engine) as session:
-            service.search(session, **ask(0, picked[0]))  # warm-up: the agency tree, the plan
+            search.search(session, **ask(0, picked[0]))  # warm-up: the agency tree, the plan
             for i, dossier in enumerate(picked):
                 filters = ask(i, dossier)
                 started = time.perf_counter()
-                found = service.search(session, **filters)
+                found = search.search(session, **filters)
                 times.append((time.perf_counter() - started) * 1000)
                 totals.append(found.total + (1 if found.capped else 0))
                 if "code" in label or "identity" in label:
@@ -112,7 +112,7 @@ def main() -> None:
         times.sort()
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         total = statistics.median(totals)
-        shown = "more than 10,000" if total > service.SEARCH_TOTAL_CAP else f"{total:,.0f}"
+        shown = "more than 10,000" if total > search.SEARCH_TOTAL_CAP else f"{total:,.0f}"
         print(f"{label:<28} {statistics.median(times):8.1f} {p95:8.1f} {times[-1]:8.1f}  {shown}", flush=True)
 
 

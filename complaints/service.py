@@ -23,12 +23,11 @@ from complaints.schemas import (
     QueueRead,
 )
 from dossiers.models import Dossier
-from dossiers.service import get_dossier
+from dossiers.reading import get_dossier
 from kernel.errors import InvalidInput, InvalidTransition, NotFound
 from procedures.service import agency_tree, get_agency
-from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.calendar import LOCAL_TZ, CalendarFor, WorkingCalendar
 
-CalendarFor = Callable[[str], WorkingCalendar]
 AHEAD_TOLERANCE = timedelta(minutes=5)
 QUEUE_LIMIT = 200
 DUE_SOON_WORKING_DAYS = 2

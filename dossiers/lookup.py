@@ -17,6 +17,7 @@ from dossiers.models import Dossier, DossierEvent, DossierRating
 from dossiers.schemas import LocalInstant
 from kernel.errors import InvalidInput, NotFound
 from procedures.models import Agency, Procedure
+from sla.core.lifecycle import CLOCK_STOPPED_STATUSES, Status
 
 NOT_FOUND = (
     "no dossier matches this code and these phone digits; check the code on the receipt (form 01) "
@@ -27,7 +28,7 @@ CODE_MAX_LENGTH = 80
 _NO_DIGITS = "----"
 STOPPING_EVENTS = ("supplement_requested", "paused")
 REDACTED = "…"
-RATED_AFTER_STATUS = 10  # result returned: the citizen rates the dossier once after it
+RATED_AFTER_STATUS = Status.RETURNED  # result returned: the citizen rates the dossier once after it
 
 
 class ApologyNotice(BaseModel):
@@ -115,7 +116,7 @@ def _public(session: Session, dossier: Dossier) -> PublicStatus:
         .order_by(DossierEvent.seq)
         .limit(1)
     ).scalar_one_or_none()
-    stopped = dossier.status_code in (5, 6)
+    stopped = dossier.status_code in CLOCK_STOPPED_STATUSES
     stop = None
     if stopped:
         stop = session.execute(

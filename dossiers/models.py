@@ -21,10 +21,11 @@ from sqlmodel import SQLModel
 
 from kernel.db import UTCDateTime, utc_now
 from sla.core.index766 import PAID_ONLINE
+from sla.core.lifecycle import RUNNING_STATUSES, Status
 
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
-RUNNING_STATUSES = (2, 4)  # received, processing: the clock runs (not waiting for a supplement or an obligation)
-RUNNING_CONDITION = "status_code IN (2, 4)"
+RUNNING_CONDITION = f"status_code IN ({', '.join(str(int(status)) for status in RUNNING_STATUSES)})"
+"""The partial indexes' condition (ix_dossier_running, …): the statuses inline, as the queries state them."""
 HELD_ELSEWHERE_CONDITION = "current_agency_id <> receiving_agency_id"  # forwarded: held by another agency
 FLAGGED_EVENT_CONDITION = "backdate_reason IS NOT NULL OR apology_late"  # the integrity figures' events
 PAYMENT_CHANNELS = ("dvcqg", "gateway", "cash", "bank")  # national platform, provincial gateway, at the desk, bank
@@ -38,7 +39,7 @@ def _instant(*, nullable: bool = True, index: bool = False) -> Column:
 class Dossier(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("channel IN ('counter', 'online', 'post')", name="channel_valid"),
-        CheckConstraint("status_code BETWEEN 1 AND 10", name="status_code_valid"),
+        CheckConstraint(f"status_code BETWEEN {int(min(Status))} AND {int(max(Status))}", name="status_code_valid"),
         Index("ix_dossier_queue", "current_agency_id", "status_code", "due_at"),
         # The managers' queues (sla/queues.py): the dossiers an agency holds whose clock runs, in due
         # order, so that a page is read straight off the index, not sorted out of every such row.
@@ -87,7 +88,7 @@ class Dossier(SQLModel, table=True):
             sqlite_where=text(PAID_ONLINE_CONDITION),
         ),
         Index("ix_dossier_finished_at", "finished_at"),
-        # The staff search (dossiers/service.py `search`, bench/bench_search.py): an exact code whatever its
+        # The staff search (dossiers/search.py `search`, bench/bench_search.py): an exact code whatever its
         # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no
         # received_at yet), and those it holds but did not receive; the first digits of a phone or an identity
         # number. On PostgreSQL a word index on the name part of `search_text` serves the name words

@@ -1,4 +1,4 @@
-"""The applicant's name as the staff search reads it (dossiers.service.search, migration 0023).
+"""The applicant's name as the staff search reads it (dossiers.search.search, migration 0023).
 
 A name typed as a whole (three words or more) is looked up by its key: its folded words sorted, so that word
 order, accents and case do not matter and one range of an ordered index holds every dossier of that name,

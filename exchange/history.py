@@ -2,7 +2,7 @@
 
 Each record is read by :func:`exchange.record.from_record` (its intake and events, every bad field named), its
 codes are resolved against the catalogue (the procedure version in force on its first day, the agencies), and a
-chunk of records at a time is replayed with the batch replay (`dossiers.service.replay_new`: grouped by procedure
+chunk of records at a time is replayed with the batch replay (`dossiers.rebuild.replay_new`: grouped by procedure
 version and calendar, `sla.core.batch.replay_batch`) and written with COPY on PostgreSQL, executemany on SQLite.
 Memory holds one chunk. What the record said of itself (its appointment `NgayHenTra`, its status) is kept beside
 what we derived (`imported_dossier`), and every disagreement is a finding with the calendar days that explain it.
@@ -30,8 +30,11 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers import service as dossiers
+from dossiers.derive import rule_for
+from dossiers.intake import received_components
 from dossiers.models import Dossier, DossierCodeCounter
+from dossiers.reading import listed_components
+from dossiers.rebuild import Replayed, insert_columns, replay_new
 from dossiers.schemas import ReceivedComponent
 from exchange.import_models import ExchangeImport, ImportedDossier
 from exchange.record import History, RecordError, from_record, local_text
@@ -232,7 +235,7 @@ class _Catalogue:
         for version in session.execute(select(Procedure).order_by(Procedure.effective_from)).scalars():
             self.versions.setdefault(version.code, []).append(version)
         self.by_id = {v.id: v for versions in self.versions.values() for v in versions}
-        self.rules = {v.id: dossiers.rule_for(session, v) for v in self.by_id.values()}
+        self.rules = {v.id: rule_for(session, v) for v in self.by_id.values()}
         self.listed: dict[int, tuple] = {}
         self.calendar_for = calendar_for
         self.calendars: dict[str, WorkingCalendar] = {}
@@ -249,7 +252,7 @@ class _Catalogue:
 
     def components(self, version: Procedure) -> tuple:
         if version.id not in self.listed:
-            self.listed[version.id] = dossiers.listed_components(self.session, version)
+            self.listed[version.id] = listed_components(self.session, version)
         return self.listed[version.id]
 
     def calendar(self, agency_code: str) -> WorkingCalendar:
@@ -333,7 +336,7 @@ def _resolve(catalogue: _Catalogue, line: int, history: History, raw: Any) -> _E
     try:
         if intake.components:
             received = [ReceivedComponent(**c) for c in intake.components]
-            entry.components = dossiers.received_components(version.code, catalogue.components(version), received)
+            entry.components = received_components(version.code, catalogue.components(version), received)
     except ValidationError as exc:
         fail("TaiLieuNop", "; ".join(error["msg"] for error in exc.errors()))
     except DomainError as exc:
@@ -515,7 +518,7 @@ class _Writer:
             code = self.catalogue.codes[entry.receiving_agency_id]
             calendars[code] = self.catalogue.calendar(code)
         events = self._event_columns(chunk)
-        replayed = dossiers.replay_new(chunk, events, rules=self.catalogue.rules, calendars=calendars,
+        replayed = replay_new(chunk, events, rules=self.catalogue.rules, calendars=calendars,
                                        codes=self.catalogue.codes, derived_at=self.now)  # fmt: skip
         for row, exc in sorted(replayed.failed.items()):
             fail(chunk[row], "QuaTrinhXuLy", f"its events cannot be replayed: {exc}")
@@ -635,7 +638,7 @@ class _Writer:
 
     # -- rows ------------------------------------------------------------------------------------
 
-    def _insert(self, done: list[_Entry], replayed: dossiers.Replayed, calendars: dict, report: ImportReport) -> None:
+    def _insert(self, done: list[_Entry], replayed: Replayed, calendars: dict, report: ImportReport) -> None:
         session = self.session
         derived = dict(replayed.derived)
         ids = derived.pop("dossier_id")
@@ -667,13 +670,13 @@ class _Writer:
             "event_count": ("int", np.asarray([len(e.events) for e in done], dtype=np.int64)),
             **derived,
         }
-        dossiers.insert_columns(session, "dossier", columns)
+        insert_columns(session, "dossier", columns)
 
         flat = [(entry.id, seq, event) for entry in done for seq, event in enumerate(entry.events, start=1)]
         at = np.fromiter((e[2][1] for e in flat), dtype=np.int64, count=len(flat))
         acting = np.fromiter((e[2][2] for e in flat), dtype=np.int64, count=len(flat))
         types = [EVENT_TYPES[e[2][0]] for e in flat]
-        dossiers.insert_columns(session, "dossier_event", {
+        insert_columns(session, "dossier_event", {
             "dossier_id": ("int", np.fromiter((e[0] for e in flat), dtype=np.int64, count=len(flat))),
             "seq": ("int", np.fromiter((e[1] for e in flat), dtype=np.int64, count=len(flat))),
             "type": ("text", types),
@@ -688,10 +691,10 @@ class _Writer:
             "new_due_at": ("instant", np.fromiter((e[2][4] for e in flat), dtype=np.int64, count=len(flat))),
             "apology_late": ("bool", np.zeros(len(flat), dtype=bool)),
         })  # fmt: skip
-        dossiers.insert_columns(session, "stage", replayed.stages)
+        insert_columns(session, "stage", replayed.stages)
         parts = [(entry.id, c) for entry in done for c in entry.components]
         if parts:
-            dossiers.insert_columns(session, "dossier_component", {
+            insert_columns(session, "dossier_component", {
                 "dossier_id": ("int", np.asarray([p[0] for p in parts], dtype=np.int64)),
                 "seq": ("int", np.asarray([p[1]["seq"] for p in parts], dtype=np.int64)),
                 "component_seq": ("int", np.asarray([p[1]["component_seq"] for p in parts], dtype=np.int64)),
@@ -735,7 +738,7 @@ class _Writer:
                                _instant(ours[row]), int(their_status[row]), int(our_status[row]), days_apart[row],
                                orjson.loads(explaining[row]) if explaining[row] else None)  # fmt: skip
                 )
-        dossiers.insert_columns(self.session, "imported_dossier", {
+        insert_columns(self.session, "imported_dossier", {
             "dossier_id": ("int", np.asarray([e.id for e in done], dtype=np.int64)),
             "import_id": ("int", np.full(len(done), self.import_id, dtype=np.int64)),
             "line": ("int", np.asarray([e.line for e in done], dtype=np.int64)),

@@ -34,7 +34,8 @@ from exchange.import_models import ImportedDossier
 from kernel.db import UTCDateTime
 from kernel.errors import InvalidInput
 from procedures.service import agency_tree
-from sla.core.calendar import LOCAL_TZ
+from sla.core.calendar import LOCAL_TZ, RESOLVED_OUTCOMES
+from sla.core.lifecycle import CLOCK_STOPPED_STATUSES, RUNNING_STATUSES, Status
 from sla.core.rates import PROGRESS_766_MAX_POINTS, period_bounds
 from sla.reports import Period, cell_condition, day_start, period_report
 
@@ -280,12 +281,12 @@ def _figures(rows: list[dict]) -> Figures:
 
 def _explanations(session: Session, period: Period, agency_ids: list[int], synced: Synced) -> list[Explanation]:
     d, i = Dossier, ImportedDossier
-    counted = and_(d.received_at.is_not(None), d.status_code != 3, cell_condition(period, "total"))
+    counted = and_(d.received_at.is_not(None), d.status_code != Status.REFUSED, cell_condition(period, "total"))
     end = literal(period.end, UTCDateTime())
     start = literal(period.start, UTCDateTime())
     submitted_here = and_(
         d.submitted_at >= start, d.submitted_at < end, or_(d.received_at.is_(None), d.received_at >= end),
-        d.status_code != 3,
+        d.status_code != Status.REFUSED,
     )  # fmt: skip
     query = (
         select(
@@ -339,23 +340,23 @@ def _portal_view(row, period: Period, last_day: datetime) -> tuple[str | None, d
     their_due = _aware(row.their_appointment_at) or _aware(row.original_due_at)
     if row.their_status_code != row.status_code:
         status = int(row.their_status_code)
-        if status in (2, 4):
+        if status in RUNNING_STATUSES:
             overdue = their_due is not None and their_due < last_day
             return "status_differs", {"received": 1, "on_time": int(not overdue), "within_due": int(not overdue),
                                       "overdue": int(overdue)}  # fmt: skip
-        if status in (5, 6, 7, 8):
-            return "status_differs", {"received": 1, "on_time": 1, "within_due": int(status in (5, 6))}
+        if status in (*CLOCK_STOPPED_STATUSES, Status.WITHDRAWN, Status.STOPPED):
+            return "status_differs", {"received": 1, "on_time": 1, "within_due": int(status in CLOCK_STOPPED_STATUSES)}
         return "status_differs", _our_view(row)  # resolved there too: its date is not known to us
     ours = _aware(row.original_due_at)
     if their_due is None or ours is None or _day(their_due) == _day(ours):
         return None, _our_view(row)
     finished = _aware(row.finished_at)
-    if finished is not None and finished < period.end and row.outcome in ("early", "on_time", "late"):
+    if finished is not None and finished < period.end and row.outcome in RESOLVED_OUTCOMES:
         late = _day(finished) > _day(their_due)
         return "appointment_differs", {"received": 1, "on_time": int(not late), "late": int(late),
                                        "overdue": int(late)}  # fmt: skip
     if finished is None or finished >= period.end:
-        stopped = row.status_code in (5, 6) and (row.clock_stopped_since is None or ours >= _aware(
+        stopped = row.status_code in CLOCK_STOPPED_STATUSES and (row.clock_stopped_since is None or ours >= _aware(
             row.clock_stopped_since))  # fmt: skip
         overdue = not stopped and their_due < last_day
         return "appointment_differs", {"received": 1, "on_time": int(not overdue), "within_due": int(not overdue),

@@ -13,19 +13,18 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from dossiers import service as dossiers
+from dossiers import derive, reading
 from dossiers.models import Dossier, DossierChange, Stage
 from exchange.models import ChangeCounter
 from exchange.record import RecordSource, to_record
 from procedures.models import Field
 from procedures.service import agency_tree
-
-CalendarFor = dossiers.CalendarFor
+from sla.core.calendar import CalendarFor
 
 
 def record_source(session: Session, dossier: Dossier, *, calendar_for: CalendarFor) -> RecordSource:
     """What the record of a stored dossier is made of."""
-    written = dossiers.load(session, dossier, calendar_for=calendar_for)
+    written = reading.load(session, dossier, calendar_for=calendar_for)
     procedure = written.procedure
     field = session.get(Field, procedure.field_id)
     tree = agency_tree(session)
@@ -39,7 +38,7 @@ def record_source(session: Session, dossier: Dossier, *, calendar_for: CalendarF
         components=written.components,
         codes=written.codes,
         agency_names={agency_id: tree.by_id[agency_id].name for agency_id in written.codes},
-        rule=dossiers.rule_for(session, procedure),
+        rule=derive.rule_for(session, procedure),
         calendar=written.calendar,
         fees=written.fees,
     )

@@ -30,17 +30,19 @@ class Failed:
     """When an earlier change of it was last accepted (None: the gateway has never had it)."""
 
 
+def sync_rate(synced: int, received: int) -> float | None:
+    """Synced ÷ received (indicator 1.4), None when nothing was received."""
+    return synced / received if received else None
+
+
 @dataclass(frozen=True)
 class UnitRate:
     agency_code: str
     agency_name: str
     received: int
     synced: int
-
-    @property
-    def rate(self) -> float | None:
-        """Synced ÷ received (indicator 1.4), None when nothing was received."""
-        return self.synced / self.received if self.received else None
+    rate: float | None
+    """`sync_rate(synced, received)`."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class SyncStatus:
 
     @property
     def rate(self) -> float | None:
-        return self.synced / self.received if self.received else None
+        return sync_rate(self.synced, self.received)
 
 
 def _scoped(query, within: Collection[int] | None):
@@ -115,8 +117,8 @@ def sync_status(session: Session, *, period: Period, within: Collection[int] | N
     tree = agency_tree(session)
     units = sorted(
         (
-            UnitRate(tree.by_id[agency_id].code, tree.by_id[agency_id].name, received, synced)
-            for agency_id, received, synced in session.execute(rates).all()
+            UnitRate(tree.by_id[i].code, tree.by_id[i].name, received, synced, sync_rate(synced, received))
+            for i, received, synced in session.execute(rates).all()
         ),
         key=lambda u: u.agency_code,
     )

@@ -26,7 +26,8 @@ from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierChange
 from exchange.models import DossierSync, StepSync
-from exchange.service import CalendarFor, record_of, stamp_changes
+from exchange.service import record_of, stamp_changes
+from sla.core.calendar import CalendarFor
 from sla.jobs import LockBusy, leader_lock
 
 log = logging.getLogger("motcua.exchange")

@@ -39,14 +39,13 @@ from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
 from kernel.errors import NotFound
+from sla.core.lifecycle import RUNNING_STATUSES, Status
 from procedures.models import Procedure
 from kernel.schemas import Input
 from procedures.service import agency_tree, get_agency
 
 log = logging.getLogger("motcua.notify")
 
-RUNNING = (2, 4)
-WAITING_SUPPLEMENT = 5
 
 
 class EscalationLevel(Input):
@@ -338,7 +337,7 @@ def evaluate(
             Stage.due_at.is_not(None),
             Stage.excluded.is_(False),
             Stage.agency_id.is_not(None),
-            Dossier.status_code.in_(RUNNING),
+            Dossier.status_code.in_(RUNNING_STATUSES),
         ),
         ["dossier_id", "seq", "agency_id", "allotment", "due_min", "receiving_id", "procedure_code"],
     )
@@ -356,7 +355,7 @@ def evaluate(
             Dossier.rescheduled_due_at.is_not(None),
             Dossier.supplement_count,
         ).where(
-            Dossier.status_code.in_(RUNNING),
+            Dossier.status_code.in_(RUNNING_STATUSES),
             Dossier.due_at.is_not(None),
             Dossier.clock_start_at.is_not(None),
             Dossier.original_due_at.is_not(None),
@@ -633,7 +632,7 @@ def _remind_citizens(
             _epoch_minutes(Dossier.clock_stopped_since, dialect),
             Dossier.supplement_count,
         ).where(
-            Dossier.status_code == WAITING_SUPPLEMENT,
+            Dossier.status_code == Status.WAITING_SUPPLEMENT,
             Dossier.contact_consent.is_(True),
             Dossier.clock_stopped_since.is_not(None),
         ),

@@ -8,10 +8,11 @@ applies to new computations at once, in every worker.
 import threading
 from collections.abc import Sequence
 from datetime import date, time
+from functools import partial
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from kernel.db import new_stamp
@@ -19,7 +20,7 @@ from kernel.errors import InvalidInput, NotFound
 from kernel.schemas import Input, IsoDate
 from procedures.models import Agency
 from procedures.service import KnownAgency, agency_tree, get_agency
-from sla.core.calendar import Override, WorkingCalendar
+from sla.core.calendar import CalendarFor, Override, WorkingCalendar
 from sla.core.hours import parse_working_hours
 from sla.models import NATIONAL, CalendarChange, CalendarOverride, CalendarState
 
@@ -198,6 +199,20 @@ class CalendarStore:
                 if self._version == version:
                     self._calendars[agency_code] = calendar
         return calendar
+
+    def calendar_for(self, session: Session) -> CalendarFor:
+        """The calendars by agency code, read through `session`: what the services take as `calendar_for`."""
+        return partial(self.get, session)
+
+    def calendar_for_engine(self, engine: Engine) -> CalendarFor:
+        """As :meth:`calendar_for`, each look-up in a short session of its own: a long load (the generator, an
+        import) keeps no transaction open while it works."""
+
+        def calendar_for(agency_code: str) -> WorkingCalendar:
+            with Session(engine) as session:
+                return self.get(session, agency_code)
+
+        return calendar_for
 
     def _build(self, session: Session, agency: KnownAgency | None, version: str) -> WorkingCalendar:
         scopes = (NATIONAL,) if agency is None else (NATIONAL, agency.code)

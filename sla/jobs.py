@@ -22,14 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dossiers.models import Dossier
-from dossiers.service import CalendarFor, rebuild
+from dossiers.rebuild import rebuild
 from procedures.models import Agency
 from sla.calendars import CalendarStore, calendar_changes, calendar_version
-from sla.core.calendar import LOCAL_TZ
+from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.lifecycle import CLOCK_STOPPED_STATUSES, Status
 from sla.core.rates import ParScoring, index_scores
 from sla.models import CalendarOverride, DailySnapshot, JobRun, PeriodSnapshot
-from sla.core.calendar import WorkingCalendar
-from sla.reports import CLOCK_STOPPED_STATUSES, Period, day_start, period_report
+from sla.reports import Period, day_start, period_report
 from sla.scorecard import every_unit, scorecard_score, scorecards
 
 log = logging.getLogger("motcua.jobs")
@@ -165,10 +165,13 @@ def rederive_open(session: Session, *, calendars: CalendarStore) -> int:
     reason = "working calendar or procedure changed (nightly re-derivation)" + (
         f"; latest overrides: {changes}" if changes else ""
     )
-    calendar_for: CalendarFor = lambda code: calendars.get(session, code)  # noqa: E731
     changes = calendar_changes(session)
     report = rebuild(
-        session, calendar_for=calendar_for, stale_for=stamp, changed_days=changes.since, reason=reason[:2000]
+        session,
+        calendar_for=calendars.calendar_for(session),
+        stale_for=stamp,
+        changed_days=changes.since,
+        reason=reason[:2000],
     )
     return report.dossiers
 
@@ -181,7 +184,7 @@ def daily_snapshot(session: Session, run: JobRun, *, day: date, calendars: Calen
     d = Dossier
     still_open = and_(
         d.received_at < end,
-        d.status_code != 3,
+        d.status_code != Status.REFUSED,
         or_(d.finished_at.is_(None), d.finished_at >= end),
     )
     on_hold = and_(d.finished_at.is_(None), d.status_code.in_(CLOCK_STOPPED_STATUSES))
@@ -212,7 +215,7 @@ def daily_snapshot(session: Session, run: JobRun, *, day: date, calendars: Calen
                 count(d.outcome == "late").label("resolved_late"),
                 count(d.outcome == "withdrawn").label("withdrawn"),
             )
-            .where(d.finished_at >= start, d.finished_at < end, d.status_code != 3)
+            .where(d.finished_at >= start, d.finished_at < end, d.status_code != Status.REFUSED)
             .group_by(d.receiving_agency_id)
         ).all(),
         columns=["agency_id", "resolved_early", "resolved_on_time", "resolved_late", "withdrawn"],

@@ -15,10 +15,11 @@ import pandas as pd
 from sqlalchemy import Row, Select, bindparam, func, literal_column, select
 from sqlmodel import Session
 
-from dossiers.models import RUNNING_STATUSES, Dossier, Stage
+from dossiers.models import Dossier, Stage
 from procedures.models import Procedure
 from procedures.service import agency_subtree_ids, agency_tree, get_agency
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.lifecycle import RUNNING_STATUSES
 from sla.reports import day_start
 from sla.selection import Selection, selected_ids
 
@@ -77,7 +78,7 @@ def _base(session: Session, where: QueueFilter) -> Select:
     )
     # The statuses inline, as the partial index ix_dossier_running states them: neither SQLite nor
     # a generic PostgreSQL plan can tell that bound parameters fall within an index's WHERE.
-    running = Dossier.status_code.in_([literal_column(str(status)) for status in RUNNING_STATUSES])
+    running = Dossier.status_code.in_([literal_column(str(int(status))) for status in RUNNING_STATUSES])
     query = select(Dossier.id).where(Dossier.current_agency_id.in_(agency_ids), running)
     kept = selected_ids(session, Selection(field=where.field, level=where.level, procedure=where.procedure))
     if kept is not None:

@@ -25,12 +25,12 @@ from kernel.db import UTCDateTime
 from kernel.errors import InvalidInput
 from procedures.models import Agency, Field, Procedure
 from procedures.service import agency_subtree_ids
-from sla.core.calendar import LOCAL_TZ
+from sla.core.calendar import LOCAL_TZ, RESOLVED_OUTCOMES
+from sla.core.lifecycle import CLOCK_STOPPED_STATUSES, Status
 from sla.core.rates import COUNT_COLUMNS, add_rates, months_between, period_bounds, year_earlier
 from sla.selection import Selection, selected_ids
 
 GROUPINGS = ("agency", "procedure", "field", "channel", "month")
-CLOCK_STOPPED_STATUSES = (5, 6)  # waiting for a supplement or a financial obligation: the due is not running
 MINUTES_PER_WORKING_DAY = 480
 GROUP_LABELS = {
     "agency": ["agency_code", "agency_name"],
@@ -164,7 +164,7 @@ def _tally(
     query = select(key, func.count().label("dossiers"), func.sum(d.resolution_working_minutes).label("minutes"))
     query = query.where(
         d.received_at.is_not(None),
-        d.status_code != 3,
+        d.status_code != Status.REFUSED,
         d.received_at < periods[-1].end,
         or_(d.finished_at.is_(None), d.finished_at >= periods[0].start),
     )
@@ -189,8 +189,6 @@ def _tally(
         frame[column] = pd.to_numeric(frame[column]).fillna(0).astype("int64")
     return frame.drop(columns="key")
 
-
-RESOLVED_OUTCOMES = ("early", "on_time", "late")
 
 
 def _counts_in(tally: pd.DataFrame, index: int, group: str | None) -> pd.DataFrame:
@@ -413,7 +411,7 @@ def stage_report(
     made_late = (
         select(s.agency_id, func.count(func.distinct(s.dossier_id)).label("dossiers_made_late"))
         .join(d, d.id == s.dossier_id)
-        .where(ended, late, d.outcome == "late", d.status_code != 3)
+        .where(ended, late, d.outcome == "late", d.status_code != Status.REFUSED)
     )
     if agency:
         scope = s.agency_id.in_(agency_subtree_ids(session, agency))
@@ -518,7 +516,9 @@ def cell_dossiers(
     """The dossiers behind one cell of the period report (received at `agency` and the agencies under it),
     oldest received first, with how many there are: the figure of the cell."""
     d = Dossier
-    query = select(d.id).where(d.received_at.is_not(None), d.status_code != 3, cell_condition(period, column))
+    query = select(d.id).where(
+        d.received_at.is_not(None), d.status_code != Status.REFUSED, cell_condition(period, column)
+    )
     if agency:
         query = query.where(d.receiving_agency_id.in_(agency_subtree_ids(session, agency)))
     kept = selected_ids(session, selection or Selection())

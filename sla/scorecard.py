@@ -42,6 +42,7 @@ from procedures.models import Agency, Procedure, ProcedureComponent
 from procedures.service import agency_subtree_ids, agency_tree, get_agency
 from sla.core import index766 as ix
 from sla.core.calendar import CalendarError, WorkingCalendar
+from sla.core.lifecycle import Status
 from sla.reports import REPORT_INDEX, Period, _covering_scan, cell_condition
 
 FORMULAS_FILE = Path(__file__).resolve().parents[1] / "seed" / "data" / "index766_formulas.csv"
@@ -279,7 +280,7 @@ def _dossier_counts(session: Session, period: Period, agency_ids: Sequence[int] 
         key = key * radix + value
     key = key.label("key")
     query = select(key, func.count().label("dossiers")).where(
-        d.received_at.is_not(None), d.status_code != 3, cell_condition(period, "total")
+        d.received_at.is_not(None), d.status_code != Status.REFUSED, cell_condition(period, "total")
     )
     if agency_ids is not None:
         query = query.where(d.receiving_agency_id.in_(agency_ids))
@@ -653,7 +654,7 @@ def costly_dossiers(
     den, num, *_ = _members(_SqlFacts(period))[indicator]
     query = select(d.id).where(
         d.received_at.is_not(None),
-        d.status_code != 3,
+        d.status_code != Status.REFUSED,
         cell_condition(period, "total"),
         d.receiving_agency_id.in_(sorted(unit.agency_ids)),
         den,

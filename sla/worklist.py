@@ -20,11 +20,11 @@ import numpy as np
 from sqlalchemy import func, literal_column, select
 from sqlmodel import Session
 
-from dossiers.models import RUNNING_STATUSES, Dossier, Stage
+from dossiers.models import Dossier, Stage
 from procedures.models import Procedure
 from procedures.service import agency_tree
 from sla.core.calendar import WorkingCalendar
-from sla.core.lifecycle import HAND_BACK, STATUS_NAMES, Status
+from sla.core.lifecycle import HAND_BACK, RUNNING_STATUSES, STATUS_NAMES, Status
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,8 @@ class WorkItem:
     due_at: datetime | None
     remaining_working_minutes: int
     """Working minutes from now to the step's due; negative: the step is overdue by that much."""
-
-    @property
-    def overdue(self) -> bool:
-        return self.remaining_working_minutes < 0
+    overdue: bool
+    """The step is past its own due (`remaining_working_minutes` < 0)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ def results_waiting(
 
 def _open_steps(agency_ids: Collection[int] | None):
     # statuses inline, as ix_dossier_running states them (a bound list is not known to fall within an index)
-    running = Dossier.status_code.in_([literal_column(str(status)) for status in RUNNING_STATUSES])
+    running = Dossier.status_code.in_([literal_column(str(int(status))) for status in RUNNING_STATUSES])
     query = (
         select(Stage.id)
         .join(Dossier, Dossier.id == Stage.dossier_id)
@@ -193,6 +191,7 @@ def worklist(
             stage_due_at=row.stage_due_at,
             due_at=row.due_at,
             remaining_working_minutes=minutes,
+            overdue=minutes < 0,
         )
         for row, minutes in zip(ordered, remaining, strict=True)
     ]

@@ -208,6 +208,55 @@ def test_each_package_imports_only_the_rooms_below_it(source):
     assert wrong == []
 
 
+DOSSIER_SEAMS = {
+    # the modules of dossiers/ along its seams: each imports only those named here (docs/house.md)
+    "dossiers.reading": set(),
+    "dossiers.search": {"dossiers.reading"},
+    "dossiers.derive": {"dossiers.reading"},
+    "dossiers.rebuild": {"dossiers.reading", "dossiers.derive"},
+    "dossiers.intake": {"dossiers.reading", "dossiers.derive"},
+    "dossiers.events": {"dossiers.reading", "dossiers.derive", "dossiers.intake"},
+}
+
+
+@pytest.mark.parametrize("source", sorted(DOSSIER_SEAMS))
+def test_the_dossier_seams_go_one_way(source):
+    wrong = sorted(
+        f"{source}:{line} imports {target}"
+        for target, line in imports_of(source)
+        if target in DOSSIER_SEAMS and target not in DOSSIER_SEAMS[source]
+    )
+    assert wrong == []
+
+
+WRITES = {"dossiers.intake": "receive", "dossiers.events": "record"}
+USE_CASES = "api.routes.dossiers"  # receive_dossier, record_dossier_event: the JSON routes' and the pages' one door
+
+
+def _writes_called(name: str) -> list[str]:
+    """Where module `name` calls `dossiers.intake.receive` or `dossiers.events.record` (or imports them)."""
+    tree = ast.parse(modules()[name].read_text())
+    aliases, found = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "dossiers":
+            aliases |= {a.asname or a.name: f"dossiers.{a.name}" for a in node.names if f"dossiers.{a.name}" in WRITES}
+        if isinstance(node, ast.ImportFrom) and node.module in WRITES:
+            found += [f"{name}:{node.lineno}" for a in node.names if a.name == WRITES[node.module]]
+    for node in ast.walk(tree):
+        named = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+        if named and node.attr == WRITES[aliases[node.value.id]]:
+            found.append(f"{name}:{node.lineno}")
+    return found
+
+
+def test_one_use_case_two_doors():
+    """A page receives a dossier or records its event through the function the JSON route calls, never through
+    the service itself: the doors differ only in how they read the request and answer (docs/house.md)."""
+    assert _writes_called(USE_CASES)  # the check sees the calls
+    wrong = [where for name in modules() if room(name) == "api" and name != USE_CASES for where in _writes_called(name)]
+    assert wrong == []
+
+
 def test_nothing_imports_api_but_the_entry_points():
     entry = {"api", "bench", "tests"}
     assert sorted(r for r, targets in package_graph().items() if "api" in targets and r not in entry) == []

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from accounts.models import Role
 from accounts.service import Principal
+from api.calendars import calendar_for
 from api.deps import PagingDep, RowId, SessionDep, audit_read
-from api.security import STAFF, allow, scoped_agency
+from api.security import STAFF, allow, event_refused, may_act, scoped_agency
 from complaints import service
 from complaints.models import STATUSES, Complaint
 from complaints.schemas import ComplaintCreate, ComplaintEventCreate, ComplaintRead, ComplaintSummary, QueueRead
@@ -34,30 +35,16 @@ _EVENT_RULES = {
 }
 
 
-def calendar_for(request: Request, session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
-
-
 def may_record(principal: Principal, complaint: Complaint) -> bool:
-    """The dossiers' rule (api/security.py `may_record`) for complaints."""
-    if principal.role == Role.ADMIN:
-        return True
-    if principal.role == Role.MANAGER:
-        return principal.covers(complaint.receiving_agency_id, complaint.agency_id)
-    if principal.role == Role.CLERK:
-        return principal.covers(complaint.receiving_agency_id)
-    if principal.role == Role.OFFICER:
-        return principal.covers(complaint.agency_id)
-    return False
+    """The dossiers' role rule (api/security.py `may_act`) for complaints: received at, handled by."""
+    return may_act(principal, received_by=complaint.receiving_agency_id, held_by=complaint.agency_id)
 
 
 def event_policy(principal: Principal):
     def authorize(complaint: Complaint, data: ComplaintEventCreate) -> None:
         if not may_record(principal, complaint):
-            why = _EVENT_RULES.get(principal.role, f"a {principal.role.value} records no events")
-            raise Forbidden(
-                f"you may not record {data.type} on complaint {complaint.id}: {why}",
-                message_id=f"complaint_event_forbidden.{principal.role.value}",
+            raise event_refused(
+                principal, data.type, f"complaint {complaint.id}", _EVENT_RULES, "complaint_event_forbidden"
             )
 
     return authorize

@@ -8,7 +8,7 @@ a dossier outside the user's scope answers 404, as an unknown code does.
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as FastPath
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from accounts.models import Role
 from accounts.service import Principal
 from api import forms
+from api.calendars import calendar_for
 from api.deps import PagingDep, SessionDep, audit_dossier, audit_read
 from api.exports import documented_downloads, search_xlsx
 from api.security import (
@@ -31,7 +32,8 @@ from api.security import (
     scoped_search,
     visible_view,
 )
-from dossiers import idempotency, service
+from dossiers import events, idempotency, intake, reading, search
+from dossiers.models import IdempotencyRecord
 from dossiers.schemas import DossierCreate, DossierRead, DossierSummary, EventCreate
 from kernel.errors import Forbidden
 from kernel.localtime import local_minute
@@ -67,18 +69,14 @@ def time_policy(request: Request, principal: Principal) -> dict:
     settings = request.app.state.settings
     return {
         "may_backdate": principal.role in BACKDATING_ROLES,
-        "rules": service.TimeRules(
+        "rules": intake.TimeRules(
             backdate_grace=timedelta(minutes=settings.backdate_grace_minutes),
             apology_max_extension=settings.apology_max_extension,
         ),
     }
 
 
-def _calendar_for(request: Request, session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
-
-
-def tell_applicant(request: Request, session, written: service.Written) -> None:
+def tell_applicant(request: Request, session, written: reading.Written) -> None:
     """The message the write sends its applicant (with consent), into the outbox in the write's transaction.
 
     Both doors (this API, the desk pages) call it after the service, before the session commits."""
@@ -87,14 +85,83 @@ def tell_applicant(request: Request, session, written: service.Written) -> None:
     outbox.on_written(session, written, links=links, now=datetime.now(UTC), hours=settings.citizen_window)
 
 
-def _written(request: Request, session, written: service.Written, key: str | None, principal: Principal) -> Response:
-    """The answer to a write, from what the write holds (nothing is read back)."""
-    audit_dossier(request, written.dossier.code, personal_data=personal_data_shown(written, principal))
+class Done(NamedTuple):
+    """What a write's use case did: `written`, what it wrote; or `stored`, the answer of the request first made with
+    the same Idempotency-Key (nothing is written again)."""
+
+    written: reading.Written | None
+    stored: IdempotencyRecord | None
+
+
+def claimed(session, key: str | None, scope: str, data: BaseModel) -> IdempotencyRecord | None:
+    """The idempotency claim both doors make before a write: the stored answer of the request first made with `key`
+    (the same scope and body; another body is a conflict), or None: no key, or the key is now claimed for this
+    request (the door stores its answer with `idempotency.complete`)."""
+    if not key:
+        return None
+    return idempotency.claim(session, key=key, scope=scope, body=data.model_dump(mode="json"))
+
+
+def check_intake_agency(session, principal: Principal, agency_code: str) -> None:
+    """A user receives dossiers at the agencies of its scope only."""
+    if not principal.covers(get_agency(session, agency_code).id):
+        raise Forbidden(
+            f"you receive dossiers at {principal.agency_code} (and the agencies under it), not {agency_code}",
+            message_id="intake_outside_scope",
+            own=principal.agency_code,
+            agency=agency_code,
+        )
+
+
+def receive_dossier(
+    request: Request, session, principal: Principal, data: DossierCreate, *, key: str | None, scope: str
+) -> Done:
+    """Intake, the one use case behind `POST /dossiers` and the desk's form (which differ only in how they read the
+    request and answer): the agency must be in the user's scope; a key used before gives its stored answer;
+    else the dossier is received (`dossiers.intake.receive`), its applicant told and its audit row named."""
+    check_intake_agency(session, principal, data.agency_code)
+    if (stored := claimed(session, key, scope, data)) is not None:
+        return Done(None, stored)
+    written = intake.receive(
+        session,
+        data=data,
+        actor=principal.username,
+        calendar_for=calendar_for(request, session),
+        now=datetime.now(UTC),
+        idempotency_key=key,
+        **time_policy(request, principal),
+    )
+    return Done(_after_write(request, session, written), None)
+
+
+def record_dossier_event(
+    request: Request, session, principal: Principal, code: str, data: EventCreate, *, key: str | None, scope: str
+) -> Done:
+    """An event, the one use case behind `POST /dossiers/{code}/events` and the dossier page's forms: a dossier
+    outside the user's scope is unknown to it (404); a key used before gives its stored answer; else the event is
+    recorded (`dossiers.events.record`, refused outside the user's role and scope), the applicant told and the audit
+    row named."""
+    readable_dossier(session, code, principal)
+    if (stored := claimed(session, key, scope, data)) is not None:
+        return Done(None, stored)
+    written = events.record(
+        session,
+        code=code,
+        data=data,
+        actor=principal.username,
+        calendar_for=calendar_for(request, session),
+        now=datetime.now(UTC),
+        idempotency_key=key,
+        authorize=event_policy(principal),
+        **time_policy(request, principal),
+    )
+    return Done(_after_write(request, session, written), None)
+
+
+def _after_write(request: Request, session, written: reading.Written) -> reading.Written:
+    tell_applicant(request, session, written)
     request.state.audit_detail = (f"dossier {written.dossier.code}" + backdating_note(written.events[-1]))[:1000]
-    view = visible_view(written, principal)
-    if key:
-        idempotency.complete(session, key=key, status_code=201, response=view.model_dump(mode="json"))
-    return _json(view, status_code=201)
+    return written
 
 
 def backdating_note(event) -> str:
@@ -109,35 +176,25 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
-def _replayed(session, key: str | None, scope: str, data: BaseModel) -> JSONResponse | None:
-    if not key:
-        return None
-    stored = idempotency.claim(session, key=key, scope=scope, body=data.model_dump(mode="json"))
-    if stored is None:
-        return None
-    return JSONResponse(stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
+def _answer(request: Request, session, done: Done, key: str | None, principal: Principal) -> Response:
+    """The API's answer to a write: the stored one for a repeated key, else the dossier from what the write holds
+    (nothing is read back), kept under the key."""
+    if done.stored is not None:
+        stored = done.stored
+        return JSONResponse(stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
+    written = done.written
+    audit_dossier(request, written.dossier.code, personal_data=personal_data_shown(written, principal))
+    view = visible_view(written, principal)
+    if key:
+        idempotency.complete(session, key=key, status_code=201, response=view.model_dump(mode="json"))
+    return _json(view, status_code=201)
 
 
 @router.post("", status_code=201, response_model=DossierRead)
 def receive(request: Request, session: SessionDep, principal: Clerk, data: DossierCreate, key: IdempotencyKey = None):
     """Receive a dossier: its code, its first event and its appointment (due) at once."""
-    if not principal.covers(get_agency(session, data.agency_code).id):
-        raise Forbidden(
-            f"you receive dossiers at {principal.agency_code} (and the agencies under it), not {data.agency_code}"
-        )
-    if replay := _replayed(session, key, f"{principal.username} POST /dossiers", data):
-        return replay
-    written = service.intake(
-        session,
-        data=data,
-        actor=principal.username,
-        calendar_for=_calendar_for(request, session),
-        now=datetime.now(UTC),
-        idempotency_key=key,
-        **time_policy(request, principal),
-    )
-    tell_applicant(request, session, written)
-    return _written(request, session, written, key, principal)
+    done = receive_dossier(request, session, principal, data, key=key, scope=f"{principal.username} POST /dossiers")
+    return _answer(request, session, done, key, principal)
 
 
 @router.post("/{code}/events", status_code=201, response_model=DossierRead)
@@ -150,23 +207,9 @@ def record_event(
     key: IdempotencyKey = None,
 ):
     """Record what happened (hand-off, supplement, pause, apology, result…); refused events name the allowed ones."""
-    readable_dossier(session, code, principal)  # a dossier outside the user's scope is unknown to it (404)
     scope = f"{principal.username} POST /dossiers/{code}/events"
-    if replay := _replayed(session, key, scope, data):
-        return replay
-    written = service.append_event(
-        session,
-        code=code,
-        data=data,
-        actor=principal.username,
-        calendar_for=_calendar_for(request, session),
-        now=datetime.now(UTC),
-        idempotency_key=key,
-        authorize=event_policy(principal),
-        **time_policy(request, principal),
-    )
-    tell_applicant(request, session, written)
-    return _written(request, session, written, key, principal)
+    done = record_dossier_event(request, session, principal, code, data, key=key, scope=scope)
+    return _answer(request, session, done, key, principal)
 
 
 @router.get("", response_model=Page[DossierSummary], responses=documented_downloads("xlsx"))
@@ -219,7 +262,7 @@ def list_dossiers(
 def search_download(request: Request, session, principal: Principal, filters: dict, lang: str) -> Response:
     """The search's dossiers (up to `SEARCH_TOTAL_CAP`, newest first) as XLSX; audited as a read of personal data
     (the applicants' names; numbers are not exported). The desk's download asks here too."""
-    found = scoped_search(session, principal, **filters, page=1, page_size=service.SEARCH_TOTAL_CAP)
+    found = scoped_search(session, principal, **filters, page=1, page_size=search.SEARCH_TOTAL_CAP)
     asked = ", ".join(f"{key}={value}" for key, value in filters.items() if value not in (None, ""))
     audit_read(
         request,

@@ -12,12 +12,13 @@ from sqlmodel import Session
 
 from accounts.models import Role
 from accounts.service import Principal
+from api.calendars import calendar_for
 from api.deps import SessionDep, audit_dossier, audit_read
 from api.security import STAFF, allow, mask, readable_dossier, scoped_agency
-from dossiers import service as dossiers
+from dossiers import reading
 from exchange import service
 from exchange.record import VERSION
-from exchange.status import SyncStatus, sync_status
+from exchange.status import Failed, SyncStatus, UnitRate, sync_status
 from procedures.service import get_agency
 from sla.core.calendar import LOCAL_TZ
 from sla.reports import period_of
@@ -28,10 +29,6 @@ Manager = Annotated[Principal, Depends(allow(Role.MANAGER))]
 NDJSON = "application/x-ndjson"
 MAX_LIMIT = 1000
 PERSONAL = ("SoGiayToChuHoSo", "SoDienThoai", "DiaChiChuHoSo")
-
-
-def calendar_lookup(request: Request):
-    return lambda session: (lambda code: request.app.state.calendars.get(session, code))
 
 
 def masked_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +45,8 @@ def national_record(request: Request, session: SessionDep, principal: Staff, cod
     """The dossier as the national record (`motcua-dvcqg-1`), its process steps in `QuaTrinhXuLy`. Scoped as
     reading the dossier; the applicant's numbers and address are masked outside the handling agencies; audited."""
     dossier = readable_dossier(session, code, principal)
-    handling = dossiers.handling_agency_ids(session, dossier)
-    record = service.record_of(session, dossier, calendar_for=calendar_lookup(request)(session))
+    handling = reading.handling_agency_ids(session, dossier)
+    record = service.record_of(session, dossier, calendar_for=calendar_for(request, session))
     shown = "unmasked" if principal.handles(*handling) else "masked"
     audit_dossier(request, dossier.code, personal_data=shown)
     return record if shown == "unmasked" else masked_record(record)
@@ -76,7 +73,7 @@ def changed_dossiers(
         stamping.commit()
     lines, last = [], since
     for change_id, record in service.changed_records(
-        session, since, calendar_for=calendar_lookup(request)(session), limit=limit, within=principal.scope
+        session, since, calendar_for=calendar_for(request, session), limit=limit, within=principal.scope
     ):
         lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         last = change_id
@@ -87,34 +84,17 @@ def changed_dossiers(
     return Response("".join(f"{line}\n" for line in lines), media_type=NDJSON, headers=headers)
 
 
-class FailedRead(BaseModel):
-    code: str
-    attempts: int
-    http_status: int | None
-    answer: str | None
-    next_attempt_at: datetime | None
-    synced_at: datetime | None
-
-
-class UnitRateRead(BaseModel):
-    agency_code: str
-    agency_name: str
-    received: int
-    synced: int
-    rate: float | None
-
-
 class SyncStatusRead(BaseModel):
     period_from: date
     period_to: date
     gateway: str | None
     pending: int
     failed_total: int
-    failed: list[FailedRead]
+    failed: list[Failed]
     received: int
     synced: int
     rate: float | None
-    units: list[UnitRateRead]
+    units: list[UnitRate]
     last_synced_at: datetime | None
 
 
@@ -139,11 +119,11 @@ def status_read(request: Request, status: SyncStatus) -> SyncStatusRead:
         gateway=url or None,
         pending=status.pending,
         failed_total=status.failed_total,
-        failed=[FailedRead(**vars(f)) for f in status.failed],
+        failed=status.failed,
         received=status.received,
         synced=status.synced,
         rate=status.rate,
-        units=[UnitRateRead(**vars(u), rate=u.rate) for u in status.units],
+        units=status.units,
         last_synced_at=status.last_synced_at,
     )
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 
 from accounts.models import Role
 from accounts.service import Principal
+from api.calendars import calendar_for
 from api.deps import PagingDep, RowId, SessionDep, SettingsDep
 from api.security import allow
 from exchange import history, uses
@@ -25,10 +26,6 @@ def read_upload(file: UploadFile, limit: int) -> bytes:
     if len(content) > limit:
         raise InvalidInput(f"the file is larger than {limit} bytes", message_id="upload_too_large", limit=limit)
     return content
-
-
-def calendar_for(request: Request, session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
 
 
 @router.post("/import")

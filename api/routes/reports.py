@@ -1,6 +1,6 @@
 """Managers' queues, period reports, stage attribution and index scores; every one as JSON, CSV or XLSX."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -122,14 +122,50 @@ def queue_heading(session: Session, queue: str, agency: str, lang: str) -> expor
     return exports.Heading(title=title, subtitle=subtitle, lang=lang)
 
 
-def _queue_response(frame, total: int, paging, fmt: str, name: str, meta: dict, **people):
+def queue_response(
+    session: Session,
+    queue: Literal["overdue", "due-soon"],
+    *,
+    where: queues.QueueFilter,
+    calendar,
+    fmt: str,
+    lang: str,
+    raw: bool,
+    page: int,
+    page_size: int,
+    as_of: date | None = None,
+    within_working_days: float = 2,
+) -> Response:
+    """A queue of `where.agency` (overdue, or due within `within_working_days`) as JSON, CSV or XLSX, with its count in
+    X-Total-Count: one function for the API routes and the dashboard's download."""
+    now = datetime.now(UTC)
+    agency = where.agency
+    title = f"{QUEUE_TITLES[queue]['vi']} – {agency}"
+    if queue == "overdue":
+        frame, total = queues.overdue(
+            session, where=where, calendar=calendar, now=now, as_of=as_of, page=page, page_size=page_size
+        )
+        meta = {"title": title, "agency": agency, "as_of": (as_of or datetime.now(LOCAL_TZ).date()).isoformat()}
+    else:
+        frame, total = queues.due_soon(
+            session,
+            where=where,
+            calendar=calendar,
+            now=now,
+            within_working_days=within_working_days,
+            page=page,
+            page_size=page_size,
+        )
+        meta = {"title": title, "agency": agency, "within_working_days": within_working_days}
     response = exports.respond(
         frame,
         fmt,
-        name=name,
-        meta={**meta, "total": total, "page": paging.page, "page_size": paging.page_size},
-        title=meta["title"],
-        **people,
+        name=queue,
+        meta={**meta, "total": total, "page": page, "page_size": page_size},
+        title=title,
+        lang=lang,
+        raw=raw,
+        heading=queue_heading(session, queue, agency, lang),
     )
     response.headers["X-Total-Count"] = str(total)
     return response
@@ -156,19 +192,18 @@ def overdue_queue(
     where = queues.QueueFilter(
         agency=agency, include_children=include_children, field=field, procedure=procedure, level=level
     )
-    frame, total = queues.overdue(
+    return queue_response(
         session,
+        "overdue",
         where=where,
         calendar=request.app.state.calendars.get(session, agency),
-        now=datetime.now(UTC),
-        as_of=as_of,
+        fmt=format,
+        lang=lang,
+        raw=raw,
         page=paging.page,
         page_size=paging.page_size,
+        as_of=as_of,
     )
-    title = f"Hồ sơ quá hạn – {agency}"
-    meta = {"title": title, "agency": agency, "as_of": (as_of or datetime.now(LOCAL_TZ).date()).isoformat()}
-    heading = queue_heading(session, "overdue", agency, lang)
-    return _queue_response(frame, total, paging, format, "overdue", meta, lang=lang, raw=raw, heading=heading)
 
 
 @router.get("/queues/due-soon", responses=DOWNLOADS)
@@ -192,18 +227,18 @@ def due_soon_queue(
     where = queues.QueueFilter(
         agency=agency, include_children=include_children, field=field, procedure=procedure, level=level
     )
-    frame, total = queues.due_soon(
+    return queue_response(
         session,
+        "due-soon",
         where=where,
         calendar=request.app.state.calendars.get(session, agency),
-        now=datetime.now(UTC),
-        within_working_days=within_working_days,
+        fmt=format,
+        lang=lang,
+        raw=raw,
         page=paging.page,
         page_size=paging.page_size,
+        within_working_days=within_working_days,
     )
-    meta = {"title": f"Hồ sơ sắp đến hạn – {agency}", "agency": agency, "within_working_days": within_working_days}
-    heading = queue_heading(session, "due-soon", agency, lang)
-    return _queue_response(frame, total, paging, format, "due-soon", meta, lang=lang, raw=raw, heading=heading)
 
 
 @router.get("/reports/period", responses=DOWNLOADS)

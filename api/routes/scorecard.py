@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
-from api import exports
 from accounts.service import Principal
+from api import exports
 from api.deps import PagingDep, SessionDep
 from api.security import READERS_OF_REPORTS, allow, scoped_agency
 from kernel.errors import InvalidInput
@@ -24,7 +24,8 @@ TITLE = {"vi": "Bộ chỉ số phục vụ người dân, doanh nghiệp (QĐ 7
 COSTLY_TITLE = {"vi": "Hồ sơ, thủ tục bị trừ điểm chỉ số", "en": "What cost indicator"}
 
 
-def _unit(session: Session, principal: Principal, agency: str | None) -> str:
+def scored_unit(session: Session, principal: Principal, agency: str | None) -> str:
+    """The unit to score: `agency` within the user's scope, else the user's own (an administrator must name one)."""
     agency = scoped_agency(session, principal, agency)
     if agency is None:
         raise InvalidInput("give agency: the e-ID code of the unit to score (GET /api/v1/agencies lists them)")
@@ -57,6 +58,39 @@ def scorecard_frame(card: dict) -> pd.DataFrame:
     ]  # fmt: skip
 
 
+def costly_of(
+    session: Session,
+    request: Request,
+    *,
+    indicator: str,
+    period: str,
+    agency: str,
+    include_children: bool,
+    page: int,
+    page_size: int,
+) -> tuple[pd.DataFrame, int, str]:
+    """The dossiers (or procedures) that cost `indicator`'s points, one page: for the API route and the page."""
+    return scorecard.costly_dossiers(
+        session,
+        indicator=indicator,
+        period=reports.period_of(period, None, None),
+        agency=agency,
+        include_children=include_children,
+        calendar=request.app.state.calendars.get(session, None),
+        page=page,
+        page_size=page_size,
+    )
+
+
+def scorecard_download(session: Session, card: dict, lang: str) -> Response:
+    """The scorecard as XLSX, for people (`lang`): the API's `format=xlsx` and the page's download."""
+    return Response(
+        scorecard_xlsx(session, card, lang),
+        media_type=exports.MEDIA_TYPES["xlsx"],
+        headers={"Content-Disposition": f'attachment; filename="scorecard-{card["agency"]}-{card["period"]}.xlsx"'},
+    )
+
+
 def scorecard_xlsx(session: Session, card: dict, lang: str) -> bytes:
     frame = scorecard_frame(card)
     total = {"indicator_group": "total", "points": card["total_points"], "max_points": card["max_points"]}
@@ -83,16 +117,11 @@ def get_scorecard(
 ):
     """Every Decision 766 indicator of the unit for the period: figures, rate, threshold, points and points lost,
     each under its formula id; indicators whose data the unit never recorded are named in `missing_data`."""
-    card = scorecard_of(
-        session, request, period=period, agency=_unit(session, principal, agency), include_children=include_children
-    )
+    unit = scored_unit(session, principal, agency)
+    card = scorecard_of(session, request, period=period, agency=unit, include_children=include_children)
     if format == "json":
         return JSONResponse(card)
-    return Response(
-        scorecard_xlsx(session, card, lang),
-        media_type=exports.MEDIA_TYPES["xlsx"],
-        headers={"Content-Disposition": f'attachment; filename="scorecard-{card["agency"]}-{card["period"]}.xlsx"'},
-    )
+    return scorecard_download(session, card, lang)
 
 
 @router.get("/index/scorecard/{indicator}/dossiers", responses=exports.documented_downloads("csv", "xlsx"))
@@ -110,14 +139,14 @@ def costly_dossiers(
 ):
     """The dossiers (procedures for 1.1–1.3, 3.1, 3.5, 3.5b) the unit counted for `indicator` that cost points:
     in its denominator, not in its numerator; oldest received first, paged."""
-    unit = _unit(session, principal, agency)
-    frame, total, kind = scorecard.costly_dossiers(
+    unit = scored_unit(session, principal, agency)
+    frame, total, kind = costly_of(
         session,
+        request,
         indicator=indicator,
-        period=reports.period_of(period, None, None),
+        period=period,
         agency=unit,
         include_children=include_children,
-        calendar=request.app.state.calendars.get(session, None),
         page=paging.page,
         page_size=paging.page_size,
     )

@@ -18,25 +18,8 @@ router = APIRouter(tags=["dossiers"])
 Staff = Annotated[Principal, Depends(allow(*STAFF))]
 
 
-class WorkItemRead(BaseModel):
-    code: str
-    procedure_code: str
-    procedure_name: str
-    procedure_name_en: str | None
-    status: str
-    status_code: int
-    holding_agency_code: str
-    stage: str
-    stage_seq: int
-    stage_agency_code: str
-    stage_due_at: datetime
-    due_at: datetime | None
-    remaining_working_minutes: int
-    overdue: bool
-
-
 class Worklist(BaseModel):
-    items: list[WorkItemRead]
+    items: list[WorkItem]
     total: int
     page: int
     page_size: int
@@ -93,7 +76,7 @@ def get_worklist(
     the step's remaining working time (`remaining_working_minutes`, negative when overdue)."""
     items, total = work_items(request, session, principal, agency, paging)
     return Worklist(
-        items=[WorkItemRead(**vars(item), overdue=item.overdue) for item in items],
+        items=items,
         total=total,
         page=paging.page,
         page_size=paging.page_size,

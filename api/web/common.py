@@ -25,6 +25,7 @@ from kernel.schemas import DateFormatError, parse_day_first
 from notify.inbox import unread_count
 from procedures import service as catalogue
 from procedures.schemas import AgencyRead
+from sla.core.lifecycle import Status
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -49,6 +50,7 @@ def day_first(value: str | date | None) -> str:
 
 
 templates.env.filters["day_first"] = day_first
+templates.env.globals["Status"] = Status  # the lifecycle's status codes, by name
 
 
 def language(request: Request) -> str:

@@ -6,8 +6,8 @@ dossiers it counts.
 Every filter (agency and the agencies under it, field, procedure level, procedure by code or name)
 applies to the queues, the report and the charts alike (`sla.selection`). The figures are those of the
 report routes: the page calls `sla.reports` as they do, and the downloads ARE the routes' responses
-(`api.routes.reports.period_response`, `stages_response`), served under /dashboard so that a link in the
-page works with the page's own sign-in, not only with an API token.
+(`api.routes.reports.period_response`, `stages_response`, `queue_response`), served under /dashboard so that a
+link in the page works with the page's own sign-in, not only with an API token.
 """
 
 import math
@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 
-from api import exports
 from api.deps import SessionDep
 from api.routes import reports as report_routes
 from api.security import scoped_agency
@@ -274,6 +273,11 @@ def dashboard(
     )
 
 
+def _selection(field: str | None, level: str | None, procedure: str | None) -> Selection:
+    """The filters as typed (a blank one is no filter)."""
+    return Selection(field=blank_to_none(field), level=blank_to_none(level), procedure=blank_to_none(procedure))
+
+
 def _day(request: Request, value: str | None, label_key: str) -> date | None:
     """A `from`/`to` day typed day first (dd/mm/yyyy) or ISO: `common.typed_date`, the pages' one parser."""
     typed = typed_date(request, value, label_key, date_only=True)
@@ -296,7 +300,7 @@ def cell_dossiers(
     """The dossiers behind one cell of the period report: as many as the cell says."""
     agency = scoped_agency(session, request.state.principal, blank_to_none(agency))
     period = reports.Period(from_, to)
-    selection = Selection(field=blank_to_none(field), level=blank_to_none(level), procedure=blank_to_none(procedure))
+    selection = _selection(field, level, procedure)
     frame, total = reports.cell_dossiers(
         session, period=period, column=column, agency=agency, selection=selection, page=page, page_size=CELL_ROWS
     )
@@ -351,7 +355,7 @@ def download_period(
         period=reports.Period(from_, to),
         group_by=group_by,
         agency=scoped_agency(session, request.state.principal, agency),
-        selection=Selection(field=blank_to_none(field), level=blank_to_none(level), procedure=blank_to_none(procedure)),
+        selection=_selection(field, level, procedure),
         fmt=format,
         lang=language(request),
         raw=raw,
@@ -376,7 +380,7 @@ def download_stages(
         session,
         period=reports.Period(from_, to),
         agency=scoped_agency(session, request.state.principal, agency),
-        selection=Selection(field=blank_to_none(field), level=blank_to_none(level), procedure=blank_to_none(procedure)),
+        selection=_selection(field, level, procedure),
         fmt=format,
         lang=language(request),
         raw=raw,
@@ -405,16 +409,15 @@ def download_queue(
         procedure=blank_to_none(procedure),
         level=blank_to_none(level),
     )
-    calendar = request.app.state.calendars.get(session, agency)
-    now = datetime.now(UTC)
-    if queue == "overdue":
-        frame, _ = queues.overdue(session, where=where, calendar=calendar, now=now, page_size=DOWNLOAD_ROWS)
-        title = f"Hồ sơ quá hạn – {agency}"
-    else:
-        frame, _ = queues.due_soon(
-            session, where=where, calendar=calendar, now=now, within_working_days=within, page_size=DOWNLOAD_ROWS
-        )
-        title = f"Hồ sơ sắp đến hạn – {agency}"
-    lang = language(request)
-    heading = report_routes.queue_heading(session, queue, agency, lang)
-    return exports.respond(frame, format, name=queue, meta={}, title=title, lang=lang, raw=raw, heading=heading)
+    return report_routes.queue_response(
+        session,
+        queue,
+        where=where,
+        calendar=request.app.state.calendars.get(session, agency),
+        fmt=format,
+        lang=language(request),
+        raw=raw,
+        page=1,
+        page_size=DOWNLOAD_ROWS,
+        within_working_days=within,
+    )

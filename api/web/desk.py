@@ -3,7 +3,7 @@ what happens to it. Forms post here; these routes call the same services as the 
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -18,15 +18,14 @@ from api.forms import FORM_NUMBER_PATTERN
 from api.routes.contact import may_change_contact
 from api.routes.dossiers import (
     BACKDATING_ROLES,
-    backdating_note,
+    receive_dossier,
+    record_dossier_event,
     render_form,
     search_download,
-    tell_applicant,
-    time_policy,
 )
 from api.routes.registers import XLSX
 from api.routes.worklist import result_items, work_items
-from api.security import dossier_view, event_policy, permitted_events, readable_dossier, scoped_search
+from api.security import dossier_view, permitted_events, readable_dossier, scoped_search
 from api.web.common import (
     PAGE_ERRORS,
     PageRoute,
@@ -39,7 +38,8 @@ from api.web.common import (
     render,
     typed_date,
 )
-from dossiers import idempotency, service
+from dossiers import idempotency, reading
+from dossiers.events import REQUIRED_FIELDS
 from dossiers.schemas import DossierCreate, EventCreate
 from kernel.errors import Forbidden, InvalidInput
 from notify import inbox as notices
@@ -53,7 +53,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 AGENCY_COOKIE = "desk_agency"
 PROCEDURE_CHOICES = 12
 LATEST_DOSSIERS = 20
-# the fields of each event's form, beyond `at`
+# the fields of each event's form, beyond `at` (those it cannot go without: dossiers.events.REQUIRED_FIELDS)
 EVENT_FIELDS = {
     "forwarded": ("to_agency", "reason"),
     "supplement_requested": ("reason",),
@@ -66,27 +66,10 @@ EVENT_FIELDS = {
     "abandoned": ("reason",),
     "refused": ("reason",),
 }
-REQUIRED_FIELDS = {
-    "forwarded": ("to_agency",),
-    "supplement_requested": ("reason",),
-    "apology_issued": ("reason", "new_due_at"),
-}
 
 APPLICANT_FIELDS = ("name", "id_number", "phone", "address", "email", "preferred_channel")
 
 Text = Annotated[str | None, Form(max_length=2000)]
-
-
-def calendar_for(request: Request, session: Session):
-    return lambda agency_code: request.app.state.calendars.get(session, agency_code)
-
-
-def _claimed(session: Session, key: str | None, scope: str, body: dict) -> dict | None:
-    """The stored answer of a form posted twice (a double click), or None once the key is claimed."""
-    if not key:
-        return None
-    stored = idempotency.claim(session, key=key, scope=scope, body=body)
-    return stored.response if stored else None
 
 
 def _procedure_choices(session: Session, q: str | None, chosen: str | None) -> tuple[list, int]:
@@ -107,7 +90,7 @@ def _components(session: Session, procedure_code: str | None) -> list | None:
     if not procedure_code:
         return None
     try:
-        return list(service.listed_components(session, catalogue.get_procedure(session, procedure_code)))
+        return list(reading.listed_components(session, catalogue.get_procedure(session, procedure_code)))
     except PAGE_ERRORS:
         return None
 
@@ -187,7 +170,7 @@ class DeskFilters:
                                                    self.procedure))  # fmt: skip
 
     def search(self) -> dict:
-        """As `dossiers.service.search` takes them."""
+        """As `dossiers.search.search` takes them."""
         start = lambda day: datetime.combine(day, time(), LOCAL_TZ)  # noqa: E731
         return {
             "status": self.status,
@@ -401,29 +384,12 @@ def receive(
                 components=_received(form),
             )
             principal = request.state.principal
-            if not principal.covers(catalogue.get_agency(session, data.agency_code).id):
-                raise Forbidden(
-                    f"you receive dossiers at {principal.agency_code}, not {data.agency_code}",
-                    message_id="intake_outside_scope",
-                    own=principal.agency_code,
-                    agency=data.agency_code,
-                )
-            stored = _claimed(session, key, f"{principal.username} POST /desk/dossiers", data.model_dump(mode="json"))
-            if stored:
-                code = stored["code"]
+            scope = f"{principal.username} POST /desk/dossiers"
+            done = receive_dossier(request, session, principal, data, key=key, scope=scope)
+            if done.stored is not None:  # a form posted twice (a double click): the first one's dossier
+                code = done.stored.response["code"]
             else:
-                written = service.intake(
-                    session,
-                    data=data,
-                    actor=request.state.principal.username,
-                    calendar_for=calendar_for(request, session),
-                    now=datetime.now(UTC),
-                    idempotency_key=key,
-                    **time_policy(request, principal),
-                )
-                tell_applicant(request, session, written)
-                code = written.dossier.code
-                request.state.audit_detail = f"dossier {code}{backdating_note(written.events[-1])}"[:1000]
+                code = done.written.dossier.code
                 if key:
                     idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:
@@ -522,8 +488,8 @@ def record_event(
     backdate_reason: Text = None,
     key: Annotated[str | None, Form(max_length=128)] = None,
 ):
-    """Record one event; a refusal (state machine, clock, input) is shown on the dossier page as the API says it."""
-    readable_dossier(session, code, request.state.principal)  # outside the user's scope: unknown (404)
+    """Record one event; a refusal (state machine, clock, input) is shown on the dossier page as the API says it (a
+    dossier outside the user's scope is unknown to the page too: 404)."""
     key = blank_to_none(key)
     fields = {
         "type": type,
@@ -544,22 +510,9 @@ def record_event(
             data = EventCreate(**{name: value for name, value in typed.items() if value is not None})
             principal = request.state.principal
             scope = f"{principal.username} POST /desk/dossiers/{code}/events"
-            if _claimed(session, key, scope, data.model_dump(mode="json")) is None:
-                written = service.append_event(
-                    session,
-                    code=code,
-                    data=data,
-                    actor=principal.username,
-                    calendar_for=calendar_for(request, session),
-                    now=datetime.now(UTC),
-                    idempotency_key=key,
-                    authorize=event_policy(principal),
-                    **time_policy(request, principal),
-                )
-                tell_applicant(request, session, written)
-                request.state.audit_detail = f"dossier {code}{backdating_note(written.events[-1])}"[:1000]
-                if key:
-                    idempotency.complete(session, key=key, status_code=303, response={"code": code})
+            done = record_dossier_event(request, session, principal, code, data, key=key, scope=scope)
+            if done.stored is None and key:
+                idempotency.complete(session, key=key, status_code=303, response={"code": code})
     except PAGE_ERRORS as exc:
         return _dossier_page(request, session, code, problem=Problem.of(exc), submitted=fields)
     return RedirectResponse(keep_lang(request, f"/desk/dossiers/{code}?done={data.type}"), status_code=303)

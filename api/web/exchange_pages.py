@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from accounts.models import Role
+from api.calendars import calendar_for
 from api.deps import RowId, SessionDep
 from api.web.auth import page_access
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, keep_lang, render
@@ -134,7 +135,7 @@ def import_file(
         with session.begin_nested():
             report, _ = uses.import_upload(
                 session, io.BytesIO(content), file_name=file.filename or "upload.jsonl", actor=principal.username,
-                calendar_for=lambda code: request.app.state.calendars.get(session, code), skip_bad=skip_bad,
+                calendar_for=calendar_for(request, session), skip_bad=skip_bad,
             )  # fmt: skip
     except history.ImportRefused as exc:
         refused = {"records": exc.report.records, "rejected": exc.report.rejected, "problems": exc.report.problems}

@@ -7,15 +7,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
 
-from api import exports
 from api.deps import SessionDep
 from api.routes import scorecard as routes
 from api.security import scoped_agency
 from api.web.common import PageRoute, Problem, agencies, blank_to_none, language, render
 from kernel.errors import InvalidInput
-from sla import reports, scorecard
+from sla import scorecard
 from sla.core.index766 import GROUPS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -128,15 +126,9 @@ def scorecard_page(
 def scorecard_download(
     request: Request, session: SessionDep, period: str, agency: OptionalCode = None, include_children: bool = False
 ):
-    agency = scoped_agency(session, request.state.principal, blank_to_none(agency))
-    if agency is None:
-        raise InvalidInput("give agency: the unit to score")
+    agency = routes.scored_unit(session, request.state.principal, blank_to_none(agency))
     card = routes.scorecard_of(session, request, period=period, agency=agency, include_children=include_children)
-    return Response(
-        routes.scorecard_xlsx(session, card, language(request)),
-        media_type=exports.MEDIA_TYPES["xlsx"],
-        headers={"Content-Disposition": f'attachment; filename="scorecard-{card["agency"]}-{card["period"]}.xlsx"'},
-    )
+    return routes.scorecard_download(session, card, language(request))
 
 
 @router.get("/dashboard/scorecard/{indicator}")
@@ -150,16 +142,14 @@ def costly_page(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ):
     lang = language(request)
-    agency = scoped_agency(session, request.state.principal, blank_to_none(agency))
-    if agency is None:
-        raise InvalidInput("give agency: the unit to score")
-    frame, total, kind = scorecard.costly_dossiers(
+    agency = routes.scored_unit(session, request.state.principal, blank_to_none(agency))
+    frame, total, kind = routes.costly_of(
         session,
+        request,
         indicator=indicator,
-        period=reports.period_of(period, None, None),
+        period=period,
         agency=agency,
         include_children=include_children,
-        calendar=request.app.state.calendars.get(session, None),
         page=page,
         page_size=ROWS,
     )

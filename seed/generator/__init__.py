@@ -4,7 +4,7 @@ written in bulk.
 `generate` draws arrivals (procedure, receiving agency, channel, day and time), lives each dossier
 through its events with the batch replay (`sla.core.batch`, grouped by procedure version
 and calendar), and writes dossiers, events, stages and the daily code counters in one transaction.
-A sample of every chunk is replayed through `dossiers.service.derive` and must match exactly.
+A sample of every chunk is replayed through `dossiers.derive.derive` and must match exactly.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dossiers.models import Dossier, DossierEvent, Stage
+from dossiers.models import CHANNEL_CODES, Dossier, DossierEvent, Stage
 from kernel.db import analyze
 from kernel.localtime import local_minute
 from seed.generator import feedback
 from seed.generator import realism as R
 from seed.generator.check import mismatches
 from seed.generator.city import (
-    CalendarFor,
     City,
     day_weights,
     intake_profiles,
@@ -40,15 +39,19 @@ from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
 from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core import index766
-from sla.core.batch import NONE, STAGE_OUTCOME_NAMES, CalendarOps
-from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
+from sla.core.batch import DOSSIER_OUTCOME_NAMES, NONE, STAGE_OUTCOME_NAMES, CalendarOps
+from sla.core.calendar import (
+    DEFAULT_WORKING_HOURS,
+    LOCAL_TZ,
+    RESOLVED_OUTCOME_CODES,
+    RESOLVED_OUTCOMES,
+    CalendarFor,
+)
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
 
 __all__ = ["GenerateReport", "GenerationError", "generate"]
 
-CHANNEL_NAMES = {1: "counter", 2: "online", 3: "post"}
-OUTCOME_NAMES = {0: "early", 1: "on_time", 2: "late", 3: "withdrawn", 4: "refused", -1: None}
-RESOLVED_OUTCOME_CODES = (0, 1, 2)
+CHANNEL_NAMES = {code: name for name, code in CHANNEL_CODES.items()}
 ACTORS = {"submitted": "synthetic-portal", "received": "synthetic-clerk", "refused": "synthetic-clerk",
           "result_returned": "synthetic-clerk"}  # fmt: skip
 DEFAULT_ACTOR = "synthetic-officer"
@@ -73,7 +76,7 @@ class GenerateReport:
     counters: int = 0
     ratings: int = 0
     complaints: int = 0
-    checked: int = 0  # dossiers replayed through dossiers.service.derive during generation
+    checked: int = 0  # dossiers replayed through dossiers.derive.derive during generation
     chunks: int = 0
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
@@ -174,7 +177,7 @@ def generate(
             store = CalendarStore(
                 first_year=first_day.year, last_year=last_day.year + 2, working_hours=DEFAULT_WORKING_HOURS
             )
-            calendar_for = lambda code: store.get(session, code)  # noqa: E731  (read once per agency, below)
+            calendar_for = store.calendar_for(session)  # read once per agency, below
         city = load_city(session, calendar_for, first_day, last_day)
     report.left_out = city.left_out
     if not city.versions:
@@ -381,7 +384,7 @@ class _Chunk:
     # -- proof -----------------------------------------------------------------------------------
 
     def check(self, count: int, seed: int, number: int) -> int:
-        """Replay a sample through `dossiers.service.derive`; raise on any difference."""
+        """Replay a sample through `dossiers.derive.derive`; raise on any difference."""
         if count <= 0:
             return 0
         picker = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, number, 7])))
@@ -474,7 +477,7 @@ class _Chunk:
             "rescheduled_due_at": clock.rescheduled_due[local],
             "due_at": result.due[local],
             "finished_at": clock.finished[local],
-            "outcome": [OUTCOME_NAMES[o] for o in result.outcome[local].tolist()],
+            "outcome": [DOSSIER_OUTCOME_NAMES[o] for o in result.outcome[local].tolist()],
             "supplement_count": clock.supplement_count[local].astype(np.int64),
             "paused_minutes": clock.paused_minutes[local],
             "clock_stopped_since": clock.stopped_since[local],
@@ -606,7 +609,7 @@ class _Chunk:
         kinds = {v: (self.versions[v].result_kind or R.RESULT_KIND_DEFAULT) for v in np.unique(version_ids).tolist()}
         paper = np.asarray([kinds[v] == "paper" for v in version_ids.tolist()]) if n else np.zeros(0, bool)
         fee = np.isin(version_ids, [v for v in kinds if self.versions[v].has_fee])
-        resolved = np.isin(np.asarray(dossiers["outcome"], dtype=object), ("early", "on_time", "late"))
+        resolved = np.isin(np.asarray(dossiers["outcome"], dtype=object), RESOLVED_OUTCOMES)
         online = channel == "online"
         electronic = draw(R.ELECTRONIC_RESULT)
         vneid = draw(R.VNEID_VERIFIED)

@@ -1,7 +1,7 @@
 """Proof that generated dossiers are what the engine derives from their events.
 
 `derived_columns` maps a replayed `ClockState` to the stored columns and stage rows exactly as
-`dossiers.service.apply_derivation` writes them; `mismatches` compares it with what a dossier has.
+`dossiers.derive.apply_derivation` writes them; `mismatches` compares it with what a dossier has.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dossiers.derive import derive, stage_rows
+from dossiers.derive import derived_columns as service_columns
 from dossiers.models import Dossier, DossierEvent, Stage
-from dossiers.service import derive
-from dossiers.service import derived_columns as service_columns
 from sla.core.calendar import WorkingCalendar
 from sla.core.replay import ProcedureRule
 
@@ -37,25 +37,9 @@ def derived_columns(
 ) -> tuple[dict[str, Any], list[tuple]]:
     """The columns and stage rows the engine derives from ``events``."""
     derivation = derive(None, dossier, events, calendar, rule=rule, codes=codes)  # no session: rule and codes given
-    state, ids = derivation.state, derivation.agency_ids
     columns = {name: value for name, value in service_columns(derivation, calendar).items() if name != "derived_at"}
     columns["event_count"] = len(events)
-    stages = [
-        (
-            s.seq,
-            ids.get(s.agency_code),
-            s.name[:500],
-            s.step_seq,
-            s.started_at,
-            s.allotment_minutes,
-            s.due_at,
-            s.ended_at,
-            s.outcome,
-            s.overrun_minutes,
-            s.excluded,
-        )  # fmt: skip
-        for s in state.stages
-    ]
+    stages = [tuple(row[name] for name in STAGE_COLUMNS) for row in stage_rows(dossier.id, derivation)]
     return columns, stages
 
 

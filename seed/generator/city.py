@@ -3,7 +3,6 @@ and the arrival model (which procedure, where, by which channel, on which day)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -15,10 +14,9 @@ from procedures.models import Agency, AgencyLevel, Field, Procedure
 from procedures.service import procedure_rule, steps_of
 from seed.generator import realism as R
 from seed.generator.scenario import CHANNEL_COUNTER, CHANNEL_ONLINE, CHANNEL_POST
-from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.calendar import LOCAL_TZ, CalendarFor, WorkingCalendar
 from sla.core.replay import ProcedureRule
 
-CalendarFor = Callable[[str], WorkingCalendar]
 RECEIVING_ROLES = ("receiving", "commune", "commune_social")
 
 

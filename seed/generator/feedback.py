@@ -14,6 +14,7 @@ import numpy as np
 from complaints.clocks import dues, publish_dues
 from complaints.models import CATEGORIES, CHANNELS
 from sla.core.batch import NONE
+from sla.core.lifecycle import Status
 
 RATED_SHARE = 0.25  # of the dossiers whose result was returned
 DISSATISFIED = {False: 0.03, True: 0.35}  # on time or early, late
@@ -21,7 +22,6 @@ COMPLAINT_SHARE = {False: 0.0005, True: 0.006}
 SOURCES = ("lookup", "kiosk", "paper")
 CONTENT = "Phản ánh về việc giải quyết hồ sơ (dữ liệu tổng hợp)"
 ANSWER = "Đơn vị đã kiểm tra và trả lời công dân (dữ liệu tổng hợp)"
-RETURNED = 10
 
 
 def _minutes(values: np.ndarray) -> np.ndarray:
@@ -45,7 +45,7 @@ def draw(dossiers: dict, calendars: dict, rng: np.random.Generator, now: int, ne
 
 
 def _ratings(dossiers, late, finished, rng, now, first_id) -> dict:
-    chosen = (dossiers["status_code"] == RETURNED) & (finished != NONE) & (rng.random(len(late)) < RATED_SHARE)
+    chosen = (dossiers["status_code"] == Status.RETURNED) & (finished != NONE) & (rng.random(len(late)) < RATED_SHARE)
     rated_at = finished + rng.integers(5, 3 * 1440, len(late))
     chosen &= rated_at <= now
     rows = np.flatnonzero(chosen)

@@ -76,7 +76,7 @@ class People:
 
 
 def search_texts(codes: list[str], names: list[str], phones: list, ids: list) -> list[str]:
-    """`dossiers.service.receive`'s search text: fold(code, name, phone, id number)."""
+    """`dossiers.intake.receive`'s search text: fold(code, name, phone, id number)."""
     cache: dict[str, str] = {}
 
     def folded(name: str) -> str:

@@ -34,6 +34,9 @@ own copies of `kernel.localtime`'s (a test holds them equal)."""
 
 OUTCOME_EARLY, OUTCOME_ON_TIME, OUTCOME_LATE = 0, 1, 2
 OUTCOME_NAMES = ("early", "on_time", "late")
+RESOLVED_OUTCOMES = OUTCOME_NAMES
+"""The outcomes of a resolved dossier (resolved = early + on time + late, domain §5): not withdrawn, not refused."""
+RESOLVED_OUTCOME_CODES = (OUTCOME_EARLY, OUTCOME_ON_TIME, OUTCOME_LATE)
 WITHIN, OVERDUE = 0, 1
 OPEN_STATE_NAMES = ("within", "overdue")
 
@@ -523,6 +526,11 @@ class WorkingCalendar:
             f"{what} of row {offset + position} falls after {self._last_day.strftime('%d/%m/%Y')}, the end of "
             f"the calendar's years {self._years}; build the calendar with a later last_year"
         )
+
+
+CalendarFor = Callable[[str], WorkingCalendar]
+"""The working calendar of an agency, by its code (the receiving agency's calendar runs a dossier's clock): what the
+services take as `calendar_for`; `sla.calendars.CalendarStore.calendar_for` makes one."""
 
 
 def _take(table: np.ndarray, index: np.ndarray | int):

@@ -21,6 +21,11 @@ class Status(IntEnum):
     RETURNED = 10
 
 
+RUNNING_STATUSES = (Status.RECEIVED, Status.PROCESSING)
+"""The clock runs: received or processing (not waiting for a supplement or a financial obligation)."""
+CLOCK_STOPPED_STATUSES = (Status.WAITING_SUPPLEMENT, Status.WAITING_OBLIGATION)
+"""Waiting for a supplement or a financial obligation: the clock stands still and the due is on hold."""
+
 STATUS_NAMES: dict[Status, str] = {
     Status.SUBMITTED: "submitted",
     Status.RECEIVED: "received",

@@ -19,7 +19,7 @@ from uvicorn.logging import AccessFormatter
 from api import logs
 from api.app import create_app
 from api.settings import Settings
-from dossiers import service as dossier_service
+from dossiers import intake as dossier_intake
 from dossiers.models import Dossier
 from procedures import service as catalogue_service
 from sla import queues
@@ -156,14 +156,14 @@ def test_an_unexpected_error_is_a_plain_500(client, monkeypatch, caplog):
 
 
 def test_an_unexpected_error_in_a_write_is_a_plain_500_and_writes_nothing(client, monkeypatch, session):
-    intake = dossier_service.intake
+    intake = dossier_intake.receive
 
     def broken(*args, **kwargs):
         intake(*args, **kwargs)  # the dossier and its first event are written (flushed), then:
         raise KeyError("secret-internal-detail")
 
     before = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
-    monkeypatch.setattr(dossier_service, "intake", broken)
+    monkeypatch.setattr(dossier_intake, "receive", broken)
     response = client.post(f"{API}/dossiers", json=intake_body())
     assert response.status_code == 500
     assert response.json()["error"] == "internal_error"

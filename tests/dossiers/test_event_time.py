@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from accounts.models import AuditEntry
 from api.web.auth import SESSION_COOKIE
-from dossiers import service
+from dossiers import events, intake
 from dossiers.models import DossierEvent
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from kernel.errors import Forbidden, InvalidInput
@@ -197,25 +197,25 @@ def test_the_service_refuses_backdating_unless_told_who_may(session, calendar_fo
         procedure_code=RESIDENCE, agency_code=WARD, received_at=datetime(2025, 7, 1, 9), applicant=ApplicantIn(name="A")
     )
     with pytest.raises(Forbidden):
-        service.intake(session, data=data, actor="t", calendar_for=calendar_for, now=NOW)
+        intake.receive(session, data=data, actor="t", calendar_for=calendar_for, now=NOW)
     with pytest.raises(InvalidInput, match="give backdate_reason"):
-        service.intake(session, data=data, actor="t", calendar_for=calendar_for, now=NOW, may_backdate=True)
-    longer = service.TimeRules(backdate_grace=timedelta(days=30))
-    written = service.intake(session, data=data, actor="t", calendar_for=calendar_for, now=NOW, rules=longer)
+        intake.receive(session, data=data, actor="t", calendar_for=calendar_for, now=NOW, may_backdate=True)
+    longer = intake.TimeRules(backdate_grace=timedelta(days=30))
+    written = intake.receive(session, data=data, actor="t", calendar_for=calendar_for, now=NOW, rules=longer)
     assert written.events[0].backdate_reason is None  # within a grace of 30 days
 
 
 def test_apology_max_extension_is_a_multiple_of_the_allotment(session, calendar_for):
     data = DossierCreate(procedure_code=RESIDENCE, agency_code=WARD, applicant=ApplicantIn(name="A"))
     received = datetime(2025, 7, 1, 9, tzinfo=LOCAL_TZ)
-    code = service.intake(session, data=data, actor="t", calendar_for=calendar_for, now=received).dossier.code
+    code = intake.receive(session, data=data, actor="t", calendar_for=calendar_for, now=received).dossier.code
     # due 10/07 09:00; 7 working days later: 21/07 09:00; twice that: 30/07 09:00
     apology = EventCreate(type="apology_issued", reason="x", new_due_at=datetime(2025, 7, 25, 9, tzinfo=LOCAL_TZ))
     at = datetime(2025, 7, 2, 9, tzinfo=LOCAL_TZ)
     with pytest.raises(InvalidInput, match="at the latest 21/07/2025 09:00"):
-        service.append_event(session, code=code, data=apology, actor="t", calendar_for=calendar_for, now=at)
-    twice = service.TimeRules(apology_max_extension=2.0)
-    written = service.append_event(
+        events.record(session, code=code, data=apology, actor="t", calendar_for=calendar_for, now=at)
+    twice = intake.TimeRules(apology_max_extension=2.0)
+    written = events.record(
         session, code=code, data=apology, actor="t", calendar_for=calendar_for, now=at, rules=twice
     )
     assert written.dossier.rescheduled_due_at == datetime(2025, 7, 25, 9, tzinfo=LOCAL_TZ)

@@ -143,7 +143,7 @@ def test_the_reports_attribution_is_the_same_with_and_without_the_hand_back(sess
 def test_a_rebuild_keeps_the_hand_back_stage_and_an_older_return_away(client, session, resolved_away, event):
     """`motcua dossiers rebuild --refreeze` (the batch replay) gives the hand-back stage back as it was written; a
     log from before the rule (returned at the processing agency, no hand-back) is history and replays as it was."""
-    from dossiers import service
+    from dossiers import rebuild
     from dossiers.models import Dossier, DossierEvent, Stage
     from sla.calendars import CalendarStore
     from sla.core.calendar import DEFAULT_WORKING_HOURS
@@ -165,7 +165,7 @@ def test_a_rebuild_keeps_the_hand_back_stage_and_an_older_return_away(client, se
 
     before = stages(sent)
     store = CalendarStore(first_year=2024, last_year=2026, working_hours=DEFAULT_WORKING_HOURS)
-    report = service.rebuild(session, calendar_for=lambda code: store.get(session, code), refreeze=True)
+    report = rebuild.rebuild(session, calendar_for=lambda code: store.get(session, code), refreeze=True)
     assert report.failed == {}
     session.expire_all()
     assert stages(sent) == before and before[2][-1][2:4] == ("hand-back", None)

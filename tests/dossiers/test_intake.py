@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from api.db import for_writes, session_scope
-from dossiers import service
+from dossiers import intake as dossier_intake
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, Stage
 from dossiers.schemas import ApplicantIn, DossierCreate
 from procedures.models import Agency
@@ -158,7 +158,7 @@ def test_fifty_parallel_intakes_get_fifty_distinct_codes(engine):
 
     def intake(number: int) -> str:
         with session_scope(for_writes(engine)) as session:
-            dossier = service.receive(
+            dossier = dossier_intake.receive(
                 session,
                 data=DossierCreate(
                     procedure_code=RELIGION,
@@ -169,8 +169,8 @@ def test_fifty_parallel_intakes_get_fifty_distinct_codes(engine):
                 actor="test",
                 calendar_for=lambda code: store.get(session, code),
                 now=datetime.now(UTC),
-                rules=service.HISTORY,
-            )
+                rules=dossier_intake.HISTORY,
+            ).dossier
             return dossier.code
 
     try:

@@ -1,4 +1,4 @@
-"""Staff search (dossiers/service.py `search`, `GET /api/v1/dossiers`, the desk): each kind of search finds the
+"""Staff search (dossiers/search.py `search`, `GET /api/v1/dossiers`, the desk): each kind of search finds the
 right dossiers, within the user's scope, with a capped total and an XLSX export; on PostgreSQL the name words
 go through the word index and an agency's first page through its ordered index paths."""
 
@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
-from dossiers import service
+from dossiers import search
 from dossiers.names import name_key
 from tests.conftest import OTHER_WARD, WARD
 from tests.dossiers.conftest import API, DEPARTMENT, RELIGION, RESIDENCE
@@ -19,7 +19,7 @@ from tests.dossiers.conftest import API, DEPARTMENT, RELIGION, RESIDENCE
 def path(request, monkeypatch):
     """Both ways to a page: a few matches sorted off their own index, or the agencies' ordered branches merged."""
     if request.param != "few":
-        monkeypatch.setattr(service, "_FEW", 0)
+        monkeypatch.setattr(search, "_FEW", 0)
     return request.param
 
 
@@ -104,7 +104,7 @@ def test_a_search_stays_within_the_scope(client_as, city, path):
 def test_the_total_is_counted_up_to_a_cap(client, city, path, monkeypatch):
     body = client.get(API, params={"page_size": 2}).json()
     assert (body["total"], body["total_capped"], len(body["items"])) == (5, False, 2)
-    monkeypatch.setattr(service, "SEARCH_TOTAL_CAP", 3)
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 3)
     body = client.get(API, params={"page_size": 2}).json()
     assert (body["total"], body["total_capped"]) == (3, True)  # "more than 3"
     assert client.get(API, params={"page": 3, "page_size": 2}).json()["items"][0]["code"] == city["lan"]
@@ -175,7 +175,7 @@ def postgresql(session):
 def test_name_words_use_the_word_index(postgresql, session, city, statements):
     """A whole-city name search reads the word index once, for its count and for its page (sorted off the index's
     few rows), not in every agency's ordered branch."""
-    found = service.search(session, q="Nguyễn Lan", within=None)
+    found = search.search(session, q="Nguyễn Lan", within=None)
     assert [item.code for item in found.items] == [city["other"], city["lan"]]
     searches = [s for s in statements if "to_tsquery" in s[0]]
     assert len(searches) == 2 and not any("UNION ALL" in s[0] for s in searches), searches
@@ -185,7 +185,7 @@ def test_name_words_use_the_word_index(postgresql, session, city, statements):
 
 def test_a_whole_name_reads_one_range_of_the_name_key_index(postgresql, session, city, statements):
     """Three words or more: the dossiers of that name, newest first, straight off the key's ordered index."""
-    found = service.search(session, q="NGUYEN lân Văn", within=None)
+    found = search.search(session, q="NGUYEN lân Văn", within=None)
     assert [item.code for item in found.items] == [city["other"]]
     searches = [s for s in statements if "motcua_name_key" in s[0]]
     assert len(searches) == 2, searches
@@ -205,9 +205,9 @@ def test_the_name_key_is_the_same_in_python_and_in_the_database(session, search_
 
 
 def test_an_agency_first_page_reads_its_ordered_index_paths(postgresql, session, city, statements, monkeypatch):
-    monkeypatch.setattr(service, "_FEW", 0)  # as for an agency of the city: thousands of dossiers
+    monkeypatch.setattr(search, "_FEW", 0)  # as for an agency of the city: thousands of dossiers
     scope = [session.execute(text("SELECT id FROM agency WHERE code = :c"), {"c": DEPARTMENT}).scalar_one()]
-    found = service.search(session, within=scope)
+    found = search.search(session, within=scope)
     assert [item.code for item in found.items] == [city["religion"], city["forwarded"]]
     page = [s for s in statements if "UNION ALL" in s[0]]
     plan = _plan(session, *page[0])
@@ -217,7 +217,7 @@ def test_an_agency_first_page_reads_its_ordered_index_paths(postgresql, session,
 
 
 def test_an_exact_code_is_one_index_lookup(postgresql, session, city, statements):
-    found = service.search(session, q=city["hung"].lower(), within=None)
+    found = search.search(session, q=city["hung"].lower(), within=None)
     assert [item.code for item in found.items] == [city["hung"]]
     lookup = [s for s in statements if "lower(dossier.code)" in s[0]]
     catalogue = sum(1 for s in statements if ("agency" in s[0] or "procedure" in s[0]) and "dossier" not in s[0])
@@ -226,7 +226,7 @@ def test_an_exact_code_is_one_index_lookup(postgresql, session, city, statements
 
 
 def test_a_number_reads_the_phone_and_identity_indexes(postgresql, session, city, statements):
-    service.search(session, q="0912345", within=None)
+    search.search(session, q="0912345", within=None)
     count = [s for s in statements if "count(" in s[0]]
     plan = _plan(session, *count[0])
     assert "ix_dossier_applicant_phone" in plan and "ix_dossier_applicant_id_number" in plan, plan

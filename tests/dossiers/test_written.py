@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dossiers import service
+from dossiers import derive, events, reading
+from dossiers import intake as dossier_intake
 from dossiers.schemas import ApplicantIn, DossierCreate, DossierRead, EventCreate
 from procedures.schemas import ProcedureVersionCreate
 from procedures.service import add_version
@@ -22,29 +23,31 @@ def calendar_for(session):
     return lambda code: store.get(session, code)
 
 
-def intake(session, calendar_for, procedure_code: str, agency_code: str, received_at: str) -> service.Written:
+def intake(session, calendar_for, procedure_code: str, agency_code: str, received_at: str) -> reading.Written:
     data = DossierCreate(
         procedure_code=procedure_code,
         agency_code=agency_code,
         received_at=received_at,
         applicant=ApplicantIn(name="Trần Văn Minh", phone="0912345678", id_number="001190012345"),
     )
-    return service.intake(session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY)
-
-
-def event(session, calendar_for, code: str, **fields) -> service.Written:
-    data = EventCreate(**fields)
-    return service.append_event(
-        session, code=code, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY
+    return dossier_intake.receive(
+        session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=dossier_intake.HISTORY
     )
 
 
-def answers_as_stored(session, calendar_for, written: service.Written) -> DossierRead:
+def event(session, calendar_for, code: str, **fields) -> reading.Written:
+    data = EventCreate(**fields)
+    return events.record(
+        session, code=code, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=dossier_intake.HISTORY
+    )
+
+
+def answers_as_stored(session, calendar_for, written: reading.Written) -> DossierRead:
     """The write's own answer, checked against a read of what it stored, field for field."""
-    view = service.view(written, now=NOW)
-    stored = service.get_dossier(session, written.dossier.code)
-    assert view == service.read(session, stored, calendar_for=calendar_for, now=NOW)
-    assert written.handling_agency_ids == service.handling_agency_ids(session, stored)
+    view = reading.view(written, now=NOW)
+    stored = reading.get_dossier(session, written.dossier.code)
+    assert view == reading.read(session, stored, calendar_for=calendar_for, now=NOW)
+    assert written.handling_agency_ids == reading.handling_agency_ids(session, stored)
     return view
 
 
@@ -74,8 +77,8 @@ def test_a_refused_intake_writes_no_stage(session, calendar_for):
         reason="Không thuộc thẩm quyền",
         applicant=ApplicantIn(name="Lê Thị Hoa"),
     )
-    written = service.intake(
-        session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=service.HISTORY
+    written = dossier_intake.receive(
+        session, data=data, actor="test", calendar_for=calendar_for, now=NOW, rules=dossier_intake.HISTORY
     )
     assert written.stages == []
     view = answers_as_stored(session, calendar_for, written)
@@ -96,4 +99,4 @@ def test_a_version_rewritten_in_place_gives_its_new_rule_at_once(session, calend
     assert rewritten.id == before.procedure.id
     after = intake(session, calendar_for, RESIDENCE, WARD, "2025-06-02T09:00")
     assert after.dossier.due_at == datetime(2025, 6, 5, 2, tzinfo=UTC)  # 3 working days
-    assert service.rule_of(session, rewritten.id).amount == 3
+    assert derive.rule_of(session, rewritten.id).amount == 3

@@ -10,11 +10,13 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from dossiers import service
+from dossiers import events as dossier_events
+from dossiers import intake, reading
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, Stage
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from exchange.history import ImportRefused, findings, import_history
 from exchange.import_models import ImportedDossier
+from procedures.service import agency_tree, get_agency
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
 
@@ -114,13 +116,13 @@ STAGE = ("seq", "agency_id", "name", "step_seq", "started_at", "allotment_minute
 
 
 def the_same_through_the_desk(session, calendar_for, record: dict) -> Dossier:
-    """The dossier the record describes, written event by event through intake and append_event (the one-dossier
+    """The dossier the record describes, written event by event through receive and record (the one-dossier
     replay): what the bulk import must give."""
     steps = record["QuaTrinhXuLy"]
     data = DossierCreate(procedure_code=record["MaTTHC"], agency_code=record["DonViXuLy"], received_at=local(
         "2025-06-02T09:00"), applicant=ApplicantIn(name=record["ChuHoSo"]))  # fmt: skip
-    code = service.intake(session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW,
-                          rules=service.HISTORY).dossier.code  # fmt: skip
+    code = intake.receive(session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW,
+                          rules=intake.HISTORY).dossier.code  # fmt: skip
     events = [
         {"type": "forwarded", "at": "2025-06-20T10:00:00", "to_agency": CITY_OFFICE},
         {"type": "supplement_requested", "at": "2025-06-23T09:00:00", "reason": "Thiếu bản sao"},
@@ -132,9 +134,9 @@ def the_same_through_the_desk(session, calendar_for, record: dict) -> Dossier:
     ]
     assert len(events) == len(steps) - 1
     for event in events:
-        service.append_event(session, code=code, data=EventCreate(**event), actor="officer", calendar_for=calendar_for,
-                             now=NOW, rules=service.HISTORY)  # fmt: skip
-    return service.get_dossier(session, code)
+        dossier_events.record(session, code=code, data=EventCreate(**event), actor="officer", calendar_for=calendar_for,
+                             now=NOW, rules=intake.HISTORY)  # fmt: skip
+    return reading.get_dossier(session, code)
 
 
 def test_a_hand_written_record_with_a_hand_off_a_supplement_wait_and_an_apology_imports_as_the_desk_writes_it(
@@ -164,7 +166,7 @@ def test_a_hand_written_record_with_a_hand_off_a_supplement_wait_and_an_apology_
         return [tuple(getattr(s, n) for n in STAGE) for s in rows]
 
     assert stages(imported) == stages(desk)
-    agencies = {a.id: a.code for a in service.agency_tree(session).by_id.values()}
+    agencies = {a.id: a.code for a in agency_tree(session).by_id.values()}
     assert [agencies[s[1]] for s in stages(imported)] == [DEPARTMENT, CITY_OFFICE, DEPARTMENT]
     events = session.execute(
         select(DossierEvent.type, DossierEvent.at, DossierEvent.actor, DossierEvent.reason)
@@ -181,8 +183,8 @@ def test_a_hand_written_record_with_a_hand_off_a_supplement_wait_and_an_apology_
 def test_an_external_code_of_our_shape_stays_ours_and_the_days_counter_continues_after_it(session, calendar_for, run):
     record = religion_record(f"{DEPARTMENT}-250602-0041")
     run(lines(record))
-    assert service.get_dossier(session, f"{DEPARTMENT}-250602-0041")
-    counter = session.get(DossierCodeCounter, (service.get_agency(session, DEPARTMENT).id, local("2025-06-02").date()))
+    assert reading.get_dossier(session, f"{DEPARTMENT}-250602-0041")
+    counter = session.get(DossierCodeCounter, (get_agency(session, DEPARTMENT).id, local("2025-06-02").date()))
     assert counter.last_seq == 41
     desk = the_same_through_the_desk(session, calendar_for, record)
     assert desk.code == f"{DEPARTMENT}-250602-0042"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from dossiers import service
+from dossiers import events, intake, reading
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from exchange.history import import_history
 from exchange.reconcile import Figures, PortalUnit, read_portal, reconcile
@@ -39,21 +39,21 @@ def planted(session, calendar_for):
 
     def code_of(external: str) -> str:
         return next(f["code"] for f in report.first_findings if f["external_code"] == external) if external == "R-A" \
-            else service.get_dossier(session, f"{WARD}-250602-0001").code  # fmt: skip
+            else reading.get_dossier(session, f"{WARD}-250602-0001").code  # fmt: skip
 
     resolved_here = EventCreate(type="resolved", at="2025-06-05T10:00:00")
-    service.append_event(session, code=f"{WARD}-250602-0001", data=resolved_here, actor="officer",
-                         calendar_for=calendar_for, now=NOW, rules=service.HISTORY)  # fmt: skip
+    events.record(session, code=f"{WARD}-250602-0001", data=resolved_here, actor="officer",
+                         calendar_for=calendar_for, now=NOW, rules=intake.HISTORY)  # fmt: skip
     applicant = ApplicantIn(name="Lê Văn Nam")
-    never_sent = service.intake(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
+    never_sent = intake.receive(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
                                 received_at="2025-06-10T09:00:00", applicant=applicant), actor="clerk",
-                                calendar_for=calendar_for, now=NOW, rules=service.HISTORY).dossier.code  # fmt: skip
-    online = service.intake(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
+                                calendar_for=calendar_for, now=NOW, rules=intake.HISTORY).dossier.code  # fmt: skip
+    online = intake.receive(session, data=DossierCreate(procedure_code=RESIDENCE, agency_code=WARD,
                             received_at="2025-06-30T20:00:00", status="submitted", channel="online",
                             applicant=applicant), actor="portal", calendar_for=calendar_for, now=NOW,
-                            rules=service.HISTORY).dossier.code  # fmt: skip
-    service.append_event(session, code=online, data=EventCreate(type="received", at="2025-07-01T08:10:00"),
-                         actor="clerk", calendar_for=calendar_for, now=NOW, rules=service.HISTORY)  # fmt: skip
+                            rules=intake.HISTORY).dossier.code  # fmt: skip
+    events.record(session, code=online, data=EventCreate(type="received", at="2025-07-01T08:10:00"),
+                         actor="clerk", calendar_for=calendar_for, now=NOW, rules=intake.HISTORY)  # fmt: skip
     return {"appointment_differs": code_of("R-A"), "status_differs": f"{WARD}-250602-0001",
             "not_synced": never_sent, "received_in_another_period": online}  # fmt: skip
 

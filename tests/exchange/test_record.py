@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dossiers import service
+from dossiers import events as dossier_events
+from dossiers import intake, reading
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate, ReceivedComponent
 from exchange.record import (
     VERSION,
@@ -45,13 +46,13 @@ def make(session, calendar_for):
     def make(procedure: str, agency: str, at: str, events=(), **fields) -> str:
         data = DossierCreate(procedure_code=procedure, agency_code=agency, received_at=at, applicant=APPLICANT,
                              **fields)  # fmt: skip
-        code = service.intake(
-            session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW, rules=service.HISTORY
+        code = intake.receive(
+            session, data=data, actor="clerk", calendar_for=calendar_for, now=NOW, rules=intake.HISTORY
         ).dossier.code
         for actor, event in events:
-            service.append_event(
+            dossier_events.record(
                 session, code=code, data=EventCreate(**event), actor=actor, calendar_for=calendar_for, now=NOW,
-                rules=service.HISTORY,
+                rules=intake.HISTORY,
             )  # fmt: skip
         return code
 
@@ -62,7 +63,7 @@ def make(session, calendar_for):
 def source_of(session, calendar_for):
     def source_of(code: str):
         session.expire_all()
-        return record_source(session, service.get_dossier(session, code), calendar_for=calendar_for)
+        return record_source(session, reading.get_dossier(session, code), calendar_for=calendar_for)
 
     return source_of
 

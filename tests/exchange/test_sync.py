@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from api.cli import cli
 from api.scheduler import build_scheduler
 from api.settings import Settings
-from dossiers import service
+from dossiers import events, intake, rebuild
 from dossiers.models import DossierChange
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from exchange import sync
@@ -37,14 +37,14 @@ def calendars(session):
 def receive(session, agency=WARD, at="2025-06-02T09:00:00", status="received") -> str:
     applicant = ApplicantIn(name="Lê Thị Hoa", id_number="001190012345", phone="0912345678")
     data = DossierCreate(procedure_code=RESIDENCE, agency_code=agency, received_at=at, status=status, applicant=applicant)
-    return service.intake(
-        session, data=data, actor="clerk", calendar_for=calendars(session), now=NOW, rules=service.HISTORY
+    return intake.receive(
+        session, data=data, actor="clerk", calendar_for=calendars(session), now=NOW, rules=intake.HISTORY
     ).dossier.code
 
 
 def event(session, code, **fields) -> None:
-    service.append_event(session, code=code, data=EventCreate(**fields), actor="officer",
-                         calendar_for=calendars(session), now=NOW, rules=service.HISTORY)  # fmt: skip
+    events.record(session, code=code, data=EventCreate(**fields), actor="officer",
+                         calendar_for=calendars(session), now=NOW, rules=intake.HISTORY)  # fmt: skip
 
 
 def pauses(session, code, pairs: int, day: int = 3) -> None:
@@ -88,7 +88,7 @@ def test_every_change_writes_an_outbox_row_in_its_own_transaction(session):
     event(session, code, type="supplement_received", at="2025-06-05T09:00:00")
     savepoint.rollback()  # a write rolled back leaves no change behind
     assert session.execute(select(func.count()).select_from(DossierChange)).scalar_one() == before + 2
-    report = service.rebuild(session, calendar_for=calendars(session), refreeze=True)
+    report = rebuild.rebuild(session, calendar_for=calendars(session), refreeze=True)
     rebuilt = session.execute(select(func.count()).where(DossierChange.kind == "rebuild")).scalar_one()
     assert rebuilt == report.dossiers >= 1
 

@@ -126,11 +126,11 @@ def test_the_daily_digest_emails_each_user_their_unread_notifications(db, outlet
 
 
 def _a_dossier(engine) -> int:
+    from dossiers.intake import HISTORY, receive
     from dossiers.schemas import DossierCreate
-    from dossiers.service import HISTORY, intake
 
     with Session(engine) as session:
-        written = intake(
+        written = receive(
             session,
             data=DossierCreate(
                 procedure_code="1.004222",

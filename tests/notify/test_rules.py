@@ -158,7 +158,7 @@ def test_the_citizen_is_reminded_of_a_supplement_not_yet_brought(session, receiv
 
 
 def test_a_calendar_change_moves_a_pending_warning_with_the_due(client, session, receive, run, app):
-    from dossiers.service import rebuild
+    from dossiers.rebuild import rebuild
 
     code = receive(received_at="2025-04-21T09:00")["code"]  # due Tue 29/04 09:00, warning Sat 26/04 11:00
     # Thu 24/04/2025 declared a day off at the ward (a storm): the due moves to Mon 05/05 09:00 (30/04–02/05 are

@@ -11,18 +11,18 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from api.db import make_engine, upgrade
-from dossiers import service
+from dossiers import derive, rebuild
+from dossiers import intake as dossier_intake
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, Stage
 from dossiers.schemas import ApplicantIn, DossierCreate
 from procedures.models import Agency
 from seed.generator import generate
 from seed.generator.check import DOSSIER_COLUMNS, STAGE_COLUMNS, mismatches
+from seed.generator.scenario import GroupInput, StepPlan, simulate
 from seed.loader import load_catalogue
 from sla.calendars import CalendarStore
-from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
-from seed.generator.scenario import GroupInput, StepPlan, simulate
 from sla.core.batch import NONE, CalendarOps
-from sla.core.calendar import WorkingCalendar
+from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES
 from sla.core.replay import Event, ProcedureRule, StepRule, replay
 from tests.conftest import _postgres_database
@@ -115,7 +115,7 @@ def test_every_derived_column_and_stage_is_what_the_replay_gives(city):
         problems = []
         for dossier in dossiers:
             rule = rules.get(dossier.procedure_id) or rules.setdefault(
-                dossier.procedure_id, service.rule_of(session, dossier.procedure_id)
+                dossier.procedure_id, derive.rule_of(session, dossier.procedure_id)
             )
             calendar = calendar_for(codes[dossier.receiving_agency_id])
             problems += mismatches(dossier, events[dossier.id], stages[dossier.id], calendar, rule=rule, codes=codes)
@@ -155,7 +155,7 @@ def test_a_rebuild_through_the_service_changes_nothing(city):
         before = snapshot(session, agency_ids)
         assert len(before[0]) > 30 and len(before[1]) > len(before[0])
         for code in agency_codes:
-            service.rebuild(session, calendar_for=calendar_for, agency=code, refreeze=True)
+            rebuild.rebuild(session, calendar_for=calendar_for, agency=code, refreeze=True)
         session.flush()
         session.expire_all()
         after = snapshot(session, agency_ids)
@@ -188,7 +188,7 @@ def test_codes_are_unique_per_agency_and_day_and_real_intakes_continue_them(city
         (agency, day), last = max(sequences.items(), key=lambda item: item[1])
         max_ids = {m: session.execute(select(func.max(m.id))).scalar_one() for m in (Dossier, DossierEvent, Stage)}
         received_at = datetime.strptime(day, "%y%m%d").replace(hour=10, tzinfo=LOCAL_TZ)
-        dossier = service.receive(
+        dossier = dossier_intake.receive(
             session,
             data=DossierCreate(
                 procedure_code="1.004222",
@@ -199,8 +199,8 @@ def test_codes_are_unique_per_agency_and_day_and_real_intakes_continue_them(city
             actor="test",
             calendar_for=calendar_for,
             now=datetime.now(UTC),
-            rules=service.HISTORY,
-        )
+            rules=dossier_intake.HISTORY,
+        ).dossier
         assert dossier.code == f"{agency}-{day}-{last + 1:04d}"
         # ids continue after the generated ones (sequences on PostgreSQL; earlier rolled-back tests may use some)
         event = session.execute(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)).scalar_one()

@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from api.web.auth import SESSION_COOKIE
 from api.web.i18n import Formats
-from dossiers import service
+from dossiers import events as dossier_events
+from dossiers import intake, reading
 from dossiers.models import Dossier
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from sla import queues, reports
@@ -57,11 +58,11 @@ def city(session):
         data = DossierCreate(
             procedure_code=RESIDENCE, agency_code=WARD, received_at=received, applicant=ApplicantIn(name=name)
         )
-        code = service.intake(session, data=data, actor="t", calendar_for=calendar_for, now=received).dossier.code
+        code = intake.receive(session, data=data, actor="t", calendar_for=calendar_for, now=received).dossier.code
         for event_type, at, fields in events:
             reason = {"reason": "Chờ"} if event_type in ("supplement_requested", "paused") else {}
             body = EventCreate(type=event_type, **{**reason, **fields})
-            service.append_event(session, code=code, data=body, actor="t", calendar_for=calendar_for, now=at)
+            dossier_events.record(session, code=code, data=body, actor="t", calendar_for=calendar_for, now=at)
         codes[name] = code
     session.flush()
     return {"codes": codes, "calendar": calendar_for(WARD), "calendar_for": calendar_for}
@@ -69,8 +70,8 @@ def city(session):
 
 def views(session, city, now=NOW) -> dict:
     return {
-        name: service.view(
-            service.load(session, service.get_dossier(session, code), calendar_for=city["calendar_for"]), now=now
+        name: reading.view(
+            reading.load(session, reading.get_dossier(session, code), calendar_for=city["calendar_for"]), now=now
         )
         for name, code in city["codes"].items()
     }

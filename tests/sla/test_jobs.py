@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from api.db import for_writes, session_scope
-from dossiers import service
+from dossiers import events as dossier_events
+from dossiers import intake as dossier_intake
+from dossiers import reading, search
 from dossiers.models import DueChange
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from sla import jobs, snapshots
@@ -33,13 +35,19 @@ def intake(engine, received: datetime, events: list[tuple[str, datetime]] = ()) 
         data = DossierCreate(
             procedure_code="1.004222", agency_code=WARD, received_at=received, applicant=ApplicantIn(name="A")
         )
-        code = service.receive(
-            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-        ).code
+        code = dossier_intake.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=dossier_intake.HISTORY
+        ).dossier.code
         for type_, at, *fields in events:
             body = EventCreate(type=type_, at=at, **(fields[0] if fields else {}))
-            service.record(
-                session, code=code, data=body, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+            dossier_events.record(
+                session,
+                code=code,
+                data=body,
+                actor="test",
+                calendar_for=calendar_for,
+                now=now,
+                rules=dossier_intake.HISTORY,
             )
     return code
 
@@ -197,9 +205,9 @@ def test_a_new_day_off_moves_open_dues_and_records_why(city):
         add_override(session, OverrideCreate(date=date(2025, 6, 23), kind="off", reason="Bão số 2"))
     night(city, date(2025, 6, 21))
     with Session(city) as session:
-        dossier = service.get_dossier(session, open_code)
+        dossier = reading.get_dossier(session, open_code)
         moves = session.execute(select(DueChange).where(DueChange.dossier_id == dossier.id)).scalars().all()
-        resolved = service.get_dossier(session, service.search(session, status=9)[0][0].code)
+        resolved = reading.get_dossier(session, search.search(session, status=9)[0][0].code)
     assert dossier.due_at == datetime(2025, 7, 2, 10, tzinfo=LOCAL_TZ)
     assert len(moves) == 1 and "Bão số 2" in moves[0].reason
     assert moves[0].old_due_at == datetime(2025, 7, 1, 10, tzinfo=LOCAL_TZ)
@@ -220,22 +228,22 @@ def test_a_day_off_that_overtakes_an_apology_keeps_the_apology_as_history(city):
     [rederived] = [r for r in night(city, date(2025, 6, 27)) if r.job == jobs.REDERIVE]
     assert rederived.status == "done" and rederived.rows_written >= 1  # with the city's other open dossier
     with Session(city) as session:
-        dossier = service.get_dossier(session, code)
+        dossier = reading.get_dossier(session, code)
     assert dossier.original_due_at == datetime(2025, 7, 2, 10, tzinfo=LOCAL_TZ)
     assert dossier.rescheduled_due_at == dossier.due_at == datetime(2025, 7, 2, 10, tzinfo=LOCAL_TZ)
     store = calendars()
     with session_scope(for_writes(city)) as session:
-        service.record(
+        dossier_events.record(
             session,
             code=code,
             data=EventCreate(type="resolved", at=datetime(2025, 6, 30, 9, tzinfo=LOCAL_TZ)),
             actor="test",
             calendar_for=lambda agency: store.get(session, agency),
             now=datetime.now(UTC),
-            rules=service.HISTORY,
+            rules=dossier_intake.HISTORY,
         )
     with Session(city) as session:
-        assert service.get_dossier(session, code).outcome == "early"
+        assert reading.get_dossier(session, code).outcome == "early"
 
 
 def test_a_history_written_at_once_gets_its_whole_periods_frozen_and_its_last_days_closed(city):

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from api.db import session_scope
-from dossiers import service
+from dossiers import reading, rebuild
 from dossiers.models import Dossier, DueChange
 from sla import jobs
 from sla.calendars import (
@@ -54,7 +54,7 @@ def test_adding_and_deleting_an_override_are_logged_with_their_stamps(fresh_engi
 
 def _state(engine, code):
     with Session(engine) as session:
-        dossier = service.get_dossier(session, code)
+        dossier = reading.get_dossier(session, code)
         moves = session.execute(select(DueChange).where(DueChange.dossier_id == dossier.id)).scalars().all()
         return dossier, moves, calendar_version(session)
 
@@ -85,7 +85,7 @@ def test_a_dossier_derived_before_the_log_began_is_re_derived(fresh_engine):
         add_override(session, OverrideCreate(date=date(2025, 9, 2), kind="off", reason="outside its window"))
     store = calendars()
     with session_scope(fresh_engine) as session:
-        report = service.rebuild(
+        report = rebuild.rebuild(
             session,
             calendar_for=lambda agency: store.get(session, agency),
             stale_for=calendar_version(session),

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dossiers import service
+from dossiers import events, intake
 from dossiers.models import Dossier
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from kernel.errors import DomainError
@@ -46,22 +46,22 @@ def random_city(session):
             status=status,
             applicant=ApplicantIn(name="Người nộp"),
         )
-        code = service.receive(
-            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-        ).code
+        code = intake.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=intake.HISTORY
+        ).dossier.code
         at = received
         for event_type in [] if status == "refused" else rng.choice(PATHS):
             at += timedelta(hours=rng.randrange(2, 24 * 12))
             body = EventCreate(type=event_type, at=at, reason="lý do" if event_type == "supplement_requested" else None)
             try:
-                service.record(
+                events.record(
                     session,
                     code=code,
                     data=body,
                     actor="test",
                     calendar_for=calendar_for,
                     now=now,
-                    rules=service.HISTORY,
+                    rules=intake.HISTORY,
                 )
             except DomainError:
                 break

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import event, text
 
-from dossiers import service
+from dossiers import events
+from dossiers import intake as dossier_intake
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from sla import queues, reports
 from sla.calendars import CalendarStore
@@ -34,14 +35,20 @@ def june(session):
             reason="Không thuộc thẩm quyền" if status == "refused" else None,
             applicant=ApplicantIn(name="A"),
         )
-        return service.receive(
-            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
-        ).code
+        return dossier_intake.receive(
+            session, data=data, actor="test", calendar_for=calendar_for, now=now, rules=dossier_intake.HISTORY
+        ).dossier.code
 
     def record(code: str, type: str, at: datetime):
         data = EventCreate(type=type, at=at)
-        service.record(
-            session, code=code, data=data, actor="test", calendar_for=calendar_for, now=now, rules=service.HISTORY
+        events.record(
+            session,
+            code=code,
+            data=data,
+            actor="test",
+            calendar_for=calendar_for,
+            now=now,
+            rules=dossier_intake.HISTORY,
         )
 
     a = intake(datetime(2025, 5, 20, 9))

@@ -13,7 +13,7 @@ from accounts.service import create_user
 from api.app import create_app
 from api.db import make_engine, upgrade
 from api.settings import Settings
-from dossiers import service
+from dossiers import intake
 from dossiers.schemas import ApplicantIn, DossierCreate
 from exchange import sync
 from seed.loader import load_catalogue
@@ -38,8 +38,8 @@ def synced_server(tmp_path, playwright_api):
         for n, agency in enumerate([WARD] * 4 + [OTHER_WARD] * 3):
             data = DossierCreate(procedure_code="1.004222", agency_code=agency, received_at=f"2025-07-0{n + 1}T09:00",
                                  applicant=ApplicantIn(name=f"Công dân {n}"))  # fmt: skip
-            service.intake(session, data=data, actor="clerk", calendar_for=lambda code: store.get(session, code),
-                           now=datetime(2025, 12, 1, tzinfo=UTC), rules=service.HISTORY)  # fmt: skip
+            intake.receive(session, data=data, actor="clerk", calendar_for=lambda code: store.get(session, code),
+                           now=datetime(2025, 12, 1, tzinfo=UTC), rules=intake.HISTORY)  # fmt: skip
         session.commit()
     with Served() as served:
         served.gateway.fail_next(3, status=422, body="Trường NgayHenTra không đúng định dạng yyyyMMddHHmmss")

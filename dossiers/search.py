@@ -1,0 +1,262 @@
+"""The staff search (`GET /api/v1/dossiers`, the desk): an exact code, the first digits of a phone or identity
+number, words of the applicant's name, and filters, over a user's scope, newest first."""
+
+import re
+import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import and_, func, literal, or_, select, text, union_all
+from sqlmodel import Session
+
+from dossiers.models import Dossier
+from dossiers.names import WHOLE_NAME_WORDS, key_of_words
+from dossiers.reading import agency_codes, summary_fields
+from dossiers.schemas import DossierSummary
+from procedures.models import Procedure
+from procedures.service import agency_tree, fold, get_agency, procedure_ids_in_fields, procedure_ids_named
+
+SEARCH_TOTAL_CAP = 10_000
+"""A search counts its matches up to this many; past it the total reads "more than 10,000" (`Found.capped`)."""
+_CODE_SHAPE = re.compile(r"\S+-\d{6}-\d+")  # `{agency code}-{yymmdd}-{sequence}`, as `_allocate_code` makes them
+_FEW = 1_000  # matches counted: fewer than this are read by their own index (phone, name), not agency by agency
+_NUMBER_SHAPE = re.compile(r"\+?[\d .]{3,}")  # a phone or identity number, whole or its first digits
+
+
+class Found(NamedTuple):
+    """One page of a search, and how many dossiers match (at most `SEARCH_TOTAL_CAP`, then `capped`)."""
+
+    items: list[DossierSummary]
+    total: int
+    capped: bool
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """What a search box's text asks for: an exact code, the first digits of a phone or identity number, or words
+    (of the applicant's name, accents and case ignored, in any order). Full-width digits count as digits."""
+
+    code: str | None = None
+    number: str | None = None
+    words: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, text: str | None) -> "SearchTerms":
+        text = " ".join(unicodedata.normalize("NFKC", text or "").split())
+        if not text:
+            return cls()
+        if _CODE_SHAPE.fullmatch(text):
+            return cls(code=text)
+        if _NUMBER_SHAPE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 3:
+            return cls(number=_digits(text))
+        return cls(words=tuple(fold(text).split()))
+
+
+def _digits(text: str) -> str:
+    """'+84 912.345' → '+84912345': the digits as stored (a leading + kept)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    return ("+" if text.startswith("+") else "") + "".join(ch for ch in text if ch.isdigit())
+
+
+def search(
+    session: Session,
+    *,
+    agency: str | None = None,
+    status: int | None = None,
+    procedure: str | None = None,
+    field: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    q: str | None = None,
+    code: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    id_number: str | None = None,
+    within: Collection[int] | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> Found:
+    """Dossiers received at (or held by) an agency, newest first; with `within`, only those received at or
+    held by one of these agencies (a user's scope). `q` is a search box's text (`SearchTerms`); `code` an exact
+    code (case ignored); `name` words of the applicant's name; `phone` and `id_number` their first digits or all
+    of them; `procedure` and `field` a code or words of the name. Name words are whole words: one or two find
+    every name holding them; three or more are a whole name, the applicants named exactly so in any order
+    (dossiers/names.py): 'Nguyễn Văn Anh' does not list 'Nguyễn Văn Anh Tuấn', 'văn anh' does.
+
+    Built for a city of millions (bench/bench_search.py): an exact code is one index lookup; otherwise every
+    agency of the scope is read newest first along its own index, as the receiving agency and as the holder,
+    and the branches merged (each stops after one page); a whole name reads one range of the name key's index, a
+    word or two the word index (PostgreSQL), read once and sorted; the total is counted up to `SEARCH_TOTAL_CAP`
+    only."""
+    terms = SearchTerms.of(q)
+    code = code.strip() if code and code.strip() else terms.code
+    conditions = []
+    if status is not None:
+        conditions.append(Dossier.status_code == status)
+    if received_from:
+        conditions.append(Dossier.received_at >= received_from)
+    if received_to:
+        conditions.append(Dossier.received_at < received_to)
+    for ids in (
+        procedure_ids_named(session, procedure) if procedure else None,
+        procedure_ids_in_fields(session, field) if field else None,
+    ):
+        if ids is not None:
+            if not ids:
+                return Found([], 0, False)
+            conditions.append(Dossier.procedure_id.in_(ids))
+    words = (*terms.words, *fold(name or "").split())
+    name_words = [word for word in words if word.isalpha()]
+    if len(name_words) >= WHOLE_NAME_WORDS:  # a whole name: one range of the name key's ordered index
+        conditions.append(func.motcua_name_key(Dossier.search_text) == key_of_words(name_words))
+    elif name_words:
+        conditions.append(_name_has_words(session, sorted(set(name_words))))
+    for word in words:
+        if not word.isalpha():  # a part of a code, a date: any part of the search text
+            conditions.append(Dossier.search_text.contains(word, autoescape=True))
+    if terms.number:
+        conditions.append(
+            or_(Dossier.applicant_phone.startswith(terms.number), Dossier.applicant_id_number.startswith(terms.number))
+        )
+    if phone and (digits := _digits(phone)):
+        conditions.append(Dossier.applicant_phone.startswith(digits))
+    if id_number and (digits := _digits(id_number)):
+        conditions.append(Dossier.applicant_id_number.startswith(digits))
+
+    holders = _holders(session, agency, within)
+    if code:
+        rows = _by_code(session, code, holders, conditions)
+        if rows or terms.code is None or q is None:
+            return _found(session, rows, len(rows), False)
+        conditions.append(Dossier.search_text.contains(fold(code), autoescape=True))  # not a code after all
+    total, capped = _capped_total(session, holders, conditions)
+    if not total:
+        return Found([], 0, False)
+    if total <= _FEW or (name_words and not capped):
+        # a selective search (a phone, a name): its rows straight off its own index, sorted (a name's words are
+        # one index for the whole city: reading it once beats reading it again in every agency's branch)
+        rows = _few_newest(session, holders, conditions, page=page, page_size=page_size)
+    else:
+        rows = _newest(session, holders, conditions, page=page, page_size=page_size)
+    return _found(session, rows, total, capped)
+
+
+NAME_PART = "substr(search_text, strpos(search_text, ' ') + 1)"
+"""The search text after the code: the folded applicant name (then the phone and identity number, digits only)."""
+NAME_WORDS_INDEXED = f"to_tsvector('simple'::regconfig, {NAME_PART})"
+"""PostgreSQL's word index on the name (ix_dossier_name_words, migration 0023); the query must spell it alike."""
+
+
+def _name_has_words(session: Session, words: Sequence[str]):
+    """The applicant's name holds each of these whole words (folded, letters only), in any order: a word of the
+    name, not a part of one ('anh' finds 'Nguyễn Văn Anh', not 'Trần Thanh'). On PostgreSQL the posting lists of
+    the word index intersect (the rarest word leads), so a common full name is a few thousand rows, not the
+    millions a trigram of 'nguyen' holds; elsewhere each word is looked for between spaces."""
+    if session.get_bind().dialect.name == "postgresql":
+        query = " & ".join(words)  # letters only: nothing to quote in a tsquery
+        return text(f"{NAME_WORDS_INDEXED} @@ to_tsquery('simple'::regconfig, :name_words)").bindparams(
+            name_words=query
+        )
+    padded = literal(" ") + func.substr(Dossier.search_text, func.instr(Dossier.search_text, " ") + 1) + literal(" ")
+    return and_(*(padded.contains(f" {word} ", autoescape=True) for word in words))
+
+
+def _holders(session: Session, agency: str | None, within: Collection[int] | None) -> list[int] | None:
+    """The agencies whose dossiers (received or held) are searched; None: every dossier."""
+    if agency:
+        return [get_agency(session, agency).id]
+    return None if within is None else sorted(within)
+
+
+def _scope_branches(holders: list[int] | None, session: Session) -> list:
+    """The searched dossiers as disjoint conditions, each served by an index ordered by `received_at`: received
+    at agency A (ix_dossier_report, whose prefix is the receiving agency and received_at: a second index
+    there made PostgreSQL leave the report's index-only scan), or held by A and received outside the scope
+    (ix_dossier_holder_received, which holds only the dossiers held elsewhere than where they were received)."""
+    if holders is None:  # every dossier has a receiving agency: the newest of each, merged
+        return [Dossier.receiving_agency_id == agency_id for agency_id in sorted(agency_tree(session).by_id)]
+    return [Dossier.receiving_agency_id == agency_id for agency_id in holders] + [
+        (Dossier.current_agency_id == agency_id) & _held_elsewhere(holders) for agency_id in holders
+    ]
+
+
+def _held_elsewhere(holders: list[int]):
+    """Held by another agency than the receiving one (ix_dossier_holder_received's rows), received outside `holders`."""
+    return (Dossier.current_agency_id != Dossier.receiving_agency_id) & Dossier.receiving_agency_id.not_in(holders)
+
+
+def _by_code(session: Session, code: str, holders: list[int] | None, conditions: list) -> list[Dossier]:
+    query = select(Dossier).where(func.lower(Dossier.code) == code.lower(), *conditions)
+    if holders is not None:
+        query = query.where(or_(Dossier.receiving_agency_id.in_(holders), Dossier.current_agency_id.in_(holders)))
+    return list(session.execute(query).scalars())
+
+
+def _capped_total(session: Session, holders: list[int] | None, conditions: list) -> tuple[int, bool]:
+    """How many dossiers match, counted up to `SEARCH_TOTAL_CAP` + 1: (total, whether there are more)."""
+    limit = SEARCH_TOTAL_CAP + 1
+    if holders is None:
+        branches = [select(literal(1)).select_from(Dossier).where(*conditions).limit(limit)]
+    else:
+        branches = [
+            select(literal(1))
+            .select_from(Dossier)
+            .where(Dossier.receiving_agency_id.in_(holders), *conditions)
+            .limit(limit),
+            select(literal(1))
+            .select_from(Dossier)
+            .where(Dossier.current_agency_id.in_(holders), _held_elsewhere(holders), *conditions)
+            .limit(limit),
+        ]
+    total = sum(session.execute(select(func.count()).select_from(b.subquery())).scalar_one() for b in branches)
+    return (SEARCH_TOTAL_CAP, True) if total > SEARCH_TOTAL_CAP else (total, False)
+
+
+def _few_newest(session: Session, holders: list[int] | None, conditions: list, *, page: int, page_size: int) -> list:
+    query = select(Dossier).where(*conditions)
+    if holders is not None:
+        query = query.where(or_(Dossier.receiving_agency_id.in_(holders), Dossier.current_agency_id.in_(holders)))
+    query = query.order_by(Dossier.received_at.desc(), Dossier.id.desc()).offset((page - 1) * page_size)
+    return list(session.execute(query.limit(page_size)).scalars())
+
+
+def _newest(session: Session, holders: list[int] | None, conditions: list, *, page: int, page_size: int) -> list:
+    """One page, newest first: each scope branch read along its index up to the page's end, then merged."""
+    depth = page * page_size
+    order = (Dossier.received_at.desc(), Dossier.id.desc())
+    branches = [
+        select(Dossier.id, Dossier.received_at).where(scope, *conditions).order_by(*order).limit(depth).subquery()
+        for scope in _scope_branches(holders, session)
+    ]
+    merged = union_all(*(select(b.c.id, b.c.received_at) for b in branches)).subquery()
+    page_ids = (
+        select(merged.c.id)
+        .order_by(merged.c.received_at.desc(), merged.c.id.desc())
+        .offset(depth - page_size)
+        .limit(page_size)
+    )
+    rows = session.execute(select(Dossier).where(Dossier.id.in_(page_ids.scalar_subquery()))).scalars()
+    return sorted(rows, key=lambda d: (d.received_at is not None, d.received_at or d.derived_at, d.id), reverse=True)
+
+
+def _found(session: Session, rows: list[Dossier], total: int, capped: bool) -> Found:
+    codes = agency_codes(session, {i for d in rows for i in (d.receiving_agency_id, d.current_agency_id)})
+    names = {
+        row.id: row
+        for row in session.execute(
+            select(Procedure.id, Procedure.name, Procedure.name_en).where(
+                Procedure.id.in_({d.procedure_id for d in rows})
+            )
+        )
+    }  # the versions the page's dossiers were received under
+    items = [
+        DossierSummary(
+            **summary_fields(d, codes),
+            procedure_name=names[d.procedure_id].name,
+            procedure_name_en=names[d.procedure_id].name_en,
+        )
+        for d in rows
+    ]
+    return Found(items, total, capped)
