@@ -64,7 +64,7 @@ from dossiers.schemas import (
     FeeRead,
     StageRead,
 )
-from kernel.db import utc_now
+from kernel.db import insert_with_children, utc_now
 from kernel.errors import Forbidden, InvalidInput, NotFound, as_domain_error, translated_errors
 from kernel.localtime import local_minute
 from procedures.models import Agency, Procedure
@@ -147,10 +147,8 @@ _EVENT_ROWS = (
 _STAGES_OF = select(Stage).where(Stage.dossier_id == bindparam("dossier_id")).order_by(Stage.seq)
 _STAGE_AGENCIES_OF = select(Stage.agency_id).where(Stage.dossier_id == bindparam("dossier_id"))
 _DELETE_STAGES = delete(Stage).where(Stage.dossier_id == bindparam("dossier_id"))
-_INSERT_DOSSIER = insert(Dossier).returning(Dossier.id)
 _INSERT_EVENT = insert(DossierEvent)
 _INSERT_STAGES = insert(Stage)
-_INSERT_COMPONENTS = insert(DossierComponent)
 _INSERT_CHANGE = insert(DossierChange)
 _INSERT_FEES = insert(DossierFee)
 _FEES_OF = (
@@ -180,10 +178,13 @@ def note_changes(session: Session, dossier_ids: Sequence[int], kind: str) -> Non
     """The outbox (`dossier_change`): one row per changed dossier, in the writer's transaction. Every writer of a
     dossier's events or derived columns calls this (intake, events, rebuild); the national exchange reads it."""
     if dossier_ids:
-        now = utc_now()
-        session.connection().execute(
-            _INSERT_CHANGE, [{"dossier_id": i, "kind": kind, "recorded_at": now} for i in dossier_ids]
-        )
+        row = _change_row(kind)
+        session.connection().execute(_INSERT_CHANGE, [{"dossier_id": i, **row} for i in dossier_ids])
+
+
+def _change_row(kind: str) -> dict:
+    """An outbox row but its dossier_id."""
+    return {"kind": kind, "recorded_at": utc_now()}
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -1174,17 +1175,26 @@ def intake(
     code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
     search_text = fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400]
     values = {**columns, **derived_columns(derivation, calendar), "code": code, "search_text": search_text}
-    dossier = InsertedRow(id=session.connection().execute(_INSERT_DOSSIER, values).scalar_one(), **values)
-    event.dossier_id = dossier.id
-    session.connection().execute(_INSERT_EVENT, vars(event))
-    stages = _add_stages(session, dossier, derivation)
-    rows = [InsertedRow(dossier_id=dossier.id, **row) for row in components]
-    if rows:
-        session.connection().execute(_INSERT_COMPONENTS, [vars(row) for row in rows])
-    note_changes(session, [dossier.id], "intake")
-    fee_rows = [InsertedRow(dossier_id=dossier.id, **row) for row in fees]
-    if fee_rows:
-        session.connection().execute(_INSERT_FEES, [vars(row) for row in fee_rows])
+    stage_rows = _stage_rows(None, derivation)
+    # the dossier, its first event, stages, components, outbox row and fees: one round trip on PostgreSQL
+    dossier_id = insert_with_children(
+        session.connection(),
+        Dossier.__table__,
+        values,
+        [
+            (DossierEvent.__table__, [vars(event)]),
+            (Stage.__table__, stage_rows),
+            (DossierComponent.__table__, components),
+            (DossierChange.__table__, [_change_row("intake")]),
+            (DossierFee.__table__, fees),
+        ],
+        foreign_key="dossier_id",
+    )
+    dossier = InsertedRow(id=dossier_id, **values)
+    event.dossier_id = dossier_id
+    stages = [InsertedRow(**{**row, "dossier_id": dossier_id}) for row in stage_rows]
+    rows = [InsertedRow(dossier_id=dossier_id, **row) for row in components]
+    fee_rows = [InsertedRow(dossier_id=dossier_id, **row) for row in fees]
     return Written(dossier, procedure, [event], stages, codes, calendar, rows, listed, fee_rows)
 
 
