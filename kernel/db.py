@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlmodel
-from sqlalchemy import Connection, DateTime, Table, insert, update
+from sqlalchemy import Connection, DateTime, Table, insert, literal, select, union_all, update
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -78,6 +78,40 @@ def new_stamp(session: Session, model: type[StampRow]) -> None:
     if bumped.rowcount == 0:
         session.add(model(id=1, version=stamp))
     session.flush()
+    known = session.info.get(_STAMPS_IN_SESSION)
+    if known is not None:
+        known[model.__tablename__] = stamp
+
+
+_STAMPS_IN_SESSION = "kernel.stamps"
+_stamps_statement: list = []
+
+
+def stamp(session: Session, model: type[StampRow]) -> str:
+    """The stamp of `model` ("" before the first) as this session sees it.
+
+    Every stamp table is read in one statement, once per session (a request's session: once per request);
+    `new_stamp` keeps the session's copy current. A change another transaction commits meanwhile shows
+    in the next session, as a worker's caches of agencies and calendars were always meant to."""
+    known = session.info.get(_STAMPS_IN_SESSION)
+    if known is None:
+        if not _stamps_statement:
+            models = sorted(_stamp_tables(), key=lambda model: model.__tablename__)
+            reads = [select(literal(model.__tablename__), model.version).where(model.id == 1) for model in models]
+            _stamps_statement.append(union_all(*reads))
+        known = {name: version for name, version in session.connection().execute(_stamps_statement[0])}
+        session.info[_STAMPS_IN_SESSION] = known
+    return known.get(model.__tablename__) or ""
+
+
+def _stamp_tables() -> list[type[StampRow]]:
+    found, todo = [], list(StampRow.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        if getattr(model, "__table__", None) is not None:
+            found.append(model)
+    return found
 
 
 def analyze(connection: Connection, tables: Sequence[str]) -> None:

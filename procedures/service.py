@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
 from unidecode import unidecode
 
-from kernel.db import new_stamp, utc_now
+from kernel.db import new_stamp, stamp, utc_now
 from kernel.errors import Conflict, InvalidInput, NotFound
 from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureComponent, ProcedureStep, TimeUnit
 from procedures.schemas import (
@@ -93,7 +93,6 @@ class AgencyTree:
         return found
 
 
-_AGENCY_STAMP = select(AgencyState.version).where(AgencyState.id == 1)
 _AGENCY_ROWS = select(*(getattr(Agency, name) for name in KnownAgency.__dataclass_fields__))
 _TREE_IN_SESSION = "procedures.agency_tree"
 _TREES_KEPT = 8
@@ -109,7 +108,7 @@ def agency_tree(session: Session) -> AgencyTree:
     """
     tree = session.info.get(_TREE_IN_SESSION)
     if tree is None:
-        version = session.execute(_AGENCY_STAMP).scalar_one_or_none()
+        version = stamp(session, AgencyState)
         tree = _trees.get(version) if version else None
         if tree is None:
             tree = AgencyTree(version or "", [KnownAgency(*row) for row in session.execute(_AGENCY_ROWS)])
