@@ -3,10 +3,12 @@
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlmodel
-from sqlalchemy import Connection, DateTime, Table, insert, literal, select, union_all, update
+from sqlalchemy import JSON, Connection, DateTime, Table, insert, literal, select, union_all, update
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -135,10 +137,10 @@ def insert_with_children(
     """Insert `row` into `parent` and each child table's rows (their `foreign_key` set to the parent's new id);
     returns the parent's new id.
 
-    On PostgreSQL this is one statement of data-modifying CTEs (the parent's INSERT … RETURNING id, each
-    child's INSERT … VALUES ((SELECT id FROM parent), …)): one round trip and one execution instead of one
-    per table. Elsewhere, one INSERT per table. Either way a column a row leaves out gets its column default,
-    as with `insert(table)`, and the rows of one table name the same columns.
+    On PostgreSQL this is one statement of data-modifying CTEs, each table's rows passed as one JSON
+    parameter and typed by the table's own row type (`json_populate_recordset`): one round trip and one
+    execution instead of one per table. Elsewhere, one INSERT per table. Either way a column a row leaves
+    out gets its column default, as with `insert(table)`, and the rows of one table name the same columns.
     """
     children = [(table, rows) for table, rows in children if rows]
     if connection.dialect.name != "postgresql":
@@ -147,16 +149,16 @@ def insert_with_children(
             connection.execute(_insert(table), [{**r, foreign_key: new_id} for r in rows])
         return new_id
     dialect = connection.dialect
-    shapes = [_Shape.of(dialect, parent, row, None)]
-    shapes += [_Shape.of(dialect, table, rows[0], foreign_key) for table, rows in children]
-    key = (*shapes, *(len(rows) for _, rows in children))
-    sql = _TREE_SQL.get(key)
+    shapes = (
+        _Shape.of(dialect, parent, row, None),
+        *(_Shape.of(dialect, t, rows[0], foreign_key) for t, rows in children),
+    )
+    sql = _TREE_SQL.get(shapes)
     if sql is None:
-        sql = _TREE_SQL[key] = _tree_sql(parent, shapes, [len(rows) for _, rows in children])
-    parameters: list[Any] = []
-    for shape, rows in zip(shapes, [(row,), *(rows for _, rows in children)], strict=True):
-        for each in rows:
-            shape.add_values(each, parameters)
+        sql = _TREE_SQL[shapes] = _tree_sql(dialect, shapes)
+    parameters = [shapes[0].json([row])] + [
+        shape.json(rows) for shape, (_, rows) in zip(shapes[1:], children, strict=True)
+    ]
     return connection.exec_driver_sql(sql, tuple(parameters)).scalar_one()
 
 
@@ -174,9 +176,15 @@ def _insert(table: Table, *, returning_id: bool = False):
     return statement
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not written by insert_with_children")
+
+
 class _Shape:
     """The INSERT of one table for rows naming given columns: the columns written (those named, then those
-    with a Python default), and how each value is bound (the column type's bind processor, as SQLAlchemy's)."""
+    with a Python default), each value bound as SQLAlchemy binds it (the column type's bind processor)."""
 
     _known: dict[tuple, "_Shape"] = {}
 
@@ -185,9 +193,8 @@ class _Shape:
         key = (dialect, table, tuple(row), foreign_key)
         shape = cls._known.get(key)
         if shape is None:
-            shape = cls._known[key] = cls(
-                dialect, table, tuple(name for name in row if name != foreign_key), foreign_key
-            )
+            named = tuple(name for name in row if name != foreign_key)
+            shape = cls._known[key] = cls(dialect, table, named, foreign_key)
         return shape
 
     def __init__(self, dialect, table: Table, named: tuple[str, ...], foreign_key: str | None) -> None:
@@ -200,34 +207,53 @@ class _Shape:
                 continue
             if not (column.default.is_scalar or column.default.is_callable):
                 raise ValueError(f"{table.name}.{column.name} has a SQL default: give its value")
-            self.defaults.append((column.name, column.default))
+            self.defaults.append((str(column.name), column.default))
         self.columns = named + tuple(name for name, _ in self.defaults)
-        self.processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.columns]
+        self.processors = {}
+        self.json_columns = set()  # JSON written as given: None is JSON's null, as SQLAlchemy writes it
+        for name in self.columns:
+            kind = table.c[name].type
+            if isinstance(kind, JSON):
+                if not kind.none_as_null:
+                    self.json_columns.add(name)
+                continue
+            processor = kind.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
 
-    def add_values(self, row: dict[str, Any], parameters: list[Any]) -> None:
-        values = [row[name] for name in self.named]
-        values += [default.arg(None) if default.is_callable else default.arg for _, default in self.defaults]
-        parameters.extend(
-            value if process is None else process(value) for value, process in zip(values, self.processors, strict=True)
+    def json(self, rows: Sequence[dict[str, Any]]) -> str:
+        """The rows as one JSON array, each value bound as SQLAlchemy would, then in JSON."""
+        processors, defaults = self.processors, self.defaults
+        written = []
+        for row in rows:
+            values = {name: row[name] for name in self.named}
+            for name, default in defaults:
+                values[name] = default.arg(None) if default.is_callable else default.arg
+            for name, process in processors.items():
+                values[name] = process(values[name])
+            written.append(values)
+        return orjson.dumps(written, default=_json_value).decode()
+
+
+def _tree_sql(dialect, shapes: Sequence[_Shape]) -> str:
+    quote = dialect.identifier_preparer.quote
+    key = quote(shapes[0].table.c.id.name)
+
+    def insert_rows(shape: _Shape, first: str = "") -> str:
+        table = quote(shape.table.name)
+        names = ([quote(shape.foreign_key)] if first else []) + [quote(name) for name in shape.columns]
+        read = [
+            f"COALESCE({quote(name)}, 'null'::json)" if name in shape.json_columns else quote(name)
+            for name in shape.columns
+        ]
+        return (
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {first}{', '.join(read)} "
+            f"FROM json_populate_recordset(NULL::{table}, %s::json)"
         )
 
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _tree_sql(parent: Table, shapes: Sequence[_Shape], counts: Sequence[int]) -> str:
-    def insert_values(shape: _Shape, rows: int, first: str = "") -> str:
-        names = ([shape.foreign_key] if first else []) + list(shape.columns)
-        one = "(" + first + ", ".join(["%s"] * len(shape.columns)) + ")"
-        return f"INSERT INTO {_quoted(shape.table.name)} ({', '.join(map(_quoted, names))}) VALUES " + ", ".join(
-            [one] * rows
-        )
-
-    key = _quoted(parent.c.id.name)
-    parts = [f"_parent AS ({insert_values(shapes[0], 1)} RETURNING {key})"]
+    parts = [f"_parent AS ({insert_rows(shapes[0])} RETURNING {key})"]
     parts += [
-        f"_child{number} AS ({insert_values(shape, rows, f'(SELECT {key} FROM _parent), ')})"
-        for number, (shape, rows) in enumerate(zip(shapes[1:], counts, strict=True))
+        f"_child{number} AS ({insert_rows(shape, f'(SELECT {key} FROM _parent), ')})"
+        for number, shape in enumerate(shapes[1:])
     ]
     return "WITH " + ", ".join(parts) + f" SELECT {key} FROM _parent"

@@ -63,6 +63,9 @@ def test_the_parent_and_its_children_are_written_as_plain_inserts_would(connecti
         by_parent.setdefault(row[1], []).append(row[2:])
     assert by_parent[new_id] == by_parent[plain_id] == [(1, {"a": [1, "b"]}, "by default"), (2, None, "by default")]
     assert [row[1:] for row in rows(connection, other)] == [(new_id, 7), (plain_id, 7)]
+    # a None in a JSON column is JSON's null, not SQL's NULL, as SQLAlchemy writes it
+    nulls = connection.execute(select(child.c.parent_id, child.c.payload.is_(None)).where(child.c.seq == 2)).all()
+    assert sorted(nulls) == sorted([(new_id, False), (plain_id, False)])
 
 
 def test_the_same_shapes_reuse_their_statement(connection):
