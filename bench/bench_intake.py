@@ -187,9 +187,9 @@ class Server:
 
 
 @contextmanager
-def server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[Server]:
-    """uvicorn with `workers` worker processes (no scheduler inside), on loopback, without an access log;
-    stopped on exit."""
+def server(database_url: str, log_path: Path, workers: int = 1, scheduler: bool = False) -> Iterator[Server]:
+    """uvicorn with `workers` worker processes (no scheduler inside), on loopback, without an access log, and
+    with `scheduler` the job scheduler in a process of its own (`motcua scheduler`); stopped on exit."""
     port = free_port()
     env = {**os.environ, "MOTCUA_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", "MOTCUA_SCHEDULER": "off"}
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
@@ -206,6 +206,15 @@ def server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[Serv
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        jobs = None
+        if scheduler:  # as `motcua serve --workers N --scheduler` runs it: a process of its own
+            jobs = subprocess.Popen(
+                [sys.executable, "-c", "from api.cli import main; main()", "scheduler"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
     try:
         deadline = time.monotonic() + 60
         while not _healthy(port) or len(_children(process.pid)) < (workers if workers > 1 else 0):
@@ -214,12 +223,13 @@ def server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[Serv
             time.sleep(0.2)
         yield Server(port, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for running in filter(None, (process, jobs)):
+            running.terminate()
+            try:
+                running.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
 
 
 def _healthy(port: int) -> bool:
@@ -519,7 +529,7 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
     ok = True
     with (
         tempfile.TemporaryDirectory() as folder,
-        server(database_url, Path(folder) / "uvicorn.log", args.workers) as target,
+        server(database_url, Path(folder) / "uvicorn.log", args.workers, args.scheduler) as target,
     ):
         meter = CpuMeter(target.pid, database)
         for key, phase, jobs, options in phases:
@@ -571,11 +581,15 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (motcua serve --workers)")
     parser.add_argument(
+        "--scheduler", action="store_true", help="the job scheduler in a process of its own beside (motcua scheduler)"
+    )
+    parser.add_argument(
         "--busy-core", action="store_true", help="keep another process busy on a core during the measured phases"
     )
     args = parser.parse_args()
     print(
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; uvicorn {args.workers} worker(s); client http.client"
+        + ("; the scheduler in its own process" if args.scheduler else "")
         + ("; another process busy on a core" if args.busy_core else ""),
         flush=True,
     )

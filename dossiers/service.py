@@ -77,6 +77,7 @@ from procedures.service import (
     get_procedure,
     procedure_ids_in_fields,
     procedure_ids_named,
+    procedure_in_force,
     procedure_rule,
     steps_of,
 )
@@ -1131,7 +1132,7 @@ def intake(
     )
     agency = get_agency(session, data.agency_code)
     day = at.astimezone(LOCAL_TZ).date()
-    procedure = get_procedure(session, data.procedure_code, as_of=day)
+    procedure = procedure_in_force(session, data.procedure_code, as_of=day)
     listed = listed_components(session, procedure)
     components = received_components(procedure.code, listed, data.components or [])
     calendar = calendar_for(agency.code)

@@ -106,6 +106,12 @@ def stamp(session: Session, model: type[StampRow]) -> str:
     return known.get(model.__tablename__) or ""
 
 
+def forget_stamps(session: Session) -> None:
+    """Read the stamps again at the session's next `stamp`: for a writer whose change the database stamps
+    itself (a trigger), so that the rest of its transaction sees the new stamp."""
+    session.info.pop(_STAMPS_IN_SESSION, None)
+
+
 def _stamp_tables() -> list[type[StampRow]]:
     found, todo = [], list(StampRow.__subclasses__())
     while todo:
