@@ -10,7 +10,7 @@ from sqlmodel import Session
 from accounts.service import PrincipalCache
 from accounts.throttle import SignInThrottle
 from api import docs, edge, errors, limits
-from api.db import engine_for, for_writes, upgrade
+from api.db import admitted_units, engine_for, for_writes, upgrade
 from api.inputs import plain_parameters
 from api.limits import BodySizeLimit
 from api.routes import (
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     write_engine = for_writes(engine)
     app.state.open_session = lambda write: Session(write_engine if write else engine, expire_on_commit=False)
+    app.state.admitted_units = admitted_units(engine)
     app.state.calendars = CalendarStore(
         first_year=settings.calendar_first_year,
         last_year=settings.calendar_last_year,

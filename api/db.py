@@ -77,7 +77,17 @@ def make_engine(url: str) -> Engine:
                 writer_turn.release()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10, hide_parameters=True)
+
+
+POOL_SIZE = 10
+"""Connections a PostgreSQL engine keeps; a web worker admits as many units of work at once (`api.deps`)."""
+
+
+def admitted_units(engine: Engine) -> int | None:
+    """How many units of work a web worker runs at once on `engine` (None: no limit; SQLite queues its writers
+    itself)."""
+    return POOL_SIZE if engine.dialect.name == "postgresql" else None
 
 
 @lru_cache

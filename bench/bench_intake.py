@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, or_, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from api.db import make_engine, session_scope, upgrade
 from procedures.models import Agency, Procedure, ProcedureStep
@@ -277,20 +278,31 @@ def _backend_pids(database: str | None) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by the server and the database backends during a phase."""
+    """CPU seconds spent by the server and the database backends during a phase, and the database sessions the
+    server opened meanwhile (PostgreSQL's `pg_stat_database.sessions`). A backend that ended during the phase
+    (a connection beyond the pool's size, closed when returned) takes its CPU time with it: then the database's
+    figure is too low."""
 
-    def __init__(self, server_pid: int, database: str | None) -> None:
+    def __init__(self, server_pid: int, database: str | None, database_url: str | None = None) -> None:
         self.server_pid = server_pid
         self.database = database
+        self.stats = create_engine(database_url, poolclass=NullPool) if database and database_url else None
 
-    def read(self) -> tuple[float, dict[int, float]]:
+    def read(self) -> tuple[float, dict[int, float], int]:
         server = sum(_cpu_seconds(pid) for pid in (self.server_pid, *_children(self.server_pid)))
-        return server, {pid: _cpu_seconds(pid) for pid in _backend_pids(self.database)}
+        sessions = 0
+        if self.stats is not None:
+            with self.stats.connect() as connection:
+                connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+                sessions = connection.execute(
+                    text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+                ).scalar_one()
+        return server, {pid: _cpu_seconds(pid) for pid in _backend_pids(self.database)}, sessions
 
     @staticmethod
-    def spent(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]]) -> tuple[float, float]:
+    def spent(before: tuple, after: tuple) -> tuple[float, float, int]:
         backends = sum(seconds - before[1].get(pid, 0.0) for pid, seconds in after[1].items())
-        return after[0] - before[0], backends
+        return after[0] - before[0], backends, max(after[2] - before[2] - 1, 0)  # less the meter's own
 
 
 # --- the clients ---------------------------------------------------------------------------------
@@ -305,6 +317,7 @@ class Results:
     stopped_by_time: bool = False
     server_cpu: float = 0.0
     database_cpu: float = 0.0
+    sessions: int = 0
     load: tuple[float, float] = (0.0, 0.0)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -432,7 +445,7 @@ def drive(
     for thread in threads:
         thread.join()
     results.seconds = time.perf_counter() - began
-    results.server_cpu, results.database_cpu = CpuMeter.spent(cpu_before, meter.read())
+    results.server_cpu, results.database_cpu, results.sessions = CpuMeter.spent(cpu_before, meter.read())
     results.load = (load_before, os.getloadavg()[0])
     return results
 
@@ -477,6 +490,7 @@ def report(name: str, phase: str, results: Results) -> list[str]:
     cpu = f"server CPU {results.server_cpu / max(requests, 1) * 1000:.2f} ms/request"
     if results.database_cpu:
         cpu += f", database CPU {results.database_cpu / max(requests, 1) * 1000:.2f} ms/request"
+        cpu += f", {results.sessions} database sessions opened"
     lines = [
         f"{name} · {phase}: {results.dossiers} dossiers, {requests} requests in {seconds:.1f} s"
         + (" (stopped by the time limit)" if results.stopped_by_time else "")
@@ -531,7 +545,7 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
         tempfile.TemporaryDirectory() as folder,
         server(database_url, Path(folder) / "uvicorn.log", args.workers, args.scheduler) as target,
     ):
-        meter = CpuMeter(target.pid, database)
+        meter = CpuMeter(target.pid, database, database_url)
         for key, phase, jobs, options in phases:
             if key not in chosen:
                 continue
