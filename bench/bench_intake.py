@@ -318,6 +318,7 @@ class Results:
     server_cpu: float = 0.0
     database_cpu: float = 0.0
     sessions: int = 0
+    client_cpu: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -438,7 +439,7 @@ def drive(
         finally:
             client.close()
 
-    cpu_before, load_before = meter.read(), os.getloadavg()[0]
+    cpu_before, load_before, client_before = meter.read(), os.getloadavg()[0], time.process_time()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for thread in threads:
         thread.start()
@@ -446,6 +447,7 @@ def drive(
         thread.join()
     results.seconds = time.perf_counter() - began
     results.server_cpu, results.database_cpu, results.sessions = CpuMeter.spent(cpu_before, meter.read())
+    results.client_cpu = time.process_time() - client_before
     results.load = (load_before, os.getloadavg()[0])
     return results
 
@@ -491,6 +493,7 @@ def report(name: str, phase: str, results: Results) -> list[str]:
     if results.database_cpu:
         cpu += f", database CPU {results.database_cpu / max(requests, 1) * 1000:.2f} ms/request"
         cpu += f", {results.sessions} database sessions opened"
+    cpu += f", client CPU {results.client_cpu / max(requests, 1) * 1000:.2f} ms/request"
     lines = [
         f"{name} · {phase}: {results.dossiers} dossiers, {requests} requests in {seconds:.1f} s"
         + (" (stopped by the time limit)" if results.stopped_by_time else "")
