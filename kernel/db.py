@@ -80,36 +80,72 @@ def new_stamp(session: Session, model: type[StampRow]) -> None:
     if bumped.rowcount == 0:
         session.add(model(id=1, version=stamp))
     session.flush()
+    session.connection().info.pop(STAMPS_AT_CHECKOUT, None)
     known = session.info.get(_STAMPS_IN_SESSION)
     if known is not None:
         known[model.__tablename__] = stamp
 
 
 _STAMPS_IN_SESSION = "kernel.stamps"
+STAMPS_AT_CHECKOUT = "kernel.stamps_at_checkout"
+"""Where a pool that reads the stamps when it hands out a connection (`read_stamps`, api/db.py) leaves them for the
+session's first `stamp`."""
 _stamps_statement: list = []
 
 
 def stamp(session: Session, model: type[StampRow]) -> str:
     """The stamp of `model` ("" before the first) as this session sees it.
 
-    Every stamp table is read in one statement, once per session (a request's session: once per request);
-    `new_stamp` keeps the session's copy current. A change another transaction commits meanwhile shows
-    in the next session, as a worker's caches of agencies and calendars were always meant to."""
+    Every stamp table is read in one statement, once per session (a request's session: once per request), or
+    taken from the connection when the pool read them as it handed it out; `new_stamp` keeps the session's
+    copy current. A change another transaction commits meanwhile shows in the next session, as a worker's
+    caches of agencies and calendars were always meant to."""
     known = session.info.get(_STAMPS_IN_SESSION)
     if known is None:
-        if not _stamps_statement:
-            models = sorted(_stamp_tables(), key=lambda model: model.__tablename__)
-            reads = [select(literal(model.__tablename__), model.version).where(model.id == 1) for model in models]
-            _stamps_statement.append(union_all(*reads))
-        known = {name: version for name, version in session.connection().execute(_stamps_statement[0])}
+        connection = session.connection()
+        known = connection.info.pop(STAMPS_AT_CHECKOUT, None)
+        if known is None:
+            known = {name: version for name, version in connection.execute(_stamps_query())}
         session.info[_STAMPS_IN_SESSION] = known
     return known.get(model.__tablename__) or ""
+
+
+def read_stamps(dbapi_connection, dialect) -> dict[str, str]:
+    """Every stamp, read straight through the driver's connection (one statement, outside any transaction): for
+    a pool's check of a connection it hands out, which then costs no round trip of its own."""
+    sql = _stamps_sql.get(dialect)
+    if sql is None:
+        sql = _stamps_sql[dialect] = str(
+            _stamps_query().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        )
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return dict(cursor.fetchall())
+    finally:
+        cursor.close()
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = autocommit
+
+
+_stamps_sql: dict = {}
+
+
+def _stamps_query():
+    if not _stamps_statement:
+        models = sorted(_stamp_tables(), key=lambda model: model.__tablename__)
+        reads = [select(literal(model.__tablename__), model.version).where(model.id == 1) for model in models]
+        _stamps_statement.append(union_all(*reads))
+    return _stamps_statement[0]
 
 
 def forget_stamps(session: Session) -> None:
     """Read the stamps again at the session's next `stamp`: for a writer whose change the database stamps
     itself (a trigger), so that the rest of its transaction sees the new stamp."""
     session.info.pop(_STAMPS_IN_SESSION, None)
+    session.connection().info.pop(STAMPS_AT_CHECKOUT, None)
 
 
 def _stamp_tables() -> list[type[StampRow]]:
