@@ -576,21 +576,60 @@ def serve(
         ),
     ] = False,
     empty: Annotated[bool, typer.Option(help="with --demo: no dossiers generated")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="web worker processes; with more than one the jobs never run inside them"),
+    ] = 1,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler",
+            help="run the job scheduler (nightly run, messages, exchange sync) in a process of its own beside the "
+            "web workers, as `motcua scheduler` does; the web workers then run no jobs",
+        ),
+    ] = False,
 ) -> None:
     """Run the API (OpenAPI at /docs)."""
     import uvicorn
 
     if empty and not demo:
         _fail("--empty goes with --demo")
+    if demo and not scheduler:
+        if workers == 1:
+            os.environ.setdefault("MOTCUA_SCHEDULER", "embedded")
+        elif os.environ.get("MOTCUA_SCHEDULER", "embedded") == "embedded":
+            scheduler = True  # the demo's jobs, never inside one of several web workers
+    if scheduler:
+        os.environ["MOTCUA_SCHEDULER"] = "off"  # read by every web worker's settings
+    elif workers > 1 and Settings().scheduler == "embedded":
+        _fail(
+            "MOTCUA_SCHEDULER=embedded runs the jobs inside the one web worker; with --workers give --scheduler "
+            "(the scheduler in a process of its own) or run `motcua scheduler` beside"
+        )
     if demo:
-        os.environ.setdefault("MOTCUA_SCHEDULER", "embedded")
         seed_catalogue()
         users_create(demo=True)
         if not empty:
             demo_city()
     from api.logs import uvicorn_log_config
+    from api.scheduler import start_own_process, stop_own_process
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_config=uvicorn_log_config(), **SERVER)
+    if workers > 1 or scheduler:
+        upgrade(_engine())  # once, before the processes that would each try it at their start
+    jobs = start_own_process() if scheduler else None
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=uvicorn_log_config(),
+            **SERVER,
+        )
+    finally:
+        if jobs is not None:
+            stop_own_process(jobs)
 
 
 def main() -> None:

@@ -11,10 +11,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, SQLModel
 
 import api.models  # noqa: F401  (every table registered on SQLModel.metadata, which Alembic's env is handed)
 from dossiers.names import NAME_KEY_FUNCTION, name_key
+from kernel.db import STAMPS_AT_CHECKOUT, read_stamps
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
@@ -77,7 +79,35 @@ def make_engine(url: str) -> Engine:
                 writer_turn.release()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=10, hide_parameters=True)
+    dialect = engine.dialect
+    event.listen(
+        engine, "checkout", lambda dbapi_connection, record, _: _check_with_stamps(dialect, dbapi_connection, record)
+    )
+    return engine
+
+
+def _check_with_stamps(dialect, dbapi_connection, record) -> None:
+    """The pool's check of every connection it hands out (what `pool_pre_ping` did: a connection the database
+    dropped, after a restart say, is replaced before anyone uses it), made with a statement the request needs
+    anyway: the stamps its session reads first (`kernel.db.stamp`). One round trip fewer a request."""
+    try:
+        record.info[STAMPS_AT_CHECKOUT] = read_stamps(dbapi_connection, dialect)
+    except dialect.loaded_dbapi.Error as exc:
+        record.info.pop(STAMPS_AT_CHECKOUT, None)
+        if dialect.is_disconnect(exc, dbapi_connection, None) or dbapi_connection.closed:
+            raise DisconnectionError(f"the database dropped the connection: {type(exc).__name__}") from exc
+        # another failure (no stamp tables before the migrations): the session reads its stamps itself
+
+
+POOL_SIZE = 10
+"""Connections a PostgreSQL engine keeps; a web worker admits as many units of work at once (`api.deps`)."""
+
+
+def admitted_units(engine: Engine) -> int | None:
+    """How many units of work a web worker runs at once on `engine` (None: no limit; SQLite queues its writers
+    itself)."""
+    return POOL_SIZE if engine.dialect.name == "postgresql" else None
 
 
 @lru_cache

@@ -1,7 +1,10 @@
 """Request dependencies: settings, the per-request session (one transaction), paging."""
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio
@@ -49,16 +52,38 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     accounts the request changed (a revoked token, a deactivated user) leave the worker's cache once
     the transaction has ended.
     """
-    session = request.app.state.open_session(request.method not in READ_METHODS)
-    try:
-        yield session
-    except BaseException as exc:
-        with anyio.CancelScope(shield=True):  # a client gone away still gets its rollback and audit row
-            await run_in_threadpool(_roll_back, request, session, exc)
-        raise
-    else:
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_commit, request, session)
+    async with _admitted(request):
+        session = request.app.state.open_session(request.method not in READ_METHODS)
+        try:
+            yield session
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):  # a client gone away still gets its rollback and audit row
+                await run_in_threadpool(_roll_back, request, session, exc)
+            raise
+        else:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_commit, request, session)
+
+
+_admissions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _admitted(request: Request) -> AsyncIterator[None]:
+    """At most `app.state.admitted_units` units of work at once in this worker (the connection pool's size); the
+    others wait on the event loop, holding neither a thread nor a connection. Without it a burst took connections
+    beyond the pool, each opened and closed again (a new database session per request at 200 intakes/s once the
+    worker fell behind, bench/README.md "Intake"), and the overload fed itself."""
+    limit = getattr(request.app.state, "admitted_units", None)
+    if not limit:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    semaphore = _admissions.get(loop)
+    if semaphore is None:
+        semaphore = _admissions[loop] = asyncio.Semaphore(limit)
+    async with semaphore:
+        yield
 
 
 def audit_dossier(request: Request, code: str, *, personal_data: str | None = None) -> None:

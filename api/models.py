@@ -8,7 +8,7 @@ from dossiers.models import IdempotencyRecord, Stage
 from exchange.import_models import ExchangeImport, ImportedDossier
 from exchange.models import ChangeCounter, DossierSync, StepSync
 from notify.models import Delivery, MessageTemplate, NotifyRule, OutboxMessage, StaffNotification
-from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureStep
+from procedures.models import Agency, AgencyState, CatalogueState, Field, Procedure, ProcedureStep
 from sla.models import CalendarChange, CalendarOverride, CalendarState, DailySnapshot, JobRun, PeriodSnapshot
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "User",
     "Agency",
     "AgencyState",
+    "CatalogueState",
     "ChangeCounter",
     "CalendarOverride",
     "CalendarState",

@@ -1,13 +1,15 @@
 """APScheduler wiring: the nightly run at 01:00 local time, the notification rules and the dispatcher every
 minute and the staff's daily digest (notify/jobs.py), when MOTCUA_EXCHANGE_URL is set the sync to the national
-gateway every MOTCUA_EXCHANGE_INTERVAL_MINUTES, in its own process (`motcua scheduler`) or
-inside the web process (`MOTCUA_SCHEDULER=embedded`, one web worker only). Only the scheduler that
-holds the leader lock runs jobs; the nightly run itself takes a second lock, so a manual
-`motcua nightly run` never overlaps a scheduled one."""
+gateway every MOTCUA_EXCHANGE_INTERVAL_MINUTES, in its own process (`motcua scheduler`, or the one
+`motcua serve --scheduler` starts beside its web workers) or inside the web process
+(`MOTCUA_SCHEDULER=embedded`, one web worker only). Only the scheduler that holds the leader lock runs
+jobs; the nightly run itself takes a second lock, so a manual `motcua nightly run` never overlaps a
+scheduled one."""
 
 import logging
+import multiprocessing
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -226,3 +228,26 @@ def run_forever(settings: Settings, *, standby_seconds: float = 30) -> None:
                 return
         log.info("standby: another scheduler leads; retrying in %.0f s", standby_seconds)
         time.sleep(standby_seconds)
+
+
+def _own_process_main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with suppress(KeyboardInterrupt):  # the server's Ctrl-C reaches its whole process group
+        run_forever(Settings())
+
+
+def start_own_process() -> multiprocessing.Process:
+    """`motcua scheduler` in a child process of its own (spawned, so it shares nothing with the web workers);
+    the caller stops it when the server ends (`stop_own_process`)."""
+    process = multiprocessing.get_context("spawn").Process(target=_own_process_main, name="motcua-scheduler")
+    process.start()
+    return process
+
+
+def stop_own_process(process: multiprocessing.Process, *, timeout: float = 10) -> None:
+    if process.is_alive():
+        process.terminate()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()

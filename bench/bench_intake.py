@@ -17,10 +17,14 @@ each:
    previous answer is in: the most intakes per second, and their latency;
 3. intake at a fixed rate (`--rate`, open loop): intakes are due on a fixed schedule and latency
    is counted from the instant each was due, so a server that falls behind shows it;
-4. lifecycle, closed loop: each dossier is an intake then six events in time order (forwarded,
+4. lifecycle, closed loop: each dossier is an intake then six events in order (forwarded,
    supplement_requested, supplement_received, resolved, result_sent_to_desk: the result back at the
-   receiving desk, result_returned), back-dated in 2025:
-   dossiers per second and the latency of intakes and of events.
+   receiving desk, result_returned): dossiers per second and the latency of intakes and of events.
+
+Every intake and event is an ordinary one, dated by the server (no `received_at`, no `at`): a clerk may
+not back-date beyond the grace (docs/event-time.md), and that is what desks do all day. `--phases`
+picks the measured phases, `--workers` the uvicorn workers (`motcua serve --workers`), `--busy-core`
+keeps another process spinning on a core during the measured phases (a machine that is not idle).
 
 Every phase stops at its count or its time limit, whichever comes first; the server is stopped
 and the PostgreSQL database dropped at the end. Any answer other than 201 is reported and makes
@@ -49,16 +53,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, or_, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from api.db import make_engine, session_scope, upgrade
 from procedures.models import Agency, Procedure, ProcedureStep
 from seed.loader import load_catalogue
+from sla.core.calendar import LOCAL_TZ
 
 try:
     from accounts.service import create_user, issue_token
@@ -69,7 +75,6 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
 POSTGRES_URL = os.environ.get("MOTCUA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CITY_SERVICE_CENTRE = "000.00.02.H26"  # Trung tâm Phục vụ hành chính công: hand-off target without a step agency
-FIRST_DAY, LAST_DAY = date(2025, 1, 2), date(2025, 10, 31)  # receipts; the six events follow within 2025
 APPLICANT_NAMES = ("Nguyễn Thị Lan", "Trần Văn Minh", "Lê Thị Hoa", "Phạm Quốc Huy", "Hoàng Thu Trang", "Vũ Đức Anh")
 PASSWORD = "bench-password-1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -80,7 +85,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 @dataclass(frozen=True)
 class Offer:
-    """A procedure in force over 2025, the agencies that receive it, and where it is handed off to."""
+    """A procedure in force today, the agencies that receive it, and where it is handed off to."""
 
     code: str
     receivers: tuple[str, ...]
@@ -103,9 +108,13 @@ def offers(database_url: str) -> list[Offer]:
             ).all()
         )
         catalogue = []
+        today = datetime.now(LOCAL_TZ).date()
         for procedure in session.execute(
             select(Procedure)
-            .where(Procedure.effective_from <= FIRST_DAY, Procedure.effective_to.is_(None))
+            .where(
+                Procedure.effective_from <= today,
+                or_(Procedure.effective_to.is_(None), Procedure.effective_to > today),
+            )
             .order_by(Procedure.code)
         ).scalars():
             own = codes.get(procedure.agency_id)
@@ -133,24 +142,12 @@ def desk_headers(database_url: str, agencies: set[str]) -> dict[str, dict[str, s
     return headers
 
 
-def _local(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M")
-
-
-def random_receipt(rng: random.Random) -> datetime:
-    """A local instant in opening hours (08:00–16:30) of a weekday of 2025."""
-    day = FIRST_DAY + timedelta(days=rng.randrange((LAST_DAY - FIRST_DAY).days))
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return datetime.combine(day, datetime.min.time()) + timedelta(minutes=rng.randint(8 * 60, 16 * 60 + 30))
-
-
-def intake_body(rng: random.Random, offer: Offer, received_at: datetime, agency_code: str | None = None) -> dict:
+def intake_body(rng: random.Random, offer: Offer, agency_code: str | None = None) -> dict:
+    """An ordinary intake: received now (the server's clock), at a desk of `agency_code` or any receiver."""
     return {
         "procedure_code": offer.code,
         "agency_code": agency_code or rng.choice(offer.receivers),
         "channel": rng.choice(("counter", "counter", "counter", "online", "post")),
-        "received_at": _local(received_at),
         "applicant": {
             "name": rng.choice(APPLICANT_NAMES),
             "id_number": f"001{rng.randrange(10**9):09d}",
@@ -159,22 +156,16 @@ def intake_body(rng: random.Random, offer: Offer, received_at: datetime, agency_
     }
 
 
-def lifecycle_events(rng: random.Random, offer: Offer, received_at: datetime, receiving: str) -> list[dict]:
-    """Six events in time order, the last one still in 2025 (so nothing is in the future); the result resolved
-    at the agency forwarded to goes back to the receiving desk before it is returned (docs/hand-back.md)."""
-    forwarded = received_at + timedelta(minutes=rng.randint(15, 2 * 24 * 60))
-    requested = forwarded + timedelta(minutes=rng.randint(30, 240))
-    supplied = requested + timedelta(minutes=rng.randint(24 * 60, 5 * 24 * 60))
-    resolved = supplied + timedelta(minutes=rng.randint(24 * 60, 12 * 24 * 60))
-    sent_back = resolved + timedelta(minutes=rng.randint(10, 240))
-    returned = sent_back + timedelta(minutes=rng.randint(10, 600))
+def lifecycle_events(offer: Offer, receiving: str) -> list[dict]:
+    """Six events in order, each dated by the server when it arrives; the result resolved at the agency forwarded
+    to goes back to the receiving desk before it is returned (docs/hand-back.md)."""
     events = [
-        {"type": "forwarded", "at": _local(forwarded), "to_agency": offer.forward_to},
-        {"type": "supplement_requested", "at": _local(requested), "reason": "Thiếu bản sao giấy tờ tùy thân"},
-        {"type": "supplement_received", "at": _local(supplied)},
-        {"type": "resolved", "at": _local(resolved), "result": "Đã cấp kết quả"},
-        {"type": "result_sent_to_desk", "at": _local(sent_back)},
-        {"type": "result_returned", "at": _local(returned)},
+        {"type": "forwarded", "to_agency": offer.forward_to},
+        {"type": "supplement_requested", "reason": "Thiếu bản sao giấy tờ tùy thân"},
+        {"type": "supplement_received"},
+        {"type": "resolved", "result": "Đã cấp kết quả"},
+        {"type": "result_sent_to_desk"},
+        {"type": "result_returned"},
     ]
     if offer.forward_to == receiving:  # forwarded within the desk's agency: the result is already there
         events.remove(events[4])
@@ -197,10 +188,11 @@ class Server:
 
 
 @contextmanager
-def server(database_url: str, log_path: Path) -> Iterator[Server]:
-    """uvicorn, one worker, on loopback, without an access log; stopped on exit."""
+def server(database_url: str, log_path: Path, workers: int = 1, scheduler: bool = False) -> Iterator[Server]:
+    """uvicorn with `workers` worker processes (no scheduler inside), on loopback, without an access log, and
+    with `scheduler` the job scheduler in a process of its own (`motcua scheduler`); stopped on exit."""
     port = free_port()
-    env = {**os.environ, "MOTCUA_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MOTCUA_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", "MOTCUA_SCHEDULER": "off"}
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
     command += [
         "--host",
@@ -208,27 +200,37 @@ def server(database_url: str, log_path: Path) -> Iterator[Server]:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        jobs = None
+        if scheduler:  # as `motcua serve --workers N --scheduler` runs it: a process of its own
+            jobs = subprocess.Popen(
+                [sys.executable, "-c", "from api.cli import main; main()", "scheduler"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
     try:
         deadline = time.monotonic() + 60
-        while not _healthy(port):
+        while not _healthy(port) or len(_children(process.pid)) < (workers if workers > 1 else 0):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.2)
         yield Server(port, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for running in filter(None, (process, jobs)):
+            running.terminate()
+            try:
+                running.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
 
 
 def _healthy(port: int) -> bool:
@@ -251,6 +253,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (uvicorn's workers when it runs more than one)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _backend_pids(database: str | None) -> list[int]:
     """PostgreSQL backends serving `database` (their titles name it), on this machine."""
     if not database:
@@ -268,19 +278,31 @@ def _backend_pids(database: str | None) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by the server and the database backends during a phase."""
+    """CPU seconds spent by the server and the database backends during a phase, and the database sessions the
+    server opened meanwhile (PostgreSQL's `pg_stat_database.sessions`). A backend that ended during the phase
+    (a connection beyond the pool's size, closed when returned) takes its CPU time with it: then the database's
+    figure is too low."""
 
-    def __init__(self, server_pid: int, database: str | None) -> None:
+    def __init__(self, server_pid: int, database: str | None, database_url: str | None = None) -> None:
         self.server_pid = server_pid
         self.database = database
+        self.stats = create_engine(database_url, poolclass=NullPool) if database and database_url else None
 
-    def read(self) -> tuple[float, dict[int, float]]:
-        return _cpu_seconds(self.server_pid), {pid: _cpu_seconds(pid) for pid in _backend_pids(self.database)}
+    def read(self) -> tuple[float, dict[int, float], int]:
+        server = sum(_cpu_seconds(pid) for pid in (self.server_pid, *_children(self.server_pid)))
+        sessions = 0
+        if self.stats is not None:
+            with self.stats.connect() as connection:
+                connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+                sessions = connection.execute(
+                    text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+                ).scalar_one()
+        return server, {pid: _cpu_seconds(pid) for pid in _backend_pids(self.database)}, sessions
 
     @staticmethod
-    def spent(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]]) -> tuple[float, float]:
+    def spent(before: tuple, after: tuple) -> tuple[float, float, int]:
         backends = sum(seconds - before[1].get(pid, 0.0) for pid, seconds in after[1].items())
-        return after[0] - before[0], backends
+        return after[0] - before[0], backends, max(after[2] - before[2] - 1, 0)  # less the meter's own
 
 
 # --- the clients ---------------------------------------------------------------------------------
@@ -295,6 +317,8 @@ class Results:
     stopped_by_time: bool = False
     server_cpu: float = 0.0
     database_cpu: float = 0.0
+    sessions: int = 0
+    client_cpu: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -415,14 +439,15 @@ def drive(
         finally:
             client.close()
 
-    cpu_before, load_before = meter.read(), os.getloadavg()[0]
+    cpu_before, load_before, client_before = meter.read(), os.getloadavg()[0], time.process_time()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     results.seconds = time.perf_counter() - began
-    results.server_cpu, results.database_cpu = CpuMeter.spent(cpu_before, meter.read())
+    results.server_cpu, results.database_cpu, results.sessions = CpuMeter.spent(cpu_before, meter.read())
+    results.client_cpu = time.process_time() - client_before
     results.load = (load_before, os.getloadavg()[0])
     return results
 
@@ -467,6 +492,8 @@ def report(name: str, phase: str, results: Results) -> list[str]:
     cpu = f"server CPU {results.server_cpu / max(requests, 1) * 1000:.2f} ms/request"
     if results.database_cpu:
         cpu += f", database CPU {results.database_cpu / max(requests, 1) * 1000:.2f} ms/request"
+        cpu += f", {results.sessions} database sessions opened"
+    cpu += f", client CPU {results.client_cpu / max(requests, 1) * 1000:.2f} ms/request"
     lines = [
         f"{name} · {phase}: {results.dossiers} dossiers, {requests} requests in {seconds:.1f} s"
         + (" (stopped by the time limit)" if results.stopped_by_time else "")
@@ -494,7 +521,7 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
     rng = random.Random(args.seed)
 
     def intake(offer: Offer, agency: str | None = None) -> Job:
-        body = intake_body(rng, offer, random_receipt(rng), agency)
+        body = intake_body(rng, offer, agency)
         return intake_only(body, headers[body["agency_code"]])
 
     def intakes(count: int) -> list[Job]:
@@ -502,32 +529,49 @@ def run(name: str, database_url: str, args: argparse.Namespace) -> bool:
 
     lifecycles = []
     for offer in rng.choices(catalogue, k=args.dossiers):
-        received_at = random_receipt(rng)
-        body = intake_body(rng, offer, received_at)
-        events = lifecycle_events(rng, offer, received_at, body["agency_code"])
+        body = intake_body(rng, offer)
+        events = lifecycle_events(offer, body["agency_code"])
         lifecycles.append(lifecycle(body, events, headers[body["agency_code"]], headers[offer.forward_to]))
     closed, open_loop = {"clients": args.clients}, {"clients": 32, "rate": args.rate}
-    phases: list[tuple[str, list[Job], dict]] = [
-        (
-            "warm-up (not measured)",
-            [*(intake(o, a) for a, o in by_agency.items()), *intakes(args.warmup)],
-            {"clients": 2},
-        ),
-        (f"intake, closed loop, {args.clients} clients", intakes(args.intakes), closed),
-        (f"intake at {args.rate:g}/s, open loop", intakes(args.rate_intakes), open_loop),
-        (f"lifecycle (intake + 6 events), closed loop, {args.clients} clients", lifecycles, closed),
+    warm_up = [*(intake(o, a) for a, o in by_agency.items()), *intakes(args.warmup)] * args.workers
+    phases: list[tuple[str, str, list[Job], dict]] = [
+        ("warm-up", "warm-up (not measured)", warm_up, {"clients": 2 * args.workers}),
+        ("closed", f"intake, closed loop, {args.clients} clients", intakes(args.intakes), closed),
+        ("rate", f"intake at {args.rate:g}/s, open loop", intakes(args.rate_intakes), open_loop),
+        ("lifecycle", f"lifecycle (intake + 6 events), closed loop, {args.clients} clients", lifecycles, closed),
     ]
+    chosen = {"warm-up", *args.phases.split(",")}
 
     database = make_url(database_url).database if name == "postgresql" else None
     ok = True
-    with tempfile.TemporaryDirectory() as folder, server(database_url, Path(folder) / "uvicorn.log") as target:
-        meter = CpuMeter(target.pid, database)
-        for phase, jobs, options in phases:
-            results = drive(target, meter, jobs, max_seconds=args.max_seconds, **options)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        server(database_url, Path(folder) / "uvicorn.log", args.workers, args.scheduler) as target,
+    ):
+        meter = CpuMeter(target.pid, database, database_url)
+        for key, phase, jobs, options in phases:
+            if key not in chosen:
+                continue
+            with busy_core(args.busy_core and key != "warm-up"):
+                results = drive(target, meter, jobs, max_seconds=args.max_seconds, **options)
             for line in report(name, phase, results):
                 print(line, flush=True)
             ok = ok and not results.errors
     return ok
+
+
+@contextmanager
+def busy_core(wanted: bool) -> Iterator[None]:
+    """Another process spinning on a core meanwhile (`python -c 'while 1: pass'`, at the same priority)."""
+    if not wanted:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def main() -> None:
@@ -549,8 +593,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="intakes after the one per agency, before measuring")
     parser.add_argument("--max-seconds", type=float, default=60, help="time limit of each phase")
     parser.add_argument("--seed", type=int, default=20250602)
+    parser.add_argument(
+        "--phases", default="closed,rate,lifecycle", help="measured phases, comma-separated: closed, rate, lifecycle"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (motcua serve --workers)")
+    parser.add_argument(
+        "--scheduler", action="store_true", help="the job scheduler in a process of its own beside (motcua scheduler)"
+    )
+    parser.add_argument(
+        "--busy-core", action="store_true", help="keep another process busy on a core during the measured phases"
+    )
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; uvicorn 1 worker; client http.client", flush=True)
+    print(
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; uvicorn {args.workers} worker(s); client http.client"
+        + ("; the scheduler in its own process" if args.scheduler else "")
+        + ("; another process busy on a core" if args.busy_core else ""),
+        flush=True,
+    )
     ok = True
     for name in args.databases.split(","):
         database = sqlite_database() if name == "sqlite" else postgres_database(args.postgres_url)

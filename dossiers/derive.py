@@ -29,10 +29,13 @@ def note_changes(session: Session, dossier_ids: Sequence[int], kind: str) -> Non
     """The outbox (`dossier_change`): one row per changed dossier, in the writer's transaction. Every writer of a
     dossier's events or derived columns calls this (intake, events, rebuild); the national exchange reads it."""
     if dossier_ids:
-        now = utc_now()
-        session.connection().execute(
-            _INSERT_CHANGE, [{"dossier_id": i, "kind": kind, "recorded_at": now} for i in dossier_ids]
-        )
+        row = change_row(kind)
+        session.connection().execute(_INSERT_CHANGE, [{"dossier_id": i, **row} for i in dossier_ids])
+
+
+def change_row(kind: str) -> dict:
+    """An outbox row but its dossier_id."""
+    return {"kind": kind, "recorded_at": utc_now()}
 
 
 @dataclass
@@ -159,7 +162,7 @@ def derived_columns(derivation: Derivation, calendar: WorkingCalendar) -> dict[s
     }
 
 
-def stage_rows(dossier_id: int, derivation: Derivation) -> list[dict[str, Any]]:
+def stage_rows(dossier_id: int | None, derivation: Derivation) -> list[dict[str, Any]]:
     ids = derivation.agency_ids
     return [
         {

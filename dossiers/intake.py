@@ -9,19 +9,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers.derive import add_stages, derive, derived_columns, note_changes, rule_for
-from dossiers.models import Dossier, DossierCodeCounter, DossierComponent, DossierEvent, DossierFee
+from dossiers.derive import change_row, derive, derived_columns, rule_for, stage_rows
+from dossiers.models import (
+    Dossier,
+    DossierChange,
+    DossierCodeCounter,
+    DossierComponent,
+    DossierEvent,
+    DossierFee,
+    Stage,
+)
 from dossiers.reading import InsertedRow, Written, listed_components
 from dossiers.schemas import DossierCreate, FeeIn, ReceivedComponent
+from kernel.db import insert_with_children
 from kernel.errors import Forbidden, InvalidInput
 from kernel.localtime import local_minute
 from procedures.models import Procedure
 from procedures.schemas import ComponentRead, component_key
-from procedures.service import fold, get_agency, get_procedure
+from procedures.service import fold, get_agency, procedure_in_force
 from sla.core import index766
 from sla.core.calendar import LOCAL_TZ, CalendarFor
 
@@ -43,10 +52,6 @@ HISTORY = TimeRules(backdate_grace=None)
 """For code that writes past events on purpose (tests, a generator), never for a request: back-dating unchecked."""
 BACKDATING_ROLES = "manager or admin"
 
-_INSERT_DOSSIER = insert(Dossier).returning(Dossier.id)
-_INSERT_EVENT = insert(DossierEvent)
-_INSERT_COMPONENTS = insert(DossierComponent)
-_INSERT_FEES = insert(DossierFee)
 _NEXT_SEQUENCE = {
     name: dialect.insert(DossierCodeCounter)
     .values(agency_id=bindparam("agency_id"), day=bindparam("day"), last_seq=1)
@@ -201,7 +206,7 @@ def receive(
     )
     agency = get_agency(session, data.agency_code)
     day = at.astimezone(LOCAL_TZ).date()
-    procedure = get_procedure(session, data.procedure_code, as_of=day)
+    procedure = procedure_in_force(session, data.procedure_code, as_of=day)
     listed = listed_components(session, procedure)
     components = received_components(procedure.code, listed, data.components or [])
     calendar = calendar_for(agency.code)
@@ -245,17 +250,26 @@ def receive(
     code = _dossier_code(agency.code, day, _next_sequence(session, agency.id, day))
     search_text = fold(" ".join(filter(None, (code, applicant.name, applicant.phone, applicant.id_number))))[:400]
     values = {**columns, **derived_columns(derivation, calendar), "code": code, "search_text": search_text}
-    dossier = InsertedRow(id=session.connection().execute(_INSERT_DOSSIER, values).scalar_one(), **values)
-    event.dossier_id = dossier.id
-    session.connection().execute(_INSERT_EVENT, vars(event))
-    stages = add_stages(session, dossier, derivation)
-    rows = [InsertedRow(dossier_id=dossier.id, **row) for row in components]
-    if rows:
-        session.connection().execute(_INSERT_COMPONENTS, [vars(row) for row in rows])
-    note_changes(session, [dossier.id], "intake")
-    fee_rows = [InsertedRow(dossier_id=dossier.id, **row) for row in fees]
-    if fee_rows:
-        session.connection().execute(_INSERT_FEES, [vars(row) for row in fee_rows])
+    rows_of_stages = stage_rows(None, derivation)
+    # the dossier, its first event, stages, components, outbox row and fees: one round trip on PostgreSQL
+    dossier_id = insert_with_children(
+        session.connection(),
+        Dossier.__table__,
+        values,
+        [
+            (DossierEvent.__table__, [vars(event)]),
+            (Stage.__table__, rows_of_stages),
+            (DossierComponent.__table__, components),
+            (DossierChange.__table__, [change_row("intake")]),
+            (DossierFee.__table__, fees),
+        ],
+        foreign_key="dossier_id",
+    )
+    dossier = InsertedRow(id=dossier_id, **values)
+    event.dossier_id = dossier_id
+    stages = [InsertedRow(**{**row, "dossier_id": dossier_id}) for row in rows_of_stages]
+    rows = [InsertedRow(dossier_id=dossier_id, **row) for row in components]
+    fee_rows = [InsertedRow(dossier_id=dossier_id, **row) for row in fees]
     return Written(dossier, procedure, [event], stages, codes, calendar, rows, listed, fee_rows)
 
 

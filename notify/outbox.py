@@ -141,7 +141,7 @@ def on_written(
     """The message the last event of a write (intake or an event) sends its applicant, if any."""
     event = written.events[-1]
     kind = EVENT_KINDS.get(event.type)
-    if kind is None:
+    if kind is None or contact(written.dossier) is None:  # nothing to send: the message is not even worded
         return None
     return enqueue(
         session,

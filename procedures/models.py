@@ -95,6 +95,13 @@ class AgencyState(StampRow, table=True):
     __tablename__ = "agency_state"
 
 
+class CatalogueState(StampRow, table=True):
+    """The procedure versions' stamp (procedures.service.procedure_in_force), moved by a trigger at every write
+    to `procedure` (migration 0045)."""
+
+    __tablename__ = "catalogue_state"
+
+
 class Field(SQLModel, table=True):
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
     code: str = sqlmodel.Field(max_length=64, unique=True, index=True)

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -10,9 +11,18 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
 from unidecode import unidecode
 
-from kernel.db import new_stamp, utc_now
+from kernel.db import forget_stamps, new_stamp, stamp, utc_now
 from kernel.errors import Conflict, InvalidInput, NotFound
-from procedures.models import Agency, AgencyState, Field, Procedure, ProcedureComponent, ProcedureStep, TimeUnit
+from procedures.models import (
+    Agency,
+    AgencyState,
+    CatalogueState,
+    Field,
+    Procedure,
+    ProcedureComponent,
+    ProcedureStep,
+    TimeUnit,
+)
 from procedures.schemas import (
     NATIONAL_CODE,
     AgencyIn,
@@ -93,7 +103,6 @@ class AgencyTree:
         return found
 
 
-_AGENCY_STAMP = select(AgencyState.version).where(AgencyState.id == 1)
 _AGENCY_ROWS = select(*(getattr(Agency, name) for name in KnownAgency.__dataclass_fields__))
 _TREE_IN_SESSION = "procedures.agency_tree"
 _TREES_KEPT = 8
@@ -109,7 +118,7 @@ def agency_tree(session: Session) -> AgencyTree:
     """
     tree = session.info.get(_TREE_IN_SESSION)
     if tree is None:
-        version = session.execute(_AGENCY_STAMP).scalar_one_or_none()
+        version = stamp(session, AgencyState)
         tree = _trees.get(version) if version else None
         if tree is None:
             tree = AgencyTree(version or "", [KnownAgency(*row) for row in session.execute(_AGENCY_ROWS)])
@@ -303,6 +312,36 @@ def get_procedure(session: Session, code: str, *, as_of: date | None = None) -> 
             day=when.strftime("%d/%m/%Y"),
         )
     return version
+
+
+class ProcedureVersion(SimpleNamespace):
+    """A procedure version's columns, read like a `Procedure` and shared read-only between requests and threads
+    (see `procedure_in_force`); never added to a session."""
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a shared procedure version is read-only ({name})")
+
+
+_VERSIONS_KEPT = 4096
+_versions: dict[tuple[str, str, date], ProcedureVersion] = {}
+"""Versions in force by (catalogue stamp, code, day). The stamp moves with every write to `procedure` (a trigger,
+migration 0045), so a kept version is never served for other content."""
+_VERSION_COLUMNS = tuple(column.key for column in Procedure.__table__.columns)
+
+
+def procedure_in_force(session: Session, code: str, *, as_of: date) -> ProcedureVersion:
+    """`get_procedure`, as a read-only copy kept per catalogue stamp: a request that finds it reads nothing more
+    (the stamp comes with the session's other stamps, `kernel.db.stamp`)."""
+    version = stamp(session, CatalogueState)
+    found = _versions.get((version, code, as_of)) if version else None
+    if found is None:
+        procedure = get_procedure(session, code, as_of=as_of)
+        found = ProcedureVersion(**{name: getattr(procedure, name) for name in _VERSION_COLUMNS})
+        if version:
+            if len(_versions) >= _VERSIONS_KEPT:
+                _versions.clear()
+            _versions[(version, code, as_of)] = found
+    return found
 
 
 def list_versions(session: Session, code: str) -> list[ProcedureRead]:
@@ -737,6 +776,7 @@ def write_versions(
     for loaded in list(session.identity_map.values()):  # the statements above bypass the identity map
         if isinstance(loaded, Procedure | ProcedureStep | ProcedureComponent):
             session.expire(loaded)
+    forget_stamps(session)  # the catalogue's stamp moved with the writes (a trigger): this session sees it too
     return [ids[index] for index in range(len(incoming))]
 
 
@@ -794,4 +834,5 @@ def update_procedure(session: Session, code: str, data: ProcedureUpdate) -> Proc
     version.updated_at = utc_now()
     session.add(version)
     session.flush()
+    forget_stamps(session)  # the catalogue's stamp moved with the write (a trigger): this session sees it too
     return version

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from kernel.db import new_stamp
+from kernel.db import new_stamp, stamp
 from kernel.errors import InvalidInput, NotFound
 from kernel.schemas import Input, IsoDate
 from procedures.models import Agency
@@ -128,11 +128,9 @@ def _new_version(session: Session, day: date, scope: str) -> None:
     session.add(CalendarChange(version=calendar_version(session), day=day, scope=scope))
 
 
-_CALENDAR_STAMP = select(CalendarState.version).where(CalendarState.id == 1)
-
-
 def calendar_version(session: Session) -> str:
-    return session.execute(_CALENDAR_STAMP).scalar_one_or_none() or ""
+    """The calendar stamp, read with the other stamps once per session (`kernel.db.stamp`)."""
+    return stamp(session, CalendarState)
 
 
 class CalendarChanges:
