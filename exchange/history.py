@@ -31,18 +31,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from dossiers import service as dossiers
+from dossiers.bulk import BulkWriter
 from dossiers.models import Dossier, DossierCodeCounter
 from dossiers.schemas import ReceivedComponent
 from exchange.import_models import ExchangeImport, ImportedDossier
+from exchange.problems import english
 from exchange.record import History, RecordError, from_record, local_text
 from kernel.db import analyze, utc_now
 from kernel.errors import DomainError, InvalidInput
 from procedures.models import Procedure
 from procedures.service import agency_tree, fold
-from dossiers.bulk import BulkWriter
+from sla.core import index766
 from sla.core.batch import NONE, CalendarOps, EventColumns, micros_of
-from sla.core.calendar import LOCAL_TZ, WorkingCalendar
+from sla.core.calendar import LOCAL_TZ, CalendarError, WorkingCalendar
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
+from sla.core.lifecycle import InvalidTransition as TransitionRefused
+from sla.core.replay import ApologyError, EventOrderError, HandOffError
 
 FORMATS = ("jsonl", "csv", "xlsx")
 LIST_FIELDS = ("DinhDanhCHS", "TaiLieuNop", "DanhSachLePhi", "DanhSachHoSoBoSung", "DanhSachXinLoi",
@@ -52,7 +56,10 @@ DEFAULT_CHUNK = 20_000
 IMPORT_ACTOR = "exchange-import"
 """The actor of an imported event whose record names nobody (NguoiXuLy empty)."""
 FINDINGS_SHOWN = 100
-TABLES = ("dossier", "dossier_event", "stage", "dossier_component", "dossier_code_counter", "imported_dossier")
+PROBLEMS_KEPT = 200
+"""The problems an import keeps for its page (`exchange_import.problems`); the answer and the rejects file have all."""
+TABLES = ("dossier", "dossier_event", "stage", "dossier_component", "dossier_fee", "dossier_code_counter",
+          "imported_dossier", "exchange_dossier_sync")
 _EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES)}
 _MINUTE_US = 60_000_000
 
@@ -62,15 +69,23 @@ _MINUTE_US = 60_000_000
 
 @dataclass(frozen=True)
 class Problem:
-    """Why one record was not taken: its line in the file, the field (`QuaTrinhXuLy[3].ThoiDiemXuLy`), the reason."""
+    """Why one record was not taken: its line in the file, the field (`QuaTrinhXuLy[3].ThoiDiemXuLy`), the reason:
+    `message` in English, `message_id` and `params` for the pages' words (exchange/problems.py)."""
 
     line: int
     field: str
     message: str
     code: str | None = None
+    message_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, line: int, name: str, message_id: str, params: dict[str, Any], code: str | None = None) -> Problem:
+        return cls(line, name, english(message_id, params), code, message_id, params)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "code": self.code, "field": self.field, "message": self.message}
+        return {"line": self.line, "code": self.code, "field": self.field, "message": self.message,
+                "message_id": self.message_id, "params": _plain(self.params)}  # fmt: skip
 
     def __str__(self) -> str:
         who = f" ({self.code})" if self.code else ""
@@ -132,15 +147,35 @@ class ImportRefused(InvalidInput):
         self.report = report
 
 
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Params as JSON takes them (a tuple as a list, anything else not JSON's as its text)."""
+    return orjson.loads(orjson.dumps(params, default=str))
+
+
+def _replay_problem(exc: Exception) -> tuple[str, dict[str, Any]]:
+    """The problem id and params of a record the batch replay refused (its core error, by kind)."""
+    if isinstance(exc, TransitionRefused):
+        return "impossible_sequence", {"reason": str(exc), "event": exc.event_type, "allowed": exc.allowed,
+                                       "status": STATUS_NAMES.get(exc.status) if exc.status is not None else None}
+    kinds = ((EventOrderError, "replay_order"), (ApologyError, "replay_apology"), (HandOffError, "replay_hand_off"),
+             (CalendarError, "replay_calendar"))  # fmt: skip
+    return next((kind for cls, kind in kinds if isinstance(exc, cls)), "replay_failed"), {"reason": str(exc)}
+
+
 # --- reading files -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A line or row that is not a record at all."""
+    """A line or row that is not a record at all: the field, the problem's id and params (exchange/problems.py)."""
 
     field: str
-    message: str
+    message_id: str
+    params: dict[str, Any]
+
+    @property
+    def message(self) -> str:
+        return english(self.message_id, self.params)
 
 
 def format_of(name: str) -> str:
@@ -174,10 +209,10 @@ def _json_lines(stream: BinaryIO):
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield line, Unreadable("record", f"not JSON: {exc}"), raw
+            yield line, Unreadable("record", "not_json", {"reason": str(exc)}), raw
             continue
         if not isinstance(record, dict):
-            yield line, Unreadable("record", f"expected a JSON object, got {type(record).__name__}"), raw
+            yield line, Unreadable("record", "not_object", {"got": type(record).__name__}), raw
             continue
         yield line, record, raw
 
@@ -193,7 +228,7 @@ def _cells(header: list[str], values, line: int) -> dict | Unreadable:
             try:
                 value = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
-                return Unreadable(name, f"expected a JSON list ([...]), got {value[:40]!r}: {exc}")
+                return Unreadable(name, "not_json_list", {"value": value[:40], "reason": str(exc)})
         record[name] = value
     return record
 
@@ -237,15 +272,15 @@ class _Catalogue:
         self.calendar_for = calendar_for
         self.calendars: dict[str, WorkingCalendar] = {}
 
-    def version(self, code: str, day: date) -> Procedure | str:
-        """The version in force on `day`, or why there is none."""
+    def version(self, code: str, day: date) -> Procedure | tuple[str, dict]:
+        """The version in force on `day`, or why there is none (a problem id and its params)."""
         versions = self.versions.get(code)
         if not versions:
-            return f"unknown procedure {code!r}: not in the catalogue"
+            return "unknown_procedure", {"code": code}
         for version in reversed(versions):
             if version.effective_from <= day and (version.effective_to is None or version.effective_to >= day):
                 return version
-        return f"procedure {code!r} has no version in force on {day:%d/%m/%Y}"
+        return "procedure_not_in_force", {"code": code, "day": f"{day:%d/%m/%Y}"}
 
     def components(self, version: Procedure) -> tuple:
         if version.id not in self.listed:
@@ -279,6 +314,8 @@ class _Entry:
     code: str | None = None
     shape_seq: int | None = None
     """The daily sequence of the external code when it has our shape for this agency and day (it can stay ours)."""
+    index_flags: int = 0
+    """The Decision 766 facts of the dossier as bits (sla.core.index766), as intake and the events write them."""
 
 
 def _step_field(history: History, k: int, name: str) -> str:
@@ -296,50 +333,58 @@ def _resolve(catalogue: _Catalogue, line: int, history: History, raw: Any) -> _E
     intake, code = history.intake, history.intake.code
     problems: list[Problem] = []
 
-    def fail(name: str, message: str) -> None:
-        problems.append(Problem(line, name, message, code))
+    def fail(name: str, message_id: str, **params: Any) -> None:
+        problems.append(Problem.of(line, name, message_id, params, code))
 
     entry = _Entry(line, history, raw)
     agency = catalogue.tree.by_code.get(intake.agency_code)
     if agency is None:
-        fail("DonViXuLy", f"unknown agency {intake.agency_code!r}: not among our agencies")
+        fail("DonViXuLy", "unknown_agency", code=intake.agency_code)
     first = history.events[0]
     entry.day = first.at.date() if first.at.tzinfo is LOCAL_TZ else first.at.astimezone(LOCAL_TZ).date()
     version = catalogue.version(intake.procedure_code, entry.day)
-    if isinstance(version, str):
-        fail("MaTTHC", version)
+    if isinstance(version, tuple):
+        fail("MaTTHC", version[0], **version[1])
     holder = agency.id if agency else -1
     for k, event in enumerate(history.events):
         acting = holder
         if event.agency:
             known = catalogue.tree.by_code.get(event.agency)
             if known is None:
-                fail(_step_field(history, k, "PhongBanXuLy"), f"unknown agency {event.agency!r}")
+                fail(_step_field(history, k, "PhongBanXuLy"), "unknown_agency", code=event.agency)
                 continue
             acting = known.id
         to_agency = -1
         if event.to_agency:
             known = catalogue.tree.by_code.get(event.to_agency)
             if known is None:
-                fail(_step_field(history, k, "NoiDungXuLy"), f"a hand-off to an unknown agency {event.to_agency!r}")
+                fail(_step_field(history, k, "NoiDungXuLy"), "unknown_handoff_agency", code=event.to_agency)
                 continue
             to_agency = holder = known.id
         entry.events.append(
             (_EVENT_CODES[event.type], _micros(event.at), acting, to_agency, _micros(event.new_due_at),
              (event.actor or IMPORT_ACTOR)[:64], event.reason, event.result)  # fmt: skip
         )
-    if agency is None or isinstance(version, str):
+    if agency is None or isinstance(version, tuple):
         return problems
     try:
         if intake.components:
             received = [ReceivedComponent(**c) for c in intake.components]
             entry.components = dossiers.received_components(version.code, catalogue.components(version), received)
     except ValidationError as exc:
-        fail("TaiLieuNop", "; ".join(error["msg"] for error in exc.errors()))
+        fail("TaiLieuNop", "component_invalid", reason="; ".join(error["msg"] for error in exc.errors()))
     except DomainError as exc:
-        fail("TaiLieuNop", exc.detail)
+        fail("TaiLieuNop", "components", reason=exc.detail, **exc.params)
     if problems:
         return problems
+    entry.index_flags = index766.dossier_flags(
+        result_kind=version.result_kind,
+        electronic_result=history.electronic_result,
+        components=entry.components,
+        vneid_verified=intake.vneid_verified,
+        population_ref=intake.population_ref,
+        fees=intake.fees,
+    )
     entry.procedure_id, entry.procedure_code, entry.receiving_agency_id = version.id, version.code, agency.id
     prefix = f"{agency.code}-{entry.day:%y%m%d}-"
     suffix = code[len(prefix) :]
@@ -407,12 +452,13 @@ def import_history(
         report.records += 1
         problems: list[Problem] = []
         if isinstance(record, Unreadable):
-            problems.append(Problem(line, record.field, record.message))
+            problems.append(Problem.of(line, record.field, record.message_id, record.params))
         else:
             try:
                 history = from_record(record)
             except RecordError as exc:
-                problems = [Problem(line, name, message, exc.code) for name, message in exc.problems]
+                problems = [Problem.of(line, name, message_id, params, exc.code)
+                            for name, message_id, params in exc.details]  # fmt: skip
             else:
                 resolved = _resolve(catalogue, line, history, record)
                 if isinstance(resolved, list):
@@ -427,6 +473,7 @@ def import_history(
     batch.records, batch.written, batch.rejected, batch.findings = (
         report.records, report.written, report.rejected, report.findings,
     )  # fmt: skip
+    batch.problems = [p.as_dict() for p in report.problems[:PROBLEMS_KEPT]] or None
     batch.finished_at = utc_now()
     session.add(batch)
     session.flush()
@@ -476,8 +523,9 @@ def _reject(rejects: IO[bytes], read: list, bad: dict[int, list[Problem]]) -> No
                 record = record.decode("utf-8", "replace").rstrip("\n")
         elif isinstance(record, Unreadable):
             record = None
-        entry = {"line": line, "problems": [{"field": p.field, "message": p.message} for p in problems],
-                 "record": record}  # fmt: skip
+        entry = {"line": line, "record": record,
+                 "problems": [{"field": p.field, "message": p.message, "message_id": p.message_id,
+                               "params": _plain(p.params)} for p in problems]}  # fmt: skip
         rejects.write(orjson.dumps(entry, default=str) + b"\n")
 
 
@@ -500,8 +548,8 @@ class _Writer:
             return {}
         bad: dict[int, list[Problem]] = {}
 
-        def fail(entry: _Entry, name: str, message: str) -> None:
-            problem = Problem(entry.line, name, message, entry.history.intake.code)
+        def fail(entry: _Entry, name: str, message_id: str, **params: Any) -> None:
+            problem = Problem.of(entry.line, name, message_id, params, entry.history.intake.code)
             bad.setdefault(entry.line, []).append(problem)
             report.problems.append(problem)
 
@@ -518,7 +566,7 @@ class _Writer:
         replayed = dossiers.replay_new(chunk, events, rules=self.catalogue.rules, calendars=calendars,
                                        codes=self.catalogue.codes, derived_at=self.now)  # fmt: skip
         for row, exc in sorted(replayed.failed.items()):
-            fail(chunk[row], "QuaTrinhXuLy", f"its events cannot be replayed: {exc}")
+            fail(chunk[row], "QuaTrinhXuLy", *_replay_problem(exc))
         if not replayed.derived:
             return bad
         done = [chunk[i] for i in range(len(chunk)) if i not in replayed.failed]
@@ -536,10 +584,9 @@ class _Writer:
         for entry in chunk:
             code = entry.history.intake.code
             if code in taken:
-                fail(entry, "MaHoSo", f"{code} is already imported (or given twice in the file): a record is taken in "
-                     "once")  # fmt: skip
+                fail(entry, "MaHoSo", "already_imported", code=code)
             elif code in seen:
-                fail(entry, "MaHoSo", f"{code} is given twice in the file (first on line {seen[code]})")
+                fail(entry, "MaHoSo", "given_twice", code=code, line=seen[code])
             else:
                 seen[code] = entry.line
                 kept.append(entry)
@@ -665,6 +712,10 @@ class _Writer:
             "submitted_at": ("instant", np.asarray(submitted, dtype=np.int64)),
             "received_at": ("instant", np.asarray(received, dtype=np.int64)),
             "event_count": ("int", np.asarray([len(e.events) for e in done], dtype=np.int64)),
+            "electronic_result": ("optional_int", _optional_flags([e.history.electronic_result for e in done])),
+            "vneid_verified": ("optional_int", _optional_flags([e.history.intake.vneid_verified for e in done])),
+            "population_ref": ("text", [e.history.intake.population_ref for e in done]),
+            "index_flags": ("int", np.asarray([e.index_flags for e in done], dtype=np.int64)),
             **derived,
         }
         dossiers.insert_columns(session, "dossier", columns)
@@ -698,8 +749,36 @@ class _Writer:
                 "name": ("text", [p[1]["name"] for p in parts]),
                 "form": ("text", [p[1]["form"] for p in parts]),
                 "copies": ("int", np.asarray([p[1]["copies"] for p in parts], dtype=np.int64)),
+                **{flag: ("optional_int", _optional_flags([p[1].get(flag) for p in parts]))
+                   for flag in index766.COMPONENT_FLAGS},
             })  # fmt: skip
+        fees = [(entry.id, seq, fee) for entry in done for seq, fee in enumerate(entry.history.intake.fees, start=1)]
+        if fees:
+            dossiers.insert_columns(session, "dossier_fee", {
+                "dossier_id": ("int", np.asarray([f[0] for f in fees], dtype=np.int64)),
+                "seq": ("int", np.asarray([f[1] for f in fees], dtype=np.int64)),
+                "name": ("text", [f[2]["name"] for f in fees]),
+                "amount_vnd": ("int", np.asarray([f[2]["amount_vnd"] for f in fees], dtype=np.int64)),
+                "payment_channel": ("text", [f[2]["payment_channel"] for f in fees]),
+                "paid_at": ("instant", np.asarray([_micros(f[2]["paid_at"]) for f in fees], dtype=np.int64)),
+                "recorded_at": ("instant", np.full(len(fees), micros_of(self.now), dtype=np.int64)),
+            })  # fmt: skip
+        self._synced(done)
         self._keep_theirs(done, derived, np.asarray(received, dtype=np.int64), calendars, report)
+
+    def _synced(self, done: list[_Entry]) -> None:
+        """Indicator 1.4: an imported dossier came from the national system (its record is the one the portal
+        holds), so it counts as synced, with this import as the evidence (`import_id`), not as a change to send."""
+        at = np.full(len(done), micros_of(self.now), dtype=np.int64)
+        dossiers.insert_columns(self.session, "exchange_dossier_sync", {
+            "dossier_id": ("int", np.asarray([e.id for e in done], dtype=np.int64)),
+            "synced_change_id": ("int", np.zeros(len(done), dtype=np.int64)),
+            "state": ("text", ["synced"] * len(done)),
+            "attempts": ("int", np.zeros(len(done), dtype=np.int64)),
+            "first_synced_at": ("instant", at),
+            "synced_at": ("instant", at),
+            "import_id": ("int", np.full(len(done), self.import_id, dtype=np.int64)),
+        })  # fmt: skip
 
     def _keep_theirs(self, done, derived, received: np.ndarray, calendars, report: ImportReport) -> None:
         """imported_dossier: each record's code, appointment and status beside ours, and the disagreements."""
@@ -753,6 +832,11 @@ class _Writer:
 
 _LOCAL_EPOCH = datetime(1970, 1, 1, 7)  # the epoch in local time: Asia/Ho_Chi_Minh is UTC+7 over the calendar's years
 _ONE_US = timedelta(microseconds=1)
+
+
+def _optional_flags(values: list[bool | None]) -> np.ndarray:
+    """Booleans that may be unknown as 1, 0 and -1 (NULL): PostgreSQL's COPY reads 1 and 0 as true and false."""
+    return np.asarray([-1 if v is None else int(v) for v in values], dtype=np.int64)
 
 
 def _micros(instant: datetime | None) -> int:

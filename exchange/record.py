@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from dossiers.schemas import MAX_FEES, POPULATION_REF_PATTERN
+from exchange.problems import english
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
-from sla.core.lifecycle import InvalidTransition, Status, next_status
+from sla.core.lifecycle import STATUS_NAMES, InvalidTransition, Status, next_status
 from sla.core.replay import ClockState, Event, ProcedureRule, replay
 
 VERSION = "motcua-dvcqg-1"
@@ -108,7 +110,12 @@ class Intake:
     channel: str
     applicant: Applicant
     components: tuple[dict[str, Any], ...] = ()
-    """{seq, name, form, copies}: the procedure version's component by its seq and name, as handed in."""
+    """{seq, name, form, copies, and the flags recorded of digitised, reused, from_citizen_store, from_national_db}:
+    the procedure version's component by its seq and name, as handed in."""
+    fees: tuple[dict[str, Any], ...] = ()
+    """{name, amount_vnd, payment_channel, paid_at}: the fee lines in order (their seq is their place, from 1)."""
+    vneid_verified: bool | None = None
+    population_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,8 @@ class History:
     status_code: int
     steps: tuple[StepDates, ...] = ()
     ignored_steps: tuple[int, ...] = ()
+    electronic_result: bool | None = None
+    """An electronic result file was attached (recorded with the resolution); None: not recorded."""
     """Indexes of QuaTrinhXuLy entries that record no event (another system's progress notes)."""
 
     def intake_data(self) -> dict[str, Any]:
@@ -146,6 +155,9 @@ class History:
             "status": first.type,
             "applicant": applicant,
             "components": [dict(c) for c in self.intake.components],
+            "fees": [dict(f) for f in self.intake.fees],
+            "vneid_verified": self.intake.vneid_verified,
+            "population_ref": self.intake.population_ref,
         }
         if first.reason is not None:
             data["reason"] = first.reason
@@ -153,10 +165,13 @@ class History:
 
 
 class RecordError(ValueError):
-    """A record that cannot be read: every problem, each naming its field (`QuaTrinhXuLy[3].ThoiDiemXuLy`)."""
+    """A record that cannot be read: every problem, each naming its field (`QuaTrinhXuLy[3].ThoiDiemXuLy`).
 
-    def __init__(self, problems: Sequence[tuple[str, str]], code: str | None = None) -> None:
-        self.problems = list(problems)
+    `details`: (field, problem id, params) as exchange/problems.py names them; `problems`: (field, English)."""
+
+    def __init__(self, details: Sequence[tuple[str, str, dict[str, Any]]], code: str | None = None) -> None:
+        self.details = list(details)
+        self.problems = [(name, english(message_id, params)) for name, message_id, params in self.details]
         self.code = code
         who = f"record {code}" if code else "record"
         super().__init__(f"{who}: " + "; ".join(f"{name}: {message}" for name, message in self.problems))
@@ -202,8 +217,23 @@ POPULATION_DATABASE = "CSDLQGDC"
 """`DSKetNoiCSDL`'s code for the national population database (a dossier with a `population_ref`)."""
 
 
+COMPONENT_FLAGS = {"digitised": "DuocSoHoa", "reused": "DuocTaiSuDung", "from_citizen_store": "DuocLayTuKhoCongDan",
+                   "from_national_db": "DuocLayTuKhoDMQG"}  # fmt: skip
+"""A received component's flags and their fields (`DuocLayTuKhoCongDan`, the citizen's store, is motcua's own)."""
+DOSSIER_FLAGS = {"vneid_verified": "TaiKhoanDuocXacThucVoiVNeID", "electronic_result": "KetQuaDienTu"}
+"""The dossier's flags and their fields (`KetQuaDienTu`, an electronic result file attached, is motcua's own)."""
+RECORDED = "DaGhiNhan"
+"""motcua's own list, in the record and in each `TaiLieuNop` item: which of its flags were recorded. A flag not in
+it is sent as 0 but means "not recorded" (None), not "no"; without the list (another system's record) every flag
+given is recorded as it is."""
+
+
 def _flag(value: bool | None) -> int:
     return 1 if value else 0
+
+
+def _recorded(row: Any, flags: dict[str, str]) -> list[str]:
+    return [name for attribute, name in flags.items() if getattr(row, attribute, None) is not None]
 
 
 def _paid_online(fees: Sequence[Any]) -> int:
@@ -269,6 +299,8 @@ def to_record(source: RecordSource) -> dict[str, Any]:
                 "MaKetQuaThayThe": "",
                 "HinhThucNop": c.form,
                 "SoBan": c.copies,
+                "DuocLayTuKhoCongDan": _flag(getattr(c, "from_citizen_store", None)),
+                RECORDED: _recorded(c, COMPONENT_FLAGS),
             }
             for c in source.components
         ],
@@ -309,7 +341,10 @@ def to_record(source: RecordSource) -> dict[str, Any]:
         ],
         "HoSoCoThanhPhanSoHoa": _flag(any(getattr(c, "digitised", None) for c in source.components)),
         "TaiKhoanDuocXacThucVoiVNeID": _flag(getattr(dossier, "vneid_verified", None)),
-        "DSKetNoiCSDL": [{"MaCSDL": POPULATION_DATABASE}] if getattr(dossier, "population_ref", None) else [],
+        "KetQuaDienTu": _flag(getattr(dossier, "electronic_result", None)),
+        RECORDED: _recorded(dossier, DOSSIER_FLAGS),
+        "DSKetNoiCSDL": [{"MaCSDL": POPULATION_DATABASE, "MaThamChieu": dossier.population_ref}]
+        if getattr(dossier, "population_ref", None) else [],  # fmt: skip
         "QuaTrinhXuLy": [
             process_step(dossier.code, e, statuses[i], _stage_of(e, source.stages), codes)
             for i, e in enumerate(events)
@@ -424,25 +459,26 @@ class _Reader:
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.record = record
-        self.problems: list[tuple[str, str]] = []
+        self.problems: list[tuple[str, str, dict[str, Any]]] = []
+        """(field, problem id, params): exchange/problems.py."""
 
-    def fail(self, name: str, message: str) -> None:
-        self.problems.append((name, message))
+    def fail(self, name: str, message_id: str, **params: Any) -> None:
+        self.problems.append((name, message_id, params))
 
     def text(self, data: dict, key: str, name: str, *, required: bool = False, limit: int = 2000) -> str | None:
         value = data.get(key)
         if value is None or value == "":
             if required:
-                self.fail(name, "missing; it is required")
+                self.fail(name, "missing")
             return None
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            self.fail(name, f"expected text, got {type(value).__name__}")
+            self.fail(name, "not_text", got=type(value).__name__)
             return None
         value = value.strip()
         if len(value) > limit:
-            self.fail(name, f"longer than {limit} characters")
+            self.fail(name, "too_long", limit=limit)
             return None
         return value or None
 
@@ -450,14 +486,14 @@ class _Reader:
         value = data.get(key)
         if value is None or value == "":
             if required:
-                self.fail(name, f"missing; accepted: {', '.join(map(str, accepted))}")
+                self.fail(name, "missing_choice", accepted=", ".join(map(str, accepted)))
             return None
         try:
             number = int(value) if not isinstance(value, bool) and str(value).strip().isdigit() else None
         except ValueError:
             number = None
         if number not in accepted:
-            self.fail(name, f"{value!r} is not one of {', '.join(map(str, accepted))}")
+            self.fail(name, "not_one_of", value=value, accepted=", ".join(map(str, accepted)))
             return None
         return number
 
@@ -465,7 +501,7 @@ class _Reader:
         value = data.get(key)
         if value is None or value == "":
             if required:
-                self.fail(name, "missing; a date is written yyyyMMddHHmmss, local time (e.g. 20250602090000)")
+                self.fail(name, "missing_date")
             return None
         return parse_local(value, name, self.problems)
 
@@ -474,20 +510,20 @@ class _Reader:
         if value is None or value == "":
             return []
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            self.fail(key, "expected a list of objects")
+            self.fail(key, "not_a_list")
             return []
         return value
 
 
-def parse_local(value: Any, name: str, problems: list[tuple[str, str]]) -> datetime | None:
+def parse_local(value: Any, name: str, problems: list[tuple[str, str, dict[str, Any]]]) -> datetime | None:
     """`yyyyMMddHHmmss` (local time) as an aware instant; a problem naming `name` when it is not one."""
     text = str(value).strip()
     if not _DATE_SHAPE.fullmatch(text):
-        problems.append((name, f"{value!r} is not a date yyyyMMddHHmmss (14 digits, local time, e.g. 20250602090000)"))
+        problems.append((name, "date_shape", {"value": value}))
         return None
     instant = _local_instant(text)
     if instant is None:
-        problems.append((name, f"{value!r} is not a real date and time (yyyyMMddHHmmss)"))
+        problems.append((name, "date_unreal", {"value": value}))
     return instant
 
 
@@ -512,12 +548,12 @@ def from_record(record: dict[str, Any]) -> History:
     :class:`RecordError` naming every bad field.
     """
     if not isinstance(record, dict):
-        raise RecordError([("record", f"expected a JSON object, got {type(record).__name__}")])
+        raise RecordError([("record", "not_object", {"got": type(record).__name__})])
     r = _Reader(record)
     code = r.text(record, "MaHoSo", "MaHoSo", required=True, limit=80)
     version = record.get("PhienBan") or VERSION
     if version != VERSION:
-        r.fail("PhienBan", f"{version!r} is not a version this reader knows; accepted: {VERSION}")
+        r.fail("PhienBan", "version", value=version, accepted=VERSION)
     channel = r.number(record, "KenhThucHien", "KenhThucHien", tuple(CHANNEL_NAMES))
     status = r.number(record, "TrangThaiHoSo", "TrangThaiHoSo", tuple(range(1, 11)))
     id_number = r.text(record, "SoGiayToChuHoSo", "SoGiayToChuHoSo", limit=20)
@@ -545,6 +581,11 @@ def from_record(record: dict[str, Any]) -> History:
     apologies = _apology_list(r)
     results = [r.text(item, "TenGiayTo", f"DanhSachGiayToKetQua[{n}].TenGiayTo")
                for n, item in enumerate(r.items("DanhSachGiayToKetQua"))]  # fmt: skip
+    fees = _fee_list(r)
+    recorded = _recorded_list(r, record, RECORDED, DOSSIER_FLAGS)
+    vneid = _read_flag(r, record, "TaiKhoanDuocXacThucVoiVNeID", "TaiKhoanDuocXacThucVoiVNeID", recorded)
+    electronic = _read_flag(r, record, "KetQuaDienTu", "KetQuaDienTu", recorded)
+    population_ref = _population_ref(r)
     steps_given = r.items("QuaTrinhXuLy")
     if r.problems:  # the steps are read only from a record whose own fields are sound
         raise RecordError(r.problems, code)
@@ -555,18 +596,26 @@ def from_record(record: dict[str, Any]) -> History:
     if not r.problems:
         final = _check_sequence(r, events, steps_given, ignored)
         if final is not None and status is not None and int(final) != status:
-            r.fail("TrangThaiHoSo", f"{status} disagrees with the status its steps lead to ({int(final)})")
+            r.fail("TrangThaiHoSo", "record_status", value=status, status=int(final))
         _check_agreement(r, events, dates, supplements, apologies)
+        if electronic is not None and not any(e.type == "resolved" for e in events):
+            r.fail("KetQuaDienTu", "electronic_result_unresolved")
     if r.problems:
         raise RecordError(r.problems, code)
     return History(
         version=VERSION,
-        intake=intake,
+        intake=replace(
+            intake,
+            fees=tuple(fees),
+            vneid_verified=vneid if intake.channel == "online" else None,  # recorded for online dossiers only
+            population_ref=population_ref,
+        ),
         events=tuple(events),
         appointment_at=dates["NgayHenTra"],
         status_code=status,
         steps=tuple(step_dates),
         ignored_steps=tuple(ignored),
+        electronic_result=electronic,
     )
 
 
@@ -578,19 +627,88 @@ def _components(r: _Reader) -> list[dict[str, Any]]:
         seq = int(seq) if isinstance(seq, int | str) and str(seq).strip().isdigit() else None
         component = {"seq": seq, "name": r.text(item, "TenTepDinhKem", f"{name}.TenTepDinhKem", limit=500)}
         if component["seq"] is None and component["name"] is None:
-            r.fail(name, "names no component: give MaThanhPhanHoSo (its number in the procedure's list) or its name")
+            r.fail(name, "component_unnamed")
             continue
         form = item.get("HinhThucNop")
         if form not in (None, ""):
             if form not in COMPONENT_FORMS:
-                r.fail(f"{name}.HinhThucNop", f"{form!r} is not one of {', '.join(COMPONENT_FORMS)}")
+                r.fail(f"{name}.HinhThucNop", "not_one_of", value=form, accepted=", ".join(COMPONENT_FORMS))
             component["form"] = form
         copies = item.get("SoBan")
         if copies not in (None, ""):
             if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
-                r.fail(f"{name}.SoBan", f"{copies!r} is not a number of copies (1 or more)")
+                r.fail(f"{name}.SoBan", "copies", value=copies)
             component["copies"] = copies
+        recorded = _recorded_list(r, item, f"{name}.{RECORDED}", COMPONENT_FLAGS)
+        for attribute, flag in COMPONENT_FLAGS.items():
+            component[attribute] = _read_flag(r, item, flag, f"{name}.{flag}", recorded)
         found.append({k: v for k, v in component.items() if v is not None})
+    return found
+
+
+def _recorded_list(r: _Reader, data: dict, name: str, flags: dict[str, str]) -> list[str] | None:
+    """motcua's `DaGhiNhan`: the flags recorded (None: the list is not given, every flag given counts)."""
+    value = data.get(RECORDED)
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(item not in flags.values() for item in value):
+        r.fail(name, "flag_unknown", value=value, accepted=", ".join(flags.values()))
+        return None
+    return value
+
+
+def _read_flag(r: _Reader, data: dict, key: str, name: str, recorded: list[str] | None) -> bool | None:
+    if recorded is not None and key not in recorded:
+        return None
+    value = r.number(data, key, name, (0, 1), required=False)
+    return None if value is None else value == 1
+
+
+PAYMENT_CHANNELS = {code: channel for channel, code in PAYMENT_CHANNEL_CODES.items()}
+_POPULATION_REF = re.compile(POPULATION_REF_PATTERN)
+_MAX_AMOUNT = 10_000_000_000
+
+
+def _fee_list(r: _Reader) -> list[dict[str, Any]]:
+    """`DanhSachLePhi` as fee lines (`FeeIn`'s fields): a paid line gives how (`HinhThucThu` 1–4) and when
+    (`NgayThanhToan`), an unpaid one neither."""
+    items = r.items("DanhSachLePhi")
+    if len(items) > MAX_FEES:
+        r.fail("DanhSachLePhi", "too_many_fees", count=len(items), limit=MAX_FEES)
+        return []
+    found = []
+    for n, item in enumerate(items):
+        name = f"DanhSachLePhi[{n}]"
+        fee_name = r.text(item, "TenPhiLePhi", f"{name}.TenPhiLePhi", required=True, limit=500)
+        amount = item.get("Gia")
+        whole = isinstance(amount, float) and amount.is_integer()
+        if whole or (isinstance(amount, str) and amount.strip().isdigit()):
+            amount = int(amount)
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= _MAX_AMOUNT:
+            r.fail(f"{name}.Gia", "amount", value=amount)
+        code = r.number(item, "HinhThucThu", f"{name}.HinhThucThu", (0, *PAYMENT_CHANNELS), required=False)
+        before = len(r.problems)
+        paid_at = r.instant(item, "NgayThanhToan", f"{name}.NgayThanhToan")
+        if code and paid_at is None and len(r.problems) == before:
+            r.fail(f"{name}.NgayThanhToan", "paid_without_date", value=code)
+        if not code and paid_at is not None:
+            r.fail(f"{name}.HinhThucThu", "date_without_channel", value=local_text(paid_at))
+        found.append({"name": fee_name, "amount_vnd": amount, "payment_channel": PAYMENT_CHANNELS.get(code),
+                      "paid_at": paid_at})  # fmt: skip
+    return found
+
+
+def _population_ref(r: _Reader) -> str | None:
+    """The population database's reference from `DSKetNoiCSDL` (`MaThamChieu`, motcua's own); a link without one
+    (another system's record) keeps the database's code as its reference: the link is known, the number is not."""
+    found = None
+    for n, item in enumerate(r.items("DSKetNoiCSDL")):
+        if r.text(item, "MaCSDL", f"DSKetNoiCSDL[{n}].MaCSDL", limit=64) != POPULATION_DATABASE:
+            continue
+        reference = r.text(item, "MaThamChieu", f"DSKetNoiCSDL[{n}].MaThamChieu", limit=64)
+        if reference is not None and not _POPULATION_REF.fullmatch(reference):
+            r.fail(f"DSKetNoiCSDL[{n}].MaThamChieu", "population_ref", value=reference)
+        found = reference or POPULATION_DATABASE
     return found
 
 
@@ -659,8 +777,7 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
         if at is None or after is None:
             continue
         if previous_at is not None and at < previous_at:
-            r.fail(f"{name}.ThoiDiemXuLy", f"{local_text(at)} is before the step before it "
-                   f"({local_text(previous_at)}); steps are listed in time order")  # fmt: skip
+            r.fail(f"{name}.ThoiDiemXuLy", "step_order", at=local_text(at), previous=local_text(previous_at))
         previous_at = at
         action = _action(text)
         if action is None:
@@ -672,7 +789,7 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
         extra: dict[str, Any] = {}
         if event_type == "apology_issued":
             if not apology_queue:
-                r.fail(f"{name}.NoiDungXuLy", "an apology with no entry in DanhSachXinLoi (its new appointment)")
+                r.fail(f"{name}.NoiDungXuLy", "apology_unlisted")
                 continue
             extra["new_due_at"] = apology_queue.pop(0)["new_due_at"]
         if event_type == "resolved" and result_queue:
@@ -691,8 +808,7 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
         dates.append(StepDates(started, statutory_end))
         status = Status(after)
     if apology_queue:
-        r.fail("DanhSachXinLoi", f"{len(apology_queue)} apolog{'y' if len(apology_queue) == 1 else 'ies'} "
-               "with no step in QuaTrinhXuLy")  # fmt: skip
+        r.fail("DanhSachXinLoi", "apologies_without_step", count=len(apology_queue))
     return events, dates, ignored
 
 
@@ -726,7 +842,7 @@ def _events_from_dates(r: _Reader, dates: dict, status: int | None, supplements:
 
     submitted, received = dates["NgayNopHoSo"], dates["NgayTiepNhan"]
     if status == Status.REFUSED:
-        at = dates["NgayTuChoi"] or r.fail("NgayTuChoi", "missing: a dossier refused at receipt (status 3) needs it")
+        at = dates["NgayTuChoi"] or r.fail("NgayTuChoi", "refusal_date_missing")
         if submitted and at and submitted < at:
             add(0, HistoryEvent("submitted", submitted))
         if at:
@@ -737,7 +853,7 @@ def _events_from_dates(r: _Reader, dates: dict, status: int | None, supplements:
     if received:
         add(1, HistoryEvent("received", received))
     elif status != Status.SUBMITTED:
-        r.fail("NgayTiepNhan", f"missing: a dossier with status {status} was received")
+        r.fail("NgayTiepNhan", "received_date_missing", status=status)
     for s in supplements:
         add(2, HistoryEvent("supplement_requested", s["requested_at"], actor=s["actor"], reason=s["reason"]))
         if s["received_at"]:
@@ -746,32 +862,29 @@ def _events_from_dates(r: _Reader, dates: dict, status: int | None, supplements:
         add(2, HistoryEvent("apology_issued", a["at"], actor=a["actor"], agency=a["agency"], reason=a["reason"],
                             new_due_at=a["new_due_at"]))  # fmt: skip
     if status in (Status.RESOLVED, Status.RETURNED):
-        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", f"missing: status {status} was resolved")
+        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", "resolved_date_missing", status=status)
         if end:
             add(4, HistoryEvent("resolved", end, result=results[0] if results else None))
     if status == Status.RETURNED:
-        end = dates["NgayTra"] or r.fail("NgayTra", "missing: status 10, the result was returned")
+        end = dates["NgayTra"] or r.fail("NgayTra", "returned_date_missing")
         if end:
             add(5, HistoryEvent("result_returned", end))
     if status in (Status.WITHDRAWN, Status.STOPPED):
-        missing = f"missing: when the dossier ended (status {status})"
-        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", missing)
+        end = dates["NgayKetThucXuLy"] or r.fail("NgayKetThucXuLy", "end_date_missing", status=status)
         if end:
             add(4, HistoryEvent("withdrawn" if status == Status.WITHDRAWN else "stopped", end))
     if status == Status.WAITING_OBLIGATION:
-        r.fail("QuaTrinhXuLy", "missing: a dossier waiting for a financial obligation (status 6) needs its steps")
+        r.fail("QuaTrinhXuLy", "obligation_steps_missing")
     return [e for _, _, e in sorted(found, key=lambda x: (x[0], x[1]))]
 
 
 def _check_sequence(r: _Reader, events: list[HistoryEvent], steps: list, ignored: list) -> Status | None:
     """Walk the events through the state machine; every step's TrangThai must be the status it leads to."""
     if not events:
-        r.fail("QuaTrinhXuLy" if steps else "NgayTiepNhan", "no event: a dossier is at least submitted, received "
-               "or refused")  # fmt: skip
+        r.fail("QuaTrinhXuLy" if steps else "NgayTiepNhan", "no_event")
         return None
     if events[0].type not in _FIRST_EVENTS:
-        r.fail("QuaTrinhXuLy[0]" if steps else "NgayTiepNhan", f"the first event is {events[0].type}; a dossier "
-               "starts submitted, received or refused")  # fmt: skip
+        r.fail("QuaTrinhXuLy[0]" if steps else "NgayTiepNhan", "first_event", event=events[0].type)
         return None
     positions = [n for n in range(len(steps)) if n not in ignored] if steps else []
     status, apology = None, False
@@ -780,14 +893,15 @@ def _check_sequence(r: _Reader, events: list[HistoryEvent], steps: list, ignored
         try:
             status = next_status(status, event.type, apology_issued=apology)
         except InvalidTransition as exc:
-            r.fail(name, f"impossible sequence: {exc}")
+            r.fail(name, "impossible_sequence", reason=str(exc), event=exc.event_type,
+                   status=STATUS_NAMES.get(exc.status) if exc.status is not None else None, allowed=exc.allowed)
             return None
         apology = apology or event.type == "apology_issued"
         if event.type == "forwarded" and not event.to_agency:
-            r.fail(f"{name}.NoiDungXuLy", "a hand-off names the agency it goes to")
+            r.fail(f"{name}.NoiDungXuLy", "handoff_without_agency")
         if steps and int(steps[positions[k]]["TrangThai"]) != int(status):
-            r.fail(f"{name}.TrangThai", f"{steps[positions[k]]['TrangThai']} disagrees with the status "
-                   f"{event.type} leads to ({int(status)})")  # fmt: skip
+            r.fail(f"{name}.TrangThai", "step_status", value=steps[positions[k]]["TrangThai"], event=event.type,
+                   status=int(status))
     return status
 
 
@@ -800,26 +914,26 @@ def _check_agreement(r: _Reader, events: list[HistoryEvent], dates: dict, supple
                             "result_returned"), ("NgayTuChoi", "refused")):  # fmt: skip
         given, found = dates[key], first(event_type)
         if given is not None and found is not None and given != found:
-            r.fail(key, f"{local_text(given)} disagrees with the {event_type} step ({local_text(found)})")
+            r.fail(key, "date_disagrees", value=local_text(given), event=event_type, found=local_text(found))
         if given is None and found is not None and key != "NgayKetThucXuLy":
-            r.fail(key, f"missing: the steps have {event_type} at {local_text(found)}")
+            r.fail(key, "date_missing_step", event=event_type, found=local_text(found))
     requests = [e for e in events if e.type == "supplement_requested"]
     if len(requests) != len(supplements):
-        r.fail("DanhSachHoSoBoSung", f"lists {len(supplements)} supplement requests; the steps have {len(requests)}")
+        r.fail("DanhSachHoSoBoSung", "supplement_count", listed=len(supplements), steps=len(requests))
         return
     answers = [e.at for e in events if e.type == "supplement_received"]
     for n, (request, listed) in enumerate(zip(requests, supplements, strict=True)):
         if listed["requested_at"] != request.at:
-            r.fail(f"DanhSachHoSoBoSung[{n}].NgayBoSung", f"{local_text(listed['requested_at'])} disagrees with the "
-                   f"supplement request step ({local_text(request.at)})")  # fmt: skip
+            r.fail(f"DanhSachHoSoBoSung[{n}].NgayBoSung", "date_disagrees", value=local_text(listed["requested_at"]),
+                   event="supplement_requested", found=local_text(request.at))
         if listed["received_at"] is not None and listed["received_at"] not in answers:
-            r.fail(f"DanhSachHoSoBoSung[{n}].NgayTiepNhanBoSung", f"{local_text(listed['received_at'])} is no "
-                   "supplement received step")  # fmt: skip
+            r.fail(f"DanhSachHoSoBoSung[{n}].NgayTiepNhanBoSung", "supplement_answer_unknown",
+                   value=local_text(listed["received_at"]))
     for n, listed in enumerate(apologies):
         found = [e for e in events if e.type == "apology_issued"]
         if n < len(found) and listed["at"] != found[n].at:
-            r.fail(f"DanhSachXinLoi[{n}].NgayXinLoi", f"{local_text(listed['at'])} disagrees with the apology step "
-                   f"({local_text(found[n].at)})")  # fmt: skip
+            r.fail(f"DanhSachXinLoi[{n}].NgayXinLoi", "date_disagrees", value=local_text(listed["at"]),
+                   event="apology_issued", found=local_text(found[n].at))
 
 
 def history_of(source: RecordSource) -> History:
@@ -851,13 +965,23 @@ def history_of(source: RecordSource) -> History:
                 dossier.applicant_name, dossier.applicant_id_number, dossier.applicant_phone, dossier.applicant_address
             ),
             components=tuple(
-                {"seq": c.component_seq, "name": c.name, "form": c.form, "copies": c.copies} for c in source.components
-            ),
+                {"seq": c.component_seq, "name": c.name, "form": c.form, "copies": c.copies,
+                 **{flag: getattr(c, flag) for flag in COMPONENT_FLAGS if getattr(c, flag, None) is not None}}
+                for c in source.components
+            ),  # fmt: skip
+            fees=tuple(
+                {"name": f.name, "amount_vnd": f.amount_vnd, "payment_channel": f.payment_channel,
+                 "paid_at": _second(f.paid_at)}
+                for f in source.fees
+            ),  # fmt: skip
+            vneid_verified=getattr(dossier, "vneid_verified", None),
+            population_ref=getattr(dossier, "population_ref", None),
         ),
         events=events,
         appointment_at=_second(_Clock(source).state_after(received + 1).original_due_at) if received is not None
         else None,
         status_code=int(dossier.status_code),
+        electronic_result=getattr(dossier, "electronic_result", None),
     )
 
 

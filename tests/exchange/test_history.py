@@ -14,7 +14,7 @@ from dossiers import service
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, Stage
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from exchange.history import ImportRefused, findings, import_history
-from exchange.import_models import ImportedDossier
+from exchange.import_models import ExchangeImport, ImportedDossier
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
 
@@ -270,3 +270,18 @@ def test_csv_and_xlsx_carry_the_same_columns_lists_as_json(session, run, tmp_pat
     book.save(path)
     report = run(path.open("rb"), file_name="history.xlsx", skip_bad=True, rejects=io.BytesIO())
     assert report.written == 1 and [(p.line, p.field) for p in report.problems] == [(3, "QuaTrinhXuLy")]
+
+
+def test_each_problem_carries_its_id_and_params_for_the_pages(session, run):
+    unknown = residence_record("ID-1")
+    unknown["MaTTHC"] = "9.999999"
+    twice = residence_record("ID-2")
+    stream = io.BytesIO(lines(unknown, twice, twice).getvalue() + b"[1]\n")
+    report = run(stream, skip_bad=True, rejects=io.BytesIO())
+    said = {(p.line, p.field): (p.message_id, p.params) for p in report.problems}
+    assert said[(1, "MaTTHC")] == ("unknown_procedure", {"code": "9.999999"})
+    assert said[(3, "MaHoSo")] == ("given_twice", {"code": "ID-2", "line": 2})
+    assert said[(4, "record")] == ("not_object", {"got": "list"})
+    kept = session.get(ExchangeImport, report.import_id)
+    assert [(p["line"], p["message_id"]) for p in kept.problems] == [(1, "unknown_procedure"), (4, "not_object"),
+                                                                      (3, "given_twice")]  # fmt: skip

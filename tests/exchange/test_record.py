@@ -53,6 +53,7 @@ def make(session, calendar_for):
                 session, code=code, data=EventCreate(**event), actor=actor, calendar_for=calendar_for, now=NOW,
                 rules=service.HISTORY,
             )  # fmt: skip
+        session.flush()  # the last event's facts (electronic_result, index_flags) wait for the flush
         return code
 
     return make
@@ -311,3 +312,82 @@ def test_another_systems_steps_are_read_by_the_status_they_lead_to(good):
 def test_a_record_is_plain_json():
     with pytest.raises(RecordError, match="expected a JSON object"):
         from_record(["not", "a", "record"])
+
+
+# --- the Decision 766 facts ----------------------------------------------------------------------
+
+
+def test_fee_lines_component_flags_vneid_population_and_electronic_result_round_trip(make, source_of):
+    components = [ReceivedComponent(seq=1, digitised=True, from_citizen_store=False),
+                  ReceivedComponent(seq=2, reused=True, from_national_db=True)]  # fmt: skip
+    fees = [{"name": "Lệ phí", "amount_vnd": 20000, "payment_channel": "gateway", "paid_at": "2025-06-02T20:10:00"},
+            {"name": "Phí thẩm định", "amount_vnd": 0}]  # fmt: skip
+    events = [("clerk", {"type": "received", "at": "2025-06-03T08:10:00"}),
+              ("clerk", {"type": "resolved", "at": "2025-06-05T10:00:00", "electronic_result": True})]  # fmt: skip
+    code = make(RESIDENCE, WARD, "2025-06-02T20:15:00", events, status="submitted", channel="online",
+                components=components, fees=fees, vneid_verified=False, population_ref="DC-0011")  # fmt: skip
+    record, back = assert_round_trip(source_of(code))
+    assert back.intake.fees == ({"name": "Lệ phí", "amount_vnd": 20000, "payment_channel": "gateway",
+                                 "paid_at": local("2025-06-02T20:10")},
+                                {"name": "Phí thẩm định", "amount_vnd": 0, "payment_channel": None,
+                                 "paid_at": None})  # fmt: skip
+    assert back.intake.components[0] == {"seq": 1, "name": back.intake.components[0]["name"], "form": "original",
+                                         "copies": 1, "digitised": True, "from_citizen_store": False}  # fmt: skip
+    assert (back.intake.vneid_verified, back.intake.population_ref, back.electronic_result) == (False, "DC-0011", True)
+    assert record["DuocThanhToanTrucTuyen"] == 2 and record["TaiKhoanDuocXacThucVoiVNeID"] == 0
+    assert record["DaGhiNhan"] == ["TaiKhoanDuocXacThucVoiVNeID", "KetQuaDienTu"] and record["KetQuaDienTu"] == 1
+    assert record["TaiLieuNop"][1]["DaGhiNhan"] == ["DuocTaiSuDung", "DuocLayTuKhoDMQG"]
+    # what from_record gives is what intake takes
+    DossierCreate(**back.intake_data())
+
+
+def test_another_systems_flags_are_read_as_given_and_a_link_without_a_reference_keeps_the_databases_code(good):
+    foreign = copy.deepcopy(good)
+    foreign["KenhThucHien"] = 2
+    foreign.pop("DaGhiNhan")
+    foreign.pop("KetQuaDienTu")
+    foreign["TaiKhoanDuocXacThucVoiVNeID"] = 0  # without motcua's DaGhiNhan, a 0 is a "no"
+    foreign["DSKetNoiCSDL"] = [{"MaCSDL": "CSDLDD"}, {"MaCSDL": "CSDLQGDC"}]
+    foreign["TaiLieuNop"] = [{"MaThanhPhanHoSo": "1", "DuocSoHoa": 1, "DuocTaiSuDung": 0}]
+    history = from_record(foreign)
+    assert (history.intake.vneid_verified, history.intake.population_ref, history.electronic_result) == (
+        False, "CSDLQGDC", None,
+    )  # fmt: skip
+    assert history.intake.components == ({"seq": 1, "digitised": True, "reused": False},)
+    counter = {**foreign, "KenhThucHien": 1, "TaiKhoanDuocXacThucVoiVNeID": 1}
+    assert from_record(counter).intake.vneid_verified is None  # VNeID is recorded for online dossiers only
+
+
+def test_bad_facts_are_named_by_their_field(good):
+    bad = copy.deepcopy(good)
+    bad["DanhSachLePhi"] = [
+        {"TenPhiLePhi": "Lệ phí", "Gia": -5, "HinhThucThu": 7},
+        {"TenPhiLePhi": "Phí", "Gia": 1000, "HinhThucThu": 1},
+        {"TenPhiLePhi": "", "Gia": 1000, "HinhThucThu": 0, "NgayThanhToan": "20250602090000"},
+    ]
+    bad["DaGhiNhan"] = ["VNeID"]
+    bad["DSKetNoiCSDL"] = [{"MaCSDL": "CSDLQGDC", "MaThamChieu": "số định danh"}]
+    bad["TaiLieuNop"] = [{"MaThanhPhanHoSo": "1", "DuocSoHoa": 2}]
+    found = problems(bad)
+    assert set(found) == {
+        "DanhSachLePhi[0].Gia", "DanhSachLePhi[0].HinhThucThu", "DanhSachLePhi[1].NgayThanhToan",
+        "DanhSachLePhi[2].TenPhiLePhi", "DanhSachLePhi[2].HinhThucThu", "DaGhiNhan", "DSKetNoiCSDL[0].MaThamChieu",
+        "TaiLieuNop[0].DuocSoHoa",
+    }  # fmt: skip
+    assert "NgayThanhToan" in found["DanhSachLePhi[1].NgayThanhToan"]
+    unresolved = copy.deepcopy(good)
+    unresolved["KetQuaDienTu"], unresolved["DaGhiNhan"] = 1, ["KetQuaDienTu"]
+    steps = unresolved["QuaTrinhXuLy"] = unresolved["QuaTrinhXuLy"][:2]
+    unresolved.update(TrangThaiHoSo=steps[-1]["TrangThai"], NgayKetThucXuLy="", NgayTra="", DanhSachHoSoBoSung=[],
+                      DanhSachXinLoi=[], DanhSachGiayToKetQua=[])  # fmt: skip
+    assert set(problems(unresolved)) == {"KetQuaDienTu"}
+
+
+def test_every_problem_has_its_id_and_params():
+    with pytest.raises(RecordError) as caught:
+        from_record({"MaHoSo": "X", "NgayTiepNhan": "20251332000000"})
+    details = {name: (message_id, params) for name, message_id, params in caught.value.details}
+    assert details["NgayTiepNhan"] == ("date_unreal", {"value": "20251332000000"})
+    assert details["MaTTHC"] == ("missing", {})
+    said = dict(caught.value.problems)["NgayTiepNhan"]
+    assert said == "'20251332000000' is not a real date and time (yyyyMMddHHmmss)"
