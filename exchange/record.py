@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from dossiers.schemas import MAX_FEES, POPULATION_REF_PATTERN
 from exchange.problems import english
+from procedures.schemas import MAX_COMPONENTS, MAX_COPIES
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.core.lifecycle import STATUS_NAMES, InvalidTransition, Status, next_status
 from sla.core.replay import ClockState, Event, ProcedureRule, replay
@@ -71,14 +72,19 @@ _STATUS_EVENTS = {
     Status.RETURNED: "result_returned",
 }
 _BACK_TO_PROCESSING = {Status.WAITING_SUPPLEMENT: "supplement_received", Status.WAITING_OBLIGATION: "resumed"}
+_STATUSES = {int(status): status for status in Status}
+_STATUS_CODES = tuple(range(1, 11))
+_CHANNEL_CODES = tuple(CHANNEL_NAMES)
+_DATES = ("NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi")
+_STEP_NAMES = tuple(f"QuaTrinhXuLy[{n}]" for n in range(64))
 
 
 # --- plain data ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One event to replay: the fields of an `EventCreate`, with who recorded it and when (aware, local)."""
+class HistoryEvent(NamedTuple):
+    """One event to replay: the fields of an `EventCreate`, with who recorded it and when (aware, local). A named
+    tuple: an import makes millions."""
 
     type: str
     at: datetime
@@ -118,8 +124,7 @@ class Intake:
     population_ref: str | None = None
 
 
-@dataclass(frozen=True)
-class StepDates:
+class StepDates(NamedTuple):
     """A process step's own dates as the record gives them (derived by the sender: for comparison only)."""
 
     started_at: datetime | None
@@ -455,7 +460,11 @@ def _stage_of(event: Any, stages: Sequence[Any]) -> Any | None:
 
 
 class _Reader:
-    """Reads a record's fields, keeping every problem with the field it is in."""
+    """Reads a record's fields, keeping every problem with the field it is in.
+
+    A field is named by its item's prefix (`QuaTrinhXuLy[3]`, "" for the record's own) and its key, put together
+    only for a problem. Each reading has a fast path for the value as a well-formed record holds it and falls back
+    to the general one (which names the problem) for anything else: an import reads millions."""
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.record = record
@@ -465,54 +474,76 @@ class _Reader:
     def fail(self, name: str, message_id: str, **params: Any) -> None:
         self.problems.append((name, message_id, params))
 
-    def text(self, data: dict, key: str, name: str, *, required: bool = False, limit: int = 2000) -> str | None:
+    def text(self, data: dict, key: str, prefix: str = "", required: bool = False, limit: int = 2000) -> str | None:
         value = data.get(key)
+        if type(value) is str and value:
+            value = value.strip()
+            if len(value) > limit:
+                self.fail(_named(prefix, key), "too_long", limit=limit)
+                return None
+            return value or None
         if value is None or value == "":
             if required:
-                self.fail(name, "missing")
+                self.fail(_named(prefix, key), "missing")
             return None
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            self.fail(name, "not_text", got=type(value).__name__)
+            self.fail(_named(prefix, key), "not_text", got=type(value).__name__)
             return None
         value = value.strip()
         if len(value) > limit:
-            self.fail(name, "too_long", limit=limit)
+            self.fail(_named(prefix, key), "too_long", limit=limit)
             return None
         return value or None
 
-    def number(self, data: dict, key: str, name: str, accepted: Sequence[int], *, required: bool = True) -> int | None:
+    def number(self, data: dict, key: str, prefix: str, accepted: Sequence[int], required: bool = True) -> int | None:
         value = data.get(key)
+        if type(value) is int and value in accepted:
+            return value
         if value is None or value == "":
             if required:
-                self.fail(name, "missing_choice", accepted=", ".join(map(str, accepted)))
+                self.fail(_named(prefix, key), "missing_choice", accepted=", ".join(map(str, accepted)))
             return None
         try:
             number = int(value) if not isinstance(value, bool) and str(value).strip().isdigit() else None
         except ValueError:
             number = None
         if number not in accepted:
-            self.fail(name, "not_one_of", value=value, accepted=", ".join(map(str, accepted)))
+            self.fail(_named(prefix, key), "not_one_of", value=value, accepted=", ".join(map(str, accepted)))
             return None
         return number
 
-    def instant(self, data: dict, key: str, name: str, *, required: bool = False) -> datetime | None:
+    def instant(self, data: dict, key: str, prefix: str = "", required: bool = False) -> datetime | None:
         value = data.get(key)
+        if type(value) is str and len(value) == 14 and value.isascii() and value.isdigit():
+            instant = _local_instant(value)
+            if instant is not None:
+                return instant
         if value is None or value == "":
             if required:
-                self.fail(name, "missing_date")
+                self.fail(_named(prefix, key), "missing_date")
             return None
-        return parse_local(value, name, self.problems)
+        return parse_local(value, _named(prefix, key), self.problems)
 
     def items(self, key: str) -> list[dict]:
         value = self.record.get(key)
+        if type(value) is list:
+            for item in value:
+                if type(item) is not dict:
+                    break
+            else:
+                return value
         if value is None or value == "":
             return []
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             self.fail(key, "not_a_list")
             return []
         return value
+
+
+def _named(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
 
 
 def parse_local(value: Any, name: str, problems: list[tuple[str, str, dict[str, Any]]]) -> datetime | None:
@@ -550,47 +581,41 @@ def from_record(record: dict[str, Any]) -> History:
     if not isinstance(record, dict):
         raise RecordError([("record", "not_object", {"got": type(record).__name__})])
     r = _Reader(record)
-    code = r.text(record, "MaHoSo", "MaHoSo", required=True, limit=80)
+    code = r.text(record, "MaHoSo", "", True, 80)
     version = record.get("PhienBan") or VERSION
     if version != VERSION:
         r.fail("PhienBan", "version", value=version, accepted=VERSION)
-    channel = r.number(record, "KenhThucHien", "KenhThucHien", tuple(CHANNEL_NAMES))
-    status = r.number(record, "TrangThaiHoSo", "TrangThaiHoSo", tuple(range(1, 11)))
-    id_number = r.text(record, "SoGiayToChuHoSo", "SoGiayToChuHoSo", limit=20)
+    channel = r.number(record, "KenhThucHien", "", _CHANNEL_CODES)
+    status = r.number(record, "TrangThaiHoSo", "", _STATUS_CODES)
+    id_number = r.text(record, "SoGiayToChuHoSo", "", False, 20)
     if id_number is None:
         for n, item in enumerate(r.items("DinhDanhCHS")):
-            id_number = id_number or r.text(item, "SoDinhDanh", f"DinhDanhCHS[{n}].SoDinhDanh", limit=20)
-    intake = Intake(
-        code=code or "",
-        procedure_code=r.text(record, "MaTTHC", "MaTTHC", required=True, limit=64) or "",
-        agency_code=r.text(record, "DonViXuLy", "DonViXuLy", required=True, limit=64) or "",
-        channel=CHANNEL_NAMES.get(channel, "counter"),
-        applicant=Applicant(
-            name=r.text(record, "ChuHoSo", "ChuHoSo", required=True, limit=200) or "",
-            id_number=id_number,
-            phone=r.text(record, "SoDienThoai", "SoDienThoai", limit=20),
-            address=r.text(record, "DiaChiChuHoSo", "DiaChiChuHoSo", limit=500),
-        ),
-        components=tuple(_components(r)),
+            id_number = id_number or r.text(item, "SoDinhDanh", f"DinhDanhCHS[{n}]", limit=20)
+    procedure_code = r.text(record, "MaTTHC", "", True, 64) or ""
+    agency_code = r.text(record, "DonViXuLy", "", True, 64) or ""
+    channel = CHANNEL_NAMES.get(channel, "counter")
+    applicant = Applicant(
+        name=r.text(record, "ChuHoSo", "", True, 200) or "",
+        id_number=id_number,
+        phone=r.text(record, "SoDienThoai", "", False, 20),
+        address=r.text(record, "DiaChiChuHoSo", "", False, 500),
     )
-    dates = {
-        key: r.instant(record, key, key)
-        for key in ("NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi")
-    }
-    supplements = _supplement_list(r)
-    apologies = _apology_list(r)
-    results = [r.text(item, "TenGiayTo", f"DanhSachGiayToKetQua[{n}].TenGiayTo")
+    components = tuple(_components(r)) if record.get("TaiLieuNop") else ()
+    dates = {key: r.instant(record, key) for key in _DATES}
+    supplements = _supplement_list(r) if record.get("DanhSachHoSoBoSung") else []
+    apologies = _apology_list(r) if record.get("DanhSachXinLoi") else []
+    results = [r.text(item, "TenGiayTo", f"DanhSachGiayToKetQua[{n}]")
                for n, item in enumerate(r.items("DanhSachGiayToKetQua"))]  # fmt: skip
-    fees = _fee_list(r)
+    fees = _fee_list(r) if record.get("DanhSachLePhi") else []
     recorded = _recorded_list(r, record, RECORDED, DOSSIER_FLAGS)
-    vneid = _read_flag(r, record, "TaiKhoanDuocXacThucVoiVNeID", "TaiKhoanDuocXacThucVoiVNeID", recorded)
-    electronic = _read_flag(r, record, "KetQuaDienTu", "KetQuaDienTu", recorded)
-    population_ref = _population_ref(r)
+    vneid = _read_flag(r, record, "TaiKhoanDuocXacThucVoiVNeID", "", recorded)
+    electronic = _read_flag(r, record, "KetQuaDienTu", "", recorded)
+    population_ref = _population_ref(r) if record.get("DSKetNoiCSDL") else None
     steps_given = r.items("QuaTrinhXuLy")
     if r.problems:  # the steps are read only from a record whose own fields are sound
         raise RecordError(r.problems, code)
     if steps_given:
-        events, step_dates, ignored = _events_from_steps(r, steps_given, intake.agency_code, apologies, results)
+        events, step_dates, ignored = _events_from_steps(r, steps_given, agency_code, apologies, results)
     else:
         events, step_dates, ignored = _events_from_dates(r, dates, status, supplements, apologies, results), (), ()
     if not r.problems:
@@ -604,10 +629,15 @@ def from_record(record: dict[str, Any]) -> History:
         raise RecordError(r.problems, code)
     return History(
         version=VERSION,
-        intake=replace(
-            intake,
+        intake=Intake(
+            code=code or "",
+            procedure_code=procedure_code,
+            agency_code=agency_code,
+            channel=channel,
+            applicant=applicant,
+            components=components,
             fees=tuple(fees),
-            vneid_verified=vneid if intake.channel == "online" else None,  # recorded for online dossiers only
+            vneid_verified=vneid if channel == "online" else None,  # recorded for online dossiers only
             population_ref=population_ref,
         ),
         events=tuple(events),
@@ -620,12 +650,19 @@ def from_record(record: dict[str, Any]) -> History:
 
 
 def _components(r: _Reader) -> list[dict[str, Any]]:
+    """The documents handed in, checked as intake checks them (`ReceivedComponent`, `MAX_COMPONENTS`)."""
+    items = r.items("TaiLieuNop")
+    if len(items) > MAX_COMPONENTS:
+        r.fail("TaiLieuNop", "too_many_components", count=len(items), limit=MAX_COMPONENTS)
+        return []
     found = []
-    for n, item in enumerate(r.items("TaiLieuNop")):
+    for n, item in enumerate(items):
         name = f"TaiLieuNop[{n}]"
-        seq = item.get("MaThanhPhanHoSo")
-        seq = int(seq) if isinstance(seq, int | str) and str(seq).strip().isdigit() else None
-        component = {"seq": seq, "name": r.text(item, "TenTepDinhKem", f"{name}.TenTepDinhKem", limit=500)}
+        given = item.get("MaThanhPhanHoSo")
+        seq = int(given) if isinstance(given, int | str) and str(given).strip().isdigit() else None
+        if seq == 0:
+            r.fail(f"{name}.MaThanhPhanHoSo", "component_number", value=given)
+        component = {"seq": seq, "name": r.text(item, "TenTepDinhKem", name, limit=500)}
         if component["seq"] is None and component["name"] is None:
             r.fail(name, "component_unnamed")
             continue
@@ -636,12 +673,12 @@ def _components(r: _Reader) -> list[dict[str, Any]]:
             component["form"] = form
         copies = item.get("SoBan")
         if copies not in (None, ""):
-            if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
-                r.fail(f"{name}.SoBan", "copies", value=copies)
+            if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
+                r.fail(f"{name}.SoBan", "copies", value=copies, limit=MAX_COPIES)
             component["copies"] = copies
         recorded = _recorded_list(r, item, f"{name}.{RECORDED}", COMPONENT_FLAGS)
         for attribute, flag in COMPONENT_FLAGS.items():
-            component[attribute] = _read_flag(r, item, flag, f"{name}.{flag}", recorded)
+            component[attribute] = _read_flag(r, item, flag, name, recorded)
         found.append({k: v for k, v in component.items() if v is not None})
     return found
 
@@ -651,16 +688,19 @@ def _recorded_list(r: _Reader, data: dict, name: str, flags: dict[str, str]) -> 
     value = data.get(RECORDED)
     if value is None:
         return None
-    if not isinstance(value, list) or any(item not in flags.values() for item in value):
+    if not isinstance(value, list) or not _FLAG_NAMES[id(flags)].issuperset(value):
         r.fail(name, "flag_unknown", value=value, accepted=", ".join(flags.values()))
         return None
     return value
 
 
-def _read_flag(r: _Reader, data: dict, key: str, name: str, recorded: list[str] | None) -> bool | None:
+_FLAG_NAMES = {id(flags): frozenset(flags.values()) for flags in (COMPONENT_FLAGS, DOSSIER_FLAGS)}
+
+
+def _read_flag(r: _Reader, data: dict, key: str, prefix: str, recorded: list[str] | None) -> bool | None:
     if recorded is not None and key not in recorded:
         return None
-    value = r.number(data, key, name, (0, 1), required=False)
+    value = r.number(data, key, prefix, (0, 1), required=False)
     return None if value is None else value == 1
 
 
@@ -679,16 +719,16 @@ def _fee_list(r: _Reader) -> list[dict[str, Any]]:
     found = []
     for n, item in enumerate(items):
         name = f"DanhSachLePhi[{n}]"
-        fee_name = r.text(item, "TenPhiLePhi", f"{name}.TenPhiLePhi", required=True, limit=500)
+        fee_name = r.text(item, "TenPhiLePhi", name, required=True, limit=500)
         amount = item.get("Gia")
         whole = isinstance(amount, float) and amount.is_integer()
         if whole or (isinstance(amount, str) and amount.strip().isdigit()):
             amount = int(amount)
         if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= _MAX_AMOUNT:
             r.fail(f"{name}.Gia", "amount", value=amount)
-        code = r.number(item, "HinhThucThu", f"{name}.HinhThucThu", (0, *PAYMENT_CHANNELS), required=False)
+        code = r.number(item, "HinhThucThu", name, (0, *PAYMENT_CHANNELS), required=False)
         before = len(r.problems)
-        paid_at = r.instant(item, "NgayThanhToan", f"{name}.NgayThanhToan")
+        paid_at = r.instant(item, "NgayThanhToan", name)
         if code and paid_at is None and len(r.problems) == before:
             r.fail(f"{name}.NgayThanhToan", "paid_without_date", value=code)
         if not code and paid_at is not None:
@@ -703,9 +743,9 @@ def _population_ref(r: _Reader) -> str | None:
     (another system's record) keeps the database's code as its reference: the link is known, the number is not."""
     found = None
     for n, item in enumerate(r.items("DSKetNoiCSDL")):
-        if r.text(item, "MaCSDL", f"DSKetNoiCSDL[{n}].MaCSDL", limit=64) != POPULATION_DATABASE:
+        if r.text(item, "MaCSDL", f"DSKetNoiCSDL[{n}]", limit=64) != POPULATION_DATABASE:
             continue
-        reference = r.text(item, "MaThamChieu", f"DSKetNoiCSDL[{n}].MaThamChieu", limit=64)
+        reference = r.text(item, "MaThamChieu", f"DSKetNoiCSDL[{n}]", limit=64)
         if reference is not None and not _POPULATION_REF.fullmatch(reference):
             r.fail(f"DSKetNoiCSDL[{n}].MaThamChieu", "population_ref", value=reference)
         found = reference or POPULATION_DATABASE
@@ -718,11 +758,11 @@ def _supplement_list(r: _Reader) -> list[dict[str, Any]]:
         name = f"DanhSachHoSoBoSung[{n}]"
         found.append(
             {
-                "requested_at": r.instant(item, "NgayBoSung", f"{name}.NgayBoSung", required=True),
-                "received_at": r.instant(item, "NgayTiepNhanBoSung", f"{name}.NgayTiepNhanBoSung"),
-                "reason": r.text(item, "NoiDungBoSung", f"{name}.NoiDungBoSung"),
-                "actor": r.text(item, "NguoiYeuCauBoSung", f"{name}.NguoiYeuCauBoSung", limit=64),
-                "state": r.number(item, "TrangThaiBoSung", f"{name}.TrangThaiBoSung", (0, 1, 2), required=False),
+                "requested_at": r.instant(item, "NgayBoSung", name, required=True),
+                "received_at": r.instant(item, "NgayTiepNhanBoSung", name),
+                "reason": r.text(item, "NoiDungBoSung", name),
+                "actor": r.text(item, "NguoiYeuCauBoSung", name, limit=64),
+                "state": r.number(item, "TrangThaiBoSung", name, (0, 1, 2), required=False),
             }
         )
     return found
@@ -734,11 +774,11 @@ def _apology_list(r: _Reader) -> list[dict[str, Any]]:
         name = f"DanhSachXinLoi[{n}]"
         found.append(
             {
-                "at": r.instant(item, "NgayXinLoi", f"{name}.NgayXinLoi", required=True),
-                "new_due_at": r.instant(item, "NgayHenTraMoi", f"{name}.NgayHenTraMoi", required=True),
-                "reason": r.text(item, "LyDo", f"{name}.LyDo"),
-                "actor": r.text(item, "NguoiXinLoi", f"{name}.NguoiXinLoi", limit=64),
-                "agency": r.text(item, "DonViXinLoi", f"{name}.DonViXinLoi", limit=64),
+                "at": r.instant(item, "NgayXinLoi", name, required=True),
+                "new_due_at": r.instant(item, "NgayHenTraMoi", name, required=True),
+                "reason": r.text(item, "LyDo", name),
+                "actor": r.text(item, "NguoiXinLoi", name, limit=64),
+                "agency": r.text(item, "DonViXinLoi", name, limit=64),
             }
         )
     return found
@@ -747,11 +787,29 @@ def _apology_list(r: _Reader) -> list[dict[str, Any]]:
 _FORWARD = re.compile(rf"{re.escape(ACTION_LABELS['forwarded'])} (\S+?)(?:: (.*))?", re.DOTALL)
 
 
+_LABEL_EVENTS = {label: event_type for event_type, label in ACTION_LABELS.items() if event_type != "forwarded"}
+assert not any(f"{label}: ".startswith(f"{other}: ") for label in _LABEL_EVENTS for other in _LABEL_EVENTS
+               if other != label), "a label and ': ' start another: _action's dictionary cannot tell them apart"
+
+
 def _action(text: str) -> tuple[str, str | None, str | None] | None:
     """motcua's NoiDungXuLy read back: (event type, the agency a forward goes to, the reason); None if not ours."""
+    event_type = _LABEL_EVENTS.get(text)
+    if event_type is not None:
+        return event_type, None, None
+    label, colon, reason = text.partition(": ")
+    event_type = _LABEL_EVENTS.get(label) if colon else None
+    if event_type is not None:
+        return event_type, None, reason
+    if not text.startswith(ACTION_LABELS["forwarded"]):
+        return _action_by_prefix(text)
     forward = _FORWARD.fullmatch(text)
     if forward:
         return "forwarded", forward[1], forward[2]
+    return _action_by_prefix(text)
+
+
+def _action_by_prefix(text: str) -> tuple[str, str | None, str | None] | None:
     for event_type, label in _LABELS_LONGEST_FIRST:
         if event_type == "forwarded":
             continue
@@ -766,47 +824,40 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
     events, dates, ignored = [], [], []
     previous_at, status = None, None
     apology_queue, result_queue = list(apologies), list(results)
+    text, instant, number = r.text, r.instant, r.number  # millions of calls: bound once
     for n, step in enumerate(steps):
-        name = f"QuaTrinhXuLy[{n}]"
-        at = r.instant(step, "ThoiDiemXuLy", f"{name}.ThoiDiemXuLy", required=True)
-        unit = r.text(step, "PhongBanXuLy", f"{name}.PhongBanXuLy", limit=64)
-        text = r.text(step, "NoiDungXuLy", f"{name}.NoiDungXuLy") or ""
-        after = r.number(step, "TrangThai", f"{name}.TrangThai", tuple(range(1, 11)))
-        started = r.instant(step, "NgayBatDau", f"{name}.NgayBatDau")
-        statutory_end = r.instant(step, "NgayKetThucTheoQuyDinh", f"{name}.NgayKetThucTheoQuyDinh")
+        name = _STEP_NAMES[n] if n < len(_STEP_NAMES) else f"QuaTrinhXuLy[{n}]"
+        at = instant(step, "ThoiDiemXuLy", name, True)
+        unit = text(step, "PhongBanXuLy", name, False, 64)
+        content = text(step, "NoiDungXuLy", name) or ""
+        after = number(step, "TrangThai", name, _STATUS_CODES)
+        started = instant(step, "NgayBatDau", name)
+        statutory_end = instant(step, "NgayKetThucTheoQuyDinh", name)
         if at is None or after is None:
             continue
         if previous_at is not None and at < previous_at:
             r.fail(f"{name}.ThoiDiemXuLy", "step_order", at=local_text(at), previous=local_text(previous_at))
         previous_at = at
-        action = _action(text)
+        action = _action(content)
         if action is None:
-            action = _inferred(status, Status(after), unit, steps[n + 1 :])
+            action = _inferred(status, _STATUSES[after], unit, steps[n + 1 :])
             if action is None:
                 ignored.append(n)
                 continue
         event_type, to_agency, reason = action
-        extra: dict[str, Any] = {}
+        new_due_at = result = None
         if event_type == "apology_issued":
             if not apology_queue:
                 r.fail(f"{name}.NoiDungXuLy", "apology_unlisted")
                 continue
-            extra["new_due_at"] = apology_queue.pop(0)["new_due_at"]
-        if event_type == "resolved" and result_queue:
-            extra["result"] = result_queue.pop(0)
-        events.append(
-            HistoryEvent(
-                type=event_type,
-                at=at,
-                actor=r.text(step, "NguoiXuLy", f"{name}.NguoiXuLy", limit=64),
-                agency=unit or (receiving if not events else None),
-                to_agency=to_agency,
-                reason=reason,
-                **extra,
-            )
-        )
+            new_due_at = apology_queue.pop(0)["new_due_at"]
+        elif event_type == "resolved" and result_queue:
+            result = result_queue.pop(0)
+        events.append(HistoryEvent(event_type, at, text(step, "NguoiXuLy", name, False, 64),
+                                   unit or (receiving if not events else None), to_agency, reason, result,
+                                   new_due_at))  # fmt: skip
         dates.append(StepDates(started, statutory_end))
-        status = Status(after)
+        status = _STATUSES[after]
     if apology_queue:
         r.fail("DanhSachXinLoi", "apologies_without_step", count=len(apology_queue))
     return events, dates, ignored
@@ -907,21 +958,26 @@ def _check_sequence(r: _Reader, events: list[HistoryEvent], steps: list, ignored
 
 def _check_agreement(r: _Reader, events: list[HistoryEvent], dates: dict, supplements: list, apologies: list) -> None:
     """The record's dates and lists must say what its steps say."""
-    def first(event_type: str) -> datetime | None:
-        return next((e.at for e in events if e.type == event_type), None)
-
-    for key, event_type in (("NgayTiepNhan", "received"), ("NgayKetThucXuLy", "resolved"), ("NgayTra",
-                            "result_returned"), ("NgayTuChoi", "refused")):  # fmt: skip
-        given, found = dates[key], first(event_type)
+    first: dict[str, datetime] = {}
+    requests, answers, apologised = [], [], []
+    for e in events:
+        if e.type not in first:
+            first[e.type] = e.at
+        if e.type == "supplement_requested":
+            requests.append(e)
+        elif e.type == "supplement_received":
+            answers.append(e.at)
+        elif e.type == "apology_issued":
+            apologised.append(e)
+    for key, event_type in _AGREEING_DATES:
+        given, found = dates[key], first.get(event_type)
         if given is not None and found is not None and given != found:
             r.fail(key, "date_disagrees", value=local_text(given), event=event_type, found=local_text(found))
         if given is None and found is not None and key != "NgayKetThucXuLy":
             r.fail(key, "date_missing_step", event=event_type, found=local_text(found))
-    requests = [e for e in events if e.type == "supplement_requested"]
     if len(requests) != len(supplements):
         r.fail("DanhSachHoSoBoSung", "supplement_count", listed=len(supplements), steps=len(requests))
         return
-    answers = [e.at for e in events if e.type == "supplement_received"]
     for n, (request, listed) in enumerate(zip(requests, supplements, strict=True)):
         if listed["requested_at"] != request.at:
             r.fail(f"DanhSachHoSoBoSung[{n}].NgayBoSung", "date_disagrees", value=local_text(listed["requested_at"]),
@@ -930,10 +986,13 @@ def _check_agreement(r: _Reader, events: list[HistoryEvent], dates: dict, supple
             r.fail(f"DanhSachHoSoBoSung[{n}].NgayTiepNhanBoSung", "supplement_answer_unknown",
                    value=local_text(listed["received_at"]))
     for n, listed in enumerate(apologies):
-        found = [e for e in events if e.type == "apology_issued"]
-        if n < len(found) and listed["at"] != found[n].at:
+        if n < len(apologised) and listed["at"] != apologised[n].at:
             r.fail(f"DanhSachXinLoi[{n}].NgayXinLoi", "date_disagrees", value=local_text(listed["at"]),
-                   event="apology_issued", found=local_text(found[n].at))
+                   event="apology_issued", found=local_text(apologised[n].at))
+
+
+_AGREEING_DATES = (("NgayTiepNhan", "received"), ("NgayKetThucXuLy", "resolved"), ("NgayTra", "result_returned"),
+                   ("NgayTuChoi", "refused"))  # fmt: skip
 
 
 def history_of(source: RecordSource) -> History:

@@ -33,7 +33,10 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "component_unnamed": ("không chỉ rõ thành phần hồ sơ: ghi MaThanhPhanHoSo (số thứ tự trong danh mục của thủ tục) "
                           "hoặc tên giấy tờ",
                           "names no component: give MaThanhPhanHoSo (its number in the procedure's list) or its name"),
-    "copies": ("«{value}» không phải số bản (từ 1 trở lên)", "“{value}” is not a number of copies (1 or more)"),
+    "copies": ("«{value}» không phải số bản (từ 1 đến {limit})", "“{value}” is not a number of copies (1 to {limit})"),
+    "component_number": ("«{value}» không phải số thứ tự của thành phần trong danh mục của thủ tục (từ 1 trở lên)",
+                         "“{value}” is not a component's number in the procedure's list (1 or more)"),
+    "too_many_components": ("{count} thành phần hồ sơ; tối đa {limit}", "{count} documents; at most {limit}"),
     "flag_unknown": ("«{value}» không phải dấu hiệu của mục này; được chấp nhận: {accepted}",
                      "“{value}” is not a flag of this object; accepted: {accepted}"),
     "amount": ("«{value}» không phải số tiền (đồng, số nguyên từ 0 đến 10.000.000.000)",
@@ -92,7 +95,6 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "procedure_not_in_force": ("thủ tục {code} không có phiên bản còn hiệu lực vào ngày {day}",
                                "procedure {code} has no version in force on {day}"),
     "components": ("", ""),  # said by api.web.messages' checklist message, from the params
-    "component_invalid": ("thành phần hồ sơ không hợp lệ ({reason})", "the documents are not valid ({reason})"),
     "already_imported": ("hồ sơ {code} đã được nhập (hoặc ghi hai lần trong tệp): mỗi bản ghi chỉ nhập một lần",
                          "{code} is already imported (or given twice in the file): a record is taken in once"),
     "given_twice": ("hồ sơ {code} ghi hai lần trong tệp (lần đầu ở dòng {line})",

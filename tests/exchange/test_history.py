@@ -285,3 +285,38 @@ def test_each_problem_carries_its_id_and_params_for_the_pages(session, run):
     kept = session.get(ExchangeImport, report.import_id)
     assert [(p["line"], p["message_id"]) for p in kept.problems] == [(1, "unknown_procedure"), (4, "not_object"),
                                                                       (3, "given_twice")]  # fmt: skip
+
+
+def test_reader_processes_make_the_same_dossiers_as_the_importer_alone(session, run):
+    """A large file on PostgreSQL is read by reader processes while the importer writes (`readers`): the same
+    dossiers, problems, findings and rejects as when the importer reads it itself."""
+    if session.connection().dialect.name != "postgresql":
+        pytest.skip("reader processes read JSON lines for PostgreSQL")
+
+    def records(prefix: str) -> io.BytesIO:
+        late = residence_record(f"{prefix}-3", appointment="20250509090000")  # a finding
+        bad = residence_record(f"{prefix}-4")
+        bad["MaTTHC"] = "9.999999"
+        twice = residence_record(f"{prefix}-2")  # in a later block: refused by the writer, its line read again
+        return lines(religion_record(f"{prefix}-1"), residence_record(f"{prefix}-2"), late, bad,
+                     residence_record(f"{prefix}-5", received="20250602090000"), twice)  # fmt: skip
+
+    def imported(prefix: str, readers: int):
+        rejects = io.BytesIO()
+        report = run(records(prefix), readers=readers, chunk_size=2, skip_bad=True, rejects=rejects)
+        rows = session.execute(
+            select(ImportedDossier.external_code, *(getattr(Dossier, c) for c in DERIVED), ImportedDossier.finding,
+                   ImportedDossier.our_appointment_at)
+            .join(Dossier, Dossier.id == ImportedDossier.dossier_id)
+            .where(ImportedDossier.import_id == report.import_id).order_by(ImportedDossier.line)
+        ).all()  # fmt: skip
+        said = sorted((p.line, p.field, p.message_id) for p in report.problems)
+        rejected = [(r["line"], r["record"]["MaHoSo"][1:]) for r in map(json.loads, rejects.getvalue().splitlines())]
+        return (report.written, report.findings, said, rejected), [(row[0][1:], *row[1:]) for row in rows]
+
+    alone, here = imported("A", 0)
+    readers, there = imported("B", 2)
+    # the repeated code is in a later block than the first: imported already when the writer meets it
+    assert alone == readers == (4, 1, [(4, "MaTTHC", "unknown_procedure"), (6, "MaHoSo", "already_imported")],
+                                [(4, "-4"), (6, "-2")])  # fmt: skip
+    assert here == there and len(here) == 4
