@@ -602,17 +602,18 @@ def _optional_flags(values: list[bool | None]) -> np.ndarray:
     return np.asarray([-1 if v is None else int(v) for v in values], dtype=np.int64)
 
 
-_LOCAL_EPOCH = datetime(1970, 1, 1, 7)  # the epoch in local time: Asia/Ho_Chi_Minh is UTC+7 over the calendar's years
-_ONE_US = timedelta(microseconds=1)
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_LOCAL_OFFSET_S = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+7 over the calendar's years
 
 
 def _micros(instant: datetime | None) -> int:
-    """`micros_of` for the instants `from_record` gives (local, UTC+7), without a time-zone lookup each (an
-    import reads millions)."""
+    """`micros_of` for the instants `from_record` gives (local, UTC+7), from their fields: no time-zone lookup nor
+    timedelta each (a quarter of the cost of reading a record; an import reads millions)."""
     if instant is None:
         return NONE
     if instant.tzinfo is LOCAL_TZ:
-        return (instant.replace(tzinfo=None) - _LOCAL_EPOCH) // _ONE_US
+        return ((instant.toordinal() - _EPOCH_ORDINAL) * 86_400 + instant.hour * 3600 + instant.minute * 60
+                + instant.second - _LOCAL_OFFSET_S) * 1_000_000 + instant.microsecond  # fmt: skip
     return micros_of(instant)
 
 

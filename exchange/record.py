@@ -558,6 +558,13 @@ def parse_local(value: Any, name: str, problems: list[tuple[str, str, dict[str, 
     return instant
 
 
+def _plain_instant(value: Any) -> datetime | None:
+    """14 ASCII digits as a local instant, None for anything else (which the reader then names)."""
+    if type(value) is str and len(value) == 14 and value.isascii() and value.isdigit():
+        return _local_instant(value)
+    return None
+
+
 @lru_cache(maxsize=65_536)
 def _local_instant(text: str) -> datetime | None:
     """14 digits as an aware local instant (None: no such date or time). By slicing, not `strptime`, which cost
@@ -827,12 +834,27 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
     text, instant, number = r.text, r.instant, r.number  # millions of calls: bound once
     for n, step in enumerate(steps):
         name = _STEP_NAMES[n] if n < len(_STEP_NAMES) else f"QuaTrinhXuLy[{n}]"
-        at = instant(step, "ThoiDiemXuLy", name, True)
-        unit = text(step, "PhongBanXuLy", name, False, 64)
-        content = text(step, "NoiDungXuLy", name) or ""
-        after = number(step, "TrangThai", name, _STATUS_CODES)
-        started = instant(step, "NgayBatDau", name)
-        statutory_end = instant(step, "NgayKetThucTheoQuyDinh", name)
+        # the values as a well-formed step holds them, read here; anything else by the reader, which names it
+        get = step.get
+        value = get("ThoiDiemXuLy")
+        at = _plain_instant(value) if type(value) is str else None
+        if at is None:
+            at = instant(step, "ThoiDiemXuLy", name, True)
+        value = get("PhongBanXuLy")
+        unit = value.strip() if type(value) is str else None
+        if unit is None or len(unit) > 64:
+            unit = text(step, "PhongBanXuLy", name, False, 64)
+        unit = unit or None
+        value = get("NoiDungXuLy")
+        content = value.strip() if type(value) is str else text(step, "NoiDungXuLy", name)
+        if len(content or "") > 2000:
+            content = text(step, "NoiDungXuLy", name)
+        content = content or ""
+        after = get("TrangThai")
+        if type(after) is not int or not 1 <= after <= 10:
+            after = number(step, "TrangThai", name, _STATUS_CODES)
+        started = _plain_instant(get("NgayBatDau")) or instant(step, "NgayBatDau", name)
+        statutory_end = _plain_instant(get("NgayKetThucTheoQuyDinh")) or instant(step, "NgayKetThucTheoQuyDinh", name)
         if at is None or after is None:
             continue
         if previous_at is not None and at < previous_at:
@@ -853,7 +875,11 @@ def _events_from_steps(r: _Reader, steps: list[dict], receiving: str, apologies:
             new_due_at = apology_queue.pop(0)["new_due_at"]
         elif event_type == "resolved" and result_queue:
             result = result_queue.pop(0)
-        events.append(HistoryEvent(event_type, at, text(step, "NguoiXuLy", name, False, 64),
+        value = get("NguoiXuLy")
+        actor = value.strip() if type(value) is str else None
+        if actor is None or len(actor) > 64:
+            actor = text(step, "NguoiXuLy", name, False, 64)
+        events.append(HistoryEvent(event_type, at, actor or None,
                                    unit or (receiving if not events else None), to_agency, reason, result,
                                    new_due_at))  # fmt: skip
         dates.append(StepDates(started, statutory_end))

@@ -391,3 +391,30 @@ def test_every_problem_has_its_id_and_params():
     assert details["MaTTHC"] == ("missing", {})
     said = dict(caught.value.problems)["NgayTiepNhan"]
     assert said == "'20251332000000' is not a real date and time (yyyyMMddHHmmss)"
+
+
+ODD_VALUES = [None, "", "   ", 0, -1, True, 3.5, [], {}, "x" * 2100, " 20250602090000 ", "２０２５０６０２０９００００",
+              "20250602090000\n", 20250602090000, "2025060209000", "abcdefghijklmn"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy", "TrangThai", "NgayBatDau",
+                                 "NgayKetThucTheoQuyDinh", "NguoiXuLy"])  # fmt: skip
+def test_an_odd_value_in_a_step_is_read_as_given_or_named_never_misread(good, key):
+    """A step's fields are read by a fast path for well-formed values and by the reader for anything else: every odd
+    value is either taken as the reader takes it or named by its field (never an error of another kind)."""
+    for value in ODD_VALUES:
+        record = copy.deepcopy(good)
+        record["QuaTrinhXuLy"][3][key] = value
+        try:
+            history = from_record(record)
+        except RecordError as exc:
+            assert any(name.startswith("QuaTrinhXuLy") or name in ("TrangThaiHoSo", "NgayTiepNhan", "DanhSachXinLoi",
+                       "DanhSachHoSoBoSung") or name.startswith("Danh") for name, _ in exc.problems), (key, value)
+            continue
+        step = history.events[3] if len(history.events) > 3 else None
+        if key == "NguoiXuLy" and step is not None:
+            expected = value.strip() if isinstance(value, str) else (str(value) if isinstance(value, int | float)
+                                                                      and not isinstance(value, bool) else None)
+            assert step.actor == (expected or None), value
+        if key in ("NgayBatDau", "NgayKetThucTheoQuyDinh") and value not in (None, ""):
+            assert isinstance(value, str | int) and str(value).strip().isdigit(), value  # only a real date passes
