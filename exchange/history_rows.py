@@ -28,7 +28,7 @@ from sqlmodel import Session
 from dossiers import service as dossiers
 from dossiers.bulk import Field, binary_rows, pg_types
 from exchange.problems import english
-from exchange.record import History, RecordError, from_record
+from exchange.record import Plain, RecordError, from_record, plain_of, read_plain
 from kernel.errors import DomainError
 from procedures.models import ComponentForm, Procedure
 from procedures.service import agency_tree, components_of, fold
@@ -197,7 +197,7 @@ class _Entry:
     """A record read and resolved: what its rows are made of."""
 
     line: int
-    history: History
+    plain: Plain
     raw: Any
     id: int = 0
     procedure_id: int = 0
@@ -213,84 +213,81 @@ class _Entry:
     """The Decision 766 facts of the dossier as bits (sla.core.index766), as intake and the events write them."""
 
 
-def _step_field(history: History, k: int, name: str) -> str:
+def _step_field(plain: Plain, k: int, name: str) -> str:
     """The field an event's value came from: its step in QuaTrinhXuLy, else the record's own fields."""
-    if history.steps:
-        positions = [n for n in range(len(history.steps) + len(history.ignored_steps)) if n not in
-                     history.ignored_steps]  # fmt: skip
-        return f"QuaTrinhXuLy[{positions[k]}].{name}"
+    if plain.positions is not None:
+        return f"QuaTrinhXuLy[{plain.positions[k]}].{name}"
     return "DonViXuLy" if name == "PhongBanXuLy" else "QuaTrinhXuLy"
 
 
-def _resolve(catalogue: Catalogue, line: int, history: History, raw: Any) -> _Entry | list[Problem]:
+def _resolve(catalogue: Catalogue, line: int, plain: Plain, raw: Any) -> _Entry | list[Problem]:
     """The record's codes as our ids: the procedure version in force on its first day, every agency it names, the
     components it lists; every unknown one named."""
-    intake, code = history.intake, history.intake.code
+    code = plain.code
     agencies = catalogue.agencies
     problems: list[Problem] = []
 
     def fail(name: str, message_id: str, **params: Any) -> None:
         problems.append(Problem.of(line, name, message_id, params, code))
 
-    entry = _Entry(line, history, raw)
-    agency_id = agencies.get(intake.agency_code)
+    entry = _Entry(line, plain, raw)
+    agency_id = agencies.get(plain.agency_code)
     if agency_id is None:
-        fail("DonViXuLy", "unknown_agency", code=intake.agency_code)
-    first = history.events[0].at
-    entry.day = first.date() if first.tzinfo is LOCAL_TZ else first.astimezone(LOCAL_TZ).date()
-    version = catalogue.version(intake.procedure_code, entry.day)
+        fail("DonViXuLy", "unknown_agency", code=plain.agency_code)
+    entry.day = plain.day
+    version = catalogue.version(plain.procedure_code, entry.day)
     if isinstance(version, tuple):
         fail("MaTTHC", version[0], **version[1])
     holder = -1 if agency_id is None else agency_id
-    for k, event in enumerate(history.events):
+    events = entry.events
+    for k, (event_type, at, actor, agency, to_code, reason, result, new_due) in enumerate(plain.events):
         acting = holder
-        if event.agency:
-            acting = agencies.get(event.agency)
+        if agency:
+            acting = agencies.get(agency)
             if acting is None:
-                fail(_step_field(history, k, "PhongBanXuLy"), "unknown_agency", code=event.agency)
+                fail(_step_field(plain, k, "PhongBanXuLy"), "unknown_agency", code=agency)
                 continue
         to_agency = -1
-        if event.to_agency:
-            to_agency = agencies.get(event.to_agency)
+        if to_code:
+            to_agency = agencies.get(to_code)
             if to_agency is None:
-                fail(_step_field(history, k, "NoiDungXuLy"), "unknown_handoff_agency", code=event.to_agency)
+                fail(_step_field(plain, k, "NoiDungXuLy"), "unknown_handoff_agency", code=to_code)
                 continue
             holder = to_agency
-        entry.events.append(
-            (_EVENT_CODES[event.type], _micros(event.at), acting, to_agency, _micros(event.new_due_at),
-             (event.actor or IMPORT_ACTOR)[:64], event.reason, event.result)  # fmt: skip
-        )
+        events.append((_EVENT_CODES[event_type], at, acting, to_agency, new_due, (actor or IMPORT_ACTOR)[:64], reason,
+                       result))  # fmt: skip
     if agency_id is None or isinstance(version, tuple):
         return problems
-    if intake.components:  # from_record checked them as `ReceivedComponent` does
+    if plain.components:  # from_record checked them as `ReceivedComponent` does
         received = [SimpleNamespace(**{**_RECEIVED, **c, "form": ComponentForm(c["form"]) if "form" in c else None})
-                    for c in intake.components]  # fmt: skip
+                    for c in plain.components]  # fmt: skip
         try:
             entry.components = dossiers.received_components(version.code, catalogue.components(version), received)
         except DomainError as exc:
             fail("TaiLieuNop", "components", reason=exc.detail, **exc.params)
     if problems:
         return problems
-    entry.index_flags = _index_flags(version.result_kind, history, entry.components)
+    entry.index_flags = _index_flags(version.result_kind, plain, entry.components)
     entry.procedure_id, entry.procedure_code, entry.receiving_agency_id = version.id, version.code, agency_id
-    prefix = f"{intake.agency_code}-{entry.day:%y%m%d}-"
-    suffix = code[len(prefix) :]
-    if code.startswith(prefix) and suffix.isdigit() and len(suffix) >= 4:
-        entry.shape_seq = int(suffix)
+    if code.startswith(plain.agency_code):  # our shape: <agency>-<yymmdd>-<at least 4 digits>
+        prefix = f"{plain.agency_code}-{entry.day:%y%m%d}-"
+        suffix = code[len(prefix) :]
+        if code.startswith(prefix) and suffix.isdigit() and len(suffix) >= 4:
+            entry.shape_seq = int(suffix)
     return entry
 
 
 _RECEIVED = dict.fromkeys(("seq", "name", "form", "copies", *index766.COMPONENT_FLAGS))
 
 
-def _index_flags(result_kind: str | None, history: History, components: list[dict]) -> int:
-    intake = history.intake
-    if not components and not intake.fees:  # most records: the dossier's own facts only, remembered by value
-        return _plain_flags(result_kind, history.electronic_result, intake.vneid_verified, intake.population_ref
-                            is not None)  # fmt: skip
-    return index766.dossier_flags(result_kind=result_kind, electronic_result=history.electronic_result,
-                                  components=components, vneid_verified=intake.vneid_verified,
-                                  population_ref=intake.population_ref, fees=intake.fees)  # fmt: skip
+def _index_flags(result_kind: str | None, plain: Plain, components: list[dict]) -> int:
+    if not components and not plain.fees:  # most records: the dossier's own facts only, remembered by value
+        return _plain_flags(result_kind, plain.electronic_result, plain.vneid_verified,
+                            plain.population_ref is not None)  # fmt: skip
+    fees = [{**f, "paid_at": None if f["paid_at"] == NONE else f["paid_at"]} for f in plain.fees]
+    return index766.dossier_flags(result_kind=result_kind, electronic_result=plain.electronic_result,
+                                  components=components, vneid_verified=plain.vneid_verified,
+                                  population_ref=plain.population_ref, fees=fees)  # fmt: skip
 
 
 @lru_cache(maxsize=64)
@@ -350,18 +347,19 @@ def prepare(catalogue: Catalogue, items, ids, *, findings_shown: int) -> Block:
         if isinstance(record, Unreadable):
             problems = [Problem.of(line, record.field, record.message_id, record.params)]
         else:
-            try:
-                history = from_record(record)
-            except RecordError as exc:
-                problems = [Problem.of(line, name, message_id, params, exc.code)
-                            for name, message_id, params in exc.details]  # fmt: skip
-            else:
-                resolved = _resolve(catalogue, line, history, record)
-                if not isinstance(resolved, list):
-                    resolved.id = dossier_id
-                    entries.append(resolved)
-                    continue
-                problems = resolved
+            plain = read_plain(record)
+            if plain is None:  # anything read_plain would not be sure of: from_record reads it, or names why not
+                try:
+                    plain = plain_of(from_record(record))
+                except RecordError as exc:
+                    plain = [Problem.of(line, name, message_id, params, exc.code)
+                             for name, message_id, params in exc.details]  # fmt: skip
+            resolved = _resolve(catalogue, line, plain, record) if isinstance(plain, Plain) else plain
+            if not isinstance(resolved, list):
+                resolved.id = dossier_id
+                entries.append(resolved)
+                continue
+            problems = resolved
         block.problems += problems
         block.bad.append((line, record if raw is None else raw, problems))
     if entries:
@@ -393,7 +391,7 @@ def _rows(catalogue: Catalogue, block: Block, entries: list[_Entry], findings_sh
                                    codes=catalogue.codes, derived_at=catalogue.now)  # fmt: skip
     for row, exc in sorted(replayed.failed.items()):
         entry = entries[row]
-        problem = Problem.of(entry.line, "QuaTrinhXuLy", *_replay_problem(exc), entry.history.intake.code)
+        problem = Problem.of(entry.line, "QuaTrinhXuLy", *_replay_problem(exc), entry.plain.code)
         block.problems.append(problem)
         block.bad.append((entry.line, entry.raw, [problem]))
     if not replayed.derived:
@@ -401,11 +399,11 @@ def _rows(catalogue: Catalogue, block: Block, entries: list[_Entry], findings_sh
     done = [entries[i] for i in range(len(entries)) if i not in replayed.failed]
     block.ids = np.asarray([e.id for e in done], dtype=np.int64)
     block.lines = [e.line for e in done]
-    block.external = [e.history.intake.code for e in done]
+    block.external = [e.plain.code for e in done]
     block.agencies = [e.receiving_agency_id for e in done]
     block.days = [e.day for e in done]
     block.shape_seqs = [e.shape_seq for e in done]
-    block.search = [_search_rest(e.history.intake.applicant) for e in done]
+    block.search = [_search_rest(e.plain.applicant) for e in done]
     tables = _columns(catalogue, done, replayed, calendars, block, findings_shown)
     for table, (columns, record) in tables.items():
         if not len(record):
@@ -440,15 +438,12 @@ def _columns(catalogue: Catalogue, done: list[_Entry], replayed, calendars, bloc
     derived = dict(replayed.derived)
     ids = derived.pop("dossier_id")[1]
     every = np.arange(n)
-    histories = [e.history for e in done]
-    intakes = [h.intake for h in histories]
-    applicants = [i.applicant for i in intakes]
-    first_events = [h.events[0] for h in histories]
-    submitted = [_micros(f.at) if f.type == "submitted" else NONE for f in first_events]
+    plains = [e.plain for e in done]
+    applicants = [p.applicant for p in plains]
+    submitted = [p.events[0][1] if p.events[0][0] == "submitted" else NONE for p in plains]
     received = [
-        _micros(next((x.at for x in h.events if x.type == "received"), None)) if f.type == "submitted"
-        else _micros(f.at)
-        for h, f in zip(histories, first_events, strict=True)
+        next((x[1] for x in p.events if x[0] == "received"), NONE) if p.events[0][0] == "submitted" else p.events[0][1]
+        for p in plains
     ]  # fmt: skip
     tables: dict[str, tuple[dict, np.ndarray]] = {}
     tables["dossier"] = ({
@@ -456,7 +451,7 @@ def _columns(catalogue: Catalogue, done: list[_Entry], replayed, calendars, bloc
         "procedure_id": ("int", np.asarray([e.procedure_id for e in done], dtype=np.int64)),
         "procedure_code": ("text", [e.procedure_code for e in done]),
         "receiving_agency_id": ("int", np.asarray([e.receiving_agency_id for e in done], dtype=np.int64)),
-        "channel": ("text", [i.channel for i in intakes]),
+        "channel": ("text", [p.channel for p in plains]),
         "applicant_name": ("text", [a.name for a in applicants]),
         "applicant_id_number": ("text", [a.id_number for a in applicants]),
         "applicant_phone": ("text", [a.phone for a in applicants]),
@@ -464,9 +459,9 @@ def _columns(catalogue: Catalogue, done: list[_Entry], replayed, calendars, bloc
         "submitted_at": ("instant", np.asarray(submitted, dtype=np.int64)),
         "received_at": ("instant", np.asarray(received, dtype=np.int64)),
         "event_count": ("int", np.asarray([len(e.events) for e in done], dtype=np.int64)),
-        "electronic_result": ("optional_int", _optional_flags([h.electronic_result for h in histories])),
-        "vneid_verified": ("optional_int", _optional_flags([i.vneid_verified for i in intakes])),
-        "population_ref": ("text", [i.population_ref for i in intakes]),
+        "electronic_result": ("optional_int", _optional_flags([p.electronic_result for p in plains])),
+        "vneid_verified": ("optional_int", _optional_flags([p.vneid_verified for p in plains])),
+        "population_ref": ("text", [p.population_ref for p in plains]),
         "index_flags": ("int", np.asarray([e.index_flags for e in done], dtype=np.int64)),
         **derived,
     }, every)  # fmt: skip
@@ -511,7 +506,7 @@ def _columns(catalogue: Catalogue, done: list[_Entry], replayed, calendars, bloc
                for flag in index766.COMPONENT_FLAGS},
         }, np.asarray([p[0] for p in parts], dtype=np.int64))  # fmt: skip
 
-    fees = [(row, seq, fee) for row, intake in enumerate(intakes) for seq, fee in enumerate(intake.fees, start=1)]
+    fees = [(row, seq, fee) for row, plain in enumerate(plains) for seq, fee in enumerate(plain.fees, start=1)]
     if fees:
         tables["dossier_fee"] = ({
             "dossier_id": ("int", ids[[f[0] for f in fees]]),
@@ -519,7 +514,7 @@ def _columns(catalogue: Catalogue, done: list[_Entry], replayed, calendars, bloc
             "name": ("text", [f[2]["name"] for f in fees]),
             "amount_vnd": ("int", np.asarray([f[2]["amount_vnd"] for f in fees], dtype=np.int64)),
             "payment_channel": ("text", [f[2]["payment_channel"] for f in fees]),
-            "paid_at": ("instant", np.asarray([_micros(f[2]["paid_at"]) for f in fees], dtype=np.int64)),
+            "paid_at": ("instant", np.asarray([f[2]["paid_at"] for f in fees], dtype=np.int64)),
             "recorded_at": ("instant", np.full(len(fees), catalogue.now_us, dtype=np.int64)),
         }, np.asarray([f[0] for f in fees], dtype=np.int64))  # fmt: skip
 
@@ -563,9 +558,9 @@ def _theirs(catalogue: Catalogue, done, ids, derived, received: np.ndarray, cale
         rows = np.asarray(rows)
         _, ours[rows] = CalendarOps(calendars[agency_code], "us").due(received[rows], rule.amount, rule.unit,
                                                                       rule.cutoff)  # fmt: skip
-    their_status = np.asarray([e.history.status_code for e in done], dtype=np.int64)
+    their_status = np.asarray([e.plain.status_code for e in done], dtype=np.int64)
     our_status = derived["status_code"][1]
-    theirs = np.asarray([_micros(e.history.appointment_at) for e in done], dtype=np.int64)
+    theirs = np.asarray([e.plain.appointment_at for e in done], dtype=np.int64)
     both = (theirs != NONE) & (ours != NONE)
     apart = both & (theirs // _MINUTE_US != ours // _MINUTE_US)
     finding = apart | (their_status != our_status)
@@ -579,14 +574,14 @@ def _theirs(catalogue: Catalogue, done, ids, derived, received: np.ndarray, cale
     for row in np.flatnonzero(finding)[:shown].tolist():
         days = orjson.loads(explaining[row]) if explaining[row] else None
         apart_by = int(days_apart[row]) if apart[row] else None
-        block.findings.append((row, finding_of(None, done[row].history.intake.code, done[row].line,
+        block.findings.append((row, finding_of(None, done[row].plain.code, done[row].line,
                                                instant(theirs[row]), instant(ours[row]), int(their_status[row]),
                                                int(our_status[row]), apart_by, days)))  # fmt: skip
     return {
         "dossier_id": ("int", ids),
         "import_id": ("int", np.full(n, catalogue.import_id, dtype=np.int64)),
         "line": ("int", np.asarray([e.line for e in done], dtype=np.int64)),
-        "external_code": ("text", [e.history.intake.code for e in done]),
+        "external_code": ("text", [e.plain.code for e in done]),
         "their_appointment_at": ("instant", theirs),
         "our_appointment_at": ("instant", ours),
         "their_status_code": ("int", their_status),
@@ -600,21 +595,6 @@ def _theirs(catalogue: Catalogue, done, ids, derived, received: np.ndarray, cale
 def _optional_flags(values: list[bool | None]) -> np.ndarray:
     """Booleans that may be unknown as 1, 0 and -1 (NULL)."""
     return np.asarray([-1 if v is None else int(v) for v in values], dtype=np.int64)
-
-
-_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
-_LOCAL_OFFSET_S = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+7 over the calendar's years
-
-
-def _micros(instant: datetime | None) -> int:
-    """`micros_of` for the instants `from_record` gives (local, UTC+7), from their fields: no time-zone lookup nor
-    timedelta each (a quarter of the cost of reading a record; an import reads millions)."""
-    if instant is None:
-        return NONE
-    if instant.tzinfo is LOCAL_TZ:
-        return ((instant.toordinal() - _EPOCH_ORDINAL) * 86_400 + instant.hour * 3600 + instant.minute * 60
-                + instant.second - _LOCAL_OFFSET_S) * 1_000_000 + instant.microsecond  # fmt: skip
-    return micros_of(instant)
 
 
 @lru_cache(maxsize=200_000)

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from dossiers.schemas import MAX_FEES, POPULATION_REF_PATTERN
 from exchange.problems import english
 from procedures.schemas import MAX_COMPONENTS, MAX_COPIES
+from sla.core.batch import NONE, micros_of
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.core.lifecycle import STATUS_NAMES, InvalidTransition, Status, next_status
 from sla.core.replay import ClockState, Event, ProcedureRule, replay
@@ -695,7 +696,8 @@ def _recorded_list(r: _Reader, data: dict, name: str, flags: dict[str, str]) -> 
     value = data.get(RECORDED)
     if value is None:
         return None
-    if not isinstance(value, list) or not _FLAG_NAMES[id(flags)].issuperset(value):
+    if not isinstance(value, list) or not all(type(item) is str for item in value) or not _FLAG_NAMES[
+            id(flags)].issuperset(value):  # fmt: skip
         r.fail(name, "flag_unknown", value=value, accepted=", ".join(flags.values()))
         return None
     return value
@@ -1019,6 +1021,235 @@ def _check_agreement(r: _Reader, events: list[HistoryEvent], dates: dict, supple
 
 _AGREEING_DATES = (("NgayTiepNhan", "received"), ("NgayKetThucXuLy", "resolved"), ("NgayTra", "result_returned"),
                    ("NgayTuChoi", "refused"))  # fmt: skip
+
+
+# --- record → plain values, for the bulk import ----------------------------------------------------
+
+
+class Plain(NamedTuple):
+    """What the bulk import takes of a record, in plain values: `from_record`'s reading without its objects, the
+    instants in µs since 1970 (UTC, NONE for none). `plain_of` makes it of a `History`; `read_plain` reads a
+    well-formed record straight into it (the twin; tests/exchange/test_record.py proves the two equal)."""
+
+    code: str
+    procedure_code: str
+    agency_code: str
+    channel: str
+    applicant: Applicant
+    components: tuple
+    fees: tuple
+    """The fee lines as `Intake.fees`, `paid_at` in µs."""
+    vneid_verified: bool | None
+    population_ref: str | None
+    events: tuple
+    """(type, at, actor, agency, to_agency, reason, result, new_due_at) of each event, instants in µs."""
+    positions: tuple | None
+    """Each event's step in QuaTrinhXuLy (None: the events came from the record's dates and lists)."""
+    day: date
+    """The local day of the first event."""
+    appointment_at: int
+    status_code: int
+    electronic_result: bool | None
+
+
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_LOCAL_OFFSET_S = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+7 over the calendar's years (since 1975)
+
+
+def local_micros(instant: datetime | None) -> int:
+    """µs since 1970 (UTC) of an instant, NONE for none; a local one (UTC+7) from its fields, without a time-zone
+    lookup nor timedelta (an import converts millions)."""
+    if instant is None:
+        return NONE
+    if instant.tzinfo is LOCAL_TZ:
+        return ((instant.toordinal() - _EPOCH_ORDINAL) * 86_400 + instant.hour * 3600 + instant.minute * 60
+                + instant.second - _LOCAL_OFFSET_S) * 1_000_000 + instant.microsecond  # fmt: skip
+    return micros_of(instant)
+
+
+def plain_of(history: History) -> Plain:
+    intake, events = history.intake, history.events
+    first = events[0].at
+    positions = None
+    if history.steps:
+        ignored = set(history.ignored_steps)
+        positions = tuple(n for n in range(len(history.steps) + len(ignored)) if n not in ignored)
+    return Plain(
+        intake.code, intake.procedure_code, intake.agency_code, intake.channel, intake.applicant, intake.components,
+        tuple({**f, "paid_at": local_micros(f["paid_at"])} for f in intake.fees), intake.vneid_verified,
+        intake.population_ref,
+        tuple((e.type, local_micros(e.at), e.actor, e.agency, e.to_agency, e.reason, e.result,
+               local_micros(e.new_due_at)) for e in events),
+        positions,
+        first.date() if first.tzinfo is LOCAL_TZ else first.astimezone(LOCAL_TZ).date(),
+        local_micros(history.appointment_at), history.status_code, history.electronic_result,
+    )  # fmt: skip
+
+
+_DAYS: dict[int, tuple[date, int]] = {}
+"""yyyyMMdd → (the day, µs of its local midnight): a history spans a few thousand days."""
+
+
+def _micros_of_text(value: Any) -> int | None:
+    """14 ASCII digits as µs since 1970 of that local instant; None for anything else, or a year the fixed offset
+    does not hold for (the reader then says what it is). One int() and its digits by divmod: cheaper than slices."""
+    if type(value) is not str or len(value) != 14 or not value.isascii() or not value.isdigit():
+        return None
+    ymd, hms = divmod(int(value), 1_000_000)
+    day = _DAYS.get(ymd)
+    if day is None:
+        year, month_day = divmod(ymd, 10_000)
+        if not 1976 <= year <= 2099:
+            return None
+        try:
+            found = date(year, month_day // 100, month_day % 100)
+        except ValueError:
+            return None
+        day = _DAYS[ymd] = (found, ((found.toordinal() - _EPOCH_ORDINAL) * 86_400 - _LOCAL_OFFSET_S) * 1_000_000)
+    hour, minute_second = divmod(hms, 10_000)
+    minute, second = divmod(minute_second, 100)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return day[1] + (hour * 3600 + minute * 60 + second) * 1_000_000
+
+
+def _plain_text(value: Any, limit: int) -> str | None | bool:
+    """A text field as the reader takes it (stripped, "" as None); False when the reader would name it."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return False
+    value = value.strip()
+    return False if len(value) > limit else (value or None)
+
+
+def read_plain(record: dict[str, Any]) -> Plain | None:
+    """`plain_of(from_record(record))` for a well-formed record, read straight; None for any record `from_record`
+    would refuse, and for what this reading leaves to it (a record without steps, identity numbers only in
+    DinhDanhCHS, values in another type than the exported one): then `from_record` reads it."""
+    get = record.get
+    if (get("PhienBan") or VERSION) != VERSION:
+        return None
+    code = _plain_text(get("MaHoSo"), 80)
+    procedure_code = _plain_text(get("MaTTHC"), 64)
+    agency_code = _plain_text(get("DonViXuLy"), 64)
+    name = _plain_text(get("ChuHoSo"), 200)
+    id_number = _plain_text(get("SoGiayToChuHoSo"), 20)
+    phone = _plain_text(get("SoDienThoai"), 20)
+    address = _plain_text(get("DiaChiChuHoSo"), 500)
+    channel = get("KenhThucHien")
+    status = get("TrangThaiHoSo")
+    if (not code or not procedure_code or not agency_code or not name or id_number is False or phone is False
+            or address is False or type(channel) is not int or channel not in CHANNEL_NAMES
+            or type(status) is not int or not 1 <= status <= 10):  # fmt: skip
+        return None
+    if id_number is None and get("DinhDanhCHS"):
+        return None
+    dates = {}
+    for key in _DATES:
+        value = get(key)
+        if value is None or value == "":
+            dates[key] = NONE
+        elif (dates.setdefault(key, _micros_of_text(value))) is None:
+            return None
+    steps = get("QuaTrinhXuLy")
+    if type(steps) is not list or not steps:
+        return None
+    r = _Reader(record)
+    components = tuple(_components(r)) if get("TaiLieuNop") else ()
+    supplements = _supplement_list(r) if get("DanhSachHoSoBoSung") else []
+    apologies = _apology_list(r) if get("DanhSachXinLoi") else []
+    results = [r.text(item, "TenGiayTo", f"DanhSachGiayToKetQua[{n}]")
+               for n, item in enumerate(r.items("DanhSachGiayToKetQua"))]  # fmt: skip
+    fees = _fee_list(r) if get("DanhSachLePhi") else []
+    recorded = _recorded_list(r, record, RECORDED, DOSSIER_FLAGS)
+    vneid = _read_flag(r, record, "TaiKhoanDuocXacThucVoiVNeID", "", recorded)
+    electronic = _read_flag(r, record, "KetQuaDienTu", "", recorded)
+    population_ref = _population_ref(r) if get("DSKetNoiCSDL") else None
+    if r.problems:
+        return None
+    # the steps: as _events_from_steps, _check_sequence and _check_agreement read them
+    events, positions = [], []
+    previous_at, before, apology = None, None, False
+    apology_queue = [local_micros(a["new_due_at"]) for a in apologies]
+    result_queue = list(results)
+    first: dict[str, int] = {}
+    requests, answers, apologised = [], [], []
+    for n, step in enumerate(steps):
+        if type(step) is not dict:
+            return None
+        at = _micros_of_text(step.get("ThoiDiemXuLy"))
+        unit = _plain_text(step.get("PhongBanXuLy"), 64)
+        content = _plain_text(step.get("NoiDungXuLy"), 2000)
+        actor = _plain_text(step.get("NguoiXuLy"), 64)
+        after = step.get("TrangThai")
+        if (at is None or unit is False or content is False or actor is False or type(after) is not int
+                or not 1 <= after <= 10):  # fmt: skip
+            return None
+        for key in ("NgayBatDau", "NgayKetThucTheoQuyDinh"):
+            value = step.get(key)
+            if value is not None and value != "" and _micros_of_text(value) is None:
+                return None
+        if previous_at is not None and at < previous_at:
+            return None
+        previous_at = at
+        after = _STATUSES[after]
+        action = _action(content or "")
+        if action is None:
+            action = _inferred(before, after, unit, steps[n + 1 :])
+            if action is None:
+                continue
+        event_type, to_agency, reason = action
+        new_due_at, result = NONE, None
+        if event_type == "apology_issued":
+            if not apology_queue:
+                return None
+            new_due_at = apology_queue.pop(0)
+        elif event_type == "resolved" and result_queue:
+            result = result_queue.pop(0)
+        try:
+            status_after = next_status(before if events else None, event_type, apology_issued=apology)
+        except InvalidTransition:
+            return None
+        if (not events and event_type not in _FIRST_EVENTS) or status_after != after or (
+                event_type == "forwarded" and not to_agency):  # fmt: skip
+            return None
+        apology = apology or event_type == "apology_issued"
+        events.append((event_type, at, actor, unit or (agency_code if not events else None), to_agency, reason,
+                       result, new_due_at))  # fmt: skip
+        positions.append(n)
+        if event_type not in first:
+            first[event_type] = at
+        if event_type == "supplement_requested":
+            requests.append(at)
+        elif event_type == "supplement_received":
+            answers.append(at)
+        elif event_type == "apology_issued":
+            apologised.append(at)
+        before = after
+    if apology_queue or not events or before != status:
+        return None
+    for key, event_type in _AGREEING_DATES:
+        given, found = dates[key], first.get(event_type)
+        if found is not None and (given != found if given != NONE else key != "NgayKetThucXuLy"):
+            return None
+    if len(requests) != len(supplements):
+        return None
+    for request, listed in zip(requests, supplements, strict=True):
+        received = local_micros(listed["received_at"])
+        if local_micros(listed["requested_at"]) != request or (received != NONE and received not in answers):
+            return None
+    for n, listed in enumerate(apologies):
+        if n < len(apologised) and local_micros(listed["at"]) != apologised[n]:
+            return None
+    if electronic is not None and "resolved" not in first:
+        return None
+    return Plain(
+        code, procedure_code, agency_code, CHANNEL_NAMES[channel], Applicant(name, id_number, phone, address),
+        components, tuple({**f, "paid_at": local_micros(f["paid_at"])} for f in fees),
+        vneid if channel == CHANNELS["online"] else None, population_ref, tuple(events), tuple(positions),
+        _DAYS[int(steps[positions[0]]["ThoiDiemXuLy"][:8])][0], dates["NgayHenTra"], status, electronic,
+    )  # fmt: skip
 
 
 def history_of(source: RecordSource) -> History:

@@ -15,6 +15,7 @@ from dossiers import service
 from dossiers.models import Dossier
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate, FeeIn, ReceivedComponent
 from exchange.history import import_history
+from exchange.record import from_record, plain_of, read_plain
 from exchange.service import record_of
 from exchange.status import sync_figures, sync_status
 from procedures.service import agency_tree
@@ -60,6 +61,7 @@ def cities(request, tmp_path_factory):
                                   calendar_for=target_calendars, chunk_size=700)  # fmt: skip
         session.commit()
     assert (imported.written, imported.problems, imported.findings) == (DOSSIERS + len(DESK), [], 0)
+    EXPORTED[request.param] = records
     yield source, target
     source.dispose()
     target.dispose()
@@ -97,6 +99,18 @@ def at_the_desk(session, calendar_for) -> None:
         for event in events:
             service.append_event(session, code=code, data=EventCreate(**event), actor="clerk",
                                  calendar_for=calendar_for, now=NOW, rules=service.HISTORY)  # fmt: skip
+
+
+EXPORTED: dict[str, list[bytes]] = {}
+
+
+def test_the_bulk_reader_reads_every_exported_record_of_the_city_as_from_record_does(cities):
+    """read_plain, the import's twin of from_record, on every record of a generated city (tests/exchange/
+    test_record.py tries it on odd ones): the same reading, and it takes them all."""
+    for records in EXPORTED.values():
+        for line in records:
+            record = orjson.loads(line)
+            assert read_plain(record) == plain_of(from_record(record)), record["MaHoSo"]
 
 
 def both(cities, read):

@@ -15,6 +15,8 @@ from exchange.record import (
     RecordError,
     from_record,
     history_of,
+    plain_of,
+    read_plain,
     to_record,
 )
 from exchange.service import record_source
@@ -418,3 +420,83 @@ def test_an_odd_value_in_a_step_is_read_as_given_or_named_never_misread(good, ke
             assert step.actor == (expected or None), value
         if key in ("NgayBatDau", "NgayKetThucTheoQuyDinh") and value not in (None, ""):
             assert isinstance(value, str | int) and str(value).strip().isdigit(), value  # only a real date passes
+
+
+# --- the bulk twin: read_plain -------------------------------------------------------------------
+
+
+def twin_agrees(record: dict) -> str:
+    """read_plain gives what from_record gives (as plain values), or leaves the record to it: 'read', 'left' or
+    'refused' (from_record names why); never a different reading, never a record from_record refuses."""
+    plain = read_plain(copy.deepcopy(record))
+    try:
+        slow = plain_of(from_record(copy.deepcopy(record)))
+    except RecordError:
+        assert plain is None, record
+        return "refused"
+    if plain is None:
+        return "left"
+    assert plain == slow, (plain, slow)
+    return "read"
+
+
+def test_read_plain_reads_every_exported_record_as_from_record_does(make, source_of):
+    made = [make(RELIGION, DEPARTMENT, "2025-06-02T09:00:00", HAND_OFFS)]
+    made.append(make(RESIDENCE, WARD, "2025-06-02T20:15:00", [
+        ("clerk", {"type": "received", "at": "2025-06-03T08:10:00"}),
+        ("clerk", {"type": "resolved", "at": "2025-06-05T10:00:00", "electronic_result": True})],
+        status="submitted", channel="online", vneid_verified=True, population_ref="DC-0011",
+        components=[ReceivedComponent(seq=1, digitised=True), ReceivedComponent(seq=2, copies=2)],
+        fees=[{"name": "Lệ phí", "amount_vnd": 20000, "payment_channel": "dvcqg", "paid_at": "2025-06-02T20:10:00"}]))
+    made.append(make(RESIDENCE, WARD, "2025-06-02T09:00:00", [], status="refused", reason="Không thuộc thẩm quyền"))
+    made.append(make(RESIDENCE, WARD, "2025-06-02T09:00:00", [
+        ("clerk", {"type": "supplement_requested", "at": "2025-06-03T10:00:00", "reason": "Thiếu giấy tờ"}),
+        ("clerk", {"type": "abandoned", "at": "2025-06-30T10:00:00"})]))  # fmt: skip
+    for code in made:
+        assert twin_agrees(to_record(source_of(code))) == "read", code
+
+
+@pytest.mark.parametrize("step_key", ["ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy", "TrangThai", "NgayBatDau",
+                                      "NgayKetThucTheoQuyDinh", "NguoiXuLy"])  # fmt: skip
+def test_read_plain_never_reads_an_odd_step_otherwise_than_from_record(good, step_key):
+    for n in (0, 3, 8):
+        for value in ODD_VALUES:
+            record = copy.deepcopy(good)
+            record["QuaTrinhXuLy"][n][step_key] = value
+            twin_agrees(record)
+
+
+RECORD_KEYS = ["MaHoSo", "PhienBan", "MaTTHC", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo", "ChuHoSo",
+               "SoGiayToChuHoSo", "DinhDanhCHS", "SoDienThoai", "DiaChiChuHoSo", "NgayNopHoSo", "NgayTiepNhan",
+               "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi", "TaiLieuNop", "DanhSachLePhi",
+               "DanhSachHoSoBoSung", "DanhSachXinLoi", "DanhSachGiayToKetQua", "DaGhiNhan", "KetQuaDienTu",
+               "TaiKhoanDuocXacThucVoiVNeID", "DSKetNoiCSDL", "QuaTrinhXuLy"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", RECORD_KEYS)
+def test_read_plain_never_reads_an_odd_field_otherwise_than_from_record(good, key):
+    for value in [*ODD_VALUES, "motcua-dvcqg-1", 1, 2, 10, ["x"], [{}], [{"MaCSDL": "CSDLQGDC"}]]:
+        record = copy.deepcopy(good)
+        record[key] = value
+        twin_agrees(record)
+    record = copy.deepcopy(good)
+    del record[key]
+    twin_agrees(record)
+
+
+def test_read_plain_agrees_on_reordered_and_foreign_steps(good):
+    """Steps out of order, a dropped step, another system's wording: the twin reads as from_record or leaves it."""
+    outcomes = set()
+    for n in range(len(good["QuaTrinhXuLy"])):
+        dropped = copy.deepcopy(good)
+        dropped["QuaTrinhXuLy"].pop(n)
+        outcomes.add(twin_agrees(dropped))
+        foreign = copy.deepcopy(good)
+        foreign["QuaTrinhXuLy"][n]["NoiDungXuLy"] = "Chuyển bước"
+        outcomes.add(twin_agrees(foreign))
+        for m in range(len(good["QuaTrinhXuLy"])):
+            swapped = copy.deepcopy(good)
+            steps = swapped["QuaTrinhXuLy"]
+            steps[n], steps[m] = steps[m], steps[n]
+            outcomes.add(twin_agrees(swapped))
+    assert "read" in outcomes and "refused" in outcomes
