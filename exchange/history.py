@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import itertools
 import multiprocessing
 import os
 import time as timer
@@ -32,7 +33,7 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 import orjson
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import JSON, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -353,22 +354,38 @@ def _read_in_processes(stream: BinaryIO, catalogue: Catalogue, writer: _Writer, 
         with multiprocessing.get_context("fork").Pool(readers) as pool:
             pending: deque = deque()
             line = 1
+            blocks = _raw_blocks(stream, chunk_size)
             while True:
-                lines = [raw for _, raw in zip(range(chunk_size), stream, strict=False)]
-                if lines:
-                    raw = b"".join(lines)
-                    ids = writer.reserve(len(lines))
+                raw, count = next(blocks, (None, 0))
+                if raw is not None:
+                    ids = writer.reserve(count)
                     pending.append((line, raw, pool.apply_async(read_block, (None, raw, line, ids, FINDINGS_SHOWN))))
-                    line += len(lines)
-                while pending and (not lines or len(pending) >= readers * AHEAD):
-                    first, raw, made = pending.popleft()
+                    line += count
+                while pending and (raw is None or len(pending) >= readers * AHEAD):
+                    first, text, made = pending.popleft()
                     block = made.get()
-                    block.source = _Lines(first, raw)
+                    block.source = _Lines(first, text)
                     yield block
-                if not lines:
+                if raw is None:
                     return
     finally:
         history_rows.CATALOGUE = None
+
+
+def _raw_blocks(stream: BinaryIO, chunk_size: int) -> Iterator[tuple[bytes, int]]:
+    """The file in blocks of whole lines, (bytes, how many lines): the first `chunk_size` lines, then blocks of as
+    many bytes as that many lines of the first took (read at once, completed to the end of a line: cheaper than
+    line by line)."""
+    lines = list(itertools.islice(stream, chunk_size))
+    if not lines:
+        return
+    raw = b"".join(lines)
+    yield raw, len(lines)
+    size = max(1, len(raw) // len(lines)) * chunk_size
+    while raw := stream.read(size):
+        if not raw.endswith(b"\n"):
+            raw += stream.readline()
+        yield raw, raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
 
 
 class _Lines:
@@ -411,13 +428,15 @@ class _Writer:
         self.next_id: int | None = None
 
     def reserve(self, count: int) -> np.ndarray:
-        """Dossier ids for `count` records: from the table's sequence on PostgreSQL (other writers may run), after
-        the largest on SQLite (the import holds the write lock). A bad record leaves its id unused."""
+        """Dossier ids for `count` records: from the table's sequence on PostgreSQL (other writers may run; one row
+        of text back, not a row an id), after the largest on SQLite (the import holds the write lock). A bad record
+        leaves its id unused."""
         if self.postgres:
-            return np.fromiter(self.session.execute(
-                text("SELECT nextval(pg_get_serial_sequence('dossier', 'id')) FROM generate_series(1, :n)"),
-                {"n": count},
-            ).scalars(), dtype=np.int64, count=count)  # fmt: skip
+            ids = self.session.execute(
+                text("SELECT string_agg(nextval(pg_get_serial_sequence('dossier', 'id'))::text, ' ') "
+                     "FROM generate_series(1, :n)"), {"n": count},
+            ).scalar_one()  # fmt: skip
+            return np.array(ids.split(), dtype=np.int64)
         if self.next_id is None:
             self.next_id = self.session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM dossier")).scalar_one()
         first, self.next_id = self.next_id, self.next_id + count
@@ -463,8 +482,9 @@ class _Writer:
 
     def _existing(self, column, values: list[str], *also) -> list:
         query = select(column, *also)
-        if self.postgres:
-            query = query.where(column == func.any(bindparam("values", type_=postgresql.ARRAY(column.type))))
+        if self.postgres:  # the values as one JSON text (an array parameter is dumped value by value)
+            listed = select(func.json_array_elements_text(bindparam("values", type_=JSON))).scalar_subquery()
+            query = query.where(column == func.any(func.array(listed)))
             return self.session.execute(query, {"values": values}).all()
         found = []
         for start in range(0, len(values), 500):

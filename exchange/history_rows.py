@@ -609,7 +609,8 @@ def _search_rest(applicant) -> str:
 
 def search_text(code: str, rest: str) -> str:
     """As intake writes it, `fold(" ".join((code, name, phone, id_number)))` (folding is letter by letter)."""
-    return (f"{fold(code)} {rest}" if rest else fold(code))[:400]
+    folded = " ".join(code.lower().split()) if code.isascii() else fold(code)  # as fold does an ASCII code
+    return (f"{folded} {rest}" if rest else folded)[:400]
 
 
 def instant(micros: int) -> datetime | None:
