@@ -278,7 +278,7 @@ def _import(session, stream, *, file_name, actor, calendar_for, fmt, skip_bad, r
     restore = bulk.set_aside_indexes(keep=KEPT_INDEXES, tables=SET_ASIDE) if set_aside_indexes else []
     if readers is None:
         readers = min(4, os.cpu_count() or 1) if size >= READER_FILES else 0
-    if readers and postgres and fmt == "jsonl":
+    if readers and postgres and fmt == "jsonl" and "fork" in multiprocessing.get_all_start_methods():
         blocks = _read_in_processes(stream, catalogue, writer, chunk_size, readers)
     else:
         blocks = _read_here(stream, fmt, catalogue, writer, chunk_size)

@@ -108,17 +108,18 @@ def json_lines(raw: bytes, first_line: int):
     """(line, record or why it is no record, the line's bytes) of the JSON lines in `raw` (blank lines skipped),
     numbered from `first_line`."""
     for line, text in enumerate(raw.split(b"\n"), start=first_line):
-        if not text.strip():
-            continue
-        try:
-            record = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield line, Unreadable("record", "not_json", {"reason": str(exc)}), text
-            continue
-        if not isinstance(record, dict):
-            yield line, Unreadable("record", "not_object", {"got": type(record).__name__}), text
-            continue
-        yield line, record, text
+        if text.strip():
+            yield json_line(line, text)
+
+
+def json_line(line: int, text: bytes) -> tuple[int, dict | Unreadable, bytes]:
+    try:
+        record = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return line, Unreadable("record", "not_json", {"reason": str(exc)}), text
+    if not isinstance(record, dict):
+        return line, Unreadable("record", "not_object", {"got": type(record).__name__}), text
+    return line, record, text
 
 
 # --- the catalogue a block resolves codes against --------------------------------------------------
@@ -369,19 +370,17 @@ def prepare(catalogue: Catalogue, items, ids, *, findings_shown: int) -> Block:
 
 def read_block(catalogue: Catalogue, raw: bytes, first_line: int, ids: np.ndarray, findings_shown: int) -> Block:
     """A block of JSON lines as a reader process makes it (the module's `CATALOGUE` was set before the fork; the
-    process reads blocks only, without the cyclic garbage collector: exchange/history.py, `_no_cyclic_gc`)."""
+    process reads blocks only, without the cyclic garbage collector: exchange/history.py, `_no_cyclic_gc`). `ids`:
+    one a line, as the importer reserved them (a blank line leaves its id unused)."""
     gc.disable()
-    return prepare(catalogue or CATALOGUE, json_lines(raw, first_line), _ids_of_lines(raw, ids),
-                   findings_shown=findings_shown)  # fmt: skip
+    lines = raw.split(b"\n")
+    kept = [k for k, text in enumerate(lines[: len(ids)]) if text.strip()]
+    items = (json_line(first_line + k, lines[k]) for k in kept)
+    return prepare(catalogue or CATALOGUE, items, ids[kept].tolist(), findings_shown=findings_shown)
 
 
 CATALOGUE: Catalogue | None = None
 """The catalogue reader processes inherit (set by the importer before it starts them)."""
-
-
-def _ids_of_lines(raw: bytes, ids: np.ndarray) -> list[int]:
-    """The ids of the block's lines with content, in order: the importer reserved one per line."""
-    return [int(i) for i, text in zip(ids, raw.split(b"\n"), strict=False) if text.strip()]
 
 
 def _rows(catalogue: Catalogue, block: Block, entries: list[_Entry], findings_shown: int) -> None:
