@@ -234,8 +234,8 @@ def import_history(
     and rebuilds them at the end, as the generator does: by default when the file is at least 100 MB and holds
     more records (about 2.4 kB each) than the dossier table has rows: a province's history into a new database.
     `readers`: how many processes read the blocks while this one writes (JSON lines on PostgreSQL only); by default,
-    for a file of `READER_FILES` bytes or more, as many as the machine has cores (at most four: beyond, PostgreSQL's
-    side is the limit), else none.
+    for a file of `READER_FILES` bytes or more, as many as the machine has idle cores (at most four: beyond,
+    PostgreSQL's side is the limit), else none.
     """
     with _no_cyclic_gc():
         return _import(session, stream, file_name=file_name, actor=actor, calendar_for=calendar_for, fmt=fmt,
@@ -277,7 +277,7 @@ def _import(session, stream, *, file_name, actor, calendar_for, fmt, skip_bad, r
         set_aside_indexes = size >= 100_000_000 and size // 2400 > max(40_000, 2 * _rows(session))
     restore = bulk.set_aside_indexes(keep=KEPT_INDEXES, tables=SET_ASIDE) if set_aside_indexes else []
     if readers is None:
-        readers = min(4, os.cpu_count() or 1) if size >= READER_FILES else 0
+        readers = _idle_cores() if size >= READER_FILES else 0
     if readers and postgres and fmt == "jsonl" and "fork" in multiprocessing.get_all_start_methods():
         blocks = _read_in_processes(stream, catalogue, writer, chunk_size, readers)
     else:
@@ -301,6 +301,17 @@ def _import(session, stream, *, file_name, actor, calendar_for, fmt, skip_bad, r
     analyze(session.connection(), TABLES)
     report.seconds = timer.perf_counter() - started
     return report
+
+
+def _idle_cores() -> int:
+    """The cores no process is using now (the load average of the last minute), at most 4: reader processes only
+    pay where they have a core of their own (handing blocks over costs a fifth of reading them; on a busy machine
+    the importer reading alone is faster)."""
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(0, min(4, round((os.cpu_count() or 1) - busy)))
 
 
 KEPT_INDEXES = ("ix_dossier_code",)
