@@ -26,6 +26,7 @@ import os
 import time as timer
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -270,7 +271,19 @@ def _import(session, stream, *, file_name, actor, calendar_for, fmt, skip_bad, r
     report.import_id = batch.id
     postgres = session.connection().dialect.name == "postgresql"
     catalogue = Catalogue(session, calendar_for, import_id=batch.id, now=now, postgres=postgres)
-    writer = _Writer(session, catalogue, report, rejects=rejects if skip_bad else None)
+    writer = _Writer(session, catalogue, report, rejects=rejects if skip_bad else None, spare=chunk_size)
+    catalogue.quiet = writer.wait  # a calendar or component list read while a block is COPYd waits for it
+    try:
+        return _write(session, stream, catalogue, writer, report, batch, started, fmt=fmt, skip_bad=skip_bad,
+                      chunk_size=chunk_size, progress=progress, set_aside_indexes=set_aside_indexes,
+                      readers=readers)  # fmt: skip
+    finally:
+        writer.close()
+
+
+def _write(session, stream, catalogue, writer, report, batch, started, *, fmt, skip_bad, chunk_size, progress,
+           set_aside_indexes, readers) -> ImportReport:  # fmt: skip
+    postgres = catalogue.postgres
     bulk = BulkWriter(session.connection())
     size = _size_of(stream)
     if set_aside_indexes is None:
@@ -279,13 +292,17 @@ def _import(session, stream, *, file_name, actor, calendar_for, fmt, skip_bad, r
     if readers is None:
         readers = _idle_cores() if size >= READER_FILES else 0
     if readers and postgres and fmt == "jsonl" and "fork" in multiprocessing.get_all_start_methods():
+        writer.spare = chunk_size * (readers * AHEAD + 1)
         blocks = _read_in_processes(stream, catalogue, writer, chunk_size, readers)
     else:
         blocks = _read_here(stream, fmt, catalogue, writer, chunk_size)
-    for block in blocks:
-        writer.write(block)
-        if progress:
-            progress(block.records)
+    try:
+        for block in blocks:
+            writer.write(block)
+            if progress:
+                progress(block.records)
+    finally:
+        writer.wait()  # the last block's COPY: nothing else may use the connection before
     batch.records, batch.written, batch.rejected, batch.findings = (
         report.records, report.written, report.rejected, report.findings,
     )  # fmt: skip
@@ -427,9 +444,14 @@ def _reject(rejects: IO[bytes], bad: list[tuple[int, Any, list[Problem]]]) -> No
 
 class _Writer:
     """Writes the blocks in file order: refuses a record whose external code was imported before (or repeats in the
-    file), gives our codes (the day counters, kept across blocks), then COPYs the block's rows."""
+    file), gives our codes (the day counters, kept across blocks), then COPYs the block's rows.
 
-    def __init__(self, session: Session, catalogue: Catalogue, report: ImportReport, *, rejects) -> None:
+    On PostgreSQL the COPYs of a block run in a thread of their own while the importer makes the next block (the
+    server works on one block while we read the next; the thread mostly waits on the socket, without the GIL):
+    everything else that uses the connection waits for it first (`wait`). The next blocks' dossier ids are
+    reserved ahead (`spare`), while the connection is free."""
+
+    def __init__(self, session: Session, catalogue: Catalogue, report: ImportReport, *, rejects, spare: int) -> None:
         self.session = session
         self.catalogue = catalogue
         self.report = report
@@ -437,25 +459,56 @@ class _Writer:
         self.postgres = catalogue.postgres
         self.counters: dict[tuple[int, date], int] = {}  # (agency id, day) → the last sequence given or imported
         self.next_id: int | None = None
+        self.spare = spare
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.copying: Future | None = None
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="history-copy") if self.postgres else None
+
+    def wait(self) -> None:
+        """Until the last block's rows are written (and its error, if any, raised here)."""
+        copying, self.copying = self.copying, None
+        if copying is not None:
+            copying.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self.thread is not None:
+                self.thread.shutdown()
+                self.thread = None
 
     def reserve(self, count: int) -> np.ndarray:
-        """Dossier ids for `count` records: from the table's sequence on PostgreSQL (other writers may run; one row
-        of text back, not a row an id), after the largest on SQLite (the import holds the write lock). A bad record
-        leaves its id unused."""
+        """Dossier ids for `count` records: from the table's sequence on PostgreSQL (other writers may run; reserved
+        ahead, one row of text back, not a row an id), after the largest on SQLite (the import holds the write
+        lock). A bad record leaves its id unused."""
+        if len(self.ids) < count:
+            self.wait()
+            self._reserve(count)
+        ids, self.ids = self.ids[:count], self.ids[count:]
+        return ids
+
+    def _reserve(self, count: int) -> None:
+        count = max(count, self.spare) - len(self.ids)
+        if count <= 0:
+            return
         if self.postgres:
             ids = self.session.execute(
                 text("SELECT string_agg(nextval(pg_get_serial_sequence('dossier', 'id'))::text, ' ') "
                      "FROM generate_series(1, :n)"), {"n": count},
             ).scalar_one()  # fmt: skip
-            return np.array(ids.split(), dtype=np.int64)
-        if self.next_id is None:
-            self.next_id = self.session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM dossier")).scalar_one()
-        first, self.next_id = self.next_id, self.next_id + count
-        return np.arange(first, first + count, dtype=np.int64)
+            more = np.array(ids.split(), dtype=np.int64)
+        else:
+            if self.next_id is None:
+                self.next_id = self.session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM dossier")).scalar_one()
+            more = np.arange(self.next_id, self.next_id + count, dtype=np.int64)
+            self.next_id += count
+        self.ids = np.concatenate([self.ids, more])
 
     # -- a block ---------------------------------------------------------------------------------
 
     def write(self, block: Block) -> None:
+        self.wait()
         report = self.report
         report.records += block.records
         report.problems += block.problems
@@ -468,6 +521,7 @@ class _Writer:
         kept = np.flatnonzero(keep)
         if kept.size:
             codes = self._number(block, kept)
+            self._reserve(0)  # the next blocks' ids, while the connection is free
             self._insert(block, keep, kept, codes)
             report.written += int(kept.size)
             report.findings += int(block.finding[keep].sum())
@@ -546,11 +600,13 @@ class _Writer:
         return self.counters[key]
 
     def _insert(self, block: Block, keep: np.ndarray, kept: np.ndarray, codes: list[str | None]) -> None:
-        """The block's rows of the kept records, table by table (the dossiers first), with our codes."""
+        """The block's rows of the kept records, table by table (the dossiers first), with our codes; on PostgreSQL
+        COPYd by the writer's thread."""
         whole = bool(keep.all())
         ours = [codes[row] for row in kept.tolist()]
         search = [search_text(codes[row], block.search[row]) for row in kept.tolist()]
         connection = self.session.connection()
+        copies = []
         for table, rows in block.rows.items():
             taken = None if whole else keep[rows.record]
             if self.postgres:
@@ -562,15 +618,18 @@ class _Writer:
                     coded, coded_ends = binary_rows([Field.texts(ours), Field.texts(search)])
                     data = joined_rows(data, ends, coded, coded_ends)
                     names = [*names, *DOSSIER_CODED]
-                copy_binary(connection, table, names, data)
+                copies.append((table, names, data))
                 continue
             columns = rows.columns if taken is None else _taken(rows.columns, taken)
             if table == "dossier":
                 columns = {**columns, "code": ("text", ours), "search_text": ("text", search)}
             dossiers.insert_columns(self.session, table, columns)
+        if copies:
+            self.copying = self.thread.submit(_copy_all, connection, copies)
 
     def finish(self) -> None:
         """The code counters raised by the import (kept at their largest: a desk may have moved them meanwhile)."""
+        self.wait()
         rows = [{"agency_id": a, "day": d, "last_seq": s} for (a, d), s in sorted(self.counters.items())]
         if not rows:
             return
@@ -584,6 +643,11 @@ class _Writer:
         statement = statement.on_conflict_do_update(index_elements=["agency_id", "day"], set_={"last_seq": larger})
         for start in range(0, len(rows), 10_000):
             self.session.connection().execute(statement, rows[start : start + 10_000])
+
+
+def _copy_all(connection, copies: list[tuple[str, list[str], Any]]) -> None:
+    for table, names, data in copies:
+        copy_binary(connection, table, names, data)
 
 
 def _taken(columns: dict, taken: np.ndarray) -> dict:

@@ -14,6 +14,7 @@ typed columns for `dossiers.service.insert_columns`.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -160,6 +161,8 @@ class Catalogue:
         self.types = {t: pg_types(session.connection(), t) for t in ROW_TABLES} if postgres else {}
         self._session = session
         self._calendar_for = calendar_for
+        self.quiet: Callable[[], None] = lambda: None
+        """Called before the catalogue reads the database (the importer's: until its last COPY is done)."""
 
     def version(self, code: str, day: date) -> Version | tuple[str, dict]:
         """The version in force on `day`, or why there is none (a problem id and its params)."""
@@ -173,11 +176,13 @@ class Catalogue:
 
     def components(self, version: Version) -> tuple:
         if version.id not in self.listed:
+            self.quiet()
             self.listed[version.id] = tuple(components_of(self._session, [version.id])[version.id])
         return self.listed[version.id]
 
     def calendar(self, agency_code: str) -> WorkingCalendar:
         if agency_code not in self.calendars:
+            self.quiet()
             self.calendars[agency_code] = self._calendar_for(agency_code)
         return self.calendars[agency_code]
 
