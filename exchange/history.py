@@ -421,10 +421,12 @@ class _Lines:
 
     def __init__(self, first: int, raw: bytes) -> None:
         self.first, self.raw = first, raw
+        self.lines: list[bytes] | None = None
 
     def get(self, line: int) -> bytes | None:
-        lines = self.raw.split(b"\n")
-        return lines[line - self.first] if 0 <= line - self.first < len(lines) else None
+        if self.lines is None:  # split once: a file imported twice refuses every record of a block
+            self.lines = self.raw.split(b"\n")
+        return self.lines[line - self.first] if 0 <= line - self.first < len(self.lines) else None
 
 
 def _reject(rejects: IO[bytes], bad: list[tuple[int, Any, list[Problem]]]) -> None:
