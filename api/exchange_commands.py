@@ -19,6 +19,9 @@ def register(exchange_cli: typer.Typer, *, engine, calendar_store, fail) -> None
                                                      "FILE.rejects.jsonl)")] = None,  # fmt: skip
         chunk: Annotated[int, typer.Option(min=100, help="records replayed and written at a time")] = 20_000,
         actor: Annotated[str, typer.Option(help="who imports, for the import's row")] = "cli",
+        readers: Annotated[int | None, typer.Option(min=0, help="processes reading the records while this one "
+                                                    "writes (JSON lines, PostgreSQL; default: the idle cores, for "
+                                                    "a file of 100 MB or more)")] = None,  # fmt: skip
     ) -> None:
         """Import a province's history: every record a dossier, its events replayed through the clock in bulk.
 
@@ -46,7 +49,7 @@ def register(exchange_cli: typer.Typer, *, engine, calendar_store, fail) -> None
                 report = import_history(
                     session, stream, file_name=file.name, actor=actor,
                     calendar_for=store.calendar_for(session), skip_bad=skip_bad, rejects=rejected,
-                    chunk_size=chunk, progress=bar.update,
+                    chunk_size=chunk, progress=bar.update, readers=readers,
                 )  # fmt: skip
         except ImportRefused as exc:
             for problem in exc.report.problems:

@@ -3,9 +3,14 @@
 1. A generated city in the scratch database `import_src` (seed generator, `--source` dossiers of 2025), every
    dossier exported as its national record (exchange/service.record_of).
 2. A file of `--records` records: the exported ones, repeated with their daily sequence moved past the others
-   (`<agency>-<yymmdd>-<seq + copy × 100000>`), so that every record is a distinct dossier of the same life.
+   (`<agency>-<yymmdd>-<seq + copy × 100000>`), so that every record is a distinct dossier of the same life; with
+   `--distinct-times` every instant of copy n also moves n mod 60 seconds (the generator's instants are whole
+   minutes: nothing crosses a minute), so that the dates are not the same few thousand strings over and over (the
+   reader remembers the last 65,536 it parsed).
 3. Imported into the empty scratch database `import_dst` in one transaction (`import_history`, chunks of
-   `--chunk`), timed; peak memory (RSS) read from the kernel.
+   `--chunk`, `--readers` reader processes: by default by the file's size), timed: wall, and the CPU of the
+   importer, of its reader processes and of its PostgreSQL backend (read from /proc: the server runs on this
+   machine); peak memory (RSS) read from the kernel.
 4. Check: the first copy's dossiers, events and stages equal the source's (the round trip), counts match.
 5. Both databases dropped (unless `--keep`).
 
@@ -17,6 +22,7 @@ Figures: bench/README.md, "History import".
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import time
@@ -72,13 +78,29 @@ def calendars(engine):
     return calendar_store(Settings()).calendar_for_engine(engine)
 
 
-def renumbered(line: bytes, copy: int) -> bytes:
+_INSTANT = re.compile(rb'"([0-9]{12})([0-9]{2})"')
+
+
+def renumbered(line: bytes, copy: int, distinct_times: bool = False) -> bytes:
     if not copy:
         return line
     record = orjson.loads(line)
     head, seq = _CODE.match(record["MaHoSo"]).groups()
     record["MaHoSo"] = f"{head}{int(seq) + copy * 100_000}"
-    return orjson.dumps(record)
+    line = orjson.dumps(record)
+    if distinct_times:
+        shift = copy % 60
+        line = _INSTANT.sub(lambda m: b'"%s%02d"' % (m[1], (int(m[2]) + shift) % 60), line)
+    return line
+
+
+def backend_cpu(pid: int) -> float | None:
+    """A process's CPU seconds (user + system) from /proc, None when it cannot be read (another machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -86,6 +108,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--source", type=int, default=20_000, help="dossiers generated and exported")
     parser.add_argument("--chunk", type=int, default=20_000)
+    parser.add_argument("--readers", type=int, default=None, help="reader processes (default: by the file's size)")
+    parser.add_argument("--distinct-times", action="store_true", help="move each copy's instants a few seconds")
     parser.add_argument("--server", default=SERVER)
     parser.add_argument("--file", type=Path, default=Path("/tmp/bench_exchange_import.jsonl"))
     parser.add_argument("--keep", action="store_true", help="keep both databases and the file")
@@ -108,7 +132,7 @@ def main() -> None:
         started = time.perf_counter()
         with args.file.open("wb") as out:
             for n in range(args.records):
-                out.write(renumbered(exported[n % len(exported)], n // len(exported)) + b"\n")
+                out.write(renumbered(exported[n % len(exported)], n // len(exported), args.distinct_times) + b"\n")
         size = args.file.stat().st_size
         print(f"file: {args.records} records, {size / 1e9:.2f} GB, written in {time.perf_counter() - started:.1f} s")
         del exported
@@ -116,20 +140,33 @@ def main() -> None:
         target = fresh(target_url)
         calendar_for = calendars(target)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        cpu = time.process_time()
-        started = time.perf_counter()
+        load_before = os.getloadavg()
         with Session(for_writes(target)) as session, args.file.open("rb") as stream:
+            backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            server = backend_cpu(backend)
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = time.process_time()
+            started = time.perf_counter()
             result = import_history(session, stream, file_name=args.file.name, actor="bench",
-                                    calendar_for=calendar_for, chunk_size=args.chunk)  # fmt: skip
+                                    calendar_for=calendar_for, chunk_size=args.chunk, readers=args.readers)  # fmt: skip
             session.commit()
-        seconds = time.perf_counter() - started
-        cpu = time.process_time() - cpu
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            readers = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+            server = backend_cpu(backend) - server if server is not None else None
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        reader_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        n = result.written
+        total = cpu + readers + (server or 0)
         print(result.summary())
-        print(f"import: {seconds:.1f} s wall, {result.written / seconds:,.0f} records/s; {cpu:.1f} s of the importer's "
-              f"CPU ({result.written / cpu:,.0f} records per CPU second; PostgreSQL's own not counted); peak RSS "
-              f"{rss / 1024:.0f} MiB (before the import {rss_before / 1024:.0f} MiB), chunk {args.chunk}; "
-              f"load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")  # fmt: skip
+        print(f"import: {seconds:.1f} s wall, {n / seconds:,.0f} records/s; CPU: importer {cpu:.1f} s, its readers "
+              f"{readers:.1f} s, its PostgreSQL backend {'?' if server is None else f'{server:.1f}'} s: "
+              f"{1e6 * total / n:.0f} µs of CPU a record ({n / total:,.0f} records per CPU second); peak RSS "
+              f"{rss / 1024:.0f} MiB (before the import {rss_before / 1024:.0f} MiB; a reader "
+              f"{reader_rss / 1024:.0f} MiB), chunk {args.chunk}; "
+              f"load average before {' '.join(f'{x:.1f}' for x in load_before)}, after "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
         with source.connect() as a, target.connect() as b:
             ours = a.execute(text(f"SELECT {COMPARED} FROM dossier ORDER BY code")).all()
             theirs = b.execute(text(f"SELECT {COMPARED} FROM dossier WHERE code = ANY(:codes) ORDER BY code"),

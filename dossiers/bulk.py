@@ -20,6 +20,7 @@ from sla.core.batch import NONE
 
 INSTANT, INT, OPTIONAL_INT, TEXT, BOOL = "instant", "int", "optional_int", "text", "bool"
 OPTIONAL_BOOL = "optional_bool"  # int8: 1 true, 0 false, -1 NULL
+NULLABLE_INT = "nullable_int"  # any int (negatives too), NONE for NULL
 
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "dossier": (
@@ -81,13 +82,13 @@ class BulkWriter:
                 "LOCK TABLE dossier, dossier_event, stage, dossier_code_counter IN SHARE ROW EXCLUSIVE MODE"
             )
 
-    def set_aside_indexes(self, keep: tuple[str, ...] = ()) -> list[str]:
+    def set_aside_indexes(self, keep: tuple[str, ...] = (), tables: tuple[str, ...] | None = None) -> list[str]:
         """For a large load: drop the generated tables' secondary indexes (and on PostgreSQL their
         foreign keys, whose per-row triggers cost ten times the COPY itself) and return the
         statements that put them back, taken from the database's own definitions. Inside the
         transaction: if anything fails, the drop is rolled back with the rows. `keep`: indexes the
-        load itself reads (the history import looks codes up)."""
-        tables = tuple(TABLES)
+        load itself reads (the history import looks codes up); `tables`: whose (default: the generator's)."""
+        tables = tuple(TABLES) if tables is None else tables
         restore = []
         if self.postgres:
             self.connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
@@ -222,3 +223,143 @@ def _instants(minutes: np.ndarray, postgres: bool) -> list:
     out = texts.astype(object)
     out[missing] = null
     return out.tolist()
+
+
+# --- PostgreSQL's binary COPY, built by numpy ----------------------------------------------------
+
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+"""The binary COPY signature, its flags (none) and header extension (none)."""
+BINARY_TRAILER = b"\xff\xff"
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, the zero of PostgreSQL's timestamps, in µs since 1970
+_WIDTHS = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "bool": "u1", "timestamptz": ">i8", "timestamp": ">i8"}
+_TEXTS = ("varchar", "text", "json", "bpchar")
+
+
+def pg_types(connection: Connection, table: str) -> dict[str, str]:
+    """The columns of a table and their PostgreSQL type names (`int4`, `timestamptz`, `varchar`, …)."""
+    return dict(
+        connection.exec_driver_sql(
+            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            f"WHERE a.attrelid = '{table}'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+        ).all()
+    )
+
+
+class Field:
+    """One column in binary COPY form: per row the byte length of its value (-1: NULL) and the values' bytes one
+    after the other. `header`: each value goes with its 4-byte length (False: raw bytes, a row's part made
+    elsewhere)."""
+
+    __slots__ = ("lengths", "data", "header")
+
+    def __init__(self, lengths: np.ndarray, data: np.ndarray, header: bool = True) -> None:
+        self.lengths = lengths
+        self.data = data
+        self.header = header
+
+    @classmethod
+    def of(cls, kind: str, values, pg_type: str) -> Field:
+        """A typed column (`kind` as `TABLES` and `insert_columns` name them; instants in µs since 1970, as
+        `insert_columns` takes them) as the column type `pg_type` takes it."""
+        if kind == TEXT:
+            if pg_type not in _TEXTS:
+                raise ValueError(f"text for a {pg_type} column")
+            return cls.texts(values)
+        if pg_type not in _WIDTHS:
+            raise ValueError(f"{kind} for a {pg_type} column")
+        values = np.asarray(values)
+        if kind == INSTANT:
+            values = values.astype(np.int64)
+            null = values == NONE
+            values = values - _PG_EPOCH_US
+        elif kind in (OPTIONAL_INT, OPTIONAL_BOOL):
+            values = values.astype(np.int64)
+            null = values < 0
+        elif kind == NULLABLE_INT:
+            values = values.astype(np.int64)
+            null = values == NONE
+        elif kind in (INT, BOOL):
+            null = None
+        else:
+            raise ValueError(f"unknown column kind {kind!r}")
+        if pg_type == "bool":
+            values = values > 0
+        dtype = np.dtype(_WIDTHS[pg_type])
+        if dtype.kind == "i" and values.size:
+            info = np.iinfo(dtype)
+            low, high = (values[~null] if null is not None else values).min(initial=0), values.max(initial=0)
+            if low < info.min or high > info.max:
+                raise ValueError(f"a value outside {pg_type}")
+        width = dtype.itemsize
+        matrix = values.astype(dtype).view(np.uint8).reshape(-1, width)
+        lengths = np.full(len(values), width, dtype=np.int64)
+        if null is not None and null.any():
+            lengths[null] = -1
+            matrix = matrix[~null]
+        return cls(lengths, matrix.reshape(-1))
+
+    @classmethod
+    def texts(cls, values, header: bool = True) -> Field:
+        encoded = [b"" if v is None else v.encode() for v in values]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        if None in values:
+            lengths[np.fromiter((v is None for v in values), dtype=bool, count=len(encoded))] = -1
+        return cls(lengths, np.frombuffer(b"".join(encoded), dtype=np.uint8), header)
+
+
+def binary_rows(fields: list[Field], field_count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of binary COPY (without the file's header and trailer) from their fields, all at once: the bytes and
+    where each row ends. `field_count`: written at the start of each row (None: the rows are parts, the count is
+    in the first raw field)."""
+    n = len(fields[0].lengths)
+    sizes = np.full(n, 2 if field_count is not None else 0, dtype=np.int64)
+    for f in fields:
+        sizes += np.maximum(f.lengths, 0) + (4 if f.header else 0)
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]) if n else 0, dtype=np.uint8)
+    index = np.int32 if out.size < 2**31 else np.int64  # gathering indexes: half the memory to walk when they fit
+    at = (ends - sizes).astype(index)
+    if field_count is not None:
+        out[at[:, None] + np.arange(2)] = np.frombuffer(field_count.to_bytes(2, "big"), dtype=np.uint8)
+        at = at + 2
+    for f in fields:
+        if f.header:
+            out[at[:, None] + np.arange(4)] = f.lengths.astype(">i4").view(np.uint8).reshape(n, 4)
+            at = at + 4
+        lengths = np.maximum(f.lengths, 0).astype(index)
+        total = int(lengths.sum())
+        if total:
+            starts = np.cumsum(lengths) - lengths  # where each row's value begins in f.data
+            out[np.repeat(at - starts, lengths) + np.arange(total, dtype=index)] = f.data
+        at = at + lengths
+    return out, ends
+
+
+def joined_rows(first: np.ndarray, first_ends: np.ndarray, second: np.ndarray, second_ends: np.ndarray) -> bytes:
+    """Rows made of two parts, row by row: each row of `first` followed by the same row of `second` (a few large
+    pieces a row: joined by slices, cheaper than gathering them byte by byte)."""
+    a, b = memoryview(first), memoryview(second)
+    a_starts, b_starts = np.diff(first_ends, prepend=0), np.diff(second_ends, prepend=0)
+    a_starts, b_starts = (first_ends - a_starts).tolist(), (second_ends - b_starts).tolist()
+    pieces = []
+    for a0, a1, b0, b1 in zip(a_starts, first_ends.tolist(), b_starts, second_ends.tolist(), strict=True):
+        pieces.append(a[a0:a1])
+        pieces.append(b[b0:b1])
+    return b"".join(pieces)
+
+
+def select_rows(data: np.ndarray, ends: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows `keep` marks, of rows given as their bytes and where each ends."""
+    sizes = np.diff(ends, prepend=0)
+    return data[np.repeat(keep, sizes)], np.cumsum(sizes[keep])
+
+
+def copy_binary(connection: Connection, table: str, names: Sequence[str], data: np.ndarray | bytes) -> None:
+    """COPY rows made by `binary_rows` into `table`'s columns `names`, in the connection's transaction."""
+    if not len(data):
+        return
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(BINARY_HEADER)
+        copy.write(memoryview(data))
+        copy.write(BINARY_TRAILER)

@@ -475,6 +475,8 @@ def _python_values(kind: str, values) -> list:
         return _datetimes(values)
     if kind == _OPTIONAL_INT:
         return [None if x < 0 else x for x in values.tolist()]
+    if kind == "nullable_int":  # negatives too, NONE for NULL
+        return [None if x == NONE else x for x in values.tolist()]
     if kind in (_INT, _BOOL):
         return values.tolist()
     return list(values)
@@ -498,6 +500,9 @@ def _copy_text(columns: dict) -> str:
         elif kind == _OPTIONAL_INT:
             out = values.astype(str).astype(object)
             out[values < 0] = "\\N"
+        elif kind == "nullable_int":
+            out = values.astype(str).astype(object)
+            out[values == NONE] = "\\N"
         elif kind == _INT:
             out = values.astype(str)
         elif kind == _BOOL:

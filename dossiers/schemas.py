@@ -147,7 +147,8 @@ class FeeRead(BaseModel):
     paid_at: LocalInstant | None
 
 
-PopulationRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+POPULATION_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+PopulationRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=POPULATION_REF_PATTERN)]
 
 
 class DossierCreate(Input):

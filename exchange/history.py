@@ -1,11 +1,14 @@
 """History in: a file of national records (`motcua-dvcqg-1`) taken in as dossiers, their events replayed in bulk.
 
-Each record is read by :func:`exchange.record.from_record` (its intake and events, every bad field named), its
-codes are resolved against the catalogue (the procedure version in force on its first day, the agencies), and a
-chunk of records at a time is replayed with the batch replay (`dossiers.rebuild.replay_new`: grouped by procedure
-version and calendar, `sla.core.batch.replay_batch`) and written with COPY on PostgreSQL, executemany on SQLite.
-Memory holds one chunk. What the record said of itself (its appointment `NgayHenTra`, its status) is kept beside
-what we derived (`imported_dossier`), and every disagreement is a finding with the calendar days that explain it.
+The file is taken a block of records at a time (exchange/history_rows.py): each record read by
+:func:`exchange.record.from_record`, its codes resolved against the catalogue (the procedure version in force on its
+first day, the agencies), the block replayed with the batch replay (`dossiers.rebuild.replay_new`: grouped by
+procedure version and calendar content, `sla.core.batch.replay_batch`) and its rows made at once. Here the blocks
+are written in file order: whether a record was imported before, our dossier codes and the day counters, then the
+rows, with binary COPY on PostgreSQL (executemany on SQLite). A large JSON lines file on PostgreSQL is read by
+reader processes while this one writes (`readers`): PostgreSQL takes one block while the next ones are read. Memory
+holds a few blocks. What the record said of itself (its appointment `NgayHenTra`, its status) is kept beside what we
+derived (`imported_dossier`), and every disagreement is a finding with the calendar days that explain it.
 
 One bad record refuses the file: nothing is written (the caller's transaction rolls back) and every bad record is
 named by its line and field; with `skip_bad` the good records are written and the bad ones go to a rejects file.
@@ -15,69 +18,67 @@ docs/exchange.md, "History in".
 from __future__ import annotations
 
 import csv
+import gc
 import io
+import itertools
+import multiprocessing
+import os
 import time as timer
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime
 from typing import IO, Any, BinaryIO
 
 import numpy as np
 import orjson
-from pydantic import ValidationError
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import JSON, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dossiers.derive import rule_for
-from dossiers.intake import received_components
+from dossiers.bulk import BulkWriter, Field, binary_rows, copy_binary, joined_rows, select_rows
 from dossiers.models import Dossier, DossierCodeCounter
-from dossiers.reading import listed_components
-from dossiers.rebuild import Replayed, insert_columns, replay_new
-from dossiers.schemas import ReceivedComponent
+from dossiers.rebuild import insert_columns
+from exchange import history_rows
+from exchange.history_rows import (
+    DOSSIER_CODED,
+    Block,
+    Catalogue,
+    Problem,
+    Unreadable,
+    explain,
+    finding_of,
+    json_lines,
+    plain,
+    prepare,
+    read_block,
+    search_text,
+)
 from exchange.import_models import ExchangeImport, ImportedDossier
-from exchange.record import History, RecordError, from_record, local_text
+from exchange.record import local_text
 from kernel.db import analyze, utc_now
-from kernel.errors import DomainError, InvalidInput
-from procedures.models import Procedure
-from procedures.service import agency_tree, fold
-from dossiers.bulk import BulkWriter
-from sla.core.batch import NONE, CalendarOps, EventColumns, micros_of
-from sla.core.calendar import LOCAL_TZ, WorkingCalendar
-from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
+from kernel.errors import InvalidInput
+from sla.core.calendar import WorkingCalendar
 
 FORMATS = ("jsonl", "csv", "xlsx")
 LIST_FIELDS = ("DinhDanhCHS", "TaiLieuNop", "DanhSachLePhi", "DanhSachHoSoBoSung", "DanhSachXinLoi",
                "DanhSachGiayToKetQua", "DSKetNoiCSDL", "QuaTrinhXuLy")  # fmt: skip
 """In CSV and XLSX these columns hold their list as JSON text; every other column is the record's field as is."""
 DEFAULT_CHUNK = 20_000
-IMPORT_ACTOR = "exchange-import"
-"""The actor of an imported event whose record names nobody (NguoiXuLy empty)."""
 FINDINGS_SHOWN = 100
-TABLES = ("dossier", "dossier_event", "stage", "dossier_component", "dossier_code_counter", "imported_dossier")
-_EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES)}
-_MINUTE_US = 60_000_000
+PROBLEMS_KEPT = 200
+"""The problems an import keeps for its page (`exchange_import.problems`); the answer and the rejects file have all."""
+TABLES = ("dossier", "dossier_event", "stage", "dossier_component", "dossier_fee", "dossier_code_counter",
+          "imported_dossier", "exchange_dossier_sync")
+READER_FILES = 100_000_000
+"""A JSON lines file this large (bytes) is read by reader processes on PostgreSQL, when `readers` is not given."""
+AHEAD = 2
+"""Blocks each reader process may have read ahead of the writer (memory: a few blocks)."""
 
 
 # --- what an import reports ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why one record was not taken: its line in the file, the field (`QuaTrinhXuLy[3].ThoiDiemXuLy`), the reason."""
-
-    line: int
-    field: str
-    message: str
-    code: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "code": self.code, "field": self.field, "message": self.message}
-
-    def __str__(self) -> str:
-        who = f" ({self.code})" if self.code else ""
-        return f"line {self.line}{who}, {self.field}: {self.message}"
 
 
 @dataclass
@@ -138,14 +139,6 @@ class ImportRefused(InvalidInput):
 # --- reading files -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """A line or row that is not a record at all."""
-
-    field: str
-    message: str
-
-
 def format_of(name: str) -> str:
     lowered = name.lower()
     for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"), (".csv", "csv"),
@@ -172,17 +165,7 @@ def read_records(stream: BinaryIO, fmt: str) -> Iterator[tuple[int, dict | Unrea
 
 def _json_lines(stream: BinaryIO):
     for line, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            yield line, Unreadable("record", f"not JSON: {exc}"), raw
-            continue
-        if not isinstance(record, dict):
-            yield line, Unreadable("record", f"expected a JSON object, got {type(record).__name__}"), raw
-            continue
-        yield line, record, raw
+        yield from json_lines(raw.rstrip(b"\n"), line)
 
 
 def _cells(header: list[str], values, line: int) -> dict | Unreadable:
@@ -196,7 +179,7 @@ def _cells(header: list[str], values, line: int) -> dict | Unreadable:
             try:
                 value = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
-                return Unreadable(name, f"expected a JSON list ([...]), got {value[:40]!r}: {exc}")
+                return Unreadable(name, "not_json_list", {"value": value[:40], "reason": str(exc)})
         record[name] = value
     return record
 
@@ -223,134 +206,6 @@ def _xlsx_rows(stream: BinaryIO):
             yield line, _cells(header, row, line), None
 
 
-# --- the catalogue an import resolves codes against ----------------------------------------------
-
-
-class _Catalogue:
-    def __init__(self, session: Session, calendar_for: Callable[[str], WorkingCalendar]) -> None:
-        self.session = session
-        self.tree = agency_tree(session)
-        self.codes = {a.id: a.code for a in self.tree.by_id.values()}
-        self.versions: dict[str, list[Procedure]] = {}
-        for version in session.execute(select(Procedure).order_by(Procedure.effective_from)).scalars():
-            self.versions.setdefault(version.code, []).append(version)
-        self.by_id = {v.id: v for versions in self.versions.values() for v in versions}
-        self.rules = {v.id: rule_for(session, v) for v in self.by_id.values()}
-        self.listed: dict[int, tuple] = {}
-        self.calendar_for = calendar_for
-        self.calendars: dict[str, WorkingCalendar] = {}
-
-    def version(self, code: str, day: date) -> Procedure | str:
-        """The version in force on `day`, or why there is none."""
-        versions = self.versions.get(code)
-        if not versions:
-            return f"unknown procedure {code!r}: not in the catalogue"
-        for version in reversed(versions):
-            if version.effective_from <= day and (version.effective_to is None or version.effective_to >= day):
-                return version
-        return f"procedure {code!r} has no version in force on {day:%d/%m/%Y}"
-
-    def components(self, version: Procedure) -> tuple:
-        if version.id not in self.listed:
-            self.listed[version.id] = listed_components(self.session, version)
-        return self.listed[version.id]
-
-    def calendar(self, agency_code: str) -> WorkingCalendar:
-        if agency_code not in self.calendars:
-            self.calendars[agency_code] = self.calendar_for(agency_code)
-        return self.calendars[agency_code]
-
-
-# --- one record, resolved ------------------------------------------------------------------------
-
-
-@dataclass
-class _Entry:
-    """A record read and resolved: what its rows are made of."""
-
-    line: int
-    history: History
-    raw: Any
-    id: int = 0
-    procedure_id: int = 0
-    procedure_code: str = ""
-    receiving_agency_id: int = 0
-    day: date | None = None
-    events: list[tuple] = field(default_factory=list)
-    """(type, at µs, acting agency id, to agency id or -1, new due µs or NONE, actor, reason, result)"""
-    components: list[dict] = field(default_factory=list)
-    code: str | None = None
-    shape_seq: int | None = None
-    """The daily sequence of the external code when it has our shape for this agency and day (it can stay ours)."""
-
-
-def _step_field(history: History, k: int, name: str) -> str:
-    """The field an event's value came from: its step in QuaTrinhXuLy, else the record's own fields."""
-    if history.steps:
-        positions = [n for n in range(len(history.steps) + len(history.ignored_steps)) if n not in
-                     history.ignored_steps]  # fmt: skip
-        return f"QuaTrinhXuLy[{positions[k]}].{name}"
-    return "DonViXuLy" if name == "PhongBanXuLy" else "QuaTrinhXuLy"
-
-
-def _resolve(catalogue: _Catalogue, line: int, history: History, raw: Any) -> _Entry | list[Problem]:
-    """The record's codes as our ids: the procedure version in force on its first day, every agency it names, the
-    components it lists; every unknown one named."""
-    intake, code = history.intake, history.intake.code
-    problems: list[Problem] = []
-
-    def fail(name: str, message: str) -> None:
-        problems.append(Problem(line, name, message, code))
-
-    entry = _Entry(line, history, raw)
-    agency = catalogue.tree.by_code.get(intake.agency_code)
-    if agency is None:
-        fail("DonViXuLy", f"unknown agency {intake.agency_code!r}: not among our agencies")
-    first = history.events[0]
-    entry.day = first.at.date() if first.at.tzinfo is LOCAL_TZ else first.at.astimezone(LOCAL_TZ).date()
-    version = catalogue.version(intake.procedure_code, entry.day)
-    if isinstance(version, str):
-        fail("MaTTHC", version)
-    holder = agency.id if agency else -1
-    for k, event in enumerate(history.events):
-        acting = holder
-        if event.agency:
-            known = catalogue.tree.by_code.get(event.agency)
-            if known is None:
-                fail(_step_field(history, k, "PhongBanXuLy"), f"unknown agency {event.agency!r}")
-                continue
-            acting = known.id
-        to_agency = -1
-        if event.to_agency:
-            known = catalogue.tree.by_code.get(event.to_agency)
-            if known is None:
-                fail(_step_field(history, k, "NoiDungXuLy"), f"a hand-off to an unknown agency {event.to_agency!r}")
-                continue
-            to_agency = holder = known.id
-        entry.events.append(
-            (_EVENT_CODES[event.type], _micros(event.at), acting, to_agency, _micros(event.new_due_at),
-             (event.actor or IMPORT_ACTOR)[:64], event.reason, event.result)  # fmt: skip
-        )
-    if agency is None or isinstance(version, str):
-        return problems
-    try:
-        if intake.components:
-            received = [ReceivedComponent(**c) for c in intake.components]
-            entry.components = received_components(version.code, catalogue.components(version), received)
-    except ValidationError as exc:
-        fail("TaiLieuNop", "; ".join(error["msg"] for error in exc.errors()))
-    except DomainError as exc:
-        fail("TaiLieuNop", exc.detail)
-    if problems:
-        return problems
-    entry.procedure_id, entry.procedure_code, entry.receiving_agency_id = version.id, version.code, agency.id
-    prefix = f"{agency.code}-{entry.day:%y%m%d}-"
-    suffix = code[len(prefix) :]
-    if code.startswith(prefix) and suffix.isdigit() and len(suffix) >= 4:
-        entry.shape_seq = int(suffix)
-    return entry
-
-
 # --- the import ----------------------------------------------------------------------------------
 
 
@@ -368,6 +223,7 @@ def import_history(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
     set_aside_indexes: bool | None = None,
+    readers: int | None = None,
 ) -> ImportReport:
     """Take in the records of `stream` as dossiers, in the session's transaction (the caller commits).
 
@@ -378,58 +234,79 @@ def import_history(
     `set_aside_indexes` drops the dossier tables' secondary indexes (and PostgreSQL's foreign keys) during the load
     and rebuilds them at the end, as the generator does: by default when the file is at least 100 MB and holds
     more records (about 2.4 kB each) than the dossier table has rows: a province's history into a new database.
+    `readers`: how many processes read the blocks while this one writes (JSON lines on PostgreSQL only); by default,
+    for a file of `READER_FILES` bytes or more, as many as the machine has idle cores (at most four: beyond,
+    PostgreSQL's side is the limit), else none.
     """
+    with _no_cyclic_gc():
+        return _import(session, stream, file_name=file_name, actor=actor, calendar_for=calendar_for, fmt=fmt,
+                       skip_bad=skip_bad, rejects=rejects, chunk_size=chunk_size, now=now, progress=progress,
+                       set_aside_indexes=set_aside_indexes, readers=readers)  # fmt: skip
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Without the cyclic garbage collector: a block holds hundreds of thousands of young objects (records, their
+    events), and each collection walks them all, which cost half of reading a record. Nothing an import makes
+    refers to itself; memory is freed as before, by reference counts."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import(session, stream, *, file_name, actor, calendar_for, fmt, skip_bad, rejects, chunk_size, now, progress,
+            set_aside_indexes, readers) -> ImportReport:  # fmt: skip
     started = timer.perf_counter()
     fmt = fmt or format_of(file_name)
     now = now or utc_now()
     report = ImportReport(file_name=file_name)
-    catalogue = _Catalogue(session, calendar_for)
     batch = ExchangeImport(actor=actor[:64], file_name=file_name[:255], file_format=fmt, skip_bad=skip_bad,
                            started_at=now)  # fmt: skip
     session.add(batch)
     session.flush()
     report.import_id = batch.id
-    writer = _Writer(session, catalogue, batch.id, now)
+    postgres = session.connection().dialect.name == "postgresql"
+    catalogue = Catalogue(session, calendar_for, import_id=batch.id, now=now, postgres=postgres)
+    writer = _Writer(session, catalogue, report, rejects=rejects if skip_bad else None, spare=chunk_size)
+    catalogue.quiet = writer.wait  # a calendar or component list read while a block is COPYd waits for it
+    try:
+        return _write(session, stream, catalogue, writer, report, batch, started, fmt=fmt, skip_bad=skip_bad,
+                      chunk_size=chunk_size, progress=progress, set_aside_indexes=set_aside_indexes,
+                      readers=readers)  # fmt: skip
+    finally:
+        writer.close()
+
+
+def _write(session, stream, catalogue, writer, report, batch, started, *, fmt, skip_bad, chunk_size, progress,
+           set_aside_indexes, readers) -> ImportReport:  # fmt: skip
+    postgres = catalogue.postgres
     bulk = BulkWriter(session.connection())
+    size = _size_of(stream)
     if set_aside_indexes is None:
-        set_aside_indexes = _large(stream) > max(40_000, 2 * _rows(session))
-    restore = bulk.set_aside_indexes(keep=KEPT_INDEXES) if set_aside_indexes else []
-    chunk: list[_Entry] = []
-    read: list[tuple[int, Any, list[Problem]]] = []  # the chunk's records in file order, for the rejects file
-
-    def flush() -> None:
-        bad = writer.write(chunk, report)
-        if rejects is not None and skip_bad:
-            _reject(rejects, read, bad)
-        if progress:
-            progress(len(read))
-        chunk.clear()
-        read.clear()
-
-    for line, record, raw in read_records(stream, fmt):
-        report.records += 1
-        problems: list[Problem] = []
-        if isinstance(record, Unreadable):
-            problems.append(Problem(line, record.field, record.message))
-        else:
-            try:
-                history = from_record(record)
-            except RecordError as exc:
-                problems = [Problem(line, name, message, exc.code) for name, message in exc.problems]
-            else:
-                resolved = _resolve(catalogue, line, history, record)
-                if isinstance(resolved, list):
-                    problems = resolved
-                else:
-                    chunk.append(resolved)
-        report.problems.extend(problems)
-        read.append((line, record if raw is None else raw, problems))
-        if len(read) >= chunk_size:
-            flush()
-    flush()
+        set_aside_indexes = size >= 100_000_000 and size // 2400 > max(40_000, 2 * _rows(session))
+    restore = bulk.set_aside_indexes(keep=KEPT_INDEXES, tables=SET_ASIDE) if set_aside_indexes else []
+    if readers is None:
+        readers = _idle_cores() if size >= READER_FILES else 0
+    if readers and postgres and fmt == "jsonl" and "fork" in multiprocessing.get_all_start_methods():
+        writer.spare = chunk_size * (readers * AHEAD + 1)
+        blocks = _read_in_processes(stream, catalogue, writer, chunk_size, readers)
+    else:
+        blocks = _read_here(stream, fmt, catalogue, writer, chunk_size)
+    try:
+        for block in blocks:
+            writer.write(block)
+            if progress:
+                progress(block.records)
+    finally:
+        writer.wait()  # the last block's COPY: nothing else may use the connection before
     batch.records, batch.written, batch.rejected, batch.findings = (
         report.records, report.written, report.rejected, report.findings,
     )  # fmt: skip
+    batch.problems = [p.as_dict() for p in report.problems[:PROBLEMS_KEPT]] or None
     batch.finished_at = utc_now()
     session.add(batch)
     session.flush()
@@ -443,23 +320,33 @@ def import_history(
     return report
 
 
-KEPT_INDEXES = ("ix_dossier_code",)
-"""Kept through a load with the indexes set aside: every chunk looks its codes up."""
-
-
-def _large(stream: BinaryIO) -> int:
-    """About how many records a file holds (2.4 kB each), 0 under 100 MB or when it cannot be measured."""
+def _idle_cores() -> int:
+    """The cores no process is using now (the load average of the last minute), at most 4: reader processes only
+    pay where they have a core of their own (handing blocks over costs a fifth of reading them; on a busy machine
+    the importer reading alone is faster)."""
     try:
-        size = _size(stream)
-    except (OSError, ValueError):
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(0, min(4, round((os.cpu_count() or 1) - busy)))
+
+
+KEPT_INDEXES = ("ix_dossier_code",)
+"""Kept through a load with the indexes set aside: every block looks its codes up."""
+SET_ASIDE = ("dossier", "dossier_event", "stage", "dossier_component", "dossier_fee", "imported_dossier",
+             "exchange_dossier_sync")  # fmt: skip
+"""The tables whose secondary indexes and foreign keys a large load sets aside (their unique keys stay: every block
+looks the external codes up)."""
+
+
+def _size_of(stream: BinaryIO) -> int:
+    """The bytes left in the stream (0 when it cannot be measured)."""
+    try:
+        here = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(here)
+    except (OSError, ValueError, AttributeError):
         return 0
-    return size // 2400 if size >= 100_000_000 else 0
-
-
-def _size(stream: BinaryIO) -> int:
-    here = stream.tell()
-    end = stream.seek(0, io.SEEK_END)
-    stream.seek(here)
     return end - here
 
 
@@ -467,138 +354,232 @@ def _rows(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Dossier)).scalar_one()
 
 
-def _reject(rejects: IO[bytes], read: list, bad: dict[int, list[Problem]]) -> None:
-    for line, record, problems in read:
-        problems = problems or bad.get(line)
-        if not problems:
-            continue
+def _read_here(stream: BinaryIO, fmt: str, catalogue: Catalogue, writer: _Writer, chunk_size: int) -> Iterator[Block]:
+    """The file's blocks, made in this process (any format)."""
+    items: list = []
+    for item in read_records(stream, fmt):
+        items.append(item)
+        if len(items) >= chunk_size:
+            yield _here(catalogue, items, writer)
+            items = []
+    if items:
+        yield _here(catalogue, items, writer)
+
+
+def _here(catalogue: Catalogue, items: list, writer: _Writer) -> Block:
+    block = prepare(catalogue, items, writer.reserve(len(items)), findings_shown=FINDINGS_SHOWN)
+    block.source = {line: record if raw is None else raw for line, record, raw in items}
+    return block
+
+
+def _read_in_processes(stream: BinaryIO, catalogue: Catalogue, writer: _Writer, chunk_size: int, readers: int):
+    """The blocks of a JSON lines file, made by `readers` processes (forked: they inherit the catalogue, read
+    beforehand) while this one writes the blocks before them, in file order; at most `AHEAD` blocks a reader
+    ahead of the writer."""
+    catalogue.prefetch()
+    history_rows.CATALOGUE = catalogue
+    try:
+        with multiprocessing.get_context("fork").Pool(readers) as pool:
+            pending: deque = deque()
+            line = 1
+            blocks = _raw_blocks(stream, chunk_size)
+            while True:
+                raw, count = next(blocks, (None, 0))
+                if raw is not None:
+                    ids = writer.reserve(count)
+                    pending.append((line, raw, pool.apply_async(read_block, (None, raw, line, ids, FINDINGS_SHOWN))))
+                    line += count
+                while pending and (raw is None or len(pending) >= readers * AHEAD):
+                    first, text, made = pending.popleft()
+                    block = made.get()
+                    block.source = _Lines(first, text)
+                    yield block
+                if raw is None:
+                    return
+    finally:
+        history_rows.CATALOGUE = None
+
+
+def _raw_blocks(stream: BinaryIO, chunk_size: int) -> Iterator[tuple[bytes, int]]:
+    """The file in blocks of whole lines, (bytes, how many lines): the first `chunk_size` lines, then blocks of as
+    many bytes as that many lines of the first took (read at once, completed to the end of a line: cheaper than
+    line by line)."""
+    lines = list(itertools.islice(stream, chunk_size))
+    if not lines:
+        return
+    raw = b"".join(lines)
+    yield raw, len(lines)
+    size = max(1, len(raw) // len(lines)) * chunk_size
+    while raw := stream.read(size):
+        if not raw.endswith(b"\n"):
+            raw += stream.readline()
+        yield raw, raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+
+
+class _Lines:
+    """A block's lines by their number, read again only for a record the writer refuses (a repeated code)."""
+
+    def __init__(self, first: int, raw: bytes) -> None:
+        self.first, self.raw = first, raw
+        self.lines: list[bytes] | None = None
+
+    def get(self, line: int) -> bytes | None:
+        if self.lines is None:  # split once: a file imported twice refuses every record of a block
+            self.lines = self.raw.split(b"\n")
+        return self.lines[line - self.first] if 0 <= line - self.first < len(self.lines) else None
+
+
+def _reject(rejects: IO[bytes], bad: list[tuple[int, Any, list[Problem]]]) -> None:
+    for line, record, problems in sorted(bad, key=lambda b: b[0]):
         if isinstance(record, bytes):
             try:
                 record = orjson.loads(record)
             except orjson.JSONDecodeError:
-                record = record.decode("utf-8", "replace").rstrip("\n")
+                record = record.decode("utf-8", "replace").rstrip("\r\n")
         elif isinstance(record, Unreadable):
             record = None
-        entry = {"line": line, "problems": [{"field": p.field, "message": p.message} for p in problems],
-                 "record": record}  # fmt: skip
+        entry = {"line": line, "record": record,
+                 "problems": [{"field": p.field, "message": p.message, "message_id": p.message_id,
+                               "params": plain(p.params)} for p in problems]}  # fmt: skip
         rejects.write(orjson.dumps(entry, default=str) + b"\n")
 
 
 class _Writer:
-    """Replays and writes one chunk at a time; keeps the code counters it raised across chunks."""
+    """Writes the blocks in file order: refuses a record whose external code was imported before (or repeats in the
+    file), gives our codes (the day counters, kept across blocks), then COPYs the block's rows.
 
-    def __init__(self, session: Session, catalogue: _Catalogue, import_id: int, now: datetime) -> None:
+    On PostgreSQL the COPYs of a block run in a thread of their own while the importer makes the next block (the
+    server works on one block while we read the next; the thread mostly waits on the socket, without the GIL):
+    everything else that uses the connection waits for it first (`wait`). The next blocks' dossier ids are
+    reserved ahead (`spare`), while the connection is free."""
+
+    def __init__(self, session: Session, catalogue: Catalogue, report: ImportReport, *, rejects, spare: int) -> None:
         self.session = session
         self.catalogue = catalogue
-        self.import_id = import_id
-        self.now = now
-        self.postgres = session.connection().dialect.name == "postgresql"
+        self.report = report
+        self.rejects = rejects
+        self.postgres = catalogue.postgres
         self.counters: dict[tuple[int, date], int] = {}  # (agency id, day) → the last sequence given or imported
+        self.next_id: int | None = None
+        self.spare = spare
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.copying: Future | None = None
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="history-copy") if self.postgres else None
 
-    # -- a chunk ---------------------------------------------------------------------------------
+    def wait(self) -> None:
+        """Until the last block's rows are written (and its error, if any, raised here)."""
+        copying, self.copying = self.copying, None
+        if copying is not None:
+            copying.result()
 
-    def write(self, chunk: list[_Entry], report: ImportReport) -> dict[int, list[Problem]]:
-        """Write the chunk's good records; returns the problems found here (line → problems)."""
-        if not chunk:
-            return {}
-        bad: dict[int, list[Problem]] = {}
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self.thread is not None:
+                self.thread.shutdown()
+                self.thread = None
 
-        def fail(entry: _Entry, name: str, message: str) -> None:
-            problem = Problem(entry.line, name, message, entry.history.intake.code)
-            bad.setdefault(entry.line, []).append(problem)
+    def reserve(self, count: int) -> np.ndarray:
+        """Dossier ids for `count` records: from the table's sequence on PostgreSQL (other writers may run; reserved
+        ahead, one row of text back, not a row an id), after the largest on SQLite (the import holds the write
+        lock). A bad record leaves its id unused."""
+        if len(self.ids) < count:
+            self.wait()
+            self._reserve(count)
+        ids, self.ids = self.ids[:count], self.ids[count:]
+        return ids
+
+    def _reserve(self, count: int) -> None:
+        count = max(count, self.spare) - len(self.ids)
+        if count <= 0:
+            return
+        if self.postgres:
+            ids = self.session.execute(
+                text("SELECT string_agg(nextval(pg_get_serial_sequence('dossier', 'id'))::text, ' ') "
+                     "FROM generate_series(1, :n)"), {"n": count},
+            ).scalar_one()  # fmt: skip
+            more = np.array(ids.split(), dtype=np.int64)
+        else:
+            if self.next_id is None:
+                self.next_id = self.session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM dossier")).scalar_one()
+            more = np.arange(self.next_id, self.next_id + count, dtype=np.int64)
+            self.next_id += count
+        self.ids = np.concatenate([self.ids, more])
+
+    # -- a block ---------------------------------------------------------------------------------
+
+    def write(self, block: Block) -> None:
+        self.wait()
+        report = self.report
+        report.records += block.records
+        report.problems += block.problems
+        bad = list(block.bad)
+        keep = np.ones(len(block.ids), dtype=bool)
+        for row, problem in self._unique(block):
+            keep[row] = False
             report.problems.append(problem)
+            bad.append((problem.line, block.source.get(problem.line), [problem]))
+        kept = np.flatnonzero(keep)
+        if kept.size:
+            codes = self._number(block, kept)
+            self._reserve(0)  # the next blocks' ids, while the connection is free
+            self._insert(block, keep, kept, codes)
+            report.written += int(kept.size)
+            report.findings += int(block.finding[keep].sum())
+            for row, finding in block.findings:
+                if keep[row] and len(report.first_findings) < FINDINGS_SHOWN:
+                    report.first_findings.append({**finding, "code": codes[row]})
+        if self.rejects is not None and bad:
+            _reject(self.rejects, bad)
 
-        chunk = self._unique(chunk, fail)
-        if not chunk:
-            return bad
-        for entry, dossier_id in zip(chunk, self._ids(len(chunk)), strict=True):
-            entry.id = dossier_id
-        calendars = {}
-        for entry in chunk:
-            code = self.catalogue.codes[entry.receiving_agency_id]
-            calendars[code] = self.catalogue.calendar(code)
-        events = self._event_columns(chunk)
-        replayed = replay_new(chunk, events, rules=self.catalogue.rules, calendars=calendars,
-                                       codes=self.catalogue.codes, derived_at=self.now)  # fmt: skip
-        for row, exc in sorted(replayed.failed.items()):
-            fail(chunk[row], "QuaTrinhXuLy", f"its events cannot be replayed: {exc}")
-        if not replayed.derived:
-            return bad
-        done = [chunk[i] for i in range(len(chunk)) if i not in replayed.failed]
-        self._number(done)
-        self._insert(done, replayed, calendars, report)
-        report.written += len(done)
-        return bad
-
-    def _unique(self, chunk: list[_Entry], fail) -> list[_Entry]:
-        """Leave out a record whose external code is already imported, or given twice in the file."""
+    def _unique(self, block: Block) -> Iterator[tuple[int, Problem]]:
+        """The records whose external code is already imported, or given twice in the file."""
+        if not block.external:
+            return
+        taken = {row[0] for row in self._existing(ImportedDossier.external_code, block.external)}
         seen: dict[str, int] = {}
-        codes = [e.history.intake.code for e in chunk]
-        taken = dict(self._existing(ImportedDossier.external_code, codes, ImportedDossier.dossier_id))
-        kept = []
-        for entry in chunk:
-            code = entry.history.intake.code
+        for row, (code, line) in enumerate(zip(block.external, block.lines, strict=True)):
             if code in taken:
-                fail(entry, "MaHoSo", f"{code} is already imported (or given twice in the file): a record is taken in "
-                     "once")  # fmt: skip
+                yield row, Problem.of(line, "MaHoSo", "already_imported", {"code": code}, code)
             elif code in seen:
-                fail(entry, "MaHoSo", f"{code} is given twice in the file (first on line {seen[code]})")
+                yield row, Problem.of(line, "MaHoSo", "given_twice", {"code": code, "line": seen[code]}, code)
             else:
-                seen[code] = entry.line
-                kept.append(entry)
-        return kept
+                seen[code] = line
 
     def _existing(self, column, values: list[str], *also) -> list:
         query = select(column, *also)
-        if self.postgres:
-            query = query.where(column == func.any(bindparam("values", type_=postgresql.ARRAY(column.type))))
+        if self.postgres:  # the values as one JSON text (an array parameter is dumped value by value)
+            listed = select(func.json_array_elements_text(bindparam("values", type_=JSON))).scalar_subquery()
+            query = query.where(column == func.any(func.array(listed)))
             return self.session.execute(query, {"values": values}).all()
         found = []
         for start in range(0, len(values), 500):
             found += self.session.execute(query.where(column.in_(values[start : start + 500]))).all()
         return found
 
-    def _ids(self, count: int) -> list[int]:
-        """Dossier ids for the chunk: from the table's sequence on PostgreSQL (other writers may run), after the
-        largest on SQLite (the import holds the write lock)."""
-        if self.postgres:
-            return list(self.session.execute(
-                text("SELECT nextval(pg_get_serial_sequence('dossier', 'id')) FROM generate_series(1, :n)"),
-                {"n": count},
-            ).scalars())  # fmt: skip
-        first = self.session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM dossier")).scalar_one()
-        return list(range(first, first + count))
-
-    def _event_columns(self, chunk: list[_Entry]) -> EventColumns:
-        rows = np.repeat(np.arange(len(chunk)), [len(e.events) for e in chunk])
-        flat = [event for entry in chunk for event in entry.events]
-        return EventColumns(
-            dossier=rows.astype(np.int64),
-            type=np.fromiter((e[0] for e in flat), dtype=np.int64, count=len(flat)),
-            at=np.fromiter((e[1] for e in flat), dtype=np.int64, count=len(flat)),
-            agency=np.fromiter((e[2] for e in flat), dtype=np.int64, count=len(flat)),
-            to_agency=np.fromiter((e[3] for e in flat), dtype=np.int64, count=len(flat)),
-            new_due=np.fromiter((e[4] for e in flat), dtype=np.int64, count=len(flat)),
-        )
-
-    def _number(self, chunk: list[_Entry]) -> None:
+    def _number(self, block: Block, kept: np.ndarray) -> list[str | None]:
         """Our codes: the external code itself when it has our shape (`<agency>-<yymmdd>-<nnnn>` of the receiving
         agency and the first event's day) and no dossier has it yet; else the next of the agency's day. Either way
         the day's counter ends past every code of the file, so that the desks continue after the imported ones."""
-        self._read_counters({(e.receiving_agency_id, e.day) for e in chunk} - set(self.counters))
-        shaped = [e for e in chunk if e.shape_seq is not None]
-        taken = {row[0] for row in self._existing(Dossier.code, [e.history.intake.code for e in shaped])}
-        for entry in shaped:
-            if entry.history.intake.code not in taken:
-                entry.code = entry.history.intake.code
-                key = (entry.receiving_agency_id, entry.day)
-                self.counters[key] = max(self._counter(key), entry.shape_seq)
-        for entry in chunk:
-            if entry.code is None:
-                key = (entry.receiving_agency_id, entry.day)
+        rows = kept.tolist()
+        keys = [(block.agencies[row], block.days[row]) for row in range(len(block.ids))]
+        self._read_counters({keys[row] for row in rows} - set(self.counters))
+        codes: list[str | None] = [None] * len(block.ids)
+        shaped = [row for row in rows if block.shape_seqs[row] >= 0]
+        taken = {r[0] for r in self._existing(Dossier.code, [block.external[row] for row in shaped])}
+        for row in shaped:
+            if block.external[row] not in taken:
+                codes[row] = block.external[row]
+                self.counters[keys[row]] = max(self._counter(keys[row]), block.shape_seqs[row])
+        agency_codes = self.catalogue.codes
+        for row in rows:
+            if codes[row] is None:
+                key = keys[row]
                 sequence = self._counter(key) + 1
                 self.counters[key] = sequence
-                entry.code = f"{self.catalogue.codes[entry.receiving_agency_id]}-{entry.day:%y%m%d}-{sequence:04d}"
+                codes[row] = f"{agency_codes[key[0]]}-{key[1]:%y%m%d}-{sequence:04d}"
+        return codes
 
     def _read_counters(self, keys: set[tuple[int, date]]) -> None:
         """The stored counters of these (agency, day) keys, in one query (0 for a day without one)."""
@@ -620,8 +601,37 @@ class _Writer:
             self.counters[key] = self.session.execute(query).scalar_one_or_none() or 0
         return self.counters[key]
 
+    def _insert(self, block: Block, keep: np.ndarray, kept: np.ndarray, codes: list[str | None]) -> None:
+        """The block's rows of the kept records, table by table (the dossiers first), with our codes; on PostgreSQL
+        COPYd by the writer's thread."""
+        whole = bool(keep.all())
+        ours = [codes[row] for row in kept.tolist()]
+        search = [search_text(codes[row], block.search[row]) for row in kept.tolist()]
+        connection = self.session.connection()
+        copies = []
+        for table, rows in block.rows.items():
+            taken = None if whole else keep[rows.record]
+            if self.postgres:
+                data, ends = rows.data, rows.ends
+                if taken is not None:
+                    data, ends = select_rows(data, ends, taken)
+                names = rows.names
+                if table == "dossier":
+                    coded, coded_ends = binary_rows([Field.texts(ours), Field.texts(search)])
+                    data = joined_rows(data, ends, coded, coded_ends)
+                    names = [*names, *DOSSIER_CODED]
+                copies.append((table, names, data))
+                continue
+            columns = rows.columns if taken is None else _taken(rows.columns, taken)
+            if table == "dossier":
+                columns = {**columns, "code": ("text", ours), "search_text": ("text", search)}
+            insert_columns(self.session, table, columns)
+        if copies:
+            self.copying = self.thread.submit(_copy_all, connection, copies)
+
     def finish(self) -> None:
         """The code counters raised by the import (kept at their largest: a desk may have moved them meanwhile)."""
+        self.wait()
         rows = [{"agency_id": a, "day": d, "last_seq": s} for (a, d), s in sorted(self.counters.items())]
         if not rows:
             return
@@ -636,195 +646,16 @@ class _Writer:
         for start in range(0, len(rows), 10_000):
             self.session.connection().execute(statement, rows[start : start + 10_000])
 
-    # -- rows ------------------------------------------------------------------------------------
 
-    def _insert(self, done: list[_Entry], replayed: Replayed, calendars: dict, report: ImportReport) -> None:
-        session = self.session
-        derived = dict(replayed.derived)
-        ids = derived.pop("dossier_id")
-        assert ids[1].tolist() == [e.id for e in done]
-        first_events = [e.history.events[0] for e in done]
-        submitted = [_micros(f.at) if f.type == "submitted" else NONE for f in first_events]
-        received = [
-            _micros(next((x.at for x in e.history.events if x.type == "received"), None)) if f.type == "submitted"
-            else _micros(f.at)
-            for e, f in zip(done, first_events, strict=True)
-        ]  # fmt: skip
-        applicants = [e.history.intake.applicant for e in done]
-        codes = [e.code for e in done]
-        columns = {
-            "id": ("int", ids[1]),
-            "code": ("text", codes),
-            "procedure_id": ("int", np.asarray([e.procedure_id for e in done], dtype=np.int64)),
-            "procedure_code": ("text", [e.procedure_code for e in done]),
-            "receiving_agency_id": ("int", np.asarray([e.receiving_agency_id for e in done], dtype=np.int64)),
-            "channel": ("text", [e.history.intake.channel for e in done]),
-            "applicant_name": ("text", [a.name for a in applicants]),
-            "applicant_id_number": ("text", [a.id_number for a in applicants]),
-            "applicant_phone": ("text", [a.phone for a in applicants]),
-            "applicant_address": ("text", [a.address for a in applicants]),
-            "search_text": ("text", [_search_text(c, a.name, a.phone, a.id_number)
-                                     for c, a in zip(codes, applicants, strict=True)]),  # fmt: skip
-            "submitted_at": ("instant", np.asarray(submitted, dtype=np.int64)),
-            "received_at": ("instant", np.asarray(received, dtype=np.int64)),
-            "event_count": ("int", np.asarray([len(e.events) for e in done], dtype=np.int64)),
-            **derived,
-        }
-        insert_columns(session, "dossier", columns)
-
-        flat = [(entry.id, seq, event) for entry in done for seq, event in enumerate(entry.events, start=1)]
-        at = np.fromiter((e[2][1] for e in flat), dtype=np.int64, count=len(flat))
-        acting = np.fromiter((e[2][2] for e in flat), dtype=np.int64, count=len(flat))
-        types = [EVENT_TYPES[e[2][0]] for e in flat]
-        insert_columns(session, "dossier_event", {
-            "dossier_id": ("int", np.fromiter((e[0] for e in flat), dtype=np.int64, count=len(flat))),
-            "seq": ("int", np.fromiter((e[1] for e in flat), dtype=np.int64, count=len(flat))),
-            "type": ("text", types),
-            "at": ("instant", at),
-            "recorded_at": ("instant", at),
-            "actor": ("text", [e[2][5] for e in flat]),
-            "agency_id": ("optional_int", acting),
-            "from_agency_id": ("optional_int", np.where(np.asarray(types) == "forwarded", acting, -1)),
-            "to_agency_id": ("optional_int", np.fromiter((e[2][3] for e in flat), dtype=np.int64, count=len(flat))),
-            "reason": ("text", [e[2][6] for e in flat]),
-            "result": ("text", [e[2][7] for e in flat]),
-            "new_due_at": ("instant", np.fromiter((e[2][4] for e in flat), dtype=np.int64, count=len(flat))),
-            "apology_late": ("bool", np.zeros(len(flat), dtype=bool)),
-        })  # fmt: skip
-        insert_columns(session, "stage", replayed.stages)
-        parts = [(entry.id, c) for entry in done for c in entry.components]
-        if parts:
-            insert_columns(session, "dossier_component", {
-                "dossier_id": ("int", np.asarray([p[0] for p in parts], dtype=np.int64)),
-                "seq": ("int", np.asarray([p[1]["seq"] for p in parts], dtype=np.int64)),
-                "component_seq": ("int", np.asarray([p[1]["component_seq"] for p in parts], dtype=np.int64)),
-                "name": ("text", [p[1]["name"] for p in parts]),
-                "form": ("text", [p[1]["form"] for p in parts]),
-                "copies": ("int", np.asarray([p[1]["copies"] for p in parts], dtype=np.int64)),
-            })  # fmt: skip
-        self._keep_theirs(done, derived, np.asarray(received, dtype=np.int64), calendars, report)
-
-    def _keep_theirs(self, done, derived, received: np.ndarray, calendars, report: ImportReport) -> None:
-        """imported_dossier: each record's code, appointment and status beside ours, and the disagreements."""
-        ours = np.full(len(done), NONE)
-        agency = [self.catalogue.codes[e.receiving_agency_id] for e in done]
-        groups: dict[tuple[int, str], list[int]] = {}
-        for row, entry in enumerate(done):
-            if received[row] != NONE:
-                groups.setdefault((entry.procedure_id, agency[row]), []).append(row)
-        for (procedure_id, agency_code), rows in groups.items():  # the due told at receipt, as `received` gives it
-            rule = self.catalogue.rules[procedure_id]
-            rows = np.asarray(rows)
-            _, ours[rows] = CalendarOps(calendars[agency_code], "us").due(received[rows], rule.amount, rule.unit,
-                                                                          rule.cutoff)  # fmt: skip
-        their_status = np.asarray([e.history.status_code for e in done], dtype=np.int64)
-        our_status = derived["status_code"][1]
-        theirs = np.asarray([_micros(e.history.appointment_at) for e in done], dtype=np.int64)
-        both = (theirs != NONE) & (ours != NONE)
-        apart = both & (theirs // _MINUTE_US != ours // _MINUTE_US)
-        finding = apart | (their_status != our_status)
-        days_apart: list[int | None] = [None] * len(done)
-        explaining: list[str | None] = [None] * len(done)
-        for row in np.flatnonzero(apart).tolist():
-            calendar = calendars[agency[row]]
-            days_apart[row], days = explain(calendar, _instant(received[row]), _instant(ours[row]),
-                                            _instant(theirs[row]))  # fmt: skip
-            explaining[row] = orjson.dumps(days).decode()
-        for row in np.flatnonzero(finding).tolist():
-            report.findings += 1
-            if len(report.first_findings) < FINDINGS_SHOWN:
-                report.first_findings.append(
-                    finding_of(done[row].code, done[row].history.intake.code, done[row].line, _instant(theirs[row]),
-                               _instant(ours[row]), int(their_status[row]), int(our_status[row]), days_apart[row],
-                               orjson.loads(explaining[row]) if explaining[row] else None)  # fmt: skip
-                )
-        insert_columns(self.session, "imported_dossier", {
-            "dossier_id": ("int", np.asarray([e.id for e in done], dtype=np.int64)),
-            "import_id": ("int", np.full(len(done), self.import_id, dtype=np.int64)),
-            "line": ("int", np.asarray([e.line for e in done], dtype=np.int64)),
-            "external_code": ("text", [e.history.intake.code for e in done]),
-            "their_appointment_at": ("instant", theirs),
-            "our_appointment_at": ("instant", ours),
-            "their_status_code": ("int", their_status),
-            "our_status_code": ("int", our_status.astype(np.int64)),
-            "working_days_apart": ("optional_int", np.asarray([NONE if d is None else d for d in days_apart],
-                                                              dtype=np.int64)),
-            "explaining_days": ("text", explaining),
-            "finding": ("bool", finding),
-        })  # fmt: skip
+def _copy_all(connection, copies: list[tuple[str, list[str], Any]]) -> None:
+    for table, names, data in copies:
+        copy_binary(connection, table, names, data)
 
 
-_LOCAL_EPOCH = datetime(1970, 1, 1, 7)  # the epoch in local time: Asia/Ho_Chi_Minh is UTC+7 over the calendar's years
-_ONE_US = timedelta(microseconds=1)
-
-
-def _micros(instant: datetime | None) -> int:
-    """`micros_of` for the instants `from_record` gives (local, UTC+7), without a time-zone lookup each (an
-    import reads millions)."""
-    if instant is None:
-        return NONE
-    if instant.tzinfo is LOCAL_TZ:
-        return (instant.replace(tzinfo=None) - _LOCAL_EPOCH) // _ONE_US
-    return micros_of(instant)
-
-
-@lru_cache(maxsize=200_000)
-def _folded(text: str | None) -> str:
-    """`fold` of an applicant's name, remembered: names repeat, and folding is a third of writing a dossier."""
-    return fold(text) if text else ""
-
-
-def _search_text(code: str, name: str, phone: str | None, id_number: str | None) -> str:
-    """As intake writes it, `fold(" ".join((code, name, phone, id_number)))` (folding is letter by letter)."""
-    return " ".join(filter(None, (_folded(code), _folded(name), _folded(phone), _folded(id_number))))[:400]
-
-
-def _instant(micros: int) -> datetime | None:
-    micros = int(micros)
-    return None if micros == NONE else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-
-
-# --- why two appointments differ -----------------------------------------------------------------
-
-
-def explain(
-    calendar: WorkingCalendar, received: datetime | None, ours: datetime, theirs: datetime
-) -> tuple[int, list[list[str]]]:
-    """How far their appointment is from ours in working days of our calendar (theirs − ours: 0 on the same day),
-    and the days from the receipt to the later of the two that are not plain Monday–Friday (holidays, compensatory
-    days, make-up Saturdays, local closures): `[yyyy-mm-dd, off | workday, reason]`. A make-up Saturday between
-    usually explains a later appointment (the other system did not work it), a holiday an earlier one."""
-    first = (received or min(ours, theirs)).astimezone(LOCAL_TZ).date()
-    ours_day, theirs_day = ours.astimezone(LOCAL_TZ).date(), theirs.astimezone(LOCAL_TZ).date()
-    last = max(ours_day, theirs_day)
-    low, high = sorted((ours_day, theirs_day))
-    try:
-        between = len(calendar.working_days(low + timedelta(days=1), high)) if low < high else 0
-        days = [
-            [info.day.isoformat(), info.kind, info.reason]
-            for year in range(first.year, last.year + 1)
-            for info in calendar.special_days(year)
-            if first <= info.day <= last
-        ]
-    except ValueError:  # a day outside the calendar's years: no explanation, the distance unknown
-        return 0, []
-    return (between if theirs_day > ours_day else -between), days
-
-
-def finding_of(code, external_code, line, theirs, ours, their_status, our_status, days_apart, days) -> dict:
-    return {
-        "code": code,
-        "external_code": external_code,
-        "line": line,
-        "their_appointment_at": theirs,
-        "our_appointment_at": ours,
-        "their_status_code": their_status,
-        "our_status_code": our_status,
-        "their_status": STATUS_NAMES.get(Status(their_status)) if 1 <= their_status <= 10 else None,
-        "our_status": STATUS_NAMES.get(Status(our_status)),
-        "working_days_apart": days_apart,
-        "explaining_days": days,
-    }
+def _taken(columns: dict, taken: np.ndarray) -> dict:
+    """Typed columns, the rows `taken` marks."""
+    return {name: (kind, values[taken] if isinstance(values, np.ndarray) else [v for v, t in zip(values, taken,
+                   strict=True) if t]) for name, (kind, values) in columns.items()}  # fmt: skip
 
 
 # --- reading imports back ------------------------------------------------------------------------

@@ -26,6 +26,9 @@ class ExchangeImport(SQLModel, table=True):
     rejected: int = 0
     findings: int = 0
     """Dossiers whose record disagrees with what motcua derived (appointment or status)."""
+    problems: list | None = sqlmodel.Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The first problems of the bad records (`Problem.as_dict`: line, code, field, message, message_id, params),
+    for the import's page; the whole list went back with the answer (or into the rejects file)."""
 
 
 class ImportedDossier(SQLModel, table=True):

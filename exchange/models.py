@@ -10,6 +10,7 @@ from kernel.db import UTCDateTime
 
 SYNC_STATES = ("synced", "failed")
 FAILED_CONDITION = "state = 'failed'"
+GATEWAY_CONDITION = "import_id IS NULL"
 
 
 class ChangeCounter(SQLModel, table=True):
@@ -30,6 +31,9 @@ class DossierSync(SQLModel, table=True):
         CheckConstraint(f"state IN {SYNC_STATES}", name="state_valid"),
         Index("ix_exchange_dossier_sync_failed", "next_attempt_at", postgresql_where=text(FAILED_CONDITION),
               sqlite_where=text(FAILED_CONDITION)),  # fmt: skip
+        # "has the gateway ever accepted a dossier?" (1.4 is missing data until it has), past the imported ones
+        Index("ix_exchange_dossier_sync_gateway", "first_synced_at", postgresql_where=text(GATEWAY_CONDITION),
+              sqlite_where=text(GATEWAY_CONDITION)),  # fmt: skip
     )
 
     dossier_id: int = sqlmodel.Field(
@@ -46,6 +50,11 @@ class DossierSync(SQLModel, table=True):
     last_http_status: int | None = None
     first_synced_at: datetime | None = sqlmodel.Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     synced_at: datetime | None = sqlmodel.Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    import_id: int | None = sqlmodel.Field(
+        default=None, sa_column=Column(Integer, ForeignKey("exchange_import.id"), nullable=True)
+    )
+    """Synced by a history import: the record came from the national system (the import is the evidence), not
+    from the gateway's answer. None: the gateway accepted it."""
 
 
 class StepSync(SQLModel, table=True):

@@ -122,16 +122,22 @@ def sync_status(session: Session, *, period: Period, within: Collection[int] | N
         ),
         key=lambda u: u.agency_code,
     )
-    last = _scoped(select(func.max(DossierSync.synced_at)).join(Dossier, Dossier.id == DossierSync.dossier_id), within)
+    last = _scoped(select(func.max(DossierSync.synced_at)).join(Dossier, Dossier.id == DossierSync.dossier_id)
+                   .where(DossierSync.import_id.is_(None)), within)  # fmt: skip
     return SyncStatus(period, pending, failed_total, failed, units, session.execute(last).scalar_one())
 
 
 def sync_figures(session: Session, agency_ids: Sequence[int] | None, start: datetime, end: datetime):
     """Indicator 1.4's figures for the scorecard (sla.scorecard's "sync" source): per receiving agency id, the
     dossiers received in [start, end) and not refused, and how many of them the gateway accepted at least once
-    (as `sync_status` counts them). None when no dossier was ever synced: the unit never recorded a sync, so
-    1.4 is missing data rather than a zero."""
-    ever = select(DossierSync.dossier_id).where(DossierSync.first_synced_at.is_not(None)).limit(1)
+    (as `sync_status` counts them; an imported dossier counts as synced, its import the evidence). None until the
+    gateway has accepted a dossier: no sync was ever recorded, so 1.4 is missing data rather than a zero (an import
+    of history proves what the former system sent, not that motcua's sync runs)."""
+    ever = (
+        select(DossierSync.dossier_id)
+        .where(DossierSync.first_synced_at.is_not(None), DossierSync.import_id.is_(None))
+        .limit(1)
+    )
     if session.execute(ever).first() is None:
         return None
     lo, hi = literal(start, UTCDateTime()), literal(end, UTCDateTime())

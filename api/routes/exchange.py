@@ -32,11 +32,13 @@ PERSONAL = ("SoGiayToChuHoSo", "SoDienThoai", "DiaChiChuHoSo")
 
 
 def masked_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with the applicant's identity number, phone and address masked (a reader outside the handling
-    agencies, as `api.security.visible_view` does for the dossier)."""
+    """The record with the applicant's identity number, phone, address and population database reference masked (a
+    reader outside the handling agencies, as `api.security.visible_view` does for the dossier)."""
     for key in PERSONAL:
         record[key] = mask(record[key]) if record[key] else record[key]
     record["DinhDanhCHS"] = [{**item, "SoDinhDanh": mask(item["SoDinhDanh"])} for item in record["DinhDanhCHS"]]
+    record["DSKetNoiCSDL"] = [{**item, "MaThamChieu": mask(item["MaThamChieu"])} if item.get("MaThamChieu") else item
+                              for item in record["DSKetNoiCSDL"]]  # fmt: skip
     return record
 
 

@@ -11,7 +11,8 @@ from accounts.models import Role
 from api.calendars import calendar_for
 from api.deps import RowId, SessionDep
 from api.web.auth import page_access
-from api.web.common import PAGE_ERRORS, PageRoute, Problem, keep_lang, render
+from api.web.common import PAGE_ERRORS, PageRoute, Problem, keep_lang, language, render
+from api.web.exchange_problems import problem_text
 from api.web.i18n import LABELS
 from exchange import history, uses
 from exchange.reconcile import FIGURES, KINDS
@@ -68,6 +69,8 @@ LABELS.update({
     "xi.kind.workday": ("làm bù", "make-up working day"),
     "xi.page": ("Trang {page}/{pages}", "Page {page} of {pages}"),
     "xi.rejects": ("Bản ghi bị loại", "Rejected records"),
+    "xi.rejects_shown": ("{shown} lỗi đầu tiên; tệp bản ghi bị loại (hoặc câu trả lời của API) có đủ.",
+                         "The first {shown} problems; the rejects file (or the API's answer) has them all."),
     "rc.title": ("Đối chiếu số liệu với Cổng DVC quốc gia", "Reconcile with the national portal"),
     "rc.intro": (
         "Số liệu tiến độ giải quyết của Cổng theo đơn vị (tệp CSV, các cột như trang thống kê của Cổng) đặt cạnh số "
@@ -101,11 +104,17 @@ LABELS.update({
 })
 
 
+def _say(request: Request):
+    """A bad record's reason in the page's language (api/web/exchange_problems.py)."""
+    lang = language(request)
+    return lambda problem: problem_text(problem, lang)
+
+
 def _imports_page(request: Request, session, *, problem: Problem | None = None, refused: dict | None = None):
     return render(
         request,
         "web/exchange_imports.html",
-        {"imports": history.imports(session), "problem": problem, "refused": refused},
+        {"imports": history.imports(session), "problem": problem, "refused": refused, "say": _say(request)},
         status_code=problem.status_code if problem else 200,
         page_path="/exchange/imports",
     )
@@ -153,7 +162,8 @@ def import_page(request: Request, session: SessionDep, import_id: RowId, page: A
     return render(
         request,
         "web/exchange_import.html",
-        {"done": done, "findings": found, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE))},
+        {"done": done, "findings": found, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+         "say": _say(request), "kept": history.PROBLEMS_KEPT},
     )
 
 

@@ -14,7 +14,7 @@ import kernel.db
 
 
 revision = '0045'
-down_revision = '0040'
+down_revision = '0041'
 branch_labels = None
 depends_on = None
 

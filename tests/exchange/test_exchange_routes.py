@@ -120,7 +120,7 @@ def test_the_page_shows_the_same_figures_in_both_languages(client, app, tokens, 
     assert wrong.status_code == 422 and "2025-Q9" in wrong.text
 
 
-def test_the_record_carries_the_dossiers_766_facts(client):
+def test_the_record_carries_the_dossiers_766_facts(client, client_as):
     """Issue 16's facts travel in the record: the component flags, the fee lines and how they were paid, the
     VNeID verification and the population database link (docs/exchange.md)."""
     body = {
@@ -139,6 +139,14 @@ def test_the_record_carries_the_dossiers_766_facts(client):
          "NgayThanhToan": "20250708085500"}
     ]  # fmt: skip
     assert record["DuocThanhToanTrucTuyen"] == 1 and record["HoSoCoThanhPhanSoHoa"] == 1
-    assert record["TaiKhoanDuocXacThucVoiVNeID"] == 1 and record["DSKetNoiCSDL"] == [{"MaCSDL": "CSDLQGDC"}]
+    assert record["TaiKhoanDuocXacThucVoiVNeID"] == 1
+    assert record["DSKetNoiCSDL"] == [{"MaCSDL": "CSDLQGDC", "MaThamChieu": "DC-001190012345"}]
+    # which flags were recorded (motcua's own DaGhiNhan): a 0 outside the list is "not recorded", not "no"
+    assert record["DaGhiNhan"] == ["TaiKhoanDuocXacThucVoiVNeID"] and record["KetQuaDienTu"] == 0
+    assert record["TaiLieuNop"][0]["DaGhiNhan"] == ["DuocSoHoa", "DuocTaiSuDung"]
+    city = client_as("city-manager").get(f"{API}/dossiers/{response.json()['code']}").json()  # not its agency
+    assert city["DSKetNoiCSDL"][0]["MaThamChieu"].startswith("*") and city["DSKetNoiCSDL"][0]["MaThamChieu"] != (
+        "DC-001190012345"
+    )
     plain = client.get(f"{API}/dossiers/{receive(client)}").json()  # nothing recorded: nothing claimed
     assert plain["DanhSachLePhi"] == [] and plain["DSKetNoiCSDL"] == [] and plain["HoSoCoThanhPhanSoHoa"] == 0

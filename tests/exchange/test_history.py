@@ -15,7 +15,7 @@ from dossiers import intake, reading
 from dossiers.models import Dossier, DossierCodeCounter, DossierEvent, Stage
 from dossiers.schemas import ApplicantIn, DossierCreate, EventCreate
 from exchange.history import ImportRefused, findings, import_history
-from exchange.import_models import ImportedDossier
+from exchange.import_models import ExchangeImport, ImportedDossier
 from procedures.service import agency_tree, get_agency
 from sla.calendars import CalendarStore
 from sla.core.calendar import DEFAULT_WORKING_HOURS, LOCAL_TZ
@@ -116,7 +116,7 @@ STAGE = ("seq", "agency_id", "name", "step_seq", "started_at", "allotment_minute
 
 
 def the_same_through_the_desk(session, calendar_for, record: dict) -> Dossier:
-    """The dossier the record describes, written event by event through receive and record (the one-dossier
+    """The dossier the record describes, written event by event through intake and append_event (the one-dossier
     replay): what the bulk import must give."""
     steps = record["QuaTrinhXuLy"]
     data = DossierCreate(procedure_code=record["MaTTHC"], agency_code=record["DonViXuLy"], received_at=local(
@@ -272,3 +272,53 @@ def test_csv_and_xlsx_carry_the_same_columns_lists_as_json(session, run, tmp_pat
     book.save(path)
     report = run(path.open("rb"), file_name="history.xlsx", skip_bad=True, rejects=io.BytesIO())
     assert report.written == 1 and [(p.line, p.field) for p in report.problems] == [(3, "QuaTrinhXuLy")]
+
+
+def test_each_problem_carries_its_id_and_params_for_the_pages(session, run):
+    unknown = residence_record("ID-1")
+    unknown["MaTTHC"] = "9.999999"
+    twice = residence_record("ID-2")
+    stream = io.BytesIO(lines(unknown, twice, twice).getvalue() + b"[1]\n")
+    report = run(stream, skip_bad=True, rejects=io.BytesIO())
+    said = {(p.line, p.field): (p.message_id, p.params) for p in report.problems}
+    assert said[(1, "MaTTHC")] == ("unknown_procedure", {"code": "9.999999"})
+    assert said[(3, "MaHoSo")] == ("given_twice", {"code": "ID-2", "line": 2})
+    assert said[(4, "record")] == ("not_object", {"got": "list"})
+    kept = session.get(ExchangeImport, report.import_id)
+    assert [(p["line"], p["message_id"]) for p in kept.problems] == [(1, "unknown_procedure"), (4, "not_object"),
+                                                                      (3, "given_twice")]  # fmt: skip
+
+
+def test_reader_processes_make_the_same_dossiers_as_the_importer_alone(session, run):
+    """A large file on PostgreSQL is read by reader processes while the importer writes (`readers`): the same
+    dossiers, problems, findings and rejects as when the importer reads it itself."""
+    if session.connection().dialect.name != "postgresql":
+        pytest.skip("reader processes read JSON lines for PostgreSQL")
+
+    def records(prefix: str) -> io.BytesIO:
+        late = residence_record(f"{prefix}-3", appointment="20250509090000")  # a finding
+        bad = residence_record(f"{prefix}-4")
+        bad["MaTTHC"] = "9.999999"
+        twice = residence_record(f"{prefix}-2")  # in a later block: refused by the writer, its line read again
+        return lines(religion_record(f"{prefix}-1"), residence_record(f"{prefix}-2"), late, bad,
+                     residence_record(f"{prefix}-5", received="20250602090000"), twice)  # fmt: skip
+
+    def imported(prefix: str, readers: int):
+        rejects = io.BytesIO()
+        report = run(records(prefix), readers=readers, chunk_size=2, skip_bad=True, rejects=rejects)
+        rows = session.execute(
+            select(ImportedDossier.external_code, *(getattr(Dossier, c) for c in DERIVED), ImportedDossier.finding,
+                   ImportedDossier.our_appointment_at)
+            .join(Dossier, Dossier.id == ImportedDossier.dossier_id)
+            .where(ImportedDossier.import_id == report.import_id).order_by(ImportedDossier.line)
+        ).all()  # fmt: skip
+        said = sorted((p.line, p.field, p.message_id) for p in report.problems)
+        rejected = [(r["line"], r["record"]["MaHoSo"][1:]) for r in map(json.loads, rejects.getvalue().splitlines())]
+        return (report.written, report.findings, said, rejected), [(row[0][1:], *row[1:]) for row in rows]
+
+    alone, here = imported("A", 0)
+    readers, there = imported("B", 2)
+    # the repeated code is in a later block than the first: imported already when the writer meets it
+    assert alone == readers == (4, 1, [(4, "MaTTHC", "unknown_procedure"), (6, "MaHoSo", "already_imported")],
+                                [(4, "-4"), (6, "-2")])  # fmt: skip
+    assert here == there and len(here) == 4

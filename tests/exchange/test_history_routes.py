@@ -37,7 +37,8 @@ def test_a_bad_record_is_a_422_naming_it_and_nothing_is_written(client, client_a
     answer = client.post("/api/v1/exchange/import", files=upload(religion_record("API-OK"), bad))
     assert answer.status_code == 422
     assert answer.json()["errors"] == [{"line": 2, "code": "API-BAD", "field": "NgayHenTra",
-                                        "message": answer.json()["errors"][0]["message"]}]  # fmt: skip
+                                        "message": answer.json()["errors"][0]["message"], "message_id": "date_shape",
+                                        "params": {"value": "14/07/2025"}}]  # fmt: skip
     assert client.get("/api/v1/dossiers", params={"q": "API-OK"}).json()["total"] == 0
     skipped = client.post("/api/v1/exchange/import", files=upload(religion_record("API-OK"), bad),
                           data={"skip_bad": "true"})  # fmt: skip
@@ -91,3 +92,42 @@ def test_the_pages_import_list_findings_and_reconcile_in_both_languages(client):
     wrong = client.post("/exchange/reconcile", data={"period": "2025-Q2"},
                         files={"file": ("portal.csv", b"a,b\n1,2\n", "text/csv")})  # fmt: skip
     assert wrong.status_code == 422 and 'role="alert"' in wrong.text
+
+
+def test_a_bad_records_problem_is_said_in_the_pages_language_with_its_line_and_field(client):
+    bad = residence_record("PG-3")
+    bad["NgayTiepNhan"] = "20250231090000"
+    unknown = residence_record("PG-4")
+    unknown["DonViXuLy"] = "000.99.99.H99"
+    vietnamese = client.post("/exchange/imports?lang=vi", files=upload(residence_record("PG-5"), bad, unknown))
+    assert vietnamese.status_code == 422
+    assert "«20250231090000» không phải ngày giờ có thật" in vietnamese.text
+    assert "không có đơn vị nào mã 000.99.99.H99" in vietnamese.text and "<code>DonViXuLy</code>" in vietnamese.text
+    assert "is not a real date" not in vietnamese.text
+    english = client.post("/exchange/imports?lang=en", files=upload(residence_record("PG-5"), bad))
+    assert "“20250231090000” is not a real date and time" in english.text
+    # with skip_bad the import's page keeps the rejected records' problems
+    posted = client.post("/exchange/imports?lang=vi", files=upload(residence_record("PG-6"), bad),
+                         data={"skip_bad": "true"}, follow_redirects=False)  # fmt: skip
+    assert posted.status_code == 303
+    page = client.get(posted.headers["location"], params={"lang": "vi"})
+    assert 'id="problems"' in page.text and "không phải ngày giờ có thật" in page.text and "NgayTiepNhan" in page.text
+
+
+def test_every_problem_is_said_in_both_languages_with_the_params_of_its_english():
+    import re
+    import string
+
+    from api.web.exchange_problems import PROBLEMS
+    from exchange.problems import ENGLISH
+
+    given = {"impossible_sequence": {"reason", "event", "status", "allowed"}}  # the pages word the state machine's
+    assert set(PROBLEMS) == set(ENGLISH)
+    for message_id, english in ENGLISH.items():
+        names = given.get(message_id) or {name for _, name, _, _ in string.Formatter().parse(english) if name}
+        for said in PROBLEMS[message_id]:
+            if message_id == "components":
+                continue
+            assert {name for _, name, _, _ in string.Formatter().parse(said) if name} <= names, message_id
+            assert said.format(**dict.fromkeys(names, "x")), message_id
+            assert not re.search(r"\{\w+!r\}", said), message_id

@@ -16,6 +16,8 @@ from exchange.record import (
     RecordError,
     from_record,
     history_of,
+    plain_of,
+    read_plain,
     to_record,
 )
 from exchange.service import record_source
@@ -54,6 +56,7 @@ def make(session, calendar_for):
                 session, code=code, data=EventCreate(**event), actor=actor, calendar_for=calendar_for, now=NOW,
                 rules=intake.HISTORY,
             )  # fmt: skip
+        session.flush()  # the last event's facts (electronic_result, index_flags) wait for the flush
         return code
 
     return make
@@ -312,3 +315,189 @@ def test_another_systems_steps_are_read_by_the_status_they_lead_to(good):
 def test_a_record_is_plain_json():
     with pytest.raises(RecordError, match="expected a JSON object"):
         from_record(["not", "a", "record"])
+
+
+# --- the Decision 766 facts ----------------------------------------------------------------------
+
+
+def test_fee_lines_component_flags_vneid_population_and_electronic_result_round_trip(make, source_of):
+    components = [ReceivedComponent(seq=1, digitised=True, from_citizen_store=False),
+                  ReceivedComponent(seq=2, reused=True, from_national_db=True)]  # fmt: skip
+    fees = [{"name": "Lệ phí", "amount_vnd": 20000, "payment_channel": "gateway", "paid_at": "2025-06-02T20:10:00"},
+            {"name": "Phí thẩm định", "amount_vnd": 0}]  # fmt: skip
+    events = [("clerk", {"type": "received", "at": "2025-06-03T08:10:00"}),
+              ("clerk", {"type": "resolved", "at": "2025-06-05T10:00:00", "electronic_result": True})]  # fmt: skip
+    code = make(RESIDENCE, WARD, "2025-06-02T20:15:00", events, status="submitted", channel="online",
+                components=components, fees=fees, vneid_verified=False, population_ref="DC-0011")  # fmt: skip
+    record, back = assert_round_trip(source_of(code))
+    assert back.intake.fees == ({"name": "Lệ phí", "amount_vnd": 20000, "payment_channel": "gateway",
+                                 "paid_at": local("2025-06-02T20:10")},
+                                {"name": "Phí thẩm định", "amount_vnd": 0, "payment_channel": None,
+                                 "paid_at": None})  # fmt: skip
+    assert back.intake.components[0] == {"seq": 1, "name": back.intake.components[0]["name"], "form": "original",
+                                         "copies": 1, "digitised": True, "from_citizen_store": False}  # fmt: skip
+    assert (back.intake.vneid_verified, back.intake.population_ref, back.electronic_result) == (False, "DC-0011", True)
+    assert record["DuocThanhToanTrucTuyen"] == 2 and record["TaiKhoanDuocXacThucVoiVNeID"] == 0
+    assert record["DaGhiNhan"] == ["TaiKhoanDuocXacThucVoiVNeID", "KetQuaDienTu"] and record["KetQuaDienTu"] == 1
+    assert record["TaiLieuNop"][1]["DaGhiNhan"] == ["DuocTaiSuDung", "DuocLayTuKhoDMQG"]
+    # what from_record gives is what intake takes
+    DossierCreate(**back.intake_data())
+
+
+def test_another_systems_flags_are_read_as_given_and_a_link_without_a_reference_keeps_the_databases_code(good):
+    foreign = copy.deepcopy(good)
+    foreign["KenhThucHien"] = 2
+    foreign.pop("DaGhiNhan")
+    foreign.pop("KetQuaDienTu")
+    foreign["TaiKhoanDuocXacThucVoiVNeID"] = 0  # without motcua's DaGhiNhan, a 0 is a "no"
+    foreign["DSKetNoiCSDL"] = [{"MaCSDL": "CSDLDD"}, {"MaCSDL": "CSDLQGDC"}]
+    foreign["TaiLieuNop"] = [{"MaThanhPhanHoSo": "1", "DuocSoHoa": 1, "DuocTaiSuDung": 0}]
+    history = from_record(foreign)
+    assert (history.intake.vneid_verified, history.intake.population_ref, history.electronic_result) == (
+        False, "CSDLQGDC", None,
+    )  # fmt: skip
+    assert history.intake.components == ({"seq": 1, "digitised": True, "reused": False},)
+    counter = {**foreign, "KenhThucHien": 1, "TaiKhoanDuocXacThucVoiVNeID": 1}
+    assert from_record(counter).intake.vneid_verified is None  # VNeID is recorded for online dossiers only
+
+
+def test_bad_facts_are_named_by_their_field(good):
+    bad = copy.deepcopy(good)
+    bad["DanhSachLePhi"] = [
+        {"TenPhiLePhi": "Lệ phí", "Gia": -5, "HinhThucThu": 7},
+        {"TenPhiLePhi": "Phí", "Gia": 1000, "HinhThucThu": 1},
+        {"TenPhiLePhi": "", "Gia": 1000, "HinhThucThu": 0, "NgayThanhToan": "20250602090000"},
+    ]
+    bad["DaGhiNhan"] = ["VNeID"]
+    bad["DSKetNoiCSDL"] = [{"MaCSDL": "CSDLQGDC", "MaThamChieu": "số định danh"}]
+    bad["TaiLieuNop"] = [{"MaThanhPhanHoSo": "1", "DuocSoHoa": 2}]
+    found = problems(bad)
+    assert set(found) == {
+        "DanhSachLePhi[0].Gia", "DanhSachLePhi[0].HinhThucThu", "DanhSachLePhi[1].NgayThanhToan",
+        "DanhSachLePhi[2].TenPhiLePhi", "DanhSachLePhi[2].HinhThucThu", "DaGhiNhan", "DSKetNoiCSDL[0].MaThamChieu",
+        "TaiLieuNop[0].DuocSoHoa",
+    }  # fmt: skip
+    assert "NgayThanhToan" in found["DanhSachLePhi[1].NgayThanhToan"]
+    unresolved = copy.deepcopy(good)
+    unresolved["KetQuaDienTu"], unresolved["DaGhiNhan"] = 1, ["KetQuaDienTu"]
+    steps = unresolved["QuaTrinhXuLy"] = unresolved["QuaTrinhXuLy"][:2]
+    unresolved.update(TrangThaiHoSo=steps[-1]["TrangThai"], NgayKetThucXuLy="", NgayTra="", DanhSachHoSoBoSung=[],
+                      DanhSachXinLoi=[], DanhSachGiayToKetQua=[])  # fmt: skip
+    assert set(problems(unresolved)) == {"KetQuaDienTu"}
+
+
+def test_every_problem_has_its_id_and_params():
+    with pytest.raises(RecordError) as caught:
+        from_record({"MaHoSo": "X", "NgayTiepNhan": "20251332000000"})
+    details = {name: (message_id, params) for name, message_id, params in caught.value.details}
+    assert details["NgayTiepNhan"] == ("date_unreal", {"value": "20251332000000"})
+    assert details["MaTTHC"] == ("missing", {})
+    said = dict(caught.value.problems)["NgayTiepNhan"]
+    assert said == "'20251332000000' is not a real date and time (yyyyMMddHHmmss)"
+
+
+ODD_VALUES = [None, "", "   ", 0, -1, True, 3.5, [], {}, "x" * 2100, " 20250602090000 ", "２０２５０６０２０９００００",
+              "20250602090000\n", 20250602090000, "2025060209000", "abcdefghijklmn"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy", "TrangThai", "NgayBatDau",
+                                 "NgayKetThucTheoQuyDinh", "NguoiXuLy"])  # fmt: skip
+def test_an_odd_value_in_a_step_is_read_as_given_or_named_never_misread(good, key):
+    """A step's fields are read by a fast path for well-formed values and by the reader for anything else: every odd
+    value is either taken as the reader takes it or named by its field (never an error of another kind)."""
+    for value in ODD_VALUES:
+        record = copy.deepcopy(good)
+        record["QuaTrinhXuLy"][3][key] = value
+        try:
+            history = from_record(record)
+        except RecordError as exc:
+            assert any(name.startswith("QuaTrinhXuLy") or name in ("TrangThaiHoSo", "NgayTiepNhan", "DanhSachXinLoi",
+                       "DanhSachHoSoBoSung") or name.startswith("Danh") for name, _ in exc.problems), (key, value)
+            continue
+        step = history.events[3] if len(history.events) > 3 else None
+        if key == "NguoiXuLy" and step is not None:
+            expected = value.strip() if isinstance(value, str) else (str(value) if isinstance(value, int | float)
+                                                                      and not isinstance(value, bool) else None)
+            assert step.actor == (expected or None), value
+        if key in ("NgayBatDau", "NgayKetThucTheoQuyDinh") and value not in (None, ""):
+            assert isinstance(value, str | int) and str(value).strip().isdigit(), value  # only a real date passes
+
+
+# --- the bulk twin: read_plain -------------------------------------------------------------------
+
+
+def twin_agrees(record: dict) -> str:
+    """read_plain gives what from_record gives (as plain values), or leaves the record to it: 'read', 'left' or
+    'refused' (from_record names why); never a different reading, never a record from_record refuses."""
+    plain = read_plain(copy.deepcopy(record))
+    try:
+        slow = plain_of(from_record(copy.deepcopy(record)))
+    except RecordError:
+        assert plain is None, record
+        return "refused"
+    if plain is None:
+        return "left"
+    assert plain == slow, (plain, slow)
+    return "read"
+
+
+def test_read_plain_reads_every_exported_record_as_from_record_does(make, source_of):
+    made = [make(RELIGION, DEPARTMENT, "2025-06-02T09:00:00", HAND_OFFS)]
+    made.append(make(RESIDENCE, WARD, "2025-06-02T20:15:00", [
+        ("clerk", {"type": "received", "at": "2025-06-03T08:10:00"}),
+        ("clerk", {"type": "resolved", "at": "2025-06-05T10:00:00", "electronic_result": True})],
+        status="submitted", channel="online", vneid_verified=True, population_ref="DC-0011",
+        components=[ReceivedComponent(seq=1, digitised=True), ReceivedComponent(seq=2, copies=2)],
+        fees=[{"name": "Lệ phí", "amount_vnd": 20000, "payment_channel": "dvcqg", "paid_at": "2025-06-02T20:10:00"}]))
+    made.append(make(RESIDENCE, WARD, "2025-06-02T09:00:00", [], status="refused", reason="Không thuộc thẩm quyền"))
+    made.append(make(RESIDENCE, WARD, "2025-06-02T09:00:00", [
+        ("clerk", {"type": "supplement_requested", "at": "2025-06-03T10:00:00", "reason": "Thiếu giấy tờ"}),
+        ("clerk", {"type": "abandoned", "at": "2025-06-30T10:00:00"})]))  # fmt: skip
+    for code in made:
+        assert twin_agrees(to_record(source_of(code))) == "read", code
+
+
+@pytest.mark.parametrize("step_key", ["ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy", "TrangThai", "NgayBatDau",
+                                      "NgayKetThucTheoQuyDinh", "NguoiXuLy"])  # fmt: skip
+def test_read_plain_never_reads_an_odd_step_otherwise_than_from_record(good, step_key):
+    for n in (0, 3, 8):
+        for value in ODD_VALUES:
+            record = copy.deepcopy(good)
+            record["QuaTrinhXuLy"][n][step_key] = value
+            twin_agrees(record)
+
+
+RECORD_KEYS = ["MaHoSo", "PhienBan", "MaTTHC", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo", "ChuHoSo",
+               "SoGiayToChuHoSo", "DinhDanhCHS", "SoDienThoai", "DiaChiChuHoSo", "NgayNopHoSo", "NgayTiepNhan",
+               "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi", "TaiLieuNop", "DanhSachLePhi",
+               "DanhSachHoSoBoSung", "DanhSachXinLoi", "DanhSachGiayToKetQua", "DaGhiNhan", "KetQuaDienTu",
+               "TaiKhoanDuocXacThucVoiVNeID", "DSKetNoiCSDL", "QuaTrinhXuLy"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", RECORD_KEYS)
+def test_read_plain_never_reads_an_odd_field_otherwise_than_from_record(good, key):
+    for value in [*ODD_VALUES, "motcua-dvcqg-1", 1, 2, 10, ["x"], [{}], [{"MaCSDL": "CSDLQGDC"}]]:
+        record = copy.deepcopy(good)
+        record[key] = value
+        twin_agrees(record)
+    record = copy.deepcopy(good)
+    del record[key]
+    twin_agrees(record)
+
+
+def test_read_plain_agrees_on_reordered_and_foreign_steps(good):
+    """Steps out of order, a dropped step, another system's wording: the twin reads as from_record or leaves it."""
+    outcomes = set()
+    for n in range(len(good["QuaTrinhXuLy"])):
+        dropped = copy.deepcopy(good)
+        dropped["QuaTrinhXuLy"].pop(n)
+        outcomes.add(twin_agrees(dropped))
+        foreign = copy.deepcopy(good)
+        foreign["QuaTrinhXuLy"][n]["NoiDungXuLy"] = "Chuyển bước"
+        outcomes.add(twin_agrees(foreign))
+        for m in range(len(good["QuaTrinhXuLy"])):
+            swapped = copy.deepcopy(good)
+            steps = swapped["QuaTrinhXuLy"]
+            steps[n], steps[m] = steps[m], steps[n]
+            outcomes.add(twin_agrees(swapped))
+    assert "read" in outcomes and "refused" in outcomes
