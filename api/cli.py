@@ -616,6 +616,7 @@ def serve(
 
     if workers > 1 or scheduler:
         upgrade(_engine())  # once, before the processes that would each try it at their start
+        _engine().dispose()  # this process serves nothing itself: it keeps no connection
     jobs = start_own_process() if scheduler else None
     try:
         uvicorn.run(
