@@ -20,8 +20,8 @@ def register(exchange_cli: typer.Typer, *, engine, calendar_store, fail) -> None
         chunk: Annotated[int, typer.Option(min=100, help="records replayed and written at a time")] = 20_000,
         actor: Annotated[str, typer.Option(help="who imports, for the import's row")] = "cli",
         readers: Annotated[int | None, typer.Option(min=0, help="processes reading the records while this one "
-                                                    "writes (JSON lines, PostgreSQL; default: the idle cores, for "
-                                                    "a file of 100 MB or more)")] = None,  # fmt: skip
+                                                    "writes (JSON lines, PostgreSQL; default: the cores, for a "
+                                                    "file of 100 MB or more, unless overloaded)")] = None,  # fmt: skip
     ) -> None:
         """Import a province's history: every record a dossier, its events replayed through the clock in bulk.
 
