@@ -1,7 +1,7 @@
 """catalogue_state: the procedure catalogue's stamp, moved by the database at every write to `procedure`
 
 Revision ID: 0045
-Revises: 0040
+Revises: 0041
 Create Date: 2026-12-05 01:00:00.000000
 """
 
