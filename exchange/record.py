@@ -19,13 +19,14 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from dossiers.derive import clock_events
 from dossiers.schemas import MAX_FEES, POPULATION_REF_PATTERN
 from exchange.problems import english
 from procedures.schemas import MAX_COMPONENTS, MAX_COPIES
 from sla.core.batch import NONE, micros_of
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 from sla.core.lifecycle import STATUS_NAMES, InvalidTransition, Status, next_status
-from sla.core.replay import ClockState, Event, ProcedureRule, replay
+from sla.core.replay import ClockState, ProcedureRule, replay
 
 VERSION = "motcua-dvcqg-1"
 DATE_FORMAT = "%Y%m%d%H%M%S"
@@ -387,18 +388,7 @@ class _Clock:
 
     def __init__(self, source: RecordSource) -> None:
         self.source = source
-        codes = source.codes
-        self.events = [
-            Event(
-                type=e.type,
-                at=e.at,
-                agency_code=codes.get(e.from_agency_id or e.agency_id),
-                to_agency_code=codes.get(e.to_agency_id),
-                new_due_at=e.new_due_at,
-                reason=e.reason,
-            )
-            for e in source.events
-        ]
+        self.events = clock_events(source.events, source.codes)  # as one dossier's clock reads them
         self.states: dict[int, ClockState] = {}
 
     def state_after(self, k: int) -> ClockState:
