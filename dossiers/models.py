@@ -91,8 +91,9 @@ class Dossier(SQLModel, table=True):
         # The staff search (dossiers/search.py `search`, bench/bench_search.py): an exact code whatever its
         # case; the dossiers an agency received, newest first (the id breaks ties: many online dossiers have no
         # received_at yet), and those it holds but did not receive; the first digits of a phone or an identity
-        # number. On PostgreSQL a word index on the name part of `search_text` serves the name words
-        # (ix_dossier_name_words, migration 0023: database-specific, see api/db.py).
+        # number. On PostgreSQL the name's key and its terms (words and word pairs) of `search_text` serve the
+        # name (ix_dossier_name_key, ix_dossier_name_terms, migrations 0023 and 0046: database-specific, see
+        # api/db.py).
         Index("ix_dossier_code_lower", text("lower(code)")),
         Index(
             "ix_dossier_holder_received",

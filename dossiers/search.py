@@ -109,10 +109,13 @@ def search(
             conditions.append(Dossier.procedure_id.in_(ids))
     words = (*terms.words, *fold(name or "").split())
     name_words = [word for word in words if word.isalpha()]
+    term = rechecked = None  # a word or two: the name term's index condition, and the same checked on a row
     if len(name_words) >= WHOLE_NAME_WORDS:  # a whole name: one range of the name key's ordered index
         conditions.append(func.motcua_name_key(Dossier.search_text) == key_of_words(name_words))
     elif name_words:
-        conditions.append(_name_has_words(session, sorted(set(name_words))))
+        distinct = sorted(set(name_words))
+        term, rechecked = _name_has_term(session, distinct), _name_has_words(distinct)
+        conditions.append(term)
     for word in words:
         if not word.isalpha():  # a part of a code, a date: any part of the search text
             conditions.append(Dossier.search_text.contains(word, autoescape=True))
@@ -131,35 +134,40 @@ def search(
         if rows or terms.code is None or q is None:
             return _found(session, rows, len(rows), False)
         conditions.append(Dossier.search_text.contains(fold(code), autoescape=True))  # not a code after all
-    total, capped = _capped_total(session, holders, conditions)
+    total, capped = _capped_total(session, holders, conditions, estimate=term is not None)
     if not total:
         return Found([], 0, False)
     if total <= _FEW or (name_words and not capped):
-        # a selective search (a phone, a name): its rows straight off its own index, sorted (a name's words are
+        # a selective search (a phone, a name): its rows straight off its own index, sorted (a name's terms are
         # one index for the whole city: reading it once beats reading it again in every agency's branch)
         rows = _few_newest(session, holders, conditions, page=page, page_size=page_size)
     else:
-        rows = _newest(session, holders, conditions, page=page, page_size=page_size)
+        # many matches: the scope's newest rows until a page of them, a common name's words checked on each row
+        # (its term's index would hand over the whole posting list to every branch)
+        scan = [rechecked if condition is term else condition for condition in conditions]
+        rows = _newest(session, holders, scan, page=page, page_size=page_size)
     return _found(session, rows, total, capped)
 
 
-NAME_PART = "substr(search_text, strpos(search_text, ' ') + 1)"
-"""The search text after the code: the folded applicant name (then the phone and identity number, digits only)."""
-NAME_WORDS_INDEXED = f"to_tsvector('simple'::regconfig, {NAME_PART})"
-"""PostgreSQL's word index on the name (ix_dossier_name_words, migration 0023); the query must spell it alike."""
+NAME_TERMS_INDEXED = "motcua_name_terms(dossier.search_text)"
+"""PostgreSQL's index of the name's words and word pairs (ix_dossier_name_terms, migration 0046); the query must
+spell it alike."""
 
 
-def _name_has_words(session: Session, words: Sequence[str]):
+def _name_has_term(session: Session, words: Sequence[str]):
+    """The applicant's name holds this word, or these two words, as whole words in any order: on PostgreSQL one
+    term of the name terms' index (ix_dossier_name_terms, migration 0046), one posting list even for two common
+    words; elsewhere the words between spaces."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _name_has_words(words)
+    return text(f"{NAME_TERMS_INDEXED} @> ARRAY[CAST(:name_term AS text)]").bindparams(name_term=key_of_words(words))
+
+
+def _name_has_words(words: Sequence[str]):
     """The applicant's name holds each of these whole words (folded, letters only), in any order: a word of the
-    name, not a part of one ('anh' finds 'Nguyễn Văn Anh', not 'Trần Thanh'). On PostgreSQL the posting lists of
-    the word index intersect (the rarest word leads), so a common full name is a few thousand rows, not the
-    millions a trigram of 'nguyen' holds; elsewhere each word is looked for between spaces."""
-    if session.get_bind().dialect.name == "postgresql":
-        query = " & ".join(words)  # letters only: nothing to quote in a tsquery
-        return text(f"{NAME_WORDS_INDEXED} @@ to_tsquery('simple'::regconfig, :name_words)").bindparams(
-            name_words=query
-        )
-    padded = literal(" ") + func.substr(Dossier.search_text, func.instr(Dossier.search_text, " ") + 1) + literal(" ")
+    name, not a part of one ('anh' finds 'Nguyễn Văn Anh', not 'Trần Thanh'), checked on the row's text (whose
+    first word, the code, holds digits: never one of these)."""
+    padded = literal(" ") + Dossier.search_text + literal(" ")
     return and_(*(padded.contains(f" {word} ", autoescape=True) for word in words))
 
 
@@ -194,24 +202,44 @@ def _by_code(session: Session, code: str, holders: list[int] | None, conditions:
     return list(session.execute(query).scalars())
 
 
-def _capped_total(session: Session, holders: list[int] | None, conditions: list) -> tuple[int, bool]:
-    """How many dossiers match, counted up to `SEARCH_TOTAL_CAP` + 1: (total, whether there are more)."""
+def _capped_total(
+    session: Session, holders: list[int] | None, conditions: list, *, estimate: bool = False
+) -> tuple[int, bool]:
+    """How many dossiers match, counted up to `SEARCH_TOTAL_CAP` + 1: (total, whether there are more). With
+    `estimate` (a name's term), PostgreSQL's own estimate of the matches decides first: at `ESTIMATED_CAP_FACTOR`
+    times the cap or more, there are more than the cap without counting them (see `ESTIMATED_CAP_FACTOR`)."""
     limit = SEARCH_TOTAL_CAP + 1
     if holders is None:
-        branches = [select(literal(1)).select_from(Dossier).where(*conditions).limit(limit)]
+        branches = [select(literal(1)).select_from(Dossier).where(*conditions)]
     else:
         branches = [
+            select(literal(1)).select_from(Dossier).where(Dossier.receiving_agency_id.in_(holders), *conditions),
             select(literal(1))
             .select_from(Dossier)
-            .where(Dossier.receiving_agency_id.in_(holders), *conditions)
-            .limit(limit),
-            select(literal(1))
-            .select_from(Dossier)
-            .where(Dossier.current_agency_id.in_(holders), _held_elsewhere(holders), *conditions)
-            .limit(limit),
+            .where(Dossier.current_agency_id.in_(holders), _held_elsewhere(holders), *conditions),
         ]
-    total = sum(session.execute(select(func.count()).select_from(b.subquery())).scalar_one() for b in branches)
+    if estimate and session.get_bind().dialect.name == "postgresql":
+        if sum(_estimated_rows(session, b) for b in branches) >= ESTIMATED_CAP_FACTOR * SEARCH_TOTAL_CAP:
+            return SEARCH_TOTAL_CAP, True
+    total = sum(
+        session.execute(select(func.count()).select_from(b.limit(limit).subquery())).scalar_one() for b in branches
+    )
     return (SEARCH_TOTAL_CAP, True) if total > SEARCH_TOTAL_CAP else (total, False)
+
+
+ESTIMATED_CAP_FACTOR = 3
+"""A name's term the planner expects at least this many times the cap in the scope is shown as "more than 10,000"
+uncounted: counting 10,001 of a word held by millions reads its whole posting list. The planner counts each term
+of ix_dossier_name_terms in its sample (a pair as a pair: migration 0046), so an estimate of 30,000 is not a
+true count under 10,000 but for a sampling error of several times its size; below the factor, the matches are
+counted."""
+
+
+def _estimated_rows(session: Session, query) -> float:
+    """PostgreSQL's estimate of the rows `query` returns (its plan's top row count), without running it."""
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    plan = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def _few_newest(session: Session, holders: list[int] | None, conditions: list, *, page: int, page_size: int) -> list:

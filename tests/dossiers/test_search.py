@@ -1,6 +1,7 @@
 """Staff search (dossiers/search.py `search`, `GET /api/v1/dossiers`, the desk): each kind of search finds the
-right dossiers, within the user's scope, with a capped total and an XLSX export; on PostgreSQL the name words
-go through the word index and an agency's first page through its ordered index paths."""
+right dossiers, within the user's scope, with a capped total and an XLSX export; on PostgreSQL a word or two of
+a name go through the name terms' index, a whole name through its key's, and an agency's first page through its
+ordered index paths."""
 
 import io
 
@@ -10,7 +11,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from dossiers import search
-from dossiers.names import name_key
+from dossiers.names import name_key, name_terms
 from tests.conftest import OTHER_WARD, WARD
 from tests.dossiers.conftest import API, DEPARTMENT, RELIGION, RESIDENCE
 
@@ -172,15 +173,49 @@ def postgresql(session):
         pytest.skip("PostgreSQL's indexes (the word index is PostgreSQL's)")
 
 
-def test_name_words_use_the_word_index(postgresql, session, city, statements):
-    """A whole-city name search reads the word index once, for its count and for its page (sorted off the index's
-    few rows), not in every agency's ordered branch."""
+def test_name_words_use_the_name_terms_index(postgresql, session, city, statements):
+    """A whole-city name search reads one term of the name terms' index (two words: their pair) for its count and
+    its page (sorted off the index's few rows), not in every agency's ordered branch."""
     found = search.search(session, q="Nguyễn Lan", within=None)
     assert [item.code for item in found.items] == [city["other"], city["lan"]]
-    searches = [s for s in statements if "to_tsquery" in s[0]]
+    searches = [s for s in statements if "motcua_name_terms" in s[0] and not s[0].startswith("EXPLAIN")]
     assert len(searches) == 2 and not any("UNION ALL" in s[0] for s in searches), searches
+    assert all(s[1]["name_term"] == "lan nguyen" for s in searches)
     for statement in searches:
-        assert "ix_dossier_name_words" in _plan(session, *statement)
+        assert "ix_dossier_name_terms" in _plan(session, *statement)
+
+
+def test_many_matches_of_a_name_are_paged_newest_first_checking_each_row(client, city, path, monkeypatch):
+    """More matches than the cap: the scope's ordered paths, the words checked on each row, make the page."""
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 1)
+    body = client.get(API, params={"q": "LAN", "page_size": 2}).json()
+    assert (body["total"], body["total_capped"]) == (1, True)
+    assert [item["code"] for item in body["items"]] == [city["other"], city["forwarded"]]
+    body = client.get(API, params={"q": "lan nguyen", "page": 2, "page_size": 1}).json()
+    assert [item["code"] for item in body["items"]] == [city["lan"]]
+    assert codes(client, q="an") == [] and codes(client, q="thi anh") == [city["forwarded"]]
+
+
+def test_a_common_name_term_is_more_than_the_cap_by_the_planners_estimate(postgresql, session, receive, statements,
+                                                                          monkeypatch):
+    """A term the planner expects several times the cap is "more than the cap" without counting (its statistics
+    count the pair 'anh nguyen' itself); a rarer one is counted."""
+    for i in range(40):
+        receive(applicant={"name": "Nguyễn Văn Anh" if i % 4 else "Trần Thị Bình", "phone": f"09120000{i:02d}"})
+    session.execute(text("ANALYZE dossier"))
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 5)  # 30 'anh nguyen' ≥ 3 × 5; 10 'binh tran' < 15
+    found = search.search(session, q="anh NGUYỄN", within=None)
+    assert (found.total, found.capped, len(found.items)) == (5, True, 20)
+    assert not any("count(" in s[0] for s in statements), statements
+    statements.clear()
+    found = search.search(session, q="Bình Trần", within=None)
+    assert (found.total, found.capped) == (5, True)  # ten: counted (six of them, the cap's one more)
+    assert any("count(" in s[0] for s in statements)
+    statements.clear()
+    found = search.search(session, q="thi", within=None)
+    assert any("count(" in s[0] for s in statements)
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 20)
+    assert search.search(session, q="binh", within=None)[1:] == (10, False)
 
 
 def test_a_whole_name_reads_one_range_of_the_name_key_index(postgresql, session, city, statements):
@@ -202,6 +237,17 @@ def test_the_name_key_is_the_same_in_python_and_in_the_database(session, search_
     """PostgreSQL's `motcua_name_key` (migration 0023) and SQLite's (dossiers/names.py, api/db.py) agree."""
     in_database = session.execute(text("SELECT motcua_name_key(:t)"), {"t": search_text}).scalar_one()
     assert in_database == name_key(search_text)
+
+
+@pytest.mark.parametrize(
+    "search_text",
+    ["hn-250602-0001 nguyen van anh 0912345678 001190012345", "x-1 le thi lan anh", "nameless", "a-1 b  a +84912",
+     "c-2 o'neil tran", "d-3 van van thi", "e-4 0912"],
+)
+def test_the_name_terms_are_the_same_in_python_and_in_the_database(postgresql, session, search_text):
+    """PostgreSQL's `motcua_name_terms` (migration 0046) and dossiers/names.py's agree."""
+    in_database = session.execute(text("SELECT motcua_name_terms(:t)"), {"t": search_text}).scalar_one()
+    assert len(in_database) == len(set(in_database)) and set(in_database) == name_terms(search_text)
 
 
 def test_an_agency_first_page_reads_its_ordered_index_paths(postgresql, session, city, statements, monkeypatch):
