@@ -109,13 +109,16 @@ def search(
             conditions.append(Dossier.procedure_id.in_(ids))
     words = (*terms.words, *fold(name or "").split())
     name_words = [word for word in words if word.isalpha()]
-    term = rechecked = None  # a word or two: the name term's index condition, and the same checked on a row
+    named = term = rechecked = None  # a word or two: their condition, its index term, the words checked on a row
     if len(name_words) >= WHOLE_NAME_WORDS:  # a whole name: one range of the name key's ordered index
         conditions.append(func.motcua_name_key(Dossier.search_text) == key_of_words(name_words))
     elif name_words:
         distinct = sorted(set(name_words))
-        term, rechecked = _name_has_term(session, distinct), _name_has_words(distinct)
-        conditions.append(term)
+        term, rechecked = _name_term(session, distinct), _name_has_words(distinct)
+        # the words between spaces beside the term: where the index's matches are rechecked on their pages, or
+        # the scope's rows filtered, this cheap test goes first and the terms are made for the rows that pass it
+        named = rechecked if term is None else and_(term, rechecked)
+        conditions.append(named)
     for word in words:
         if not word.isalpha():  # a part of a code, a date: any part of the search text
             conditions.append(Dossier.search_text.contains(word, autoescape=True))
@@ -134,7 +137,8 @@ def search(
         if rows or terms.code is None or q is None:
             return _found(session, rows, len(rows), False)
         conditions.append(Dossier.search_text.contains(fold(code), autoescape=True))  # not a code after all
-    total, capped = _capped_total(session, holders, conditions, estimate=term is not None)
+    estimated = None if term is None else [term if condition is named else condition for condition in conditions]
+    total, capped = _capped_total(session, holders, conditions, estimated=estimated)
     if not total:
         return Found([], 0, False)
     if total <= _FEW or (name_words and not capped):
@@ -144,7 +148,7 @@ def search(
     else:
         # many matches: the scope's newest rows until a page of them, a common name's words checked on each row
         # (its term's index would hand over the whole posting list to every branch)
-        scan = [rechecked if condition is term else condition for condition in conditions]
+        scan = [rechecked if condition is named else condition for condition in conditions]
         rows = _newest(session, holders, scan, page=page, page_size=page_size)
     return _found(session, rows, total, capped)
 
@@ -154,12 +158,11 @@ NAME_TERMS_INDEXED = "motcua_name_terms(dossier.search_text)"
 spell it alike."""
 
 
-def _name_has_term(session: Session, words: Sequence[str]):
-    """The applicant's name holds this word, or these two words, as whole words in any order: on PostgreSQL one
-    term of the name terms' index (ix_dossier_name_terms, migration 0046), one posting list even for two common
-    words; elsewhere the words between spaces."""
+def _name_term(session: Session, words: Sequence[str]):
+    """On PostgreSQL, the name holds this word, or these two words, as one term of the name terms' index
+    (ix_dossier_name_terms, migration 0046): one posting list even for two common words. None elsewhere."""
     if session.get_bind().dialect.name != "postgresql":
-        return _name_has_words(words)
+        return None
     return text(f"{NAME_TERMS_INDEXED} @> ARRAY[CAST(:name_term AS text)]").bindparams(name_term=key_of_words(words))
 
 
@@ -203,28 +206,33 @@ def _by_code(session: Session, code: str, holders: list[int] | None, conditions:
 
 
 def _capped_total(
-    session: Session, holders: list[int] | None, conditions: list, *, estimate: bool = False
+    session: Session, holders: list[int] | None, conditions: list, *, estimated: list | None = None
 ) -> tuple[int, bool]:
     """How many dossiers match, counted up to `SEARCH_TOTAL_CAP` + 1: (total, whether there are more). With
-    `estimate` (a name's term), PostgreSQL's own estimate of the matches decides first: at `ESTIMATED_CAP_FACTOR`
-    times the cap or more, there are more than the cap without counting them (see `ESTIMATED_CAP_FACTOR`)."""
-    limit = SEARCH_TOTAL_CAP + 1
-    if holders is None:
-        branches = [select(literal(1)).select_from(Dossier).where(*conditions)]
-    else:
-        branches = [
-            select(literal(1)).select_from(Dossier).where(Dossier.receiving_agency_id.in_(holders), *conditions),
-            select(literal(1))
-            .select_from(Dossier)
-            .where(Dossier.current_agency_id.in_(holders), _held_elsewhere(holders), *conditions),
-        ]
-    if estimate and session.get_bind().dialect.name == "postgresql":
-        if sum(_estimated_rows(session, b) for b in branches) >= ESTIMATED_CAP_FACTOR * SEARCH_TOTAL_CAP:
+    `estimated` (the conditions with a name's index term alone), PostgreSQL's estimate of their matches decides
+    first: at `ESTIMATED_CAP_FACTOR` times the cap or more, there are more than the cap, uncounted."""
+    if estimated is not None:
+        expected = sum(_estimated_rows(session, branch) for branch in _scope_queries(holders, estimated))
+        if expected >= ESTIMATED_CAP_FACTOR * SEARCH_TOTAL_CAP:
             return SEARCH_TOTAL_CAP, True
+    limit = SEARCH_TOTAL_CAP + 1
     total = sum(
-        session.execute(select(func.count()).select_from(b.limit(limit).subquery())).scalar_one() for b in branches
+        session.execute(select(func.count()).select_from(branch.limit(limit).subquery())).scalar_one()
+        for branch in _scope_queries(holders, conditions)
     )
     return (SEARCH_TOTAL_CAP, True) if total > SEARCH_TOTAL_CAP else (total, False)
+
+
+def _scope_queries(holders: list[int] | None, conditions: list) -> list:
+    """The matches as disjoint queries: every dossier, or those received in the scope and those held there."""
+    if holders is None:
+        return [select(literal(1)).select_from(Dossier).where(*conditions)]
+    return [
+        select(literal(1)).select_from(Dossier).where(Dossier.receiving_agency_id.in_(holders), *conditions),
+        select(literal(1))
+        .select_from(Dossier)
+        .where(Dossier.current_agency_id.in_(holders), _held_elsewhere(holders), *conditions),
+    ]
 
 
 ESTIMATED_CAP_FACTOR = 3

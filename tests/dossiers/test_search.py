@@ -203,6 +203,7 @@ def test_a_common_name_term_is_more_than_the_cap_by_the_planners_estimate(postgr
     for i in range(40):
         receive(applicant={"name": "Nguyễn Văn Anh" if i % 4 else "Trần Thị Bình", "phone": f"09120000{i:02d}"})
     session.execute(text("ANALYZE dossier"))
+    statements.clear()
     monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 5)  # 30 'anh nguyen' ≥ 3 × 5; 10 'binh tran' < 15
     found = search.search(session, q="anh NGUYỄN", within=None)
     assert (found.total, found.capped, len(found.items)) == (5, True, 20)
