@@ -88,8 +88,9 @@ def search(
     Built for a city of millions (bench/bench_search.py): an exact code is one index lookup; otherwise every
     agency of the scope is read newest first along its own index, as the receiving agency and as the holder,
     and the branches merged (each stops after one page); a whole name reads one range of the name key's index, a
-    word or two the word index (PostgreSQL), read once and sorted; the total is counted up to `SEARCH_TOTAL_CAP`
-    only."""
+    word or two one term of the name terms' index (PostgreSQL), read once and sorted, unless the term is common:
+    then the scope's branches, the words checked on each row. The total is counted up to `SEARCH_TOTAL_CAP` only,
+    or, for a name's term PostgreSQL expects at several times the cap, not counted (`ESTIMATED_CAP_FACTOR`)."""
     terms = SearchTerms.of(q)
     code = code.strip() if code and code.strip() else terms.code
     conditions = []
