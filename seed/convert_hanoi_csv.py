@@ -7,6 +7,11 @@ parallel groups of the e-chains, local codes for the rows that have no national 
 effective-from date of 01/01/2024, so that demo and synthetic histories from 2024 on find a
 version in force (a real catalogue gives the date of the text that set the time).
 
+The Decision 766 facts of each version (result kind, fee lines, publication decision and date, legal
+basis and its effective date, date made public) come from `seed/data/procedure_facts.csv`, joined by
+code; its `source` column, appended to the row's, says which facts a stored text gave and which are
+illustrative. A row without facts there gets none (not recorded).
+
     python -m seed.convert_hanoi_csv ../shared/data/procedures_hanoi.csv seed/data/procedures.csv
 """
 
@@ -19,6 +24,16 @@ from pathlib import Path
 from procedures.catalogue_io import COLUMNS
 
 EFFECTIVE_FROM = "2024-01-01"
+FACTS = Path(__file__).resolve().parent / "data" / "procedure_facts.csv"
+FACT_COLUMNS = (
+    "result_kind",
+    "fee_lines",
+    "decision_number",
+    "decision_date",
+    "legal_basis",
+    "legal_basis_effective_date",
+    "published_on",
+)
 
 FIELD_NAMES = {
     "tin_nguong_ton_giao": "Tín ngưỡng, tôn giáo",
@@ -100,7 +115,14 @@ def convert_steps(steps: str, field: str) -> str:
     return ";".join(converted)
 
 
-def convert(rows: list[dict]) -> list[dict]:
+def read_facts(path: Path = FACTS) -> dict[str, dict]:
+    """The Decision 766 facts of the seed's versions by code (seed/data/procedure_facts.csv)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {row["code"]: row for row in csv.DictReader(handle)}
+
+
+def convert(rows: list[dict], facts: dict[str, dict] | None = None) -> list[dict]:
+    facts = {} if facts is None else facts
     local_numbers: Counter[str] = Counter()
     out = []
     for row in rows:
@@ -115,8 +137,11 @@ def convert(rows: list[dict]) -> list[dict]:
         if cutoff and not re.fullmatch(r"\d\d:\d\d", cutoff):
             notes.append(f"cut-off '{cutoff}' read as {CUTOFF_ONE_HOUR_BEFORE_CLOSE}")
             cutoff = CUTOFF_ONE_HOUR_BEFORE_CLOSE
+        known = facts.get(code, {})
+        sources = [row["source"], "; ".join(notes), known.get("source")]
         out.append(
             {
+                **{column: known.get(column, "") for column in FACT_COLUMNS},
                 "code": code,
                 "name": row["name_vi"],
                 "name_en": row["name_en"],
@@ -134,7 +159,7 @@ def convert(rows: list[dict]) -> list[dict]:
                 "effective_from": EFFECTIVE_FROM,
                 "effective_to": "",
                 "confidence": row["confidence"],
-                "source": f"{row['source']} | {'; '.join(notes)}",
+                "source": " | ".join(filter(None, sources)),
             }
         )
     return out
@@ -142,7 +167,7 @@ def convert(rows: list[dict]) -> list[dict]:
 
 def main(source: str, target: str) -> None:
     with open(source, newline="", encoding="utf-8") as handle:
-        rows = convert(list(csv.DictReader(handle)))
+        rows = convert(list(csv.DictReader(handle)), read_facts())
     with open(Path(target), "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
