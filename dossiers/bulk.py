@@ -48,6 +48,15 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("due_at", INSTANT), ("ended_at", INSTANT), ("outcome", TEXT), ("overrun_minutes", INT),
         ("excluded", BOOL),
     ),
+    "dossier_component": (
+        ("id", INT), ("dossier_id", INT), ("seq", INT), ("component_seq", INT), ("name", TEXT), ("form", TEXT),
+        ("copies", INT), ("digitised", OPTIONAL_BOOL), ("reused", OPTIONAL_BOOL), ("from_citizen_store", OPTIONAL_BOOL),
+        ("from_national_db", OPTIONAL_BOOL),
+    ),
+    "dossier_fee": (
+        ("id", INT), ("dossier_id", INT), ("seq", INT), ("name", TEXT), ("amount_vnd", INT), ("payment_channel", TEXT),
+        ("paid_at", INSTANT), ("recorded_at", INSTANT),
+    ),
     "dossier_rating": (
         ("id", INT), ("dossier_id", INT), ("agency_id", INT), ("procedure_id", INT), ("rating", TEXT),
         ("source", TEXT), ("rated_at", INSTANT), ("recorded_by", TEXT),
@@ -79,7 +88,8 @@ class BulkWriter:
         """PostgreSQL: keep other writers out of the tables whose ids and codes the generator hands out."""
         if self.postgres:
             self.connection.exec_driver_sql(
-                "LOCK TABLE dossier, dossier_event, stage, dossier_code_counter IN SHARE ROW EXCLUSIVE MODE"
+                "LOCK TABLE dossier, dossier_event, stage, dossier_component, dossier_fee, dossier_code_counter "
+                "IN SHARE ROW EXCLUSIVE MODE"
             )
 
     def set_aside_indexes(self, keep: tuple[str, ...] = (), tables: tuple[str, ...] | None = None) -> list[str]:
