@@ -86,10 +86,12 @@ def main() -> None:
             size = f", database {size_bytes / 2**30:.2f} GiB"
         engine.dispose()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows = report.dossiers + report.events + report.stages + report.components + report.fees
         print(report.summary())
         print(
             f"{args.database}: {stored} dossiers stored; {seconds:.1f} s wall, "
-            f"{report.dossiers / seconds:,.0f} dossiers/s, {report.events + report.stages + report.dossiers:,} rows; "
+            f"{report.dossiers / seconds:,.0f} dossiers/s, {rows:,} rows (dossiers, events, stages, "
+            f"components, fee lines); "
             f"peak RSS {peak:,.0f} MiB{size}; CPU {cpu:.1f} s (generator)"
             + (f" + {server:.1f} s (its PostgreSQL backends)" if args.database == "postgresql" else "")
             + f"; load average {os.getloadavg()[0]:.1f}"

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session
 
+from dossiers import reading
 from dossiers.models import Dossier, DossierComponent, DossierFee
+from exchange.service import record_of
 from procedures.models import Procedure, ProcedureComponent
 from procedures.schemas import ComponentRead
 from seed.generator import GenerationError, generate
@@ -111,6 +113,30 @@ def test_components_come_from_the_version_s_list_and_fee_lines_from_its_fee(city
                 paid_channels.add(f.payment_channel)
             assert aware(f.recorded_at) == (aware(f.paid_at) or handed_in)
     assert paid_channels == {"dvcqg", "gateway", "cash", "bank"}
+
+
+def test_a_generated_dossier_shows_its_components_and_fee_lines_and_its_record_carries_them(city):  # noqa: F811
+    """What the desk's dossier page and the API show (dossiers.reading.read), and the national record
+    (exchange.service.record_of): the generated rows, none of the required components missing."""
+    engine, calendar_for, report = city
+    dossiers, _, _, components, fees = read_city(engine)
+    chosen = [d for d in dossiers if components[d.id] and fees[d.id] and fees[d.id][0].paid_at][:5]
+    assert len(chosen) == 5
+    with Session(engine) as session:
+        for d in chosen:
+            dossier = session.get(Dossier, d.id)
+            shown = reading.read(session, dossier, calendar_for=calendar_for, now=report.now)
+            assert [(c.component_seq, c.name, c.digitised, c.reused, c.from_citizen_store, c.from_national_db)
+                    for c in shown.components] == [
+                (c.component_seq, c.name, c.digitised, c.reused, c.from_citizen_store, c.from_national_db)
+                for c in components[d.id]]  # fmt: skip
+            assert shown.missing_components == []
+            assert [(f.name, f.amount_vnd, f.payment_channel) for f in shown.fees] == [
+                (f.name, f.amount_vnd, f.payment_channel) for f in fees[d.id]]  # fmt: skip
+            record = record_of(session, dossier, calendar_for=calendar_for)
+            assert [(item["MaThanhPhanHoSo"], item["TenTepDinhKem"]) for item in record["TaiLieuNop"]] == [
+                (str(c.component_seq), c.name) for c in components[d.id]]  # fmt: skip
+            assert [item["TenPhiLePhi"] for item in record["DanhSachLePhi"]] == [f.name for f in fees[d.id]]
 
 
 def test_digitisation_and_online_payment_rise_through_the_year(city):  # noqa: F811
