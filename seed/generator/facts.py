@@ -69,7 +69,7 @@ def draw(
             p[rows] = rising.at(t[rows])
         return p
 
-    def draw_(shares) -> np.ndarray:
+    def drawn(shares) -> np.ndarray:
         return rng.random(n) < share(shares)
 
     version_ids = np.asarray(dossiers["procedure_id"], dtype=np.int64)
@@ -82,14 +82,14 @@ def draw(
     refused = np.asarray(dossiers["outcome"], dtype=object) == "refused"
     online = channel == "online"
     # the draws in this order, from `rng` (the same seed draws the same facts)
-    electronic = draw_(R.ELECTRONIC_RESULT)
-    vneid = draw_(R.VNEID_VERIFIED)
-    population = draw_(R.POPULATION_REF)
-    digitised = draw_(R.DIGITISED)
-    reused = draw_(R.REUSED)
-    citizen_store = draw_(R.CITIZEN_STORE)
-    national_db = draw_(R.NATIONAL_DB)
-    paid_online = fee & draw_(R.PAID_ONLINE) & ~refused  # a dossier refused at intake pays nothing
+    electronic = drawn(R.ELECTRONIC_RESULT)
+    vneid = drawn(R.VNEID_VERIFIED)
+    population = drawn(R.POPULATION_REF)
+    digitised = drawn(R.DIGITISED)
+    reused = drawn(R.REUSED)
+    citizen_store = drawn(R.CITIZEN_STORE)
+    national_db = drawn(R.NATIONAL_DB)
+    paid_online = fee & drawn(R.PAID_ONLINE) & ~refused  # a dossier refused at intake pays nothing
     references = rng.integers(10**11, 10**12, n)
 
     components = _components(dossiers["id"], k, table, digitised, (reused, citizen_store, national_db), rows_rng)
