@@ -1,5 +1,5 @@
-"""Bulk writing of the dossier tables (the synthetic-city generator, the history import): COPY on PostgreSQL, large
-executemany batches on SQLite, in the caller's transaction.
+"""Bulk writing of the dossier tables (the synthetic-city generator, the history import): binary COPY on PostgreSQL,
+large executemany batches on SQLite, in the caller's transaction.
 
 Columns come as numpy arrays (ints, int64 UTC minutes for instants with ``NONE`` for NULL) or
 lists of Python values (text, None for NULL).
@@ -48,6 +48,15 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("due_at", INSTANT), ("ended_at", INSTANT), ("outcome", TEXT), ("overrun_minutes", INT),
         ("excluded", BOOL),
     ),
+    "dossier_component": (
+        ("id", INT), ("dossier_id", INT), ("seq", INT), ("component_seq", INT), ("name", TEXT), ("form", TEXT),
+        ("copies", INT), ("digitised", OPTIONAL_BOOL), ("reused", OPTIONAL_BOOL), ("from_citizen_store", OPTIONAL_BOOL),
+        ("from_national_db", OPTIONAL_BOOL),
+    ),
+    "dossier_fee": (
+        ("id", INT), ("dossier_id", INT), ("seq", INT), ("name", TEXT), ("amount_vnd", INT), ("payment_channel", TEXT),
+        ("paid_at", INSTANT), ("recorded_at", INSTANT),
+    ),
     "dossier_rating": (
         ("id", INT), ("dossier_id", INT), ("agency_id", INT), ("procedure_id", INT), ("rating", TEXT),
         ("source", TEXT), ("rated_at", INSTANT), ("recorded_by", TEXT),
@@ -74,12 +83,14 @@ class BulkWriter:
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
         self.raw = connection.connection.driver_connection
+        self.types: dict[str, dict[str, str]] = {}  # PostgreSQL: each written table's column types
 
     def lock(self) -> None:
         """PostgreSQL: keep other writers out of the tables whose ids and codes the generator hands out."""
         if self.postgres:
             self.connection.exec_driver_sql(
-                "LOCK TABLE dossier, dossier_event, stage, dossier_code_counter IN SHARE ROW EXCLUSIVE MODE"
+                "LOCK TABLE dossier, dossier_event, stage, dossier_component, dossier_fee, dossier_code_counter "
+                "IN SHARE ROW EXCLUSIVE MODE"
             )
 
     def set_aside_indexes(self, keep: tuple[str, ...] = (), tables: tuple[str, ...] | None = None) -> list[str]:
@@ -133,21 +144,34 @@ class BulkWriter:
         return self.connection.execute(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).scalar_one()
 
     def write(self, table: str, columns: dict[str, np.ndarray | list]) -> int:
+        """Write the rows of `table` given as its `TABLES` columns; how many."""
         spec = TABLES[table]
-        values = [_values(columns[name], kind, self.postgres) for name, kind in spec]
-        size = len(values[0])
-        if not size:
-            return 0
-        names = ", ".join(name for name, _ in spec)
         if self.postgres:
-            with self.raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                step = 200_000
-                for begin in range(0, size, step):
-                    part = [column[begin : begin + step] for column in values]
-                    copy.write("".join(f"{line}\n" for line in map("\t".join, zip(*part, strict=True))))
-        else:
+            return self._copy(table, spec, columns)
+        values = [_values(columns[name], kind) for name, kind in spec]
+        size = len(values[0])
+        if size:
+            names = ", ".join(name for name, _ in spec)
             marks = ", ".join("?" * len(spec))
             self.raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", zip(*values, strict=True))
+        return size
+
+    def _copy(self, table: str, spec: tuple[tuple[str, str], ...], columns: dict) -> int:
+        """PostgreSQL: the rows made by numpy in binary COPY form (`binary_rows`), in one COPY."""
+        types = self.types.get(table)
+        if types is None:
+            types = self.types[table] = pg_types(self.connection, table)
+        fields = []
+        for name, kind in spec:
+            values = columns[name]
+            if kind == INSTANT:  # int64 minutes here, µs for Field
+                minutes = np.asarray(values, dtype=np.int64)
+                values = np.where(minutes == NONE, NONE, minutes * 60_000_000)
+            fields.append(Field.of(kind, values, types[name]))
+        size = len(fields[0].lengths)
+        if size:
+            data, _ = binary_rows(fields, field_count=len(fields))
+            copy_binary(self.connection, table, [name for name, _ in spec], data)
         return size
 
     def counters(self, rows: Iterable[tuple[int, date, int]]) -> int:
@@ -179,49 +203,34 @@ class BulkWriter:
                 )
 
 
-def _values(column: np.ndarray | Sequence, kind: str, postgres: bool) -> list:
-    null = "\\N" if postgres else None
+def _values(column: np.ndarray | Sequence, kind: str) -> list:
+    """SQLite: a column as the values executemany takes."""
     if kind == INSTANT:
-        return _instants(np.asarray(column, dtype=np.int64), postgres)
+        return _instants(np.asarray(column, dtype=np.int64))
     if kind == INT:
-        values = np.asarray(column, dtype=np.int64)
-        return values.astype(str).tolist() if postgres else values.tolist()
+        return np.asarray(column, dtype=np.int64).tolist()
     if kind == OPTIONAL_INT:
         values = np.asarray(column, dtype=np.int64)
-        missing = values < 0
-        out = (values.astype(str) if postgres else values).astype(object)
-        out[missing] = null
+        out = values.astype(object)
+        out[values < 0] = None
         return out.tolist()
     if kind == OPTIONAL_BOOL:
         values = np.asarray(column, dtype=np.int8)
-        if postgres:
-            return np.where(values < 0, "\\N", np.where(values > 0, "t", "f")).tolist()
         out = (values > 0).astype(np.int64).astype(object)
         out[values < 0] = None
         return out.tolist()
     if kind == BOOL:
-        values = np.asarray(column, dtype=bool)
-        return np.where(values, "t", "f").tolist() if postgres else values.astype(np.int64).tolist()
-    if not postgres:
-        return list(column)
-    for value in column:
-        if value is not None and ("\\" in value or "\t" in value or "\n" in value or "\r" in value):
-            raise ValueError(f"text {value!r} needs COPY escaping, which the generator does not do")
-    return [null if value is None else value for value in column]
+        return np.asarray(column, dtype=bool).astype(np.int64).tolist()
+    return list(column)
 
 
-def _instants(minutes: np.ndarray, postgres: bool) -> list:
+def _instants(minutes: np.ndarray) -> list:
     missing = minutes == NONE
     safe = np.where(missing, 0, minutes).view("datetime64[m]")
-    if postgres:
-        texts = np.datetime_as_string(safe, unit="m", timezone="UTC")  # 2025-06-02T02:00Z
-        null = "\\N"
-    else:
-        # SQLAlchemy's SQLite DATETIME storage format, so that range queries compare like-with-like
-        texts = np.strings.replace(np.datetime_as_string(safe.astype("datetime64[us]"), unit="us"), "T", " ")
-        null = None
+    # SQLAlchemy's SQLite DATETIME storage format, so that range queries compare like-with-like
+    texts = np.strings.replace(np.datetime_as_string(safe.astype("datetime64[us]"), unit="us"), "T", " ")
     out = texts.astype(object)
-    out[missing] = null
+    out[missing] = None
     return out.tolist()
 
 

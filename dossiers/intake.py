@@ -296,8 +296,9 @@ def fee_line_rows(fees: Sequence[FeeIn], now: datetime, *, first_seq: int) -> li
 def index_flags(dossier, procedure: Procedure, components: Sequence, fees: Sequence, kept: int = 0) -> int:
     """The dossier's Decision 766 facts as bits (sla.core.index766), from its columns, components and fees.
 
-    A bulk-loaded dossier (the generator, an import of history) may carry component and fee facts in
-    `index_flags` without their rows: without rows, the bits of `kept` for them stay as they were."""
+    A bulk-loaded dossier may carry facts in `index_flags` without their rows (a city generated before the
+    generator wrote components and fee lines; the generator's default result kind where the catalogue gives
+    none): without rows, the bits of `kept` for them stay as they were."""
 
     def get(row, name):
         return row.get(name) if isinstance(row, dict) else getattr(row, name, None)

@@ -3,8 +3,10 @@ written in bulk.
 
 `generate` draws arrivals (procedure, receiving agency, channel, day and time), lives each dossier
 through its events with the batch replay (`sla.core.batch`, grouped by procedure version
-and calendar), and writes dossiers, events, stages and the daily code counters in one transaction.
-A sample of every chunk is replayed through `dossiers.derive.derive` and must match exactly.
+and calendar), draws its Decision 766 facts with the components and fee lines they stand on (facts.py),
+and writes dossiers, events, stages, components, fee lines, ratings, complaints and the daily code
+counters in one transaction. A sample of every chunk is replayed through `dossiers.derive.derive`, and
+its `index_flags` recomputed from its rows as intake computes them: both must match exactly.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from sqlmodel import Session
 from dossiers.models import CHANNEL_CODES, Dossier, DossierEvent, Stage
 from kernel.db import analyze
 from kernel.localtime import local_minute
+from seed.generator import facts as dossier_facts
 from seed.generator import feedback
 from seed.generator import realism as R
-from seed.generator.check import mismatches
+from seed.generator.check import fact_mismatches, mismatches
 from seed.generator.city import (
     City,
     day_weights,
@@ -38,13 +41,11 @@ from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
 from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
-from sla.core import index766
 from sla.core.batch import DOSSIER_OUTCOME_NAMES, NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from sla.core.calendar import (
     DEFAULT_WORKING_HOURS,
     LOCAL_TZ,
     RESOLVED_OUTCOME_CODES,
-    RESOLVED_OUTCOMES,
     CalendarFor,
 )
 from sla.core.lifecycle import EVENT_TYPES, STATUS_NAMES, Status
@@ -74,9 +75,11 @@ class GenerateReport:
     events: int = 0
     stages: int = 0
     counters: int = 0
+    components: int = 0
+    fees: int = 0
     ratings: int = 0
     complaints: int = 0
-    checked: int = 0  # dossiers replayed through dossiers.derive.derive during generation
+    checked: int = 0  # dossiers replayed through dossiers.derive.derive (and their flags recomputed) during generation
     chunks: int = 0
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
@@ -99,11 +102,12 @@ class GenerateReport:
     def summary(self) -> str:
         statuses = ", ".join(f"{name} {count}" for name, count in sorted(self.statuses.items()))
         return (
-            f"{self.dossiers} dossiers, {self.events} events, {self.stages} stages, {self.counters} code counters, "
-            f"{self.ratings} ratings, {self.complaints} complaints "
-            f"for {self.span()} (seed {self.seed}) in {self.seconds:.1f} s; statuses: {statuses}; "
+            f"{self.dossiers} dossiers, {self.events} events, {self.stages} stages, {self.components} components, "
+            f"{self.fees} fee lines, {self.counters} code counters, {self.ratings} ratings, "
+            f"{self.complaints} complaints for {self.span()} (seed {self.seed}) in {self.seconds:.1f} s; "
+            f"statuses: {statuses}; "
             f"late {self.late_share:.1%} of resolved; {self.open_overdue} open and overdue at "
-            f"{local_minute(self.now)}; {self.checked} dossiers re-derived and identical"
+            f"{local_minute(self.now)}; {self.checked} dossiers re-derived and identical (their 766 facts too)"
         )
 
 
@@ -196,7 +200,8 @@ def generate(
         writer.lock()
         next_ids = {
             table: writer.next_id(table)
-            for table in ("dossier", "dossier_event", "stage", "dossier_rating", "complaint", "complaint_event")
+            for table in ("dossier", "dossier_event", "stage", "dossier_component", "dossier_fee", "dossier_rating",
+                          "complaint", "complaint_event")
         }
         if set_aside_indexes is None:
             set_aside_indexes = dossiers >= max(100_000, next_ids["dossier"] - 1)
@@ -205,7 +210,8 @@ def generate(
         written_counters: dict[tuple[int, date], int] = {}
         for number, (begin, end) in enumerate(chunks, start=1):
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, number])))
-            chunk = _Chunk(city, profiles, ops, people, rng, now_minutes, derived_minutes)
+            rows_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, number, 1])))
+            chunk = _Chunk(city, profiles, ops, people, rng, rows_rng, now_minutes, derived_minutes)
             chunk.arrivals(days[begin:end], {key: counts[begin:end] for key, counts in day_counts.items()})
             if not chunk.size:
                 continue
@@ -216,6 +222,8 @@ def generate(
             report.dossiers += written["dossier"]
             report.events += written["dossier_event"]
             report.stages += written["stage"]
+            report.components += written["dossier_component"]
+            report.fees += written["dossier_fee"]
             report.ratings += written["dossier_rating"]
             report.complaints += written["complaint"]
             chunk.tally(report, now_minutes)
@@ -268,10 +276,12 @@ def _minutes_to_datetime(minutes: int) -> datetime | None:
 class _Chunk:
     """The dossiers arriving on a run of days: drawn, lived, numbered, checked and written together."""
 
-    def __init__(self, city, profiles, ops, people, rng, now: int, derived_at: int) -> None:
+    def __init__(self, city, profiles, ops, people, rng, rows_rng, now: int, derived_at: int) -> None:
         self.city, self.profiles, self.ops, self.people, self.rng, self.now = city, profiles, ops, people, rng, now
+        self.rows_rng = rows_rng  # the components and fee lines the facts stand on (the other draws stay as they were)
         self.derived_at = derived_at
         self.size = 0
+        self.sample: list[int] = []  # the rows whose dossiers `check` replayed
 
     # -- arrivals --------------------------------------------------------------------------------
 
@@ -384,11 +394,12 @@ class _Chunk:
     # -- proof -----------------------------------------------------------------------------------
 
     def check(self, count: int, seed: int, number: int) -> int:
-        """Replay a sample through `dossiers.derive.derive`; raise on any difference."""
+        """Replay a sample through `dossiers.derive.derive`; raise on any difference (its facts: `write`)."""
         if count <= 0:
             return 0
         picker = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, number, 7])))
         sample = set(picker.choice(self.size, size=min(count, self.size), replace=False).tolist())
+        self.sample = sorted(sample)
         checked = 0
         for rows, version, out in self.groups:
             local = [i for i, row in enumerate(rows.tolist()) if row in sample]
@@ -553,7 +564,9 @@ class _Chunk:
         dossiers["applicant_address"] = people["address"]
         dossiers["search_text"] = search_texts(dossiers["code"], people["name"], people["phone"], people["id_number"])
         dossiers["derived_at"] = np.full(n_all, self.derived_at)
-        dossiers.update(self._index_facts(dossiers))
+        facts = dossier_facts.draw(dossiers, self.versions, self.rng, self.rows_rng, self.now)
+        dossiers.update(facts.columns)
+        self._check_facts(dossiers, facts)
         self.written_dossiers = dossiers
         self.written_event_types = None
 
@@ -575,68 +588,39 @@ class _Chunk:
         stages = _take(stages, np.lexsort((stages["seq"], stages["dossier_id"])))
         stages["id"] = next_ids["stage"] + np.arange(len(stages["seq"]))
 
+        for table, rows in (("dossier_component", facts.components), ("dossier_fee", facts.fees)):
+            rows["id"] = next_ids[table] + np.arange(len(rows["dossier_id"]))
+
         written = {
             "dossier": writer.write("dossier", dossiers),
             "dossier_event": writer.write("dossier_event", events),
             "stage": writer.write("stage", stages),
+            "dossier_component": writer.write("dossier_component", facts.components),
+            "dossier_fee": writer.write("dossier_fee", facts.fees),
         }
         for table, columns in feedback.draw(dossiers, self.city.calendars, self.rng, self.now, next_ids).items():
             written[table] = writer.write(table, columns) if len(columns["id"]) else 0
         return written
 
-    def _index_facts(self, dossiers: dict) -> dict:
-        """The Decision 766 facts of every dossier, drawn at once (realism.py): electronic results, digitised,
-        reused and citizen-store components, VNeID, population references, fees paid online; as columns and
-        as `index_flags` (sla.core.index766.flags_array)."""
-        rng, n = self.rng, len(dossiers["id"])
-        channel = np.asarray(dossiers["channel"], dtype=object)
-        received = np.asarray(dossiers["received_at"], dtype=np.int64)
-        intake = np.where(received == NONE, np.asarray(dossiers["submitted_at"], dtype=np.int64), received)
-        local_day = (intake + _LOCAL_OFFSET_MINUTES) // 1440
-        year_start = local_day.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]").view(np.int64)
-        t = np.clip((local_day - year_start) / 365.0, 0.0, 1.0)
-
-        def draw(shares) -> np.ndarray:
-            if isinstance(shares, R.Rising):
-                return rng.random(n) < shares.at(t)
-            p = np.zeros(n)
-            for name, share in shares.items():
-                rows = channel == name
-                p[rows] = share.at(t[rows])
-            return rng.random(n) < p
-
-        version_ids = np.asarray(dossiers["procedure_id"], dtype=np.int64)
-        kinds = {v: (self.versions[v].result_kind or R.RESULT_KIND_DEFAULT) for v in np.unique(version_ids).tolist()}
-        paper = np.asarray([kinds[v] == "paper" for v in version_ids.tolist()]) if n else np.zeros(0, bool)
-        fee = np.isin(version_ids, [v for v in kinds if self.versions[v].has_fee])
-        resolved = np.isin(np.asarray(dossiers["outcome"], dtype=object), RESOLVED_OUTCOMES)
-        online = channel == "online"
-        electronic = draw(R.ELECTRONIC_RESULT)
-        vneid = draw(R.VNEID_VERIFIED)
-        population = draw(R.POPULATION_REF)
-        flags = index766.flags_array(
-            result_paper=paper,
-            result_kind_known=np.ones(n, dtype=bool),
-            electronic_result=electronic,
-            electronic_result_known=resolved,
-            components_known=np.ones(n, dtype=bool),
-            all_digitised=draw(R.DIGITISED),
-            reused=draw(R.REUSED),
-            citizen_store=draw(R.CITIZEN_STORE),
-            national_db=draw(R.NATIONAL_DB),
-            vneid=vneid,
-            vneid_known=online,
-            population_ref=population,
-            fee=fee,
-            paid_online=fee & draw(R.PAID_ONLINE),
-        )
-        references = rng.integers(10**11, 10**12, n)
-        return {
-            "electronic_result": np.where(resolved, electronic, -1).astype(np.int8),
-            "vneid_verified": np.where(online, vneid, -1).astype(np.int8),
-            "population_ref": [f"DC{r}" if p else None for r, p in zip(references.tolist(), population.tolist())],
-            "index_flags": flags.astype(np.int64),
-        }
+    def _check_facts(self, dossiers: dict, facts: dossier_facts.Facts) -> None:
+        """The sample's `index_flags` recomputed from its columns, components and fee lines as intake does
+        (`check.fact_mismatches`); raise on any difference."""
+        if not self.sample:
+            return
+        ids = self.id_of[np.asarray(self.sample)]
+        places = np.searchsorted(dossiers["id"], ids)
+        parts, fees = facts.components, facts.fees
+        problems = []
+        for dossier_id, place in zip(ids.tolist(), places.tolist(), strict=True):
+            columns = {name: _value(dossiers[name][place]) for name in dossier_facts.FACT_COLUMNS}
+            version = self.versions[int(dossiers["procedure_id"][place])]
+            problems += fact_mismatches(
+                dossiers["code"][place], columns, version.result_kind,
+                _rows(parts, dossier_id, dossier_facts.COMPONENT_COLUMNS),
+                _rows(fees, dossier_id, dossier_facts.FEE_COLUMNS),
+            )  # fmt: skip
+        if problems:
+            raise GenerationError("; ".join(problems))
 
     def _address_places(self, receiving: np.ndarray) -> list[str]:
         names = self.city.agency_names
@@ -666,6 +650,25 @@ def _scalar(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _value(value):
+    """A column's value as a model holds it: an int8 flag (-1 unrecorded) as a bool or None, an instant (int64 UTC
+    minutes) as itself (only compared with NONE), text as text."""
+    if isinstance(value, np.int8):
+        return None if value < 0 else bool(value)
+    return _scalar(value)
+
+
+def _rows(columns: dict, dossier_id: int, names: tuple[str, ...]) -> list[dict]:
+    """The rows of one dossier in a table's columns sorted by dossier_id."""
+    ids = columns["dossier_id"]
+    begin, end = np.searchsorted(ids, dossier_id), np.searchsorted(ids, dossier_id, side="right")
+    rows = [{name: _value(columns[name][i]) for name in names} for i in range(begin, end)]
+    for row in rows:
+        if "paid_at" in row:
+            row["paid_at"] = _minutes_to_datetime(row["paid_at"])
+    return rows
 
 
 def _optional(value) -> int | None:

@@ -3,6 +3,7 @@ and the arrival model (which procedure, where, by which channel, on which day)."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from procedures.models import Agency, AgencyLevel, Field, Procedure
-from procedures.service import procedure_rule, steps_of
+from procedures.schemas import ComponentRead
+from procedures.service import components_of, procedure_rule, steps_of
 from seed.generator import realism as R
 from seed.generator.scenario import CHANNEL_COUNTER, CHANNEL_ONLINE, CHANNEL_POST
 from sla.core.calendar import LOCAL_TZ, CalendarFor, WorkingCalendar
@@ -35,6 +37,8 @@ class Version:
     effective_to: date | None
     rule: ProcedureRule
     step_roles: list[tuple[str | None, int | None]]  # per step (seq order): (role, fixed agency id)
+    components: tuple[ComponentRead, ...] = ()  # the component list (procedure_component), in order
+    fee_lines: tuple[tuple[str, int], ...] = ()  # what a dossier is charged: (name, amount in đồng); see charged_fees
 
 
 @dataclass
@@ -75,6 +79,7 @@ def load_city(session: Session, calendar_for: CalendarFor, first_day: date, last
     fields = dict(session.execute(select(Field.id, Field.code)).all())
     procedures = list(session.execute(select(Procedure).order_by(Procedure.code, Procedure.effective_from)).scalars())
     steps = steps_of(session, [p.id for p in procedures])
+    components = components_of(session, [p.id for p in procedures])
     versions: dict[str, list[Version]] = {}
     left_out = []
     province = next((a.id for a in agencies if a.level == AgencyLevel.PROVINCE and a.active), None)
@@ -102,6 +107,8 @@ def load_city(session: Session, calendar_for: CalendarFor, first_day: date, last
                 effective_to=procedure.effective_to,
                 rule=procedure_rule(procedure, rows),
                 step_roles=roles,
+                components=tuple(components[procedure.id]),
+                fee_lines=charged_fees(procedure),
             )
         )
     for code in list(versions):
@@ -134,6 +141,22 @@ def load_city(session: Session, calendar_for: CalendarFor, first_day: date, last
         class_calendars=class_calendars,
         left_out=left_out,
     )
+
+
+_AMOUNT = re.compile(r"\d+(?:[.,]\d{3})*")
+
+
+def charged_fees(procedure: Procedure) -> tuple[tuple[str, int], ...]:
+    """The fee lines a generated dossier of this version is charged: the version's own (`fee_lines`, `[]`: none);
+    where they were not recorded, one line of `fee_vnd`; without it, one line of the first amount the fee text
+    names (a tariff such as "2000/trang; …" read for one unit); none when the text names no amount above 0."""
+    if procedure.fee_lines is not None:
+        return tuple((line["name"], int(line["amount_vnd"])) for line in procedure.fee_lines)
+    if procedure.fee_vnd:
+        return ((R.FEE_LINE_NAME, procedure.fee_vnd),)
+    amounts = [int(re.sub(r"[.,]", "", a)) for a in _AMOUNT.findall(procedure.fee or "")]
+    charged = [a for a in amounts if a > 0]
+    return ((R.FEE_LINE_NAME, charged[0]),) if charged else ()
 
 
 def _covers(versions: list[Version], first_day: date, last_day: date) -> bool:

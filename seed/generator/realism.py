@@ -128,3 +128,18 @@ PAID_ONLINE = {"online": Rising(0.6, 0.85), "counter": Rising(0.05, 0.2), "post"
 """Fee dossiers paid through the national platform or the provincial gateway (QR at the desk for counters)."""
 RESULT_KIND_DEFAULT = "paper"
 """The seed catalogue does not say what a version's result is; the generator takes the common case."""
+
+# --- the rows behind the facts: components received and fee lines (facts.py) ---------------------------
+
+OPTIONAL_COMPONENT = 0.3
+"""An optional component of a version's list (e.g. a power of attorney) handed in; the required ones always are."""
+PARTLY_DIGITISED = 0.4
+"""In a dossier not wholly digitised, each component but one (the paper one) digitised."""
+DVCQG_SHARE = {"online": 0.7, "counter": 0.35, "post": 0.5}
+"""Of the fees paid online: through the national platform (dvcqg); the others through the provincial gateway."""
+BANK_SHARE = 0.15
+"""Of the fees not paid online: by bank transfer; the others in cash at the desk."""
+PAYMENT_MINUTES = (1, 30)
+"""A fee is paid this many minutes (uniform) after the submission or the receipt."""
+FEE_LINE_NAME = "Lệ phí"
+"""The name of the fee line of a version whose catalogue entry gives an amount but no fee lines."""

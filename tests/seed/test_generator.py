@@ -300,19 +300,22 @@ def aware(instant: datetime) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
+GENERATED = "('dossier', 'dossier_event', 'stage', 'dossier_component', 'dossier_fee')"
+
+
 def schema_of(engine) -> list[tuple]:
     """Indexes and foreign keys of the generated tables, as the database describes them."""
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             query = (
-                "SELECT indexdef FROM pg_indexes WHERE tablename IN ('dossier', 'dossier_event', 'stage') UNION ALL "
+                f"SELECT indexdef FROM pg_indexes WHERE tablename IN {GENERATED} UNION ALL "
                 "SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' "
-                "AND conrelid::regclass::text IN ('dossier', 'dossier_event', 'stage') ORDER BY 1"
+                f"AND conrelid::regclass::text IN {GENERATED} ORDER BY 1"
             )
         else:
             query = (
                 "SELECT name || ' ' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index' "
-                "AND tbl_name IN ('dossier', 'dossier_event', 'stage') ORDER BY 1"
+                f"AND tbl_name IN {GENERATED} ORDER BY 1"
             )
         return [tuple(row) for row in connection.execute(text(query))]
 
