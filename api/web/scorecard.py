@@ -27,13 +27,14 @@ WORDS = {
         "costly": "Các trường hợp bị trừ điểm", "xlsx": "Tải XLSX", "none": "Không có", "back": "Về bảng điểm",
         "code": "Mã", "procedure": "Thủ tục", "received": "Ngày tiếp nhận", "outcome": "Kết quả",
         "formula": "Công thức", "not_scored": "chưa chấm",
-        "why": "Lý do", "reason_late": "Trễ hạn (chỉ số 2.1)", "reason_complaint": "Bị phản ánh, kiến nghị",
+        "why": "Lý do", "late": "Trễ hạn", "reason_late": "Trễ hạn (chỉ số 2.1)", "reason_complaint": "Bị phản ánh, kiến nghị",
         "unit": "Đơn vị", "level": "Cấp", "setting": "Chứng thực bản sao điện tử", "not_recorded": "Chưa ghi nhận",
         "not_offered": "Không cung cấp", "offered_from": "Cung cấp từ {day}", "disliked": "Không hài lòng với trả lời",
         "repeated": "Phản ánh lại", "dissatisfied_title": "Đánh giá không hài lòng",
-        "dissatisfied_note": "Đếm theo đơn vị và thủ tục (không hiển thị đánh giá của từng hồ sơ). "
-        "{both} hồ sơ vừa bị đánh giá không hài lòng vừa bị phản ánh: đã có trong danh sách trên, chỉ tính một lần.",
-        "dissatisfied_count": "Số đánh giá không hài lòng",
+        "dissatisfied_note": "Đếm theo đơn vị và thủ tục, không hiển thị đánh giá của từng hồ sơ.",
+        "dissatisfied_both": "{both} hồ sơ trong số này cũng bị phản ánh, kiến nghị: đã có trong danh sách trên, "
+        "chỉ tính một lần.",
+        "dissatisfied_count": "Lượt",
     },
     "en": {
         "title": "Decision 766 scorecard", "period": "Period", "agency": "Unit", "children": "With the units under it",
@@ -42,14 +43,15 @@ WORDS = {
         "missing": "Never recorded (not scored)", "needs": "Needs", "costly": "What cost points",
         "xlsx": "Download XLSX", "none": "None", "back": "Back to the scorecard", "code": "Code",
         "procedure": "Procedure", "received": "Received", "outcome": "Outcome", "formula": "Formula",
-        "not_scored": "not scored", "why": "Why",
+        "not_scored": "not scored", "why": "Why", "late": "Late",
         "reason_late": "Late (indicator 2.1)", "reason_complaint": "Named by a complaint", "unit": "Unit",
         "level": "Level", "setting": "Electronic certified copies", "not_recorded": "Never recorded",
         "not_offered": "Not offered", "offered_from": "Offered from {day}", "disliked": "Disliked the answer",
         "repeated": "Complained again", "dissatisfied_title": "Dissatisfied ratings",
-        "dissatisfied_note": "Counted per unit and procedure (never a dossier's rating). {both} of these dossiers "
-        "were also named by a complaint: listed above already, and counted once.",
-        "dissatisfied_count": "Dissatisfied ratings",
+        "dissatisfied_note": "Counted per unit and procedure, never shown per dossier.",
+        "dissatisfied_both": "{both} of these dossiers were also named by a complaint: listed above already, and "
+        "counted once.",
+        "dissatisfied_count": "Ratings",
     },
 }  # fmt: skip
 # What an unscored indicator needs (sla.scorecard.NEEDS, which the JSON route answers in English), in Vietnamese
@@ -195,6 +197,7 @@ def costly_page(
             "pages": max(1, -(-found.total // ROWS)),
             "period": period,
             "agency_name": names.get(agency, agency),
+            "include_children": include_children,
             "back": _link("/dashboard/scorecard", **params),
             "page_link": lambda number: _link(f"/dashboard/scorecard/{indicator}", **params, page=number),
         },
