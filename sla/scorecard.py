@@ -521,6 +521,34 @@ def _certified_copy_agencies(agencies: pd.DataFrame, unit: Unit) -> pd.DataFrame
     return communes if len(communes) else own
 
 
+def _certified_copy_figures(agencies: pd.DataFrame, units: Sequence[Unit]) -> list[ix.Figures]:
+    """4.6's figures of every unit at once (`_certified_copy_agencies`, counted in one grouped pass over the
+    units' (unit, agency) pairs rather than a filter per unit)."""
+    pairs = pd.DataFrame(
+        [(number, agency_id) for number, unit in enumerate(units) for agency_id in unit.agency_ids],
+        columns=["unit", "id"],
+    )
+    active = agencies[agencies["active"].astype(bool)]
+    facts = pairs.merge(active[["id", "level", "offers", "recorded"]], on="id")
+    facts["commune"] = facts["level"] == "commune"
+    for name in ("offers", "recorded"):
+        facts[f"commune_{name}"] = facts["commune"] & facts[name]
+    sums = facts.groupby("unit")[["commune", "commune_offers", "commune_recorded", "offers", "recorded"]].sum()
+    sums["agencies"] = facts.groupby("unit").size()
+    figures = []
+    for number in range(len(units)):
+        if number not in sums.index:
+            figures.append(ix.Figures(0, 0, recorded=False))
+            continue
+        row = sums.loc[number]
+        if row["commune"]:
+            offering, counted, recorded = row["commune_offers"], row["commune"], row["commune_recorded"]
+        else:
+            offering, counted, recorded = row["offers"], row["agencies"], row["recorded"]
+        figures.append(ix.Figures(int(offering), int(counted), recorded=bool(recorded)))
+    return figures
+
+
 def _unit_versions(facts: pd.DataFrame, unit: Unit) -> pd.DataFrame:
     owned = facts["agency_id"].isin(unit.agency_ids)
     by_level = facts["agency_id"].isna() & facts["level"].isin(unit.levels)
@@ -537,7 +565,7 @@ def _scorecard(
     complaints: dict | None,
     ratings: dict | None,
     syncs: dict | None = None,
-    agencies: pd.DataFrame,
+    certified_copies: ix.Figures,
 ) -> dict:
     formulas = formulas_by_id()
     dossier = _sum_for(counts, unit.agency_ids)
@@ -562,8 +590,7 @@ def _scorecard(
     figures["1.4"] = (
         ix.Figures(None, None, recorded=False) if sync is None else ix.Figures(sync["synced"], sync["received"])
     )
-    copies = _certified_copy_agencies(agencies, unit)
-    figures["4.6"] = ix.Figures(int(copies["offers"].sum()), len(copies), recorded=bool(copies["recorded"].any()))
+    figures["4.6"] = certified_copies
     for indicator in ("1.1", "1.2", "1.3", "3.1", "3.5"):
         figures[indicator] = ix.Figures(
             int(own[f"{indicator}:num"].sum()),
@@ -618,7 +645,7 @@ def scorecards(
     complaints = complaint_figures(session, scope, period.start, period.end)
     ratings = rating_figures(session, scope, period.start, period.end)
     syncs = sync_figures(session, scope, period.start, period.end)
-    agencies = _agency_facts(session, period)
+    certified_copies = _certified_copy_figures(_agency_facts(session, period), units)
     return [
         _scorecard(
             unit,
@@ -629,9 +656,9 @@ def scorecards(
             complaints=complaints,
             ratings=ratings,
             syncs=syncs,
-            agencies=agencies,
+            certified_copies=copies,
         )
-        for unit in units
+        for unit, copies in zip(units, certified_copies, strict=True)
     ]
 
 

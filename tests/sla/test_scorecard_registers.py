@@ -260,3 +260,28 @@ def test_a_units_communes_make_4_6_and_a_reload_of_the_agency_list_keeps_them(cl
     session.flush()
     assert client.get(f"{API}/agencies/{offering[0]}").json()["e_certified_copies"] is True
     assert by_id(card(client, agency=city, include_children="true"))["4.6"]["numerator"] == 3
+
+
+def test_4_6_of_every_unit_at_once_is_the_one_unit_rule():
+    """`_certified_copy_figures` (every unit in one grouped pass, the scorecards and the freeze) counts what
+    `_certified_copy_agencies` (one unit, the drill-down) lists, unit by unit."""
+    import numpy as np
+    import pandas as pd
+
+    from sla.scorecard import Unit, _certified_copy_agencies, _certified_copy_figures
+
+    rng = np.random.default_rng(3)
+    n = 300
+    agencies = pd.DataFrame({
+        "id": np.arange(n), "code": [f"A{i:03d}" for i in range(n)],
+        "level": rng.choice(["commune", "department", "province", "district"], n), "active": rng.random(n) < 0.9,
+        "recorded": rng.random(n) < 0.6,
+    })  # fmt: skip
+    agencies["offers"] = agencies["recorded"] & (rng.random(n) < 0.5)
+    units = [Unit(f"A{i:03d}", frozenset({i}), frozenset()) for i in range(n)]
+    units += [Unit(f"G{k}", frozenset(rng.choice(n, size=int(rng.integers(0, 40)), replace=False).tolist()),
+                   frozenset()) for k in range(60)]  # fmt: skip
+    for unit, figures in zip(units, _certified_copy_figures(agencies, units), strict=True):
+        counted = _certified_copy_agencies(agencies, unit)
+        expected = (int(counted["offers"].sum()), len(counted), bool(counted["recorded"].any()))
+        assert (figures.numerator, figures.denominator, figures.recorded) == expected, unit.code
