@@ -1,5 +1,5 @@
-"""The Decision 766 scorecard of a unit and period: every indicator of index766.md, with the dossiers (or
-procedures) that cost points.
+"""The Decision 766 scorecard of a unit and period: every indicator of index766.md, with what cost points (the
+dossiers, procedure versions, complaints or agencies; docs/scorecard.md).
 
 How it is counted, whatever the number of units (bench/bench_scorecard.py):
 - **one grouped scan of the dossiers** in the period (received in it or carried into it), off the
@@ -10,12 +10,14 @@ How it is counted, whatever the number of units (bench/bench_scorecard.py):
   agency follows in pandas;
 - one small query over the partial index `ix_dossier_paid_online` (3.5b: the procedures an agency's
   dossiers were paid online for), and the catalogue's versions in force (1.1–1.3, 3.1, 3.5);
-- complaints and ratings (5.2–5.4) through `complaint_figures` and `rating_figures` (below).
+- complaints and ratings (5.2–5.4) through `complaint_figures` and `rating_figures`, the sync (1.4) through
+  `sync_figures` (below); the agencies' electronic certified copies (4.6) from the agency tree.
 A unit with its children sums its agencies' counts: no query per unit.
 
 Who belongs where (versioned with the formulas, seed/data/index766_formulas.csv): dossier indicators
 count the dossiers the unit's agencies received; procedure indicators the versions in force in the
-period that a unit's agency owns, or, without an owner, whose level is that of one of its agencies.
+period that a unit's agency owns, or, without an owner, whose level is that of one of its agencies; 4.6 the
+unit's active communes (without a commune, its own agencies).
 
 An indicator whose data the unit never recorded (e.g. no dossier of the period carries its electronic
 result flag) is left unscored and named in `missing_data`, with what it needs.
@@ -119,7 +121,9 @@ def _registered_complaints(session: Session, agency_ids: Sequence[int] | None, s
             "repeated": f["repeated"],
             "dossiers_with_complaint": f["dossiers_with_complaint_or_dislike"],
         }
-        for agency_id, f in complaint_register.complaint_figures(session, _every_agency(session, agency_ids), start, end).items()
+        for agency_id, f in complaint_register.complaint_figures(
+            session, _every_agency(session, agency_ids), start, end
+        ).items()
     }
 
 
@@ -535,18 +539,14 @@ def _certified_copy_figures(agencies: pd.DataFrame, units: Sequence[Unit]) -> li
         facts[f"commune_{name}"] = facts["commune"] & facts[name]
     sums = facts.groupby("unit")[["commune", "commune_offers", "commune_recorded", "offers", "recorded"]].sum()
     sums["agencies"] = facts.groupby("unit").size()
-    figures = []
-    for number in range(len(units)):
-        if number not in sums.index:
-            figures.append(ix.Figures(0, 0, recorded=False))
-            continue
-        row = sums.loc[number]
-        if row["commune"]:
-            offering, counted, recorded = row["commune_offers"], row["commune"], row["commune_recorded"]
-        else:
-            offering, counted, recorded = row["offers"], row["agencies"], row["recorded"]
-        figures.append(ix.Figures(int(offering), int(counted), recorded=bool(recorded)))
-    return figures
+    sums = sums.reindex(range(len(units)), fill_value=0)
+    communes = sums["commune"].to_numpy() > 0  # a unit with communes counts them, else its own agencies
+    offering = np.where(communes, sums["commune_offers"], sums["offers"])
+    counted = np.where(communes, sums["commune"], sums["agencies"])
+    recorded = np.where(communes, sums["commune_recorded"], sums["recorded"]) > 0
+    return [
+        ix.Figures(int(o), int(c), recorded=bool(r)) for o, c, r in zip(offering, counted, recorded, strict=True)
+    ]
 
 
 def _unit_versions(facts: pd.DataFrame, unit: Unit) -> pd.DataFrame:
@@ -567,7 +567,6 @@ def _scorecard(
     syncs: dict | None = None,
     certified_copies: ix.Figures,
 ) -> dict:
-    formulas = formulas_by_id()
     dossier = _sum_for(counts, unit.agency_ids)
     own = _unit_versions(versions, unit)
     figures: dict[str, ix.Figures] = {}
@@ -781,25 +780,22 @@ def costly(
 def _costly_dossiers(session, indicator, period, unit, page, page_size) -> tuple[pd.DataFrame, int]:
     d = Dossier
     facts = _SqlFacts(period)
-    in_period = cell_condition(period, "total")
+    # as the scan counts them: received, not refused at intake, received in or carried into the period
+    counted = and_(d.received_at.is_not(None), d.status_code != Status.REFUSED, cell_condition(period, "total"))
     reasons = {}
-    if indicator == SYNC_INDICATOR:  # received in the period, not refused, never accepted by the portal
-        condition = and_(in_period, facts.received_in, ~_SYNCED[0]())
-    elif indicator == "5.4":  # late or overdue in 2.1, or named by a complaint received in the period
+    if indicator == SYNC_INDICATOR:  # received in the period, never accepted by the portal
+        condition = and_(counted, facts.received_in, ~_SYNCED[0]())
+    elif indicator == "5.4":  # late or overdue in 2.1, or named by a complaint received in the period (any dossier
+        # of the unit, as complaints.figures counts it)
         reasons = {
-            "late": and_(in_period, facts.progress == 2),
+            "late": and_(counted, facts.progress == 2),
             "complaint": d.id.in_(complaint_register.complained_dossiers(period.start, period.end)),
         }
         condition = or_(*reasons.values())
     else:
         den, num, *_ = _members(facts)[indicator]
-        condition = and_(in_period, den, ~num)
-    query = select(d.id).where(
-        d.received_at.is_not(None),
-        d.status_code != Status.REFUSED,
-        d.receiving_agency_id.in_(sorted(unit.agency_ids)),
-        condition,
-    )
+        condition = and_(counted, den, ~num)
+    query = select(d.id).where(d.receiving_agency_id.in_(sorted(unit.agency_ids)), condition)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     ids = query.order_by(d.received_at, d.id).offset((page - 1) * page_size).limit(page_size)
     flags = [case((met, 1), else_=0).label(reason) for reason, met in reasons.items()]
@@ -811,9 +807,10 @@ def _costly_dossiers(session, indicator, period, unit, page, page_size) -> tuple
     ).all()
     columns = [c for c in DOSSIER_COLUMNS if c != "procedure_name"] + ["procedure_name", *reasons]
     frame = pd.DataFrame(rows, columns=columns)
-    if reasons:
-        met = frame[list(reasons)].astype(bool)
-        frame["reasons"] = met.apply(lambda row: ",".join(r for r in reasons if row[r]), axis=1).astype(object)
+    if reasons:  # "late", "complaint" or "late,complaint"
+        late, complaint = (frame[reason].astype(bool).to_numpy() for reason in reasons)
+        frame["reasons"] = np.where(late & complaint, "late,complaint", np.where(late, "late", "complaint"))
+        frame["reasons"] = frame["reasons"].astype(object)
         frame = frame.drop(columns=list(reasons))
     order = [*DOSSIER_COLUMNS, *(["reasons"] if reasons else [])]
     return frame[order], total
@@ -852,9 +849,12 @@ def _costly_agencies(session, period, unit, page, page_size) -> tuple[pd.DataFra
     end (their setting false, not yet in force, or never recorded)."""
     agencies = _certified_copy_agencies(_agency_facts(session, period), unit)
     costly = agencies[~agencies["offers"]].sort_values("code")
-    frame = costly.iloc[(page - 1) * page_size : page * page_size][
-        ["code", "name", "level", "e_certified_copies", "e_certified_copies_from"]
-    ].rename(columns={"code": "agency_code", "name": "agency_name"}).reset_index(drop=True)
+    columns = ["code", "name", "level", "e_certified_copies", "e_certified_copies_from"]
+    frame = (
+        costly.iloc[(page - 1) * page_size : page * page_size][columns]
+        .rename(columns={"code": "agency_code", "name": "agency_name"})
+        .reset_index(drop=True)
+    )
     frame["e_certified_copies_from"] = frame["e_certified_copies_from"].map(
         lambda day: day.isoformat() if isinstance(day, date) else None
     )

@@ -1,6 +1,6 @@
 """The dashboard's scorecard page: a unit's Decision 766 points per group, the points lost per indicator, what was
-never recorded, links to what cost points (dossiers, procedures, complaints, agencies), and the XLSX. The figures are the
-API's (`api.routes.scorecard`): the page and the route call the same function."""
+never recorded, links to what cost points (dossiers, procedures, complaints, agencies), and the XLSX. The figures
+are the API's (`api.routes.scorecard`): the page and the route call the same function."""
 
 from datetime import date
 from typing import Annotated
@@ -27,7 +27,8 @@ WORDS = {
         "costly": "Các trường hợp bị trừ điểm", "xlsx": "Tải XLSX", "none": "Không có", "back": "Về bảng điểm",
         "code": "Mã", "procedure": "Thủ tục", "received": "Ngày tiếp nhận", "outcome": "Kết quả",
         "formula": "Công thức", "not_scored": "chưa chấm",
-        "why": "Lý do", "late": "Trễ hạn", "reason_late": "Trễ hạn (chỉ số 2.1)", "reason_complaint": "Bị phản ánh, kiến nghị",
+        "why": "Lý do", "late": "Trễ hạn", "reason_late": "Trễ hạn (chỉ số 2.1)",
+        "reason_complaint": "Bị phản ánh, kiến nghị",
         "unit": "Đơn vị", "level": "Cấp", "setting": "Chứng thực bản sao điện tử", "not_recorded": "Chưa ghi nhận",
         "not_offered": "Không cung cấp", "offered_from": "Cung cấp từ {day}", "disliked": "Không hài lòng với trả lời",
         "repeated": "Phản ánh lại", "dissatisfied_title": "Đánh giá không hài lòng",
@@ -69,8 +70,8 @@ NEEDS_VI = {
     "4.4": "đánh dấu lấy từ kho dữ liệu của công dân của thành phần hồ sơ đã nhận",
     "4.5a": "xác thực VNeID của hồ sơ trực tuyến",
     "4.5b": "liên kết Cơ sở dữ liệu quốc gia về dân cư của hồ sơ",
-    "4.6": "việc các xã (đơn vị không có xã: chính các đơn vị) của đơn vị có cung cấp chứng thực bản sao điện tử hay không "
-    "(PATCH /api/v1/agencies/{code}: e_certified_copies)",
+    "4.6": "việc các xã (đơn vị không có xã: chính các đơn vị) của đơn vị có cung cấp chứng thực bản sao điện tử "
+    "hay không (PATCH /api/v1/agencies/{code}: e_certified_copies)",
     "5.2": "sổ theo dõi phản ánh, kiến nghị",
     "5.3": "sổ theo dõi phản ánh, kiến nghị",
     "5.4": "sổ theo dõi phản ánh, kiến nghị và đánh giá của người dân",

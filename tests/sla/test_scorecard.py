@@ -277,8 +277,8 @@ def test_a_parent_unit_sums_its_children(client, unit, session):
         })  # fmt: skip
         assert response.status_code == 201, response.text
         codes.append(response.json()["code"])
-    response = client.post(f"{API}/dossiers/{codes[0]}/events", json={
-        "type": "resolved", "at": "2025-07-15T09:00", "backdate_reason": BACKDATE_REASON, "result": "Giấy phép"})
+    resolved = {"type": "resolved", "at": "2025-07-15T09:00", "backdate_reason": BACKDATE_REASON, "result": "Giấy phép"}
+    response = client.post(f"{API}/dossiers/{codes[0]}/events", json=resolved)
     assert response.status_code == 201, response.text
 
     alone, the_child = by_id(card(client)), by_id(card(client, agency=child))

@@ -218,12 +218,12 @@ def test_certified_copies_recorded_per_agency_and_scored(client, client_as, unit
     assert (line["numerator"], line["denominator"], line["points"]) == (1, 1, 2)
     assert listed(client, "4.6")["total"] == 0
     # refusals: a start day without offering them, nothing to record, someone else's unit, an unknown agency
-    assert "e_certified_copies true" in patch(client, "000.01.01.H26", 422, e_certified_copies_from="2025-01-01")[
-        "detail"
-    ]
+    early = patch(client, "000.01.01.H26", 422, e_certified_copies_from="2025-01-01")
+    assert "e_certified_copies true" in early["detail"]
     patch(client, "000.01.01.H26", 422)
     patch(client, "000.01.01.H26", 422, e_certified_copies="maybe")
-    assert client_as("manager").patch(f"{API}/agencies/000.01.01.H26", json={"e_certified_copies": True}).status_code == 403
+    manager = client_as("manager").patch(f"{API}/agencies/000.01.01.H26", json={"e_certified_copies": True})
+    assert manager.status_code == 403  # the catalogue's writes are the administrators'
     patch(client, "000.98.98.H26", 404, e_certified_copies=True)
     # no longer offering: its start day goes too; null: never recorded again
     assert patch(client, UNIT, e_certified_copies=False)["e_certified_copies_from"] is None
@@ -232,8 +232,8 @@ def test_certified_copies_recorded_per_agency_and_scored(client, client_as, unit
 
 
 def test_a_units_communes_make_4_6_and_a_reload_of_the_agency_list_keeps_them(client, session, unit):
-    from seed.loader import read_agencies  # the shipped agency list, as `motcua seed` loads it
     from procedures.service import upsert_agencies
+    from seed.loader import read_agencies  # the shipped agency list, as `motcua seed` loads it
 
     city = "000.00.00.H26"
     communes = [a for a in client.get(f"{API}/agencies", params={"level": "commune"}).json() if a["active"]]

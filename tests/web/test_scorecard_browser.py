@@ -72,9 +72,8 @@ def feedback(desk) -> dict:
 
     codes = []
     for _ in range(2):
-        code = post("/dossiers", {"procedure_code": RESIDENCE, "agency_code": WARD, "applicant": {"name": "Lê Thị Hoa"}})[
-            "code"
-        ]
+        body = {"procedure_code": RESIDENCE, "agency_code": WARD, "applicant": {"name": "Lê Thị Hoa"}}
+        code = post("/dossiers", body)["code"]
         post(f"/dossiers/{code}/events", {"type": "resolved", "result": "Đã đăng ký"})
         post(f"/dossiers/{code}/events", {"type": "result_returned"})
         codes.append(code)
