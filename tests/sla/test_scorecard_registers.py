@@ -7,8 +7,10 @@ what cost each of them points. The unit is tests/sla/conftest.py's (five dossier
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.web.auth import SESSION_COOKIE
 from complaints import service as complaints
 from complaints.schemas import ComplaintCreate, ComplaintEventCreate
 from dossiers import ratings
@@ -285,3 +287,15 @@ def test_4_6_of_every_unit_at_once_is_the_one_unit_rule():
         counted = _certified_copy_agencies(agencies, unit)
         expected = (int(counted["offers"].sum()), len(counted), bool(counted["recorded"].any()))
         assert (figures.numerator, figures.denominator, figures.recorded) == expected, unit.code
+
+
+def test_the_drill_downs_keep_to_the_readers_scope(app, tokens, client_as, unit, registers):
+    manager = client_as("manager")  # a ward's manager: its ward and the agencies under it
+    outside = manager.get(f"{API}/index/scorecard/5.3/dossiers", params={"period": PERIOD, "agency": UNIT})
+    assert outside.status_code == 403
+    own = manager.get(f"{API}/index/scorecard/5.3/dossiers", params={"period": PERIOD})
+    assert own.status_code == 200 and own.json()["agency"] == "000.01.01.H26" and own.json()["total"] == 0
+    cookies = {SESSION_COOKIE: tokens["manager"]}
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False, cookies=cookies) as page:
+        assert page.get("/dashboard/scorecard/5.2", params={"period": PERIOD, "agency": UNIT}).status_code == 403
+        assert page.get("/dashboard/scorecard/5.2", params={"period": PERIOD}).status_code == 200
