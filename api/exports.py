@@ -167,11 +167,23 @@ HEADERS = {
     "decision_date": ("Ngày quyết định công bố", "Decision date"),
     "legal_basis_effective_date": ("Ngày căn cứ pháp lý có hiệu lực", "Legal basis in effect"),
     "published_on": ("Ngày công khai", "Made public"),
+    "reasons": ("Lý do bị trừ điểm", "Why it cost points"),
+    "id": ("Số", "No."),
+    "category": ("Phân loại", "Category"),
+    "complaint_status": ("Trạng thái", "Status"),
+    "missed_clocks": ("Thời hạn bị trễ", "Clocks missed"),
+    "disliked": ("Không hài lòng với trả lời", "Disliked the answer"),
+    "repeated": ("Phản ánh lại", "Complained again"),
+    "e_certified_copies": ("Chứng thực bản sao điện tử", "Electronic certified copies"),
+    "e_certified_copies_from": ("Áp dụng từ ngày", "Offered from"),
 }
 COLUMN_TITLES = {key: titles[0] for key, titles in HEADERS.items()}  # the Vietnamese headers, by column
 SCORE_COLUMNS = ("progress_score_766", "points", "max_points", "points_lost")
 DECIMAL_COLUMNS = ("avg_resolution_working_days", "overrun_working_days", "working_days_overdue", "working_days_left")
-LABELLED_COLUMNS = {"status": "status", "current_stage": "stage", "channel": "channel", "outcome": "outcome"}
+LABELLED_COLUMNS = {
+    "status": "status", "current_stage": "stage", "channel": "channel", "outcome": "outcome",
+    "complaint_status": "complaint_status", "category": "complaint_category",
+}  # fmt: skip
 SIGNATURES = {
     "vi": (("NGƯỜI LẬP BIỂU", "(Ký, ghi rõ họ tên)"), ("THỦ TRƯỞNG ĐƠN VỊ", "(Ký tên, đóng dấu)")),
     "en": (("PREPARED BY", "(signature and full name)"), ("HEAD OF UNIT", "(signature and seal)")),
@@ -261,7 +273,7 @@ def _people_value(key: str, value, fmt: Formats, *, sheet: bool):
         return fmt.t("common.yes") if value else ""
     if key in LABELLED_COLUMNS:
         return fmt.label(LABELLED_COLUMNS[key], value)
-    if key == "group" and value == "total":
+    if key in ("group", "indicator_group") and value == "total":
         return fmt.t("common.total")
     if key == "month" and isinstance(value, str) and len(value) == 7:
         return f"{value[5:]}/{value[:4]}"

@@ -85,8 +85,8 @@ def main() -> None:
             )  # fmt: skip
             timed(
                 "first page of 2.1's costly dossiers (busiest unit)",
-                lambda: scorecard.costly_dossiers(session, indicator="2.1", period=period, agency=busiest_code,
-                                                  calendar=calendar),
+                lambda: scorecard.costly(session, indicator="2.1", period=period, agency=busiest_code,
+                                         calendar=calendar),
                 results,
             )  # fmt: skip
 

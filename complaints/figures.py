@@ -37,13 +37,15 @@ def _as_of(end: datetime, now: datetime | None) -> datetime:
 
 def _frame(session: Session, agency_ids: Collection[int], start: datetime, end: datetime) -> pd.DataFrame:
     query = select(
-        Complaint.id, Complaint.agency_id, Complaint.dossier_id, Complaint.status, Complaint.feedback,
-        *(getattr(Complaint, name) for name in _COLUMNS),
+        Complaint.id, Complaint.agency_id, Complaint.dossier_id, Complaint.category, Complaint.status,
+        Complaint.feedback, *(getattr(Complaint, name) for name in _COLUMNS),
     ).where(
         Complaint.agency_id.in_(list(agency_ids)), Complaint.received_at >= start, Complaint.received_at < end
     )  # fmt: skip
     rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["id", "agency_id", "dossier_id", "status", "feedback", *_COLUMNS])
+    frame = pd.DataFrame(
+        rows, columns=["id", "agency_id", "dossier_id", "category", "status", "feedback", *_COLUMNS]
+    )
     for name in _COLUMNS:
         frame[name] = pd.to_datetime(frame[name], utc=True).dt.tz_localize(None).astype("datetime64[ns]")
     return frame
@@ -108,19 +110,42 @@ def complaint_figures(
     return figures
 
 
-def _dossier_counts(session: Session, agency_ids: Collection[int], start: datetime, end: datetime):
-    """(agency id, key, count) of the dossiers with a complaint, and with a complaint or a dislike."""
-    ids = list(agency_ids)
-    complained = (
-        select(Complaint.dossier_id.label("dossier_id"))
-        .where(Complaint.dossier_id.is_not(None), Complaint.received_at >= start, Complaint.received_at < end)
+def complained_dossiers(start: datetime, end: datetime):
+    """The ids of the dossiers named by a complaint received in [start, end) (a SELECT of `dossier_id`, whoever
+    handles the complaint: 5.4 counts them for the dossier's receiving agency)."""
+    return select(Complaint.dossier_id.label("dossier_id")).where(
+        Complaint.dossier_id.is_not(None), Complaint.received_at >= start, Complaint.received_at < end
     )
-    disliked = select(DossierRating.dossier_id.label("dossier_id")).where(
+
+
+def _dissatisfied_dossiers(agency_ids: Collection[int], start: datetime, end: datetime):
+    return select(DossierRating.dossier_id.label("dossier_id")).where(
         DossierRating.rating == DISSATISFIED,
-        DossierRating.agency_id.in_(ids),
+        DossierRating.agency_id.in_(list(agency_ids)),
         DossierRating.rated_at >= start,
         DossierRating.rated_at < end,
     )
+
+
+def dissatisfied_also_complained(session: Session, agency_ids: Collection[int], start: datetime, end: datetime) -> int:
+    """How many of the units' dossiers rated dissatisfied in [start, end) were also named by a complaint received in
+    it: 5.4 counts such a dossier once (a count for the unit, never which dossiers: a rating is anonymous)."""
+    both = _dissatisfied_dossiers(agency_ids, start, end).where(
+        DossierRating.dossier_id.in_(complained_dossiers(start, end).scalar_subquery())
+    ).subquery()
+    query = (
+        select(func.count(func.distinct(Dossier.id)))
+        .join(both, both.c.dossier_id == Dossier.id)
+        .where(Dossier.receiving_agency_id.in_(list(agency_ids)))
+    )
+    return int(session.execute(query).scalar_one())
+
+
+def _dossier_counts(session: Session, agency_ids: Collection[int], start: datetime, end: datetime):
+    """(agency id, key, count) of the dossiers with a complaint, and with a complaint or a dislike."""
+    ids = list(agency_ids)
+    complained = complained_dossiers(start, end)
+    disliked = _dissatisfied_dossiers(ids, start, end)
     for key, dossiers in (
         ("dossiers_with_complaint", complained.subquery()),
         ("dossiers_with_complaint_or_dislike", union(complained, disliked).subquery()),
@@ -139,7 +164,7 @@ def costly_complaints(
     session: Session, agency_ids: Collection[int], start: datetime, end: datetime, *, now: datetime | None = None
 ) -> list[dict]:
     """The complaints of the period that cost 5.2 or 5.3 points, oldest first: id, agency id, received at,
-    status and `reasons` (late_refuse, late_supplement, late_answer, late_publish, disliked, repeated).
+    category, status and `reasons` (late_refuse, late_supplement, late_answer, late_publish, disliked, repeated).
     No content: the drill-down links to the register, where reading it is audited."""
     frame = _frame(session, agency_ids, start, end)
     if not len(frame):
@@ -152,6 +177,7 @@ def costly_complaints(
             "id": int(row.id),
             "agency_id": int(row.agency_id),
             "received_at": row.received_at.to_pydatetime().replace(tzinfo=UTC),
+            "category": row.category,
             "status": row.status,
             "reasons": [reason for reason in reasons if getattr(row, reason)],
         }

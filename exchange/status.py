@@ -156,3 +156,13 @@ def sync_figures(session: Session, agency_ids: Sequence[int] | None, start: date
     return {
         agency_id: {"received": received, "synced": synced} for agency_id, received, synced in session.execute(query)
     }
+
+
+def synced_condition():
+    """The SQL condition over `Dossier` that the portal accepted it at least once, as `sync_figures` counts it (an
+    imported dossier included): 1.4's drill-down (sla.scorecard) lists the received dossiers without it."""
+    return (
+        select(DossierSync.dossier_id)
+        .where(DossierSync.dossier_id == Dossier.id, DossierSync.first_synced_at.is_not(None))
+        .exists()
+    )

@@ -87,6 +87,11 @@ class Agency(SQLModel, table=True):
     active: bool = True
     confidence: str = sqlmodel.Field(default=Confidence.ILLUSTRATIVE, max_length=24)
     source: str | None = sqlmodel.Field(default=None, max_length=1000)
+    e_certified_copies: bool | None = None
+    """Whether it offers electronic certified copies (chứng thực bản sao điện tử từ bản chính; Decision 766's
+    indicator 4.6); None: never recorded."""
+    e_certified_copies_from: date | None = None
+    """The day it began offering them (None: not known, counted for every period)."""
 
 
 class AgencyState(StampRow, table=True):

@@ -265,6 +265,10 @@ class AgencyIn(Input):
     active: bool = True
     confidence: Confidence = Confidence.ILLUSTRATIVE
     source: Lines | None = None
+    e_certified_copies: bool | None = Field(
+        default=None, description="offers electronic certified copies (Decision 766, 4.6); left out: kept as it is"
+    )
+    e_certified_copies_from: IsoDate | None = Field(default=None, description="the day it began offering them")
 
     @field_validator("working_hours")
     @classmethod
@@ -272,6 +276,41 @@ class AgencyIn(Input):
         if value is not None:
             parse_working_hours(value)
         return value
+
+    @model_validator(mode="after")
+    def _certified_copies(self):
+        check_certified_copies(self.e_certified_copies, self.e_certified_copies_from)
+        return self
+
+
+def check_certified_copies(offers: bool | None, since: date | None) -> None:
+    """A start day belongs to an agency that offers electronic certified copies."""
+    if since is not None and offers is not True:
+        raise ValueError(
+            "e_certified_copies_from is the day the agency began offering electronic certified copies: "
+            "give it with e_certified_copies true"
+        )
+
+
+class AgencyUpdate(Input):
+    """What `PATCH /api/v1/agencies/{code}` records of an agency: its Decision 766 settings. A field left out
+    stays as it is; null clears it (e_certified_copies null: never recorded, and 4.6 is missing data again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    e_certified_copies: bool | None = Field(
+        default=None,
+        description="whether it offers electronic certified copies (chứng thực bản sao điện tử; indicator 4.6)",
+    )
+    e_certified_copies_from: IsoDate | None = Field(
+        default=None, description="the day it began offering them (left out or null: counted for every period)"
+    )
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.model_fields_set:
+            raise ValueError("give e_certified_copies (true, false or null) and/or e_certified_copies_from")
+        return self
 
 
 class AgencyRead(BaseModel):
@@ -283,6 +322,8 @@ class AgencyRead(BaseModel):
     active: bool
     confidence: str
     source: str | None
+    e_certified_copies: bool | None = None
+    e_certified_copies_from: date | None = None
 
 
 class FieldIn(Input):

@@ -27,6 +27,7 @@ from procedures.schemas import (
     NATIONAL_CODE,
     AgencyIn,
     AgencyRead,
+    AgencyUpdate,
     ComponentRead,
     FieldIn,
     FieldRead,
@@ -36,6 +37,7 @@ from procedures.schemas import (
     ProcedureVersionCreate,
     ProcessingTime,
     StepRead,
+    check_certified_copies,
 )
 from sla.core.calendar import LOCAL_TZ
 from sla.core.replay import ProcedureRule, StepRule, check_steps_fit
@@ -64,6 +66,8 @@ class KnownAgency:
     active: bool
     confidence: str
     source: str | None
+    e_certified_copies: bool | None
+    e_certified_copies_from: date | None
 
 
 class AgencyTree:
@@ -175,15 +179,23 @@ def _agency_read(agency: Agency | KnownAgency, parent_code: str | None) -> Agenc
         active=agency.active,
         confidence=agency.confidence,
         source=agency.source,
+        e_certified_copies=agency.e_certified_copies,
+        e_certified_copies_from=agency.e_certified_copies_from,
     )
 
 
+_RECORDED_SETTINGS = frozenset({"e_certified_copies", "e_certified_copies_from"})
+"""Agency fields a file may leave out without clearing what was recorded (PATCH /api/v1/agencies/{code})."""
+
+
 def upsert_agencies(session: Session, agencies: Sequence[AgencyIn]) -> int:
-    """Create or update agencies by code; parents may come later in the same list."""
+    """Create or update agencies by code; parents may come later in the same list. The Decision 766 settings
+    are written only when the row gives them (a reload of the shipped list keeps what was recorded)."""
     by_code = {a.code: a for a in session.execute(select(Agency)).scalars()}
     for data in agencies:
         agency = by_code.get(data.code) or Agency(code=data.code, name=data.name, level=data.level)
-        agency.sqlmodel_update(data.model_dump(exclude={"code", "parent_code"}))
+        kept = _RECORDED_SETTINGS - data.model_fields_set
+        agency.sqlmodel_update(data.model_dump(exclude={"code", "parent_code", *kept}))
         session.add(agency)
         by_code[data.code] = agency
     session.flush()
@@ -197,6 +209,25 @@ def upsert_agencies(session: Session, agencies: Sequence[AgencyIn]) -> int:
     session.flush()
     _agencies_changed(session)
     return len(agencies)
+
+
+def update_agency(session: Session, code: str, data: AgencyUpdate) -> AgencyRead:
+    """Record an agency's Decision 766 settings (the fields `data` gives); the tree's stamp moves."""
+    agency = session.execute(select(Agency).where(Agency.code == get_agency(session, code).code)).scalar_one()
+    changes = data.model_dump(include=data.model_fields_set)
+    offers = changes.get("e_certified_copies", agency.e_certified_copies)
+    since = changes.get("e_certified_copies_from", agency.e_certified_copies_from)
+    if "e_certified_copies" in changes and offers is not True and "e_certified_copies_from" not in changes:
+        since = changes["e_certified_copies_from"] = None  # no longer offering: its start day goes with it
+    try:
+        check_certified_copies(offers, since)
+    except ValueError as exc:
+        raise InvalidInput(f"agency {agency.code}: {exc}") from exc
+    agency.sqlmodel_update(changes)
+    session.add(agency)
+    session.flush()
+    _agencies_changed(session)
+    return read_agency(session, agency.code)
 
 
 def list_fields(session: Session) -> list[FieldRead]:

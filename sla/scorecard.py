@@ -1,5 +1,5 @@
-"""The Decision 766 scorecard of a unit and period: every indicator of index766.md, with the dossiers (or
-procedures) that cost points.
+"""The Decision 766 scorecard of a unit and period: every indicator of index766.md, with what cost points (the
+dossiers, procedure versions, complaints or agencies; docs/scorecard.md).
 
 How it is counted, whatever the number of units (bench/bench_scorecard.py):
 - **one grouped scan of the dossiers** in the period (received in it or carried into it), off the
@@ -10,12 +10,14 @@ How it is counted, whatever the number of units (bench/bench_scorecard.py):
   agency follows in pandas;
 - one small query over the partial index `ix_dossier_paid_online` (3.5b: the procedures an agency's
   dossiers were paid online for), and the catalogue's versions in force (1.1–1.3, 3.1, 3.5);
-- complaints and ratings (5.2–5.4) through `complaint_figures` and `rating_figures` (below).
+- complaints and ratings (5.2–5.4) through `complaint_figures` and `rating_figures`, the sync (1.4) through
+  `sync_figures` (below); the agencies' electronic certified copies (4.6) from the agency tree.
 A unit with its children sums its agencies' counts: no query per unit.
 
 Who belongs where (versioned with the formulas, seed/data/index766_formulas.csv): dossier indicators
 count the dossiers the unit's agencies received; procedure indicators the versions in force in the
-period that a unit's agency owns, or, without an owner, whose level is that of one of its agencies.
+period that a unit's agency owns, or, without an owner, whose level is that of one of its agencies; 4.6 the
+unit's active communes (without a commune, its own agencies).
 
 An indicator whose data the unit never recorded (e.g. no dossier of the period carries its electronic
 result flag) is left unscored and named in `missing_data`, with what it needs.
@@ -30,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, select, text
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, literal, or_, select, text
 from sqlmodel import Session
 
-from complaints.figures import complaint_figures as complaint_register_figures
+from complaints import figures as complaint_register
 from dossiers.models import PAID_ONLINE_CONDITION, Dossier
+from dossiers.ratings import dissatisfied_counts
 from dossiers.ratings import rating_figures as dossier_rating_figures
 from kernel.db import UTCDateTime
 from kernel.errors import InvalidInput, NotFound
@@ -48,6 +51,9 @@ from sla.reports import REPORT_INDEX, Period, _covering_scan, cell_condition
 FORMULAS_FILE = Path(__file__).resolve().parents[1] / "seed" / "data" / "index766_formulas.csv"
 FLAG_RADIX = 1 << 14  # index_flags < 2**14
 SYNC_INDICATOR = "1.4"
+AUTHORITY = "province"
+"""Who publishes the procedures this system scores: a province's (its agencies are the province, its departments
+and communes); 1.1 and 1.2 read their working days for it from the formulas' parameters (a ministry's: 20, 10)."""
 
 
 @lru_cache(maxsize=4)
@@ -64,6 +70,7 @@ def load_formulas(path: Path = FORMULAS_FILE) -> tuple[ix.Formula, ...]:
                 threshold=float(row["threshold"]) if row["threshold"] else None,
                 when_empty=row["when_empty"],
                 rule=row["rule"],
+                parameters=ix.parse_parameters(row.get("parameters") or ""),
             )
             for row in csv.DictReader(handle)
         )
@@ -114,7 +121,9 @@ def _registered_complaints(session: Session, agency_ids: Sequence[int] | None, s
             "repeated": f["repeated"],
             "dossiers_with_complaint": f["dossiers_with_complaint_or_dislike"],
         }
-        for agency_id, f in complaint_register_figures(session, _every_agency(session, agency_ids), start, end).items()
+        for agency_id, f in complaint_register.complaint_figures(
+            session, _every_agency(session, agency_ids), start, end
+        ).items()
     }
 
 
@@ -156,6 +165,16 @@ def sync_figures(session: Session, agency_ids: Sequence[int] | None, start: date
     synced (1.4 is then missing data, and 3.3 takes the sync rate as 1)."""
     source = _SOURCES["sync"]
     return None if source is None else source(session, agency_ids, start, end)
+
+
+_SYNCED: list[Callable[[], ColumnElement[bool]] | None] = [None]
+"""The SQL condition "the portal has accepted this dossier" (exchange/status.py `synced_condition`, registered by
+exchange/__init__.py with the figures): 1.4's drill-down lists the received dossiers not meeting it."""
+
+
+def register_synced(condition: Callable[[], ColumnElement[bool]] | None) -> None:
+    """Wire (or, with None, unwire) the condition over `Dossier` that a dossier was synced, as 1.4 counts it."""
+    _SYNCED[0] = condition
 
 
 # --- which dossiers an indicator counts -----------------------------------------------------------
@@ -254,7 +273,8 @@ NEEDS = {
     "4.4": "the flags of the received components (from_citizen_store)",
     "4.5a": "vneid_verified of the online dossiers",
     "4.5b": "population_ref of the dossiers",
-    "4.6": "the units' setting for electronic certified copies",
+    "4.6": "whether the unit's communes (or, without communes, its agencies) offer electronic certified copies "
+    "(PATCH /api/v1/agencies/{code}: e_certified_copies)",
     "5.2": "the complaints register",
     "5.3": "the complaints register",
     "5.4": "the complaints register and citizens' ratings",
@@ -394,8 +414,9 @@ def _procedure_facts(versions: pd.DataFrame, period: Period, calendar: WorkingCa
     in_period = frame["decision_date"].map(
         lambda day: day is not None and not pd.isna(day) and period.first <= day <= period.last
     )
-    publish_before = ix.PUBLISH_BEFORE_WORKING_DAYS["province"]
-    within = ix.PUBLIC_WITHIN_WORKING_DAYS["province"]
+    formulas = formulas_by_id()
+    publish_before = formulas["1.1"].parameter(AUTHORITY)  # the decision ≥ N working days before the effect
+    within = formulas["1.2"].parameter(AUTHORITY)  # made public ≤ N working days after the decision
     ahead, public = [], []
     for decision, effective, published in zip(
         frame["decision_date"], frame["legal_basis_effective_date"], frame["published_on"], strict=True
@@ -480,6 +501,54 @@ def _figures_for(figures: dict[int, dict[str, int]] | None, ids: Iterable[int], 
     return total
 
 
+def _agency_facts(session: Session, period: Period) -> pd.DataFrame:
+    """Per agency of the tree: its level, whether it is active, and 4.6's facts at the period's end: `recorded`
+    (its electronic certified copies setting was recorded), `offers` (it offered them by the period's last day)."""
+    rows = [
+        (a.id, a.code, a.name, a.level, a.active, a.e_certified_copies, a.e_certified_copies_from)
+        for a in agency_tree(session).by_id.values()
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["id", "code", "name", "level", "active", "e_certified_copies", "e_certified_copies_from"]
+    )
+    frame["recorded"] = frame["e_certified_copies"].notna()
+    started = frame["e_certified_copies_from"].map(lambda day: day is None or pd.isna(day) or day <= period.last)
+    frame["offers"] = frame["e_certified_copies"].eq(True) & started.astype(bool)
+    return frame
+
+
+def _certified_copy_agencies(agencies: pd.DataFrame, unit: Unit) -> pd.DataFrame:
+    """The agencies 4.6 counts for the unit (766-4.6-v2): its active communes; a unit without a commune (a
+    department, say) is judged on its own active agencies' setting."""
+    own = agencies[agencies["id"].isin(unit.agency_ids) & agencies["active"].astype(bool)]
+    communes = own[own["level"] == "commune"]
+    return communes if len(communes) else own
+
+
+def _certified_copy_figures(agencies: pd.DataFrame, units: Sequence[Unit]) -> list[ix.Figures]:
+    """4.6's figures of every unit at once (`_certified_copy_agencies`, counted in one grouped pass over the
+    units' (unit, agency) pairs rather than a filter per unit)."""
+    pairs = pd.DataFrame(
+        [(number, agency_id) for number, unit in enumerate(units) for agency_id in unit.agency_ids],
+        columns=["unit", "id"],
+    )
+    active = agencies[agencies["active"].astype(bool)]
+    facts = pairs.merge(active[["id", "level", "offers", "recorded"]], on="id")
+    facts["commune"] = facts["level"] == "commune"
+    for name in ("offers", "recorded"):
+        facts[f"commune_{name}"] = facts["commune"] & facts[name]
+    sums = facts.groupby("unit")[["commune", "commune_offers", "commune_recorded", "offers", "recorded"]].sum()
+    sums["agencies"] = facts.groupby("unit").size()
+    sums = sums.reindex(range(len(units)), fill_value=0)
+    communes = sums["commune"].to_numpy() > 0  # a unit with communes counts them, else its own agencies
+    offering = np.where(communes, sums["commune_offers"], sums["offers"])
+    counted = np.where(communes, sums["commune"], sums["agencies"])
+    recorded = np.where(communes, sums["commune_recorded"], sums["recorded"]) > 0
+    return [
+        ix.Figures(int(o), int(c), recorded=bool(r)) for o, c, r in zip(offering, counted, recorded, strict=True)
+    ]
+
+
 def _unit_versions(facts: pd.DataFrame, unit: Unit) -> pd.DataFrame:
     owned = facts["agency_id"].isin(unit.agency_ids)
     by_level = facts["agency_id"].isna() & facts["level"].isin(unit.levels)
@@ -496,8 +565,8 @@ def _scorecard(
     complaints: dict | None,
     ratings: dict | None,
     syncs: dict | None = None,
+    certified_copies: ix.Figures,
 ) -> dict:
-    formulas = formulas_by_id()
     dossier = _sum_for(counts, unit.agency_ids)
     own = _unit_versions(versions, unit)
     figures: dict[str, ix.Figures] = {}
@@ -520,7 +589,7 @@ def _scorecard(
     figures["1.4"] = (
         ix.Figures(None, None, recorded=False) if sync is None else ix.Figures(sync["synced"], sync["received"])
     )
-    figures["4.6"] = ix.Figures(None, None, recorded=False)
+    figures["4.6"] = certified_copies
     for indicator in ("1.1", "1.2", "1.3", "3.1", "3.5"):
         figures[indicator] = ix.Figures(
             int(own[f"{indicator}:num"].sum()),
@@ -575,6 +644,7 @@ def scorecards(
     complaints = complaint_figures(session, scope, period.start, period.end)
     ratings = rating_figures(session, scope, period.start, period.end)
     syncs = sync_figures(session, scope, period.start, period.end)
+    certified_copies = _certified_copy_figures(_agency_facts(session, period), units)
     return [
         _scorecard(
             unit,
@@ -585,8 +655,9 @@ def scorecards(
             complaints=complaints,
             ratings=ratings,
             syncs=syncs,
+            certified_copies=copies,
         )
-        for unit in units
+        for unit, copies in zip(units, certified_copies, strict=True)
     ]
 
 
@@ -621,10 +692,56 @@ def scorecard_score(card: dict) -> dict:
 
 # --- what cost the points -------------------------------------------------------------------------
 
-LISTED = (*DOSSIER_INDICATORS, *PROCEDURE_INDICATORS)
+KINDS = {
+    **dict.fromkeys(PROCEDURE_INDICATORS, "procedures"),
+    SYNC_INDICATOR: "dossiers",
+    **dict.fromkeys(DOSSIER_INDICATORS, "dossiers"),
+    "4.6": "agencies",
+    "5.2": "complaints",
+    "5.3": "complaints",
+}
+"""What each indicator's drill-down lists: dossiers, procedure versions, complaints or agencies."""
+LISTED = tuple(KINDS)
+DOSSIER_COLUMNS = (
+    "code", "procedure_code", "procedure_name", "channel", "status", "outcome", "supplement_count",
+    "received_at", "original_due_at", "finished_at", "electronic_result", "vneid_verified", "index_flags",
+)  # fmt: skip
 
 
-def costly_dossiers(
+@dataclass(frozen=True)
+class Costly:
+    """What cost an indicator's points at a unit, one page of `rows` (of `kind`) out of `total`.
+
+    5.4 lists its dossiers late in 2.1 or named by a complaint (`reasons`), and gives the dissatisfied ratings
+    apart, as counts per unit and procedure (a rating is anonymous: never shown per dossier), with how many of
+    those dossiers were also named by a complaint (counted once in 5.4, and listed already)."""
+
+    rows: pd.DataFrame
+    total: int
+    kind: str
+    dissatisfied: list[dict] | None = None
+    dissatisfied_also_complained: int | None = None
+
+
+def _refuse_unlisted(indicator: str) -> None:
+    formulas = formulas_by_id()
+    if indicator not in formulas:
+        raise InvalidInput(f"unknown indicator {indicator!r}; accepted: {', '.join(formulas)}", message_id="indicator")
+    wired = {
+        SYNC_INDICATOR: _SYNCED[0] is not None,
+        "5.2": _SOURCES["complaints"] is not None,
+        "5.3": _SOURCES["complaints"] is not None,
+        "5.4": _SOURCES["complaints"] is not None and _SOURCES["ratings"] is not None,
+    }
+    if indicator not in KINDS or not wired.get(indicator, True):
+        raise InvalidInput(
+            f"indicator {indicator} is not counted from this system's records ({NEEDS.get(indicator, '')}); "
+            f"listed: {', '.join(i for i in LISTED if wired.get(i, True))}",
+            message_id="indicator_not_listed",
+        )
+
+
+def costly(
     session: Session,
     *,
     indicator: str,
@@ -634,59 +751,114 @@ def costly_dossiers(
     calendar: WorkingCalendar,
     page: int = 1,
     page_size: int = 50,
-) -> tuple[pd.DataFrame, int, str]:
-    """The dossiers (or procedure versions) that cost `indicator`'s points at the unit: counted in its
-    denominator, not in its numerator. Returns (rows, total, kind: "dossiers" or "procedures")."""
-    if indicator not in formulas_by_id():
-        raise InvalidInput(
-            f"unknown indicator {indicator!r}; accepted: {', '.join(formulas_by_id())}", message_id="indicator"
-        )
-    if indicator not in LISTED:
-        raise InvalidInput(
-            f"indicator {indicator} is not counted from this system's dossiers or procedures "
-            f"({NEEDS.get(indicator, '')}); listed: {', '.join(LISTED)}",
-            message_id="indicator_not_listed",
-        )
+) -> Costly:
+    """What cost `indicator`'s points at the unit, with the scorecard's scope (the unit's agencies, and with
+    `include_children` those under it): the dossiers, procedure versions, agencies or complaints counted in its
+    denominator and not in its numerator; for 5.4, its late dossiers and those named by a complaint."""
+    _refuse_unlisted(indicator)
     unit = unit_of(session, agency, include_children=include_children)
-    if indicator in PROCEDURE_INDICATORS:
-        return (*_costly_procedures(session, indicator, period, unit, calendar, page, page_size), "procedures")
+    kind = KINDS[indicator]
+    if kind == "procedures":
+        return Costly(*_costly_procedures(session, indicator, period, unit, calendar, page, page_size), kind)
+    if kind == "agencies":
+        return Costly(*_costly_agencies(session, period, unit, page, page_size), kind)
+    if kind == "complaints":
+        return Costly(*_costly_complaints(session, indicator, period, unit, page, page_size), kind)
+    rows, total = _costly_dossiers(session, indicator, period, unit, page, page_size)
+    if indicator != "5.4":
+        return Costly(rows, total, kind)
+    ids = sorted(unit.agency_ids)
+    codes = {a.id: a.code for a in agency_tree(session).by_id.values()}
+    ratings = [
+        {"agency_code": codes[row["agency_id"]], **{k: v for k, v in row.items() if k != "agency_id"}}
+        for row in dissatisfied_counts(session, ids, period.start, period.end)
+    ]
+    both = complaint_register.dissatisfied_also_complained(session, ids, period.start, period.end)
+    return Costly(rows, total, kind, dissatisfied=ratings, dissatisfied_also_complained=both)
+
+
+def _costly_dossiers(session, indicator, period, unit, page, page_size) -> tuple[pd.DataFrame, int]:
     d = Dossier
-    den, num, *_ = _members(_SqlFacts(period))[indicator]
-    query = select(d.id).where(
-        d.received_at.is_not(None),
-        d.status_code != Status.REFUSED,
-        cell_condition(period, "total"),
-        d.receiving_agency_id.in_(sorted(unit.agency_ids)),
-        den,
-        ~num,
-    )
+    facts = _SqlFacts(period)
+    # as the scan counts them: received, not refused at intake, received in or carried into the period
+    counted = and_(d.received_at.is_not(None), d.status_code != Status.REFUSED, cell_condition(period, "total"))
+    reasons = {}
+    if indicator == SYNC_INDICATOR:  # received in the period, never accepted by the portal
+        condition = and_(counted, facts.received_in, ~_SYNCED[0]())
+    elif indicator == "5.4":  # late or overdue in 2.1, or named by a complaint received in the period (any dossier
+        # of the unit, as complaints.figures counts it)
+        reasons = {
+            "late": and_(counted, facts.progress == 2),
+            "complaint": d.id.in_(complaint_register.complained_dossiers(period.start, period.end)),
+        }
+        condition = or_(*reasons.values())
+    else:
+        den, num, *_ = _members(facts)[indicator]
+        condition = and_(counted, den, ~num)
+    query = select(d.id).where(d.receiving_agency_id.in_(sorted(unit.agency_ids)), condition)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     ids = query.order_by(d.received_at, d.id).offset((page - 1) * page_size).limit(page_size)
+    flags = [case((met, 1), else_=0).label(reason) for reason, met in reasons.items()]
     rows = session.execute(
-        select(
-            d.code,
-            d.procedure_code,
-            Procedure.name.label("procedure_name"),
-            d.channel,
-            d.status,
-            d.outcome,
-            d.supplement_count,
-            d.received_at,
-            d.original_due_at,
-            d.finished_at,
-            d.electronic_result,
-            d.vneid_verified,
-            d.index_flags,
-        )
+        select(*(getattr(d, c) for c in DOSSIER_COLUMNS if c != "procedure_name"), Procedure.name, *flags)
         .join(Procedure, Procedure.id == d.procedure_id)
         .where(d.id.in_(ids.scalar_subquery()))
         .order_by(d.received_at, d.id)
     ).all()
-    columns = [
-        "code", "procedure_code", "procedure_name", "channel", "status", "outcome", "supplement_count",
-        "received_at", "original_due_at", "finished_at", "electronic_result", "vneid_verified", "index_flags",
-    ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns), total, "dossiers"
+    columns = [c for c in DOSSIER_COLUMNS if c != "procedure_name"] + ["procedure_name", *reasons]
+    frame = pd.DataFrame(rows, columns=columns)
+    if reasons:  # "late", "complaint" or "late,complaint"
+        late, complaint = (frame[reason].astype(bool).to_numpy() for reason in reasons)
+        frame["reasons"] = np.where(late & complaint, "late,complaint", np.where(late, "late", "complaint"))
+        frame["reasons"] = frame["reasons"].astype(object)
+        frame = frame.drop(columns=list(reasons))
+    order = [*DOSSIER_COLUMNS, *(["reasons"] if reasons else [])]
+    return frame[order], total
+
+
+def _costly_complaints(session, indicator, period, unit, page, page_size) -> tuple[pd.DataFrame, int]:
+    """5.2: the complaints that missed a clock; 5.3: those, and the disliked and repeated ones. What a staff
+    complaint list shows (number, unit, category, received, status, the clocks missed), never the content."""
+    listed = complaint_register.costly_complaints(session, sorted(unit.agency_ids), period.start, period.end)
+    codes = {a.id: a.code for a in agency_tree(session).by_id.values()}
+    rows = []
+    for complaint in listed:
+        clocks = [reason.removeprefix("late_") for reason in complaint["reasons"] if reason.startswith("late_")]
+        if indicator == "5.2" and not clocks:
+            continue
+        row = {
+            "id": complaint["id"],
+            "agency_code": codes[complaint["agency_id"]],
+            "category": complaint["category"],
+            "received_at": complaint["received_at"],
+            "complaint_status": complaint["status"],
+            "missed_clocks": ",".join(clocks),
+        }
+        if indicator == "5.3":
+            row.update(disliked="disliked" in complaint["reasons"], repeated="repeated" in complaint["reasons"])
+        rows.append(row)
+    columns = ["id", "agency_code", "category", "received_at", "complaint_status", "missed_clocks"]
+    if indicator == "5.3":
+        columns += ["disliked", "repeated"]
+    frame = pd.DataFrame(rows[(page - 1) * page_size : page * page_size], columns=columns)
+    return frame.astype(object).where(frame.notna(), None), len(rows)
+
+
+def _costly_agencies(session, period, unit, page, page_size) -> tuple[pd.DataFrame, int]:
+    """4.6: the agencies it counts for the unit that did not offer electronic certified copies by the period's
+    end (their setting false, not yet in force, or never recorded)."""
+    agencies = _certified_copy_agencies(_agency_facts(session, period), unit)
+    costly = agencies[~agencies["offers"]].sort_values("code")
+    columns = ["code", "name", "level", "e_certified_copies", "e_certified_copies_from"]
+    frame = (
+        costly.iloc[(page - 1) * page_size : page * page_size][columns]
+        .rename(columns={"code": "agency_code", "name": "agency_name"})
+        .reset_index(drop=True)
+    )
+    frame["e_certified_copies_from"] = frame["e_certified_copies_from"].map(
+        lambda day: day.isoformat() if isinstance(day, date) else None
+    )
+    return frame.astype(object).where(frame.notna(), None), len(costly)
 
 
 def _costly_procedures(session, indicator, period, unit, calendar, page, page_size) -> tuple[pd.DataFrame, int]:

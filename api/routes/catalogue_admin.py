@@ -7,7 +7,14 @@ from api.security import allow
 from api.settings import Settings
 from kernel.errors import InvalidInput
 from procedures import catalogue_io, service
-from procedures.schemas import ProcedureCreate, ProcedureRead, ProcedureUpdate, ProcedureVersionCreate
+from procedures.schemas import (
+    AgencyRead,
+    AgencyUpdate,
+    ProcedureCreate,
+    ProcedureRead,
+    ProcedureUpdate,
+    ProcedureVersionCreate,
+)
 
 router = APIRouter(tags=["catalogue administration"], dependencies=[Depends(allow())])
 
@@ -33,6 +40,13 @@ def add_version(session: SessionDep, code: str, data: ProcedureVersionCreate):
 @router.patch("/procedures/{code}", response_model=ProcedureRead)
 def update_procedure(session: SessionDep, code: str, data: ProcedureUpdate):
     return service.to_read(session, [service.update_procedure(session, code, data)])[0]
+
+
+@router.patch("/agencies/{code}", response_model=AgencyRead)
+def update_agency(session: SessionDep, code: str, data: AgencyUpdate):
+    """Record an agency's Decision 766 settings: whether it offers electronic certified copies (indicator 4.6)
+    and since when. A field left out stays as it is."""
+    return service.update_agency(session, code, data)
 
 
 @router.post("/catalogue/import")

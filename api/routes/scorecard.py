@@ -21,7 +21,7 @@ AgencyCode = Annotated[str | None, Query(max_length=64, description="the unit's 
 Children = Annotated[bool, Query(description="count the agencies under it too")]
 Lang = Annotated[Literal["vi", "en"], Query(description="language of the XLSX headers and words")]
 TITLE = {"vi": "Bộ chỉ số phục vụ người dân, doanh nghiệp (QĐ 766/QĐ-TTg)", "en": "Decision 766 scorecard"}
-COSTLY_TITLE = {"vi": "Hồ sơ, thủ tục bị trừ điểm chỉ số", "en": "What cost indicator"}
+COSTLY_TITLE = {"vi": "Các trường hợp bị trừ điểm chỉ số", "en": "What cost indicator"}
 
 
 def scored_unit(session: Session, principal: Principal, agency: str | None) -> str:
@@ -68,9 +68,9 @@ def costly_of(
     include_children: bool,
     page: int,
     page_size: int,
-) -> tuple[pd.DataFrame, int, str]:
-    """The dossiers (or procedures) that cost `indicator`'s points, one page: for the API route and the page."""
-    return scorecard.costly_dossiers(
+) -> scorecard.Costly:
+    """What cost `indicator`'s points, one page: for the API route and the page."""
+    return scorecard.costly(
         session,
         indicator=indicator,
         period=reports.period_of(period, None, None),
@@ -137,10 +137,14 @@ def costly_dossiers(
     format: Literal["json", "csv", "xlsx"] = "json",
     lang: Lang = "vi",
 ):
-    """The dossiers (procedures for 1.1–1.3, 3.1, 3.5, 3.5b) the unit counted for `indicator` that cost points:
-    in its denominator, not in its numerator; oldest received first, paged."""
+    """What the unit counted for `indicator` that cost points (in its denominator, not in its numerator), paged:
+    `kind` says what the rows are: `dossiers` (oldest received first; 1.4: received and not synced; 5.4: late in
+    2.1 or named by a complaint, with `reasons`, and the dissatisfied ratings as counts per unit and procedure in
+    `dissatisfied_ratings`, never per dossier), `procedures` (1.1–1.3, 3.1, 3.5, 3.5b), `complaints` (5.2: a clock
+    missed; 5.3: that, disliked or repeated; no content) or `agencies` (4.6: not offering electronic certified
+    copies)."""
     unit = scored_unit(session, principal, agency)
-    frame, total, kind = costly_of(
+    found = costly_of(
         session,
         request,
         indicator=indicator,
@@ -154,14 +158,18 @@ def costly_dossiers(
         "period": period.strip().upper(),
         "agency": unit,
         "indicator": indicator,
-        "kind": kind,
-        "total": total,
+        "kind": found.kind,
+        "total": found.total,
         "page": paging.page,
         "page_size": paging.page_size,
     }
+    if found.dissatisfied is not None:
+        meta["dissatisfied_ratings"] = found.dissatisfied
+        meta["dissatisfied_also_complained"] = found.dissatisfied_also_complained
     heading = exports.Heading(title=f"{COSTLY_TITLE[lang]} {indicator} – {unit}", subtitle=meta["period"], lang=lang)
     response = exports.respond(
-        frame, format, name=f"scorecard-{indicator}-{unit}-{meta['period']}", meta=meta, lang=lang, heading=heading
-    )
-    response.headers["X-Total-Count"] = str(total)
+        found.rows, format, name=f"scorecard-{indicator}-{unit}-{meta['period']}", meta=meta, lang=lang,
+        heading=heading,
+    )  # fmt: skip
+    response.headers["X-Total-Count"] = str(found.total)
     return response

@@ -1,6 +1,6 @@
 """The dashboard's scorecard page: a unit's Decision 766 points per group, the points lost per indicator, what was
-never recorded, links to the dossiers (or procedures) that cost points, and the XLSX. The figures are the
-API's (`api.routes.scorecard`): the page and the route call the same function."""
+never recorded, links to what cost points (dossiers, procedures, complaints, agencies), and the XLSX. The figures
+are the API's (`api.routes.scorecard`): the page and the route call the same function."""
 
 from datetime import date
 from typing import Annotated
@@ -24,9 +24,18 @@ WORDS = {
         "children": "Gồm đơn vị trực thuộc", "show": "Xem", "total": "Tổng điểm", "group": "Nhóm",
         "points": "Điểm", "lost": "Điểm bị trừ", "indicator": "Chỉ số", "rate": "Tỷ lệ", "threshold": "Ngưỡng",
         "figures": "Tử số / mẫu số", "missing": "Chưa ghi nhận dữ liệu (không chấm điểm)", "needs": "Cần",
-        "costly": "Hồ sơ, thủ tục bị trừ điểm", "xlsx": "Tải XLSX", "none": "Không có", "back": "Về bảng điểm",
+        "costly": "Các trường hợp bị trừ điểm", "xlsx": "Tải XLSX", "none": "Không có", "back": "Về bảng điểm",
         "code": "Mã", "procedure": "Thủ tục", "received": "Ngày tiếp nhận", "outcome": "Kết quả",
         "formula": "Công thức", "not_scored": "chưa chấm",
+        "why": "Lý do", "late": "Trễ hạn", "reason_late": "Trễ hạn (chỉ số 2.1)",
+        "reason_complaint": "Bị phản ánh, kiến nghị",
+        "unit": "Đơn vị", "level": "Cấp", "setting": "Chứng thực bản sao điện tử", "not_recorded": "Chưa ghi nhận",
+        "not_offered": "Không cung cấp", "offered_from": "Cung cấp từ {day}", "disliked": "Không hài lòng với trả lời",
+        "repeated": "Phản ánh lại", "dissatisfied_title": "Đánh giá không hài lòng",
+        "dissatisfied_note": "Đếm theo đơn vị và thủ tục, không hiển thị đánh giá của từng hồ sơ.",
+        "dissatisfied_both": "{both} hồ sơ trong số này cũng bị phản ánh, kiến nghị: đã có trong danh sách trên, "
+        "chỉ tính một lần.",
+        "dissatisfied_count": "Lượt",
     },
     "en": {
         "title": "Decision 766 scorecard", "period": "Period", "agency": "Unit", "children": "With the units under it",
@@ -35,7 +44,15 @@ WORDS = {
         "missing": "Never recorded (not scored)", "needs": "Needs", "costly": "What cost points",
         "xlsx": "Download XLSX", "none": "None", "back": "Back to the scorecard", "code": "Code",
         "procedure": "Procedure", "received": "Received", "outcome": "Outcome", "formula": "Formula",
-        "not_scored": "not scored",
+        "not_scored": "not scored", "why": "Why", "late": "Late",
+        "reason_late": "Late (indicator 2.1)", "reason_complaint": "Named by a complaint", "unit": "Unit",
+        "level": "Level", "setting": "Electronic certified copies", "not_recorded": "Never recorded",
+        "not_offered": "Not offered", "offered_from": "Offered from {day}", "disliked": "Disliked the answer",
+        "repeated": "Complained again", "dissatisfied_title": "Dissatisfied ratings",
+        "dissatisfied_note": "Counted per unit and procedure, never shown per dossier.",
+        "dissatisfied_both": "{both} of these dossiers were also named by a complaint: listed above already, and "
+        "counted once.",
+        "dissatisfied_count": "Ratings",
     },
 }  # fmt: skip
 # What an unscored indicator needs (sla.scorecard.NEEDS, which the JSON route answers in English), in Vietnamese
@@ -53,7 +70,8 @@ NEEDS_VI = {
     "4.4": "đánh dấu lấy từ kho dữ liệu của công dân của thành phần hồ sơ đã nhận",
     "4.5a": "xác thực VNeID của hồ sơ trực tuyến",
     "4.5b": "liên kết Cơ sở dữ liệu quốc gia về dân cư của hồ sơ",
-    "4.6": "thiết lập chứng thực bản sao điện tử của đơn vị",
+    "4.6": "việc các xã (đơn vị không có xã: chính các đơn vị) của đơn vị có cung cấp chứng thực bản sao điện tử "
+    "hay không (PATCH /api/v1/agencies/{code}: e_certified_copies)",
     "5.2": "sổ theo dõi phản ánh, kiến nghị",
     "5.3": "sổ theo dõi phản ánh, kiến nghị",
     "5.4": "sổ theo dõi phản ánh, kiến nghị và đánh giá của người dân",
@@ -143,7 +161,7 @@ def costly_page(
 ):
     lang = language(request)
     agency = routes.scored_unit(session, request.state.principal, blank_to_none(agency))
-    frame, total, kind = routes.costly_of(
+    found = routes.costly_of(
         session,
         request,
         indicator=indicator,
@@ -154,6 +172,14 @@ def costly_page(
         page_size=ROWS,
     )
     params = {"period": period, "agency": agency, "include_children": include_children}
+    names = scorecard.agency_names(session)
+    rows = found.rows.astype(object).where(found.rows.notna(), None).to_dict("records")
+    for row in rows:
+        for key in ("reasons", "missed_clocks"):
+            if key in row:
+                row[key] = [part for part in (row[key] or "").split(",") if part]
+        if row.get("e_certified_copies_from"):
+            row["e_certified_copies_from"] = date.fromisoformat(row["e_certified_copies_from"])
     return render(
         request,
         "web/scorecard_costly.html",
@@ -162,13 +188,17 @@ def costly_page(
             "w": WORDS[lang],
             "indicator": indicator,
             "name": scorecard.formulas_by_id()[indicator].name,
-            "kind": kind,
-            "rows": frame.astype(object).where(frame.notna(), None).to_dict("records"),
-            "total": total,
+            "kind": found.kind,
+            "rows": rows,
+            "names": names,
+            "dissatisfied": found.dissatisfied,
+            "also_complained": found.dissatisfied_also_complained,
+            "total": found.total,
             "page": page,
-            "pages": max(1, -(-total // ROWS)),
+            "pages": max(1, -(-found.total // ROWS)),
             "period": period,
-            "agency_name": scorecard.agency_names(session).get(agency, agency),
+            "agency_name": names.get(agency, agency),
+            "include_children": include_children,
             "back": _link("/dashboard/scorecard", **params),
             "page_link": lambda number: _link(f"/dashboard/scorecard/{indicator}", **params, page=number),
         },

@@ -137,7 +137,8 @@ MAX_POINTS = 100.0
 @dataclass(frozen=True)
 class Formula:
     """One indicator's rule: its points, its threshold (full points at or above it; None: proportional),
-    and what it scores when nothing falls under it (`when_empty`: "full" or "none")."""
+    what it scores when nothing falls under it (`when_empty`: "full" or "none"), and the rule's other
+    numbers (`parameters`, e.g. 1.1's working days per kind of publishing authority)."""
 
     indicator: str
     formula: str
@@ -147,6 +148,33 @@ class Formula:
     threshold: float | None
     when_empty: str
     rule: str
+    parameters: tuple[tuple[str, float], ...] = ()
+
+    def parameter(self, key: str) -> float:
+        """One of the rule's numbers; a formula row without it is a broken formulas file."""
+        for name, value in self.parameters:
+            if name == key:
+                return value
+        known = ", ".join(name for name, _ in self.parameters) or "none"
+        raise ValueError(f"indicator {self.indicator} ({self.formula}) has no parameter {key!r}; it has: {known}")
+
+
+def parse_parameters(text: str) -> tuple[tuple[str, float], ...]:
+    """`province=5;ministry=20` → (("province", 5.0), ("ministry", 20.0)); empty → ()."""
+    pairs = []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"a formula parameter is key=number, not {part.strip()!r}")
+        try:
+            pairs.append((key.strip(), float(value)))
+        except ValueError:
+            raise ValueError(f"formula parameter {key.strip()!r}: {value.strip()!r} is not a number") from None
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError(f"a formula parameter is given twice: {text!r}")
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -204,7 +232,7 @@ def score(formula: Formula, figures: Figures) -> dict:
 
 
 def check_formulas(formulas: Sequence[Formula]) -> None:
-    """The split must add up to 100, each indicator once."""
+    """The split must add up to 100, each indicator once, with the parameters its rule reads."""
     ids = [f.indicator for f in formulas]
     if len(ids) != len(set(ids)):
         raise ValueError(f"an indicator is listed twice in the formulas: {ids}")
@@ -218,11 +246,16 @@ def check_formulas(formulas: Sequence[Formula]) -> None:
             raise ValueError(f"indicator {f.indicator}: when_empty is full or none, not {f.when_empty!r}")
         if f.threshold is not None and not 0 < f.threshold <= 1:
             raise ValueError(f"indicator {f.indicator}: a threshold is a share in (0, 1]")
+        for key in REQUIRED_PARAMETERS.get(f.indicator, ()):
+            f.parameter(key)
 
 
 # --- procedure-level rules (1.1, 1.2, 1.3) ----------------------------------------------------------
 
-PUBLISH_BEFORE_WORKING_DAYS = {"province": 5, "ministry": 20}  # 1.1: decision ≥ N working days before effect
-PUBLIC_WITHIN_WORKING_DAYS = {"province": 5, "ministry": 10}  # 1.2: made public ≤ N working days after it
+AUTHORITIES = ("province", "ministry")
+"""Who publishes the procedures (index766.md): 1.1's and 1.2's working days differ by it; each is a parameter of
+the formula (the formulas file: `province=5;ministry=20`)."""
+REQUIRED_PARAMETERS = {"1.1": AUTHORITIES, "1.2": AUTHORITIES}
+
 CONTENT_PARTS = ("name", "online_level", "components", "processing_time", "level", "fees", "legal_basis")
 """1.3 v1: the parts of a procedure the catalogue holds (forms and requirements are not recorded)."""

@@ -1,166 +1,21 @@
-"""The Decision 766 scorecard on a hand-counted unit, on both databases.
-
-A department of its own (000.00.99.H26) owns three procedure versions and receives five dossiers in
-2025-Q3 (plus one refused at intake, left out). Every figure below is counted by hand from the rules
-of index766.md (the split and thresholds of seed/data/index766_formulas.csv):
-
-procedures (in force all quarter)
-  P1 T.000001  5 working days, online full, result paper, fee lines [50,000], components, legal basis;
-               decision 01/07 (Tue), legal basis in effect 15/07 (9 working days between: ≥ 5, on time),
-               made public 03/07 (2 working days after: ≤ 5, on time)
-  P2 T.000002  5 working days, online none, result electronic, no fee ([]), no components, legal basis;
-               decision 01/08 (Fri), in effect 05/08 (1 working day between: late), public 15/08 (10: late)
-  P3 T.000003  online partial, result paper, fee "100000" but no fee lines, components, no legal basis,
-               no decision facts
-dossiers
-  d1 P1 counter 07/07, resolved 09/07 (early); component digitised + reused; fee paid cash; population ref;
-     electronic_result false
-  d2 P1 online 08/07, VNeID verified; two supplement requests, resolved within due; component digitised +
-     from the citizen's store; fee paid dvcqg; electronic_result true
-  d3 P1 online 10/07, VNeID not verified; resolved 20/08 (late); component not digitised
-  d4 P2 counter 29/09, open within due at 30/09 (due 06/10)
-  d5 P1 counter 01/07, withdrawn 02/07
-"""
+"""The Decision 766 scorecard on a hand-counted unit (tests/sla/conftest.py: `unit`), on both databases."""
 
 import html
+import io
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from openpyxl import load_workbook
 
 from procedures.schemas import AgencyIn
 from procedures.service import upsert_agencies
-from sla import scorecard
-from sla import reports
+from sla import reports, scorecard
 from tests.conftest import BACKDATE_REASON
+from tests.sla.conftest import API, PERIOD, UNIT, by_id, card
 
-API = "/api/v1"
-UNIT = "000.00.99.H26"
-PERIOD = "2025-Q3"
 FIELDS = ("id", "group", "name", "formula", "numerator", "denominator", "rate", "threshold", "points",
           "max_points", "points_lost")  # fmt: skip
-
-
-def _procedure(code: str, **extra) -> dict:
-    return {
-        "code": code,
-        "name": f"Thủ tục thử {code}",
-        "field_code": "tu_phap",
-        "level": "department",
-        "agency_code": UNIT,
-        "processing_time": {"amount": 5, "unit": "working_days"},
-        "effective_from": "2024-01-01",
-        **extra,
-    }
-
-
-@pytest.fixture
-def unit(client, session):
-    upsert_agencies(session, [AgencyIn(code=UNIT, name="Sở Thử nghiệm", parent_code="000.00.00.H26", level="department")])
-    session.commit()
-    fields = client.get(f"{API}/fields").json()
-    field = fields[0]["code"]
-    procedures = [
-        _procedure(
-            "T.000001", field_code=field, online_level="full", result_kind="paper", fee="50000",
-            fee_lines=[{"name": "Lệ phí", "amount_vnd": 50000}], components=[{"name": "Tờ khai"}],
-            legal_basis="Nghị định 1/2025/NĐ-CP", decision_number="1/QĐ-UBND", decision_date="2025-07-01",
-            legal_basis_effective_date="2025-07-15", published_on="2025-07-03",
-        ),
-        _procedure(
-            "T.000002", field_code=field, online_level="none", result_kind="electronic", fee_lines=[],
-            legal_basis="Thông tư 2/2025/TT-BTP", decision_date="2025-08-01",
-            legal_basis_effective_date="2025-08-05", published_on="2025-08-15",
-        ),
-        _procedure(
-            "T.000003", field_code=field, online_level="partial", result_kind="paper", fee="100000",
-            components=[{"name": "Đơn"}],
-        ),
-    ]  # fmt: skip
-    for body in procedures:
-        response = client.post(f"{API}/procedures", json=body)
-        assert response.status_code == 201, response.text
-
-    def receive(procedure, received_at, channel="counter", expect=201, **extra):
-        body = {
-            "procedure_code": procedure,
-            "agency_code": UNIT,
-            "channel": channel,
-            "received_at": received_at,
-            "backdate_reason": BACKDATE_REASON,
-            "applicant": {"name": "Trần Văn Bình"},
-            **extra,
-        }
-        response = client.post(f"{API}/dossiers", json=body)
-        assert response.status_code == expect, response.text
-        return response.json()
-
-    def event(code, type, at, expect=201, **extra):
-        body = {"type": type, "at": at, "backdate_reason": BACKDATE_REASON, **extra}
-        response = client.post(f"{API}/dossiers/{code}/events", json=body)
-        assert response.status_code == expect, response.text
-        return response.json()
-
-    d1 = receive(
-        "T.000001", "2025-07-07T09:00", components=[{"seq": 1, "digitised": True, "reused": True}],
-        fees=[{"name": "Lệ phí", "amount_vnd": 50000, "payment_channel": "cash", "paid_at": "2025-07-07T09:10"}],
-        population_ref="DC-001190012345",
-    )["code"]  # fmt: skip
-    event(d1, "resolved", "2025-07-09T10:00", result="Giấy phép", electronic_result=False)
-    d2 = receive(
-        "T.000001", "2025-07-08T09:00", channel="online", vneid_verified=True,
-        components=[{"seq": 1, "digitised": True, "from_citizen_store": True}],
-        fees=[{"name": "Lệ phí", "amount_vnd": 50000, "payment_channel": "dvcqg", "paid_at": "2025-07-08T08:55"}],
-    )["code"]  # fmt: skip
-    event(d2, "supplement_requested", "2025-07-08T10:00", reason="Thiếu bản sao")
-    event(d2, "supplement_received", "2025-07-09T09:00")
-    event(d2, "supplement_requested", "2025-07-09T10:00", reason="Thiếu chữ ký")
-    event(d2, "supplement_received", "2025-07-10T09:00")
-    event(d2, "resolved", "2025-07-11T09:00", result="Giấy phép", electronic_result=True)
-    d3 = receive(
-        "T.000001", "2025-07-10T09:00", channel="online", vneid_verified=False,
-        components=[{"seq": 1, "digitised": False}],
-    )["code"]  # fmt: skip
-    event(d3, "resolved", "2025-08-20T09:00", result="Giấy phép")
-    receive("T.000002", "2025-09-29T09:00")
-    d5 = receive("T.000001", "2025-07-01T09:00")["code"]
-    event(d5, "withdrawn", "2025-07-02T09:00", reason="Người nộp rút")
-    receive("T.000001", "2025-07-15T09:00", status="refused", reason="Không thuộc thẩm quyền")
-    return {"d1": d1, "d2": d2, "d3": d3, "d5": d5}
-
-
-@pytest.fixture
-def figures():
-    """Complaints and ratings as the other packages will give them (registered, then unregistered)."""
-    given = {}
-
-    def register(complaints, ratings):
-        given["complaints"], given["ratings"] = complaints, ratings
-        scorecard.register_figures("complaints", lambda session, ids, start, end: given["complaints"])
-        scorecard.register_figures("ratings", lambda session, ids, start, end: given["ratings"])
-
-    yield register
-    for kind, source in scorecard.DEFAULT_SOURCES.items():
-        scorecard.register_figures(kind, source)
-
-
-@pytest.fixture
-def no_registers():
-    """As a system without the complaints register and the ratings (their indicators: missing data)."""
-    scorecard.register_figures("complaints", None)
-    scorecard.register_figures("ratings", None)
-    yield
-    for kind, source in scorecard.DEFAULT_SOURCES.items():
-        scorecard.register_figures(kind, source)
-
-
-def card(client, **params):
-    response = client.get(f"{API}/index/scorecard", params={"period": PERIOD, "agency": UNIT, **params})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def by_id(answer) -> dict:
-    return {line["id"]: line for line in answer["indicators"]}
 
 
 EXPECTED = {  # id: (numerator, denominator, points)
@@ -242,7 +97,9 @@ def test_the_dossiers_and_procedures_that_cost_points(client, unit):
 
     late = listed("2.1")
     assert late["total"] == 2 and {r["code"] for r in late["rows"]} == {unit["d2"], unit["d3"]}
-    assert [r["code"] for r in listed("5.4")["rows"]] == [r["code"] for r in late["rows"]]
+    satisfaction = listed("5.4")  # no complaint, no rating: its late and overdue dossiers only
+    assert [(r["code"], r["reasons"]) for r in satisfaction["rows"]] == [(r["code"], "late") for r in late["rows"]]
+    assert satisfaction["dissatisfied_ratings"] == [] and satisfaction["dissatisfied_also_complained"] == 0
     assert {r["code"] for r in listed("4.1")["rows"]} == {unit["d1"], unit["d3"]}
     assert {r["code"] for r in listed("4.5a")["rows"]} == {unit["d3"]}
     page = listed("4.3", page=2, page_size=2)
@@ -251,11 +108,14 @@ def test_the_dossiers_and_procedures_that_cost_points(client, unit):
     assert procedures["kind"] == "procedures"
     assert [r["procedure_code"] for r in procedures["rows"]] == ["T.000002", "T.000003"]
     assert [r["procedure_code"] for r in listed("3.5b")["rows"]] == ["T.000003"]
-    # every listed total is what the indicator lost: denominator − numerator
+    assert listed("5.2")["kind"] == "complaints" and listed("5.2")["total"] == 0  # no complaint
+    # every listed total is what the indicator lost: denominator − numerator (1.4 and 4.6: never recorded here)
     lines = by_id(card(client))
+    assert set(scorecard.LISTED) == set(lines)  # every indicator has its drill-down
     for indicator in scorecard.LISTED:
         line = lines[indicator]
-        if indicator == "5.4":  # scored with complaints and ratings; lists its late and overdue dossiers
+        if line["denominator"] is None:
+            assert indicator in ("1.4", "4.6"), indicator
             continue
         assert listed(indicator)["total"] == line["denominator"] - line["numerator"], indicator
 
@@ -270,8 +130,15 @@ def test_refusals(client, unit):
     unknown = status(period=PERIOD, agency="000.00.98.H26")
     assert unknown.status_code == 422 and "000.00.98.H26" in unknown.text
     assert status(period=PERIOD).status_code == 422  # the administrator names a unit
-    assert status(f"/index/scorecard/9.9/dossiers", period=PERIOD, agency=UNIT).status_code == 422
-    assert status(f"/index/scorecard/5.2/dossiers", period=PERIOD, agency=UNIT).status_code == 422
+    unknown_indicator = status("/index/scorecard/9.9/dossiers", period=PERIOD, agency=UNIT)
+    assert unknown_indicator.status_code == 422 and "5.2" in unknown_indicator.text  # the accepted ids
+    assert status("/index/scorecard/5.2/dossiers", period=PERIOD, agency=UNIT).status_code == 200
+
+
+def test_without_the_registers_their_drill_downs_are_refused(client, unit, no_registers):
+    for indicator in ("5.2", "5.3", "5.4"):
+        answer = client.get(f"{API}/index/scorecard/{indicator}/dossiers", params={"period": PERIOD, "agency": UNIT})
+        assert answer.status_code == 422 and "complaints register" in answer.text, indicator
 
 
 def test_intake_and_event_refusals(client, unit):
@@ -337,3 +204,97 @@ def test_the_registers_of_this_system_feed_the_satisfaction_group(client, unit):
     assert [m["id"] for m in answer["missing_data"]] == ["1.4", "4.6"]
     assert lines["5.2"]["points"] == 6 and lines["5.3"]["points"] == 6
     assert lines["5.4"]["points"] is not None and lines["5.4"]["denominator"] == 5
+
+
+def test_publication_days_are_read_from_the_formulas(client, unit, monkeypatch):
+    """1.1's and 1.2's working days are the formulas' parameters for a province (5 and 5 in the shipped file):
+    with other values P2 (decision 01/08, in effect 05/08: 1 working day ahead; public 15/08: 10 after) is on time."""
+    shipped = scorecard.formulas_by_id()
+    assert shipped["1.1"].parameter("province") == 5 and shipped["1.1"].parameter("ministry") == 20
+    assert shipped["1.2"].parameter("province") == 5 and shipped["1.2"].parameter("ministry") == 10
+    other = {"1.1": "province=1;ministry=20", "1.2": "province=10;ministry=10"}
+    changed = tuple(
+        replace(f, parameters=scorecard.ix.parse_parameters(other[f.indicator])) if f.indicator in other else f
+        for f in scorecard.load_formulas()
+    )
+    monkeypatch.setattr(scorecard, "load_formulas", lambda path=None: changed)
+    lines = by_id(card(client))
+    assert (lines["1.1"]["numerator"], lines["1.1"]["denominator"], lines["1.1"]["points"]) == (2, 2, 6)
+    assert (lines["1.2"]["numerator"], lines["1.2"]["denominator"], lines["1.2"]["points"]) == (2, 2, 4)
+
+
+def _sheet_rows(content: bytes) -> list[tuple]:
+    return list(load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True))
+
+
+def test_the_scorecard_as_xlsx_from_the_api_and_the_dashboard(client, unit, no_registers):
+    live = card(client)
+    for path, params in (
+        (f"{API}/index/scorecard", {"period": PERIOD, "agency": UNIT, "format": "xlsx"}),
+        ("/dashboard/scorecard/download", {"period": PERIOD, "agency": UNIT}),
+    ):
+        response = client.get(path, params=params)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+        assert f'filename="scorecard-{UNIT}-{PERIOD}.xlsx"' in response.headers["content-disposition"]
+        rows = _sheet_rows(response.content)
+        assert rows[0][0] == "BỘ CHỈ SỐ PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP (QĐ 766/QĐ-TTG) – SỞ THỬ NGHIỆM", path
+        assert rows[1][0] == f"Kỳ đánh giá: {PERIOD}"
+        assert rows[2][:4] == ("Nhóm chỉ số", "Chỉ số", "Tên chỉ số", "Công thức")
+        headers = list(rows[2])
+        points, lost = headers.index("Điểm đạt"), headers.index("Điểm bị trừ")
+        by_indicator = {row[1]: row for row in rows[3:] if row[1]}
+        assert set(by_indicator) == {line["id"] for line in live["indicators"]}
+        assert by_indicator["2.1"][points] == 12 and by_indicator["2.1"][lost] == 8  # 20 × 3/5
+        assert by_indicator["4.1"][points] == pytest.approx(2.0)  # 6 × 1/3
+        assert by_indicator["5.2"][points] is None  # missing data: not scored, not zero
+        total = next(row for row in rows[3:] if row[points] == live["total_points"] and row[1] is None)
+        assert total[0] == "Tổng cộng" and total[headers.index("Điểm tối đa")] == 100
+    english = _sheet_rows(client.get(f"{API}/index/scorecard", params={
+        "period": PERIOD, "agency": UNIT, "format": "xlsx", "lang": "en"}).content)  # fmt: skip
+    assert english[0][0].startswith("DECISION 766 SCORECARD") and "Points" in english[2]
+
+
+def test_a_parent_unit_sums_its_children(client, unit, session):
+    """A child office under the unit (000.00.97.H26) owns P4 (online full) and received two dossiers in 2025-Q3:
+    c1 resolved early, c2 open and overdue at the period's end. With include_children the unit counts its five
+    dossiers and the child's two, and its three procedure versions and the child's one."""
+    child = "000.00.97.H26"
+    upsert_agencies(session, [AgencyIn(code=child, name="Chi cục Thử nghiệm", parent_code=UNIT, level="department")])
+    session.commit()
+    field = client.get(f"{API}/fields").json()[0]["code"]
+    response = client.post(f"{API}/procedures", json={
+        "code": "T.000004", "name": "Thủ tục thử T.000004", "field_code": field, "level": "department",
+        "agency_code": child, "processing_time": {"amount": 5, "unit": "working_days"},
+        "effective_from": "2024-01-01", "online_level": "full",
+    })  # fmt: skip
+    assert response.status_code == 201, response.text
+    codes = []
+    for received_at in ("2025-07-14T09:00", "2025-08-04T09:00"):
+        response = client.post(f"{API}/dossiers", json={
+            "procedure_code": "T.000004", "agency_code": child, "channel": "counter", "received_at": received_at,
+            "backdate_reason": BACKDATE_REASON, "applicant": {"name": "Lê Văn Cường"},
+        })  # fmt: skip
+        assert response.status_code == 201, response.text
+        codes.append(response.json()["code"])
+    resolved = {"type": "resolved", "at": "2025-07-15T09:00", "backdate_reason": BACKDATE_REASON, "result": "Giấy phép"}
+    response = client.post(f"{API}/dossiers/{codes[0]}/events", json=resolved)
+    assert response.status_code == 201, response.text
+
+    alone, the_child = by_id(card(client)), by_id(card(client, agency=child))
+    both = by_id(card(client, include_children="true"))
+    assert (alone["2.1"]["numerator"], alone["2.1"]["denominator"]) == (3, 5)
+    assert (the_child["2.1"]["numerator"], the_child["2.1"]["denominator"]) == (1, 2)
+    assert the_child["2.1"]["points"] == pytest.approx(20 * 1 / 2)
+    # 2.1: (3 + 1) / (5 + 2) × 20; 3.3: d2 only online of 7: 8 × (1/7) / 0.5
+    assert (both["2.1"]["numerator"], both["2.1"]["denominator"]) == (4, 7)
+    assert both["2.1"]["points"] == pytest.approx(20 * 4 / 7, abs=1e-4)
+    assert (both["3.3"]["numerator"], both["3.3"]["denominator"]) == (1, 7)
+    assert both["3.3"]["points"] == pytest.approx(8 * (1 / 7) / 0.5, abs=1e-4)
+    # 3.1: P1 (full), P3 (partial) and P4 (full) online of 4 versions: 4 × 0.75 / 0.8; 4.5b: d1 only of 7
+    assert (both["3.1"]["numerator"], both["3.1"]["denominator"]) == (3, 4)
+    assert both["3.1"]["points"] == pytest.approx(4 * 0.75 / 0.8)
+    assert (both["4.5b"]["numerator"], both["4.5b"]["denominator"]) == (1, 7)
+    late = client.get(f"{API}/index/scorecard/2.1/dossiers",
+                      params={"period": PERIOD, "agency": UNIT, "include_children": "true"}).json()  # fmt: skip
+    assert late["total"] == 3 and codes[1] in {r["code"] for r in late["rows"]}

@@ -71,3 +71,18 @@ def test_without_threshold_proportional_and_unrecorded_left_unscored():
     assert line["points"] is None and line["points_lost"] is None and line["formula"] == "766-4.1-v1"
     with pytest.raises(ValueError, match="add up"):
         ix.check_formulas([plain])
+
+
+def test_a_rules_numbers_are_parameters_of_its_formula():
+    assert ix.parse_parameters("province=5; ministry=20") == (("province", 5.0), ("ministry", 20.0))
+    assert ix.parse_parameters("") == ()
+    for broken in ("province", "province=five", "province=5;province=6", "=5"):
+        with pytest.raises(ValueError):
+            ix.parse_parameters(broken)
+    published = ix.Formula("1.1", "766-1.1-v1", "1", "x", 6.0, None, "full", "", ix.parse_parameters("province=5"))
+    assert published.parameter("province") == 5.0
+    with pytest.raises(ValueError, match="ministry"):
+        published.parameter("ministry")
+    rest = ix.Formula("2.1", "766-2.1-v1", "2", "x", 94.0, None, "full", "")
+    with pytest.raises(ValueError, match="no parameter 'ministry'"):  # 1.1 must say both authorities' days
+        ix.check_formulas([published, rest])
