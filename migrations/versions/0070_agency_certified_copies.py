@@ -1,7 +1,7 @@
 """agency: whether it offers electronic certified copies, and since when (Decision 766, indicator 4.6)
 
 Revision ID: 0070
-Revises: 0045
+Revises: 0046
 Create Date: 2026-12-06 01:00:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0070'
-down_revision = '0045'
+down_revision = '0046'
 branch_labels = None
 depends_on = None
 

@@ -101,7 +101,7 @@ def load_city(session: Session, calendar_for: CalendarFor, first_day: date, last
                 agency_id=agency_id,
                 field_code=fields[procedure.field_id],
                 online_level=procedure.online_level,
-                has_fee=bool(procedure.fee_vnd) or bool(procedure.fee and procedure.fee.strip() not in ("0", "")),
+                has_fee=any(amount > 0 for _, amount in charged_fees(procedure)),
                 result_kind=procedure.result_kind,
                 effective_from=procedure.effective_from,
                 effective_to=procedure.effective_to,

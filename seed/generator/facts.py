@@ -82,7 +82,7 @@ def draw(
     refused = np.asarray(dossiers["outcome"], dtype=object) == "refused"
     online = channel == "online"
     # the draws in this order, from `rng` (the same seed draws the same facts)
-    electronic = drawn(R.ELECTRONIC_RESULT)
+    electronic = drawn(R.ELECTRONIC_RESULT) | ~paper  # an electronic result is an electronic file: always attached
     vneid = drawn(R.VNEID_VERIFIED)
     population = drawn(R.POPULATION_REF)
     digitised = drawn(R.DIGITISED)

@@ -127,7 +127,8 @@ POPULATION_REF = {"online": Rising(0.8, 0.97), "counter": Rising(0.4, 0.8), "pos
 PAID_ONLINE = {"online": Rising(0.6, 0.85), "counter": Rising(0.05, 0.2), "post": Rising(0.0, 0.1)}
 """Fee dossiers paid through the national platform or the provincial gateway (QR at the desk for counters)."""
 RESULT_KIND_DEFAULT = "paper"
-"""The seed catalogue does not say what a version's result is; the generator takes the common case."""
+"""Where a catalogue does not say what a version's result is (the seed catalogue says it for every procedure), the
+generator takes the common case."""
 
 # --- the rows behind the facts: components received and fee lines (facts.py) ---------------------------
 

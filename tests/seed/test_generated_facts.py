@@ -69,6 +69,10 @@ def test_every_dossier_s_flags_are_what_intake_computes_from_its_components_and_
             [as_dict(f, dossier_facts.FEE_COLUMNS) for f in fees[d.id]],
         )  # fmt: skip
     assert problems == []
+    # a version whose result is electronic gives every resolved dossier its electronic result
+    electronic = [d for d in dossiers if versions[d.procedure_id].result_kind == "electronic" and d.electronic_result
+                  is not None]  # fmt: skip
+    assert electronic and all(d.electronic_result for d in electronic)
     # every fact is there, on some dossiers and not on all
     for bit in (ix.COMPONENTS_KNOWN, ix.ALL_DIGITISED, ix.REUSED, ix.CITIZEN_STORE, ix.NATIONAL_DB, ix.FEE,
                 ix.PAID_ONLINE):  # fmt: skip
