@@ -16,9 +16,12 @@
 
 import argparse
 import asyncio
+import cProfile
 import hashlib
 import hmac
 import json
+import os
+import pstats
 import socket
 import subprocess
 import sys
@@ -117,21 +120,52 @@ def _start(kind: str, port: int) -> subprocess.Popen:
 # --- the bench ---------------------------------------------------------------------------------------------------
 
 
-def bench_rules(engine, at: datetime, keep: bool) -> None:
+def backend_cpu(pid: int | None) -> float | None:
+    """A process's CPU seconds (user + system) from /proc, None when it cannot be read (another machine)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_rules(engine, at: datetime, keep: bool, profile: bool = False) -> None:
     store = calendar_store(Settings())
     with Session(engine) as session:
         staff = _staff(session)
+        connection = session.connection()
+        backend = (
+            connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            if connection.dialect.name == "postgresql"
+            else None
+        )
         for attempt in ("first run (writes what is due)", "second run (all told: writes nothing)"):
+            load = os.getloadavg()[0]
+            server = backend_cpu(backend)
+            cpu = time.process_time()
+            profiler = cProfile.Profile() if profile else None
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             report = evaluate(session, calendars=Calendars(session, store), now=at, links=Links("https://x"))
+            if profiler:
+                profiler.disable()
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            server = backend_cpu(backend) - server if server is not None else None
             print(
-                f"rules, {attempt}: {seconds:.2f} s; {report.open_stages:,} open stages, "
+                f"rules, {attempt}: {seconds:.2f} s (CPU: Python {cpu:.2f} s"
+                + (f", PostgreSQL {server:.2f} s" if server is not None else "")
+                + f"; load average {load:.1f}); {report.open_stages:,} open stages, "
                 f"{report.open_dossiers:,} running dossiers, {report.waiting_supplement:,} awaiting a supplement "
                 f"with consent; {report.due:,} causes due, newly told {report.fired or 'none'}; "
                 f"{report.notifications:,} notifications to {staff:,} staff, "
                 f"{report.citizen_messages:,} citizen messages"
             )
+            if profiler:
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         session.commit() if keep else session.rollback()
 
 
@@ -237,10 +271,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep what the rules wrote")
     parser.add_argument("--skip-rules", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where each run of the rules spends its time")
     args = parser.parse_args()
     engine = make_engine(args.url)
     if not args.skip_rules:
-        bench_rules(engine, datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ), args.keep)
+        bench_rules(engine, datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ), args.keep, args.profile)
     if not args.skip_dispatch:
         bench_dispatch(engine, args.messages)
     engine.dispose()
