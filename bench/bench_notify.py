@@ -131,10 +131,10 @@ def backend_cpu(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_rules(engine, at: datetime, keep: bool, profile: bool = False) -> None:
+def bench_rules(engine, at: datetime, keep: bool, profile: bool = False, staff_per_agency: int = 1) -> None:
     store = calendar_store(Settings())
     with Session(engine) as session:
-        staff = _staff(session)
+        staff = _staff(session, staff_per_agency)
         connection = session.connection()
         backend = (
             connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
@@ -169,15 +169,16 @@ def bench_rules(engine, at: datetime, keep: bool, profile: bool = False) -> None
         session.commit() if keep else session.rollback()
 
 
-def _staff(session: Session) -> int:
-    """A manager and an officer at every agency (a generated city has no users), in the bench's transaction."""
+def _staff(session: Session, per_agency: int = 1) -> int:
+    """`per_agency` managers and officers at every agency (a generated city has no users), in the bench's
+    transaction."""
     from accounts.models import User
     from procedures.models import Agency
 
     agencies = session.execute(select(Agency.id, Agency.code)).all()
     rows = [
         {
-            "username": f"bench-{role}-{code}".lower()[:64],
+            "username": f"bench-{role}{n or ''}-{code}".lower()[:64],
             "password_hash": "x",
             "role": role,
             "agency_id": agency_id,
@@ -186,6 +187,7 @@ def _staff(session: Session) -> int:
         }
         for agency_id, code in agencies
         for role in ("manager", "officer")
+        for n in range(per_agency)
     ]
     session.execute(insert(User), rows)
     return len(rows)
@@ -271,11 +273,16 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep what the rules wrote")
     parser.add_argument("--skip-rules", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument(
+        "--staff", type=int, default=1, help="managers and officers per agency (more: more notifications a cause)"
+    )
     parser.add_argument("--profile", action="store_true", help="print where each run of the rules spends its time")
     args = parser.parse_args()
     engine = make_engine(args.url)
     if not args.skip_rules:
-        bench_rules(engine, datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ), args.keep, args.profile)
+        bench_rules(
+            engine, datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ), args.keep, args.profile, args.staff
+        )
     if not args.skip_dispatch:
         bench_dispatch(engine, args.messages)
     engine.dispose()

@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, extract, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, Integer, cast, extract, func, select
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
@@ -38,6 +37,7 @@ from notify.models import NotifyRule, StaffNotification
 from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
+from kernel.db import existing, insert_columns
 from kernel.errors import NotFound
 from sla.core.lifecycle import RUNNING_STATUSES, Status
 from procedures.models import Procedure
@@ -45,7 +45,6 @@ from kernel.schemas import Input
 from procedures.service import agency_tree, get_agency
 
 log = logging.getLogger("motcua.notify")
-
 
 
 class EscalationLevel(Input):
@@ -405,10 +404,7 @@ def evaluate(
     report.due = len(fired)
     written = _notify_staff(session, fired, staff, calendars, now, dialect)
     report.notifications = len(written)
-    causes: dict[str, set[str]] = {}
-    for kind, key in written:
-        causes.setdefault(kind, set()).add(key.rsplit(":u", 1)[0])
-    report.fired = {kind: len(keys) for kind, keys in sorted(causes.items())}
+    report.fired = {str(kind): int(count) for kind, count in written.groupby("kind")["cause"].nunique().items()}
     report.citizen_messages, report.waiting_supplement = _remind_citizens(
         session, book, calendars, now, now_m, dialect, links, citizen_hours
     )
@@ -555,60 +551,48 @@ def _recipients(fired: pd.DataFrame, staff: Staff) -> pd.DataFrame:
 
 def _notify_staff(
     session: Session, fired: pd.DataFrame, staff: Staff, calendars: Calendars, now: datetime, dialect: str
-) -> list[tuple[str, str]]:
-    """Write a notification per cause and person not yet told; (kind, key) of those written."""
+) -> pd.DataFrame:
+    """Write a notification per cause and person not yet told, all in one statement; the (kind, cause) of each
+    written. A key told before (or by a run meanwhile) is left out by its unique index."""
     if not len(fired):
-        return []
+        return pd.DataFrame({"kind": [], "cause": []})
     fired = fired.assign(agency_id=fired["agency_id"].astype(np.int64))
     rows = fired.merge(_recipients(fired, staff), on=["target", "agency_id"])
     rows = rows.assign(key=rows["cause"] + ":u" + rows["user_id"].astype(str))
-    rows = rows[~rows["key"].isin(_told(session, rows["key"].tolist(), dialect))]
-    if not len(rows):
-        return []
-    # staff are told in their own unit's working time
-    visible = {
-        user: next_working_instant(calendars.of(staff.agency_of.get(user)), now) for user in rows["user_id"].unique()
-    }
-    keys = rows["key"]
-    due = pd.to_datetime(rows["due_min"].astype(np.int64), unit="m", utc=True)
-    records = [
-        {
-            "key": key,
-            "user_id": int(user),
-            "dossier_id": int(dossier_id),
-            "kind": kind,
-            "level": None if pd.isna(level) else int(level),
-            "agency_id": int(agency_id),
-            "due_at": due_at.to_pydatetime(),
-            "created_at": now,
-            "visible_at": visible[user],
-            "read_at": None,
-        }
-        for key, user, dossier_id, kind, level, agency_id, due_at in zip(
-            keys, rows["user_id"], rows["dossier_id"], rows["kind"], rows["level"], rows["agency_id"], due, strict=True
-        )
+    # the steady state: most causes due were told before; only the new ones are offered
+    rows = rows[
+        ~rows["key"].isin(existing(session.connection(), StaffNotification.__table__.c.key, rows["key"].tolist()))
     ]
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(StaffNotification)
-    insert = insert.on_conflict_do_nothing(index_elements=["key"])
-    written: list[tuple[str, str]] = []
-    for start in range(0, len(records), 5000):
-        result = session.connection().execute(
-            insert.returning(StaffNotification.kind, StaffNotification.key), records[start : start + 5000]
-        )
-        written.extend(result.all())
-    return written
-
-
-def _told(session: Session, keys: list[str], dialect: str) -> set[str]:
-    """Which of these notification keys exist already (the steady state: most causes due were told before)."""
-    found: set[str] = set()
-    key = StaffNotification.__table__.c.key
-    if dialect == "postgresql":
-        found.update(session.connection().execute(select(key).where(key == any_(cast(keys, ARRAY(String))))).scalars())
-        return found
-    for start in range(0, len(keys), 500):
-        found.update(session.connection().execute(select(key).where(key.in_(keys[start : start + 500]))).scalars())
-    return found
+    if not len(rows):
+        return pd.DataFrame({"kind": [], "cause": []})
+    # staff are told in their own unit's working time
+    visible = pd.to_datetime(
+        pd.Series(
+            {
+                user: next_working_instant(calendars.of(staff.agency_of.get(user)), now)
+                for user in rows["user_id"].unique().tolist()
+            }
+        ),
+        utc=True,
+    )
+    written = insert_columns(
+        session.connection(),
+        StaffNotification.__table__,
+        {
+            "key": rows["key"],
+            "user_id": rows["user_id"],
+            "dossier_id": rows["dossier_id"],
+            "kind": rows["kind"],
+            "level": pd.to_numeric(rows["level"]).astype("Int64"),
+            "agency_id": rows["agency_id"],
+            "due_at": rows["due_min"].to_numpy(dtype=np.int64).astype("datetime64[m]"),
+            "created_at": now,
+            "visible_at": rows["user_id"].map(visible),
+        },
+        skip_conflicts_on="key",
+        returning="key",
+    )
+    return rows[rows["key"].isin(written)][["kind", "cause"]]
 
 
 def _remind_citizens(
