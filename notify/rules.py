@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import BigInteger, Integer, cast, extract, func, select
+from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, exists, extract, func, literal, select
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
 from notify import outbox
-from notify.models import NotifyRule, StaffNotification
+from notify.models import NotifyRule, OutboxMessage, StaffNotification
 from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
@@ -638,40 +638,69 @@ def _remind_citizens(
     chosen = waiting[due]
     if not len(chosen):
         return 0, len(waiting)
-    written = 0
-    ids = [int(i) for i in chosen["dossier_id"]]
-    # the few that fire: their rows and the reason of their supplement request
-    requests = dict(
-        session.execute(
-            select(DossierEvent.dossier_id, DossierEvent.reason)
-            .where(DossierEvent.dossier_id.in_(ids), DossierEvent.type == "supplement_requested")
-            .order_by(DossierEvent.dossier_id, DossierEvent.seq)
-        ).all()
+    # the few that fire, not reminded yet on their channel: their rows and the reason of their last request
+    cause = literal("supplement_reminder:") + cast(Dossier.supplement_count, String)
+    reminded = exists().where(OutboxMessage.key == Dossier.code + ":" + cause + ":" + Dossier.preferred_channel)
+    last_request = (
+        select(DossierEvent.reason)
+        .where(DossierEvent.dossier_id == Dossier.id, DossierEvent.type == "supplement_requested")
+        .order_by(DossierEvent.seq.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    tree = agency_tree(session)
-    found = session.execute(
-        select(Dossier, Procedure.name).join(Procedure, Procedure.id == Dossier.procedure_id).where(Dossier.id.in_(ids))
-    ).all()
-    for dossier, procedure_name in found:
-        calendar = calendars.of(dossier.receiving_agency_id)
-        agency = tree.by_id.get(dossier.receiving_agency_id)
-        values = {
-            "code": dossier.code,
-            "procedure": procedure_name,
-            "agency": agency.name if agency else "",
-            "reason": requests.get(dossier.id) or "",
-            "limit": outbox.local_text(outbox.supplement_limit(calendar, dossier.clock_stopped_since)),
-            "lookup_url": links.lookup(dossier.code) if links else "",
-            "rating_url": links.rating(dossier.code) if links else "",
-        }
-        message = outbox.enqueue(
-            session,
-            dossier=dossier,
-            kind="supplement_reminder",
-            cause=f"supplement_reminder:{dossier.supplement_count}",
-            values=values,
-            now=now,
-            hours=hours,
+    query = (
+        select(
+            Dossier.id,
+            Dossier.code,
+            Dossier.receiving_agency_id,
+            Dossier.preferred_channel,
+            Dossier.applicant_phone,
+            Dossier.applicant_email,
+            cause,
+            _epoch_minutes(Dossier.clock_stopped_since, dialect),
+            Procedure.name,
+            last_request,
         )
-        written += message is not None
+        .join(Procedure, Procedure.id == Dossier.procedure_id)
+        .where(Dossier.preferred_channel.is_not(None), ~reminded)
+    )
+    ids = chosen["dossier_id"].astype(np.int64).tolist()
+    query = query.where(
+        Dossier.id == any_(cast(ids, ARRAY(Integer))) if dialect == "postgresql" else Dossier.id.in_(ids)
+    )
+    found = _frame(
+        session,
+        query,
+        [
+            "dossier_id",
+            "code",
+            "receiving_id",
+            "channel",
+            "phone",
+            "email",
+            "cause",
+            "since_min",
+            "procedure",
+            "reason",
+        ],
+    )
+    found = found.assign(address=found["email"].where(found["channel"] == "email", found["phone"]))
+    found = found[found["address"].fillna("") != ""]  # no address for the chosen channel: no message
+    if not len(found):
+        return 0, len(waiting)
+    limit = np.zeros(len(found), dtype="datetime64[m]")
+    since = _minutes(found["since_min"])
+    for calendar, mask in _by_calendar(found, calendars):
+        limit[mask] = calendar.due(since[mask], outbox.SUPPLEMENT_LIMIT_WORKING_DAYS, "working_days")[1]
+    names = {agency.id: agency.name for agency in agency_tree(session).by_id.values()}
+    codes = found["code"]
+    messages = found.assign(
+        agency_id=found["receiving_id"],
+        agency=found["receiving_id"].map(names).fillna(""),
+        reason=found["reason"].fillna(""),
+        limit=outbox.local_texts(limit),
+        lookup_url=codes.map(links.lookup) if links else "",
+        rating_url=codes.map(links.rating) if links else "",
+    )
+    written = outbox.enqueue_many(session, messages, kind="supplement_reminder", now=now, hours=hours)
     return written, len(waiting)

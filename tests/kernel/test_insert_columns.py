@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
 
-from kernel.db import UTCDateTime, insert_columns
+from kernel.db import UTCDateTime, existing, insert_columns
 
 metadata = MetaData()
 told = Table(
@@ -99,3 +99,14 @@ def test_columns_must_agree(connection):
         insert_columns(connection, told, {"key": ["a"], "level": [1, 2], "created_at": NOW})
     with pytest.raises(ValueError):
         insert_columns(connection, told, {"created_at": NOW})
+
+
+def test_which_values_exist_already(connection):
+    metadata.create_all(connection)
+    insert_columns(connection, told, {"key": ["a", "b", "c'd"], "created_at": NOW})
+    assert existing(connection, told.c.key, ["b", "x", "c'd", "a", "b"]) == {"a", "b", "c'd"}
+    assert existing(connection, told.c.key, ["x"]) == set()
+    assert existing(connection, told.c.key, []) == set()
+    many = [f"k{n}" for n in range(1200)]  # more than one chunk elsewhere
+    insert_columns(connection, told, {"key": many[::2], "created_at": NOW})
+    assert existing(connection, told.c.key, many) == set(many[::2])
