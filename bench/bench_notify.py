@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlmodel import Session
 
 import api.models  # noqa: F401  (every table, for the foreign keys of the outbox's rows)
@@ -131,10 +131,14 @@ def backend_cpu(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_rules(engine, at: datetime, keep: bool, profile: bool = False, staff_per_agency: int = 1) -> None:
+def bench_rules(
+    engine, at: datetime, keep: bool, profile: bool = False, staff_per_agency: int = 1, consent: bool = False
+) -> None:
     store = calendar_store(Settings())
     with Session(engine) as session:
         staff = _staff(session, staff_per_agency)
+        if consent:
+            _consent(session)
         connection = session.connection()
         backend = (
             connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
@@ -191,6 +195,25 @@ def _staff(session: Session, per_agency: int = 1) -> int:
     ]
     session.execute(insert(User), rows)
     return len(rows)
+
+
+def _consent(session: Session) -> None:
+    """Every applicant waiting for a supplement consented (a generated city has no consent), on SMS, Zalo or
+    email by turns, in the bench's transaction: the citizens' reminders are written too."""
+    from dossiers.models import Dossier
+    from sla.core.lifecycle import Status
+
+    channel = case((Dossier.id % 3 == 0, "sms"), (Dossier.id % 3 == 1, "zalo"), else_="email")
+    session.execute(
+        update(Dossier)
+        .where(Dossier.status_code == Status.WAITING_SUPPLEMENT)
+        .values(
+            contact_consent=True,
+            preferred_channel=channel,
+            applicant_phone=func.coalesce(Dossier.applicant_phone, "0912345678"),
+            applicant_email=func.coalesce(Dossier.applicant_email, "citizen@example.vn"),
+        )
+    )
 
 
 def bench_dispatch(engine, count: int) -> None:
@@ -276,12 +299,22 @@ def main() -> None:
     parser.add_argument(
         "--staff", type=int, default=1, help="managers and officers per agency (more: more notifications a cause)"
     )
+    parser.add_argument(
+        "--consent",
+        action="store_true",
+        help="every applicant waiting for a supplement consented (in the rolled-back transaction): reminders too",
+    )
     parser.add_argument("--profile", action="store_true", help="print where each run of the rules spends its time")
     args = parser.parse_args()
     engine = make_engine(args.url)
     if not args.skip_rules:
         bench_rules(
-            engine, datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ), args.keep, args.profile, args.staff
+            engine,
+            datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ),
+            args.keep,
+            args.profile,
+            args.staff,
+            args.consent,
         )
     if not args.skip_dispatch:
         bench_dispatch(engine, args.messages)
