@@ -325,10 +325,11 @@ def insert_columns(
 
     On PostgreSQL this is one statement whatever the number of rows: the columns go as one JSON parameter (an
     array a column, written by orjson in C: no Python object a row), read back into arrays of the columns'
-    types by `json_to_record` and unnested side by side (`INSERT … SELECT … ORDER BY ordinality ON CONFLICT DO
-    NOTHING`); the written values come back as one array. The statement's text depends on the table and the
-    columns' names only, so it is prepared once, and the rows are inserted in the order given (their ids follow
-    it). Elsewhere (SQLite) the rows go as one executemany INSERT."""
+    types by `json_to_record` and unnested side by side (`INSERT … SELECT … ON CONFLICT DO NOTHING`), in the
+    order given (the function scans' order: their ids follow it; an ORDER BY on the ordinality would sort the
+    rows, to disk beyond `work_mem`, for nothing); the written values come back as one array. The statement's
+    text depends on the table and the columns' names only, so it is prepared once. Elsewhere (SQLite) the rows
+    go as one executemany INSERT."""
     given = {name: value for name, value in columns.items() if _is_column(value)}
     if not given:
         raise ValueError("insert_columns needs at least one column given row by row")
@@ -417,8 +418,8 @@ def _array_sql(dialect, table, given, instants, scalars, skip_conflicts_on, retu
     return (
         f"WITH written AS (INSERT INTO {quote(table.name)} ({names}) SELECT {', '.join(read)} "
         f"FROM json_to_record(%s::json) AS j({', '.join(arrays)}), "
-        f"unnest({', '.join('j.' + alias for alias in aliases)}) WITH ORDINALITY AS r({', '.join(aliases)}, n) "
-        f"ORDER BY r.n{conflict} RETURNING {quote(returning)}) SELECT array_agg({quote(returning)}) FROM written"
+        f"unnest({', '.join('j.' + alias for alias in aliases)}) AS r({', '.join(aliases)})"
+        f"{conflict} RETURNING {quote(returning)}) SELECT array_agg({quote(returning)}) FROM written"
     )
 
 
