@@ -1,7 +1,8 @@
 """Storage basics shared by every domain's tables: constraint naming and the UTC instant column."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -461,3 +462,20 @@ def existing(connection: Connection, column, values: Sequence[str]) -> set[str]:
     for start in range(0, len(values), 500):
         found.update(connection.execute(select(column).where(column.in_(values[start : start + 500]))).scalars())
     return found
+
+
+@contextmanager
+def without_jit(connection: Connection) -> Iterator[None]:
+    """PostgreSQL's JIT off for the statements inside (of the connection's transaction), then as it was.
+
+    PostgreSQL compiles a plan whose estimated cost passes `jit_above_cost` (100,000: any read of a big table
+    whose rows the planner overestimates or a join it cannot size), and inlines and optimises it beyond
+    500,000, in every parallel worker: up to a second of CPU for a read that takes a third of it. Reads of a
+    few hundred thousand rows through an index never pay that back. Nothing on SQLite. After an error inside,
+    the setting is left to the transaction's rollback (it is local to the transaction)."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    previous = connection.exec_driver_sql("SELECT current_setting('jit'), set_config('jit', 'off', true)").one()[0]
+    yield
+    connection.exec_driver_sql("SELECT set_config('jit', %s, true)", (previous,))

@@ -37,7 +37,7 @@ from notify.models import NotifyRule, OutboxMessage, StaffNotification
 from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
-from kernel.db import existing, insert_columns
+from kernel.db import existing, insert_columns, without_jit
 from kernel.errors import NotFound
 from sla.core.lifecycle import RUNNING_STATUSES, Status
 from procedures.models import Procedure
@@ -311,7 +311,15 @@ def evaluate(
     citizen_hours: tuple[time, time] = CITIZEN_HOURS,
 ) -> Evaluation:
     """Run every rule at `now` over the open dossiers; write the new notifications and citizen reminders into
-    the session (the caller commits). A repeated run at the same instant writes nothing."""
+    the session (the caller commits). A repeated run at the same instant writes nothing. PostgreSQL's JIT is off
+    meanwhile: it compiled the open stages' read for longer than the read took (kernel.db.without_jit)."""
+    with without_jit(session.connection()):
+        return _evaluate(session, calendars=calendars, now=now, links=links, citizen_hours=citizen_hours)
+
+
+def _evaluate(
+    session: Session, *, calendars: Calendars, now: datetime, links: Links | None, citizen_hours: tuple[time, time]
+) -> Evaluation:
     dialect = session.get_bind().dialect.name
     report = Evaluation(at=now)
     staff = Staff(session)

@@ -1,4 +1,5 @@
-"""Rows given column by column written at once (one statement on PostgreSQL), as plain INSERTs would."""
+"""Rows given column by column written at once (one statement on PostgreSQL), as plain INSERTs would; which values
+exist already; JIT off for a block of statements."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
 
-from kernel.db import UTCDateTime, existing, insert_columns
+from kernel.db import UTCDateTime, existing, insert_columns, without_jit
 
 metadata = MetaData()
 told = Table(
@@ -110,3 +111,14 @@ def test_which_values_exist_already(connection):
     many = [f"k{n}" for n in range(1200)]  # more than one chunk elsewhere
     insert_columns(connection, told, {"key": many[::2], "created_at": NOW})
     assert existing(connection, told.c.key, many) == set(many[::2])
+
+
+def test_jit_is_off_inside_and_as_it_was_after(connection):
+    if connection.dialect.name != "postgresql":
+        with without_jit(connection):  # nothing to do
+            return
+    setting = "SELECT current_setting('jit')"
+    before = connection.exec_driver_sql(setting).scalar_one()
+    with without_jit(connection):
+        assert connection.exec_driver_sql(setting).scalar_one() == "off"
+    assert connection.exec_driver_sql(setting).scalar_one() == before
