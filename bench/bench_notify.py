@@ -16,9 +16,12 @@
 
 import argparse
 import asyncio
+import cProfile
 import hashlib
 import hmac
 import json
+import os
+import pstats
 import socket
 import subprocess
 import sys
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlmodel import Session
 
 import api.models  # noqa: F401  (every table, for the foreign keys of the outbox's rows)
@@ -117,33 +120,69 @@ def _start(kind: str, port: int) -> subprocess.Popen:
 # --- the bench ---------------------------------------------------------------------------------------------------
 
 
-def bench_rules(engine, at: datetime, keep: bool) -> None:
+def backend_cpu(pid: int | None) -> float | None:
+    """A process's CPU seconds (user + system) from /proc, None when it cannot be read (another machine)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_rules(
+    engine, at: datetime, keep: bool, profile: bool = False, staff_per_agency: int = 1, consent: bool = False
+) -> None:
     store = calendar_store(Settings())
     with Session(engine) as session:
-        staff = _staff(session)
+        staff = _staff(session, staff_per_agency)
+        if consent:
+            _consent(session)
+        connection = session.connection()
+        backend = (
+            connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            if connection.dialect.name == "postgresql"
+            else None
+        )
         for attempt in ("first run (writes what is due)", "second run (all told: writes nothing)"):
+            load = os.getloadavg()[0]
+            server = backend_cpu(backend)
+            cpu = time.process_time()
+            profiler = cProfile.Profile() if profile else None
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             report = evaluate(session, calendars=Calendars(session, store), now=at, links=Links("https://x"))
+            if profiler:
+                profiler.disable()
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            server = backend_cpu(backend) - server if server is not None else None
             print(
-                f"rules, {attempt}: {seconds:.2f} s; {report.open_stages:,} open stages, "
+                f"rules, {attempt}: {seconds:.2f} s (CPU: Python {cpu:.2f} s"
+                + (f", PostgreSQL {server:.2f} s" if server is not None else "")
+                + f"; load average {load:.1f}); {report.open_stages:,} open stages, "
                 f"{report.open_dossiers:,} running dossiers, {report.waiting_supplement:,} awaiting a supplement "
                 f"with consent; {report.due:,} causes due, newly told {report.fired or 'none'}; "
                 f"{report.notifications:,} notifications to {staff:,} staff, "
                 f"{report.citizen_messages:,} citizen messages"
             )
+            if profiler:
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         session.commit() if keep else session.rollback()
 
 
-def _staff(session: Session) -> int:
-    """A manager and an officer at every agency (a generated city has no users), in the bench's transaction."""
+def _staff(session: Session, per_agency: int = 1) -> int:
+    """`per_agency` managers and officers at every agency (a generated city has no users), in the bench's
+    transaction."""
     from accounts.models import User
     from procedures.models import Agency
 
     agencies = session.execute(select(Agency.id, Agency.code)).all()
     rows = [
         {
-            "username": f"bench-{role}-{code}".lower()[:64],
+            "username": f"bench-{role}{n or ''}-{code}".lower()[:64],
             "password_hash": "x",
             "role": role,
             "agency_id": agency_id,
@@ -152,9 +191,29 @@ def _staff(session: Session) -> int:
         }
         for agency_id, code in agencies
         for role in ("manager", "officer")
+        for n in range(per_agency)
     ]
     session.execute(insert(User), rows)
     return len(rows)
+
+
+def _consent(session: Session) -> None:
+    """Every applicant waiting for a supplement consented (a generated city has no consent), on SMS, Zalo or
+    email by turns, in the bench's transaction: the citizens' reminders are written too."""
+    from dossiers.models import Dossier
+    from sla.core.lifecycle import Status
+
+    channel = case((Dossier.id % 3 == 0, "sms"), (Dossier.id % 3 == 1, "zalo"), else_="email")
+    session.execute(
+        update(Dossier)
+        .where(Dossier.status_code == Status.WAITING_SUPPLEMENT)
+        .values(
+            contact_consent=True,
+            preferred_channel=channel,
+            applicant_phone=func.coalesce(Dossier.applicant_phone, "0912345678"),
+            applicant_email=func.coalesce(Dossier.applicant_email, "citizen@example.vn"),
+        )
+    )
 
 
 def bench_dispatch(engine, count: int) -> None:
@@ -237,10 +296,26 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep what the rules wrote")
     parser.add_argument("--skip-rules", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument(
+        "--staff", type=int, default=1, help="managers and officers per agency (more: more notifications a cause)"
+    )
+    parser.add_argument(
+        "--consent",
+        action="store_true",
+        help="every applicant waiting for a supplement consented (in the rolled-back transaction): reminders too",
+    )
+    parser.add_argument("--profile", action="store_true", help="print where each run of the rules spends its time")
     args = parser.parse_args()
     engine = make_engine(args.url)
     if not args.skip_rules:
-        bench_rules(engine, datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ), args.keep)
+        bench_rules(
+            engine,
+            datetime.fromisoformat(args.at).replace(tzinfo=LOCAL_TZ),
+            args.keep,
+            args.profile,
+            args.staff,
+            args.consent,
+        )
     if not args.skip_dispatch:
         bench_dispatch(engine, args.messages)
     engine.dispose()

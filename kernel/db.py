@@ -1,14 +1,18 @@
 """Storage basics shared by every domain's tables: constraint naming and the UTC instant column."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import orjson
+import pandas as pd
 import sqlmodel
 from sqlalchemy import JSON, Connection, DateTime, Table, insert, literal, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -299,3 +303,179 @@ def _tree_sql(dialect, shapes: Sequence[_Shape]) -> str:
         for number, shape in enumerate(shapes[1:])
     ]
     return "WITH " + ", ".join(parts) + f" SELECT {key} FROM _parent"
+
+
+# --- many rows given column by column, in one statement -------------------------------------------
+
+
+def insert_columns(
+    connection: Connection,
+    table: Table,
+    columns: dict[str, Any],
+    *,
+    skip_conflicts_on: str | None = None,
+    returning: str = "id",
+) -> list:
+    """Insert rows given column by column; the `returning` column of the rows written.
+
+    Each value of `columns` is either a sequence (a list, a numpy array or a pandas Series: one value a row,
+    None or NaN for NULL) or a scalar (the same in every row). Instants are aware datetimes, or numpy
+    `datetime64` values (or a pandas datetime column; naive: UTC). With `skip_conflicts_on` (a column with a
+    unique index), a row whose value is there already is left out (ON CONFLICT DO NOTHING), and so is a repeat
+    within the rows.
+
+    On PostgreSQL this is one statement whatever the number of rows: the columns go as one JSON parameter (an
+    array a column, written by orjson in C: no Python object a row), read back into arrays of the columns'
+    types by `json_to_record` and unnested side by side (`INSERT … SELECT … ON CONFLICT DO NOTHING`), in the
+    order given (the function scans' order: their ids follow it; an ORDER BY on the ordinality would sort the
+    rows, to disk beyond `work_mem`, for nothing); the written values come back as one array. The statement's
+    text depends on the table and the columns' names only, so it is prepared once. Elsewhere (SQLite) the rows
+    go as one executemany INSERT."""
+    given = {name: value for name, value in columns.items() if _is_column(value)}
+    if not given:
+        raise ValueError("insert_columns needs at least one column given row by row")
+    lengths = {len(value) for value in given.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"insert_columns: columns of different lengths {sorted(lengths)}")
+    if not lengths.pop():
+        return []
+    scalars = {name: value for name, value in columns.items() if name not in given}
+    if connection.dialect.name == "postgresql":
+        return _insert_arrays(connection, table, given, scalars, skip_conflicts_on, returning)
+    return _insert_many(connection, table, given, scalars, skip_conflicts_on, returning)
+
+
+def _is_column(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray, pd.Series))
+
+
+def _instants(value: Any) -> pd.DatetimeIndex | None:
+    """The values as UTC instants, if they are numpy or pandas datetimes (naive: UTC)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or not (dtype.kind == "M" or isinstance(dtype, pd.DatetimeTZDtype)):
+        return None
+    found = pd.DatetimeIndex(value)
+    return (found.tz_localize(UTC) if found.tz is None else found.tz_convert(UTC)).as_unit("us")
+
+
+def _values(value: Any) -> list | np.ndarray:
+    """A column's values as a list of Python values (None for NULL), or a numeric numpy array without NULLs."""
+    if isinstance(value, pd.Series):
+        if value.hasnans:
+            return value.to_numpy(dtype=object, na_value=None).tolist()
+        value = value.to_numpy()
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value) if value.dtype.kind in "biuf" else value.tolist()
+    return list(value)
+
+
+def _instant_values(found: pd.DatetimeIndex) -> list | np.ndarray:
+    """Instants as microseconds since the epoch (None for NaT)."""
+    if not found.hasnans:
+        return found.asi8
+    return [None if missing else micros for micros, missing in zip(found.asi8.tolist(), found.isna(), strict=True)]
+
+
+_ARRAY_SQL: dict[tuple, str] = {}
+_MICROSECONDS_SINCE = "to_timestamp(0) + {} * interval '1 microsecond'"
+
+
+def _insert_arrays(connection, table, given, scalars, skip_conflicts_on, returning) -> list:
+    dialect = connection.dialect
+    instants = {name: _instants(value) for name, value in given.items()}
+    shape = (table, tuple(given), tuple(name for name, found in instants.items() if found is not None),
+             tuple(scalars), skip_conflicts_on, returning)  # fmt: skip
+    sql = _ARRAY_SQL.get(shape)
+    if sql is None:
+        sql = _ARRAY_SQL[shape] = _array_sql(dialect, table, given, instants, scalars, skip_conflicts_on, returning)
+    parameters = []
+    for name, value in scalars.items():  # first: the SELECT list names them before the columns
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        parameters.append(processor(value) if processor is not None else value)
+    payload = {
+        f"c{number}": _values(value) if instants[name] is None else _instant_values(instants[name])
+        for number, (name, value) in enumerate(given.items())
+    }
+    parameters.append(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+    return connection.exec_driver_sql(sql, tuple(parameters)).scalar_one() or []
+
+
+def _array_sql(dialect, table, given, instants, scalars, skip_conflicts_on, returning) -> str:
+    """One JSON object of arrays, a key per column (`json_to_record` reads each as an array of the column's
+    type), unnested side by side."""
+    quote = dialect.identifier_preparer.quote
+    arrays, read = [], []
+    for number, name in enumerate(given):
+        if instants[name] is not None:
+            arrays.append(f"c{number} bigint[]")
+            read.append(_MICROSECONDS_SINCE.format(f"r.c{number}"))
+        else:
+            arrays.append(f"c{number} {table.c[name].type.compile(dialect=dialect)}[]")
+            read.append(f"r.c{number}")
+    read += [f"%s::{table.c[name].type.compile(dialect=dialect)}" for name in scalars]
+    names = ", ".join(quote(name) for name in (*given, *scalars))
+    aliases = [f"c{number}" for number in range(len(given))]
+    conflict = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    return (
+        f"WITH written AS (INSERT INTO {quote(table.name)} ({names}) SELECT {', '.join(read)} "
+        f"FROM json_to_record(%s::json) AS j({', '.join(arrays)}), "
+        f"unnest({', '.join('j.' + alias for alias in aliases)}) AS r({', '.join(aliases)})"
+        f"{conflict} RETURNING {quote(returning)}) SELECT array_agg({quote(returning)}) FROM written"
+    )
+
+
+def _insert_many(connection, table, given, scalars, skip_conflicts_on, returning) -> list:
+    lists = []
+    for value in given.values():
+        found = _instants(value)
+        if found is None:
+            values = _values(value)
+            lists.append(values.tolist() if isinstance(values, np.ndarray) else values)
+        else:
+            lists.append(
+                [None if n else instant for instant, n in zip(found.to_pydatetime(), found.isna(), strict=True)]
+            )
+    names = tuple(given)
+    rows = [{**scalars, **dict(zip(names, row, strict=True))} for row in zip(*lists, strict=True)]
+    statement = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+    if skip_conflicts_on:
+        statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+    return list(connection.execute(statement.returning(table.c[returning]), rows).scalars())
+
+
+def existing(connection: Connection, column, values: Sequence[str]) -> set[str]:
+    """Which of `values` (strings) are in `column` (a column with an index): on PostgreSQL one statement, the
+    values sent as one JSON array and those found sent back as one array; elsewhere, in chunks of 500."""
+    if not len(values):
+        return set()
+    if connection.dialect.name == "postgresql":
+        dialect = connection.dialect
+        quote = dialect.identifier_preparer.quote
+        sql = (
+            f"SELECT array_agg(t.{quote(column.name)}) FROM {quote(column.table.name)} t "
+            f"WHERE t.{quote(column.name)} = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))"
+        )
+        found = connection.exec_driver_sql(sql, (orjson.dumps(list(values)).decode(),)).scalar_one()
+        return set(found or ())
+    found: set[str] = set()
+    values = list(values)
+    for start in range(0, len(values), 500):
+        found.update(connection.execute(select(column).where(column.in_(values[start : start + 500]))).scalars())
+    return found
+
+
+@contextmanager
+def without_jit(connection: Connection) -> Iterator[None]:
+    """PostgreSQL's JIT off for the statements inside (of the connection's transaction), then as it was.
+
+    PostgreSQL compiles a plan whose estimated cost passes `jit_above_cost` (100,000: any read of a big table
+    whose rows the planner overestimates or a join it cannot size), and inlines and optimises it beyond
+    500,000, in every parallel worker: up to a second of CPU for a read that takes a third of it. Reads of a
+    few hundred thousand rows through an index never pay that back. Nothing on SQLite. After an error inside,
+    the setting is left to the transaction's rollback (it is local to the transaction)."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    previous = connection.exec_driver_sql("SELECT current_setting('jit'), set_config('jit', 'off', true)").one()[0]
+    yield
+    connection.exec_driver_sql("SELECT set_config('jit', %s, true)", (previous,))

@@ -6,16 +6,20 @@ makes two messages. The dispatcher (notify/dispatcher.py) sends them later, in t
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from urllib.parse import quote
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from kernel.db import insert_columns
+from kernel.localtime import MINUTE_FORMAT
 from notify.models import OutboxMessage
 from notify.quiet import CITIZEN_HOURS, next_citizen_instant
-from notify.templates import text_for
+from notify.templates import PLACEHOLDERS, text_for
 from procedures.service import agency_tree
 from sla.core.calendar import LOCAL_TZ, WorkingCalendar
 
@@ -54,7 +58,12 @@ class Links:
 
 
 def local_text(instant: datetime | None) -> str:
-    return instant.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if instant else ""
+    return instant.astimezone(LOCAL_TZ).strftime(MINUTE_FORMAT) if instant else ""
+
+
+def local_texts(instants: np.ndarray) -> np.ndarray:
+    """`local_text` of each UTC instant (numpy `datetime64`), for many messages at once."""
+    return pd.DatetimeIndex(instants).tz_localize(UTC).tz_convert(LOCAL_TZ).strftime(MINUTE_FORMAT).to_numpy()
 
 
 def contact(dossier) -> tuple[str, str] | None:
@@ -133,6 +142,56 @@ def enqueue(
     dialect = session.get_bind().dialect.name
     inserted = session.connection().execute(_INSERT_IGNORING[dialect]().returning(OutboxMessage.id), row).first()
     return OutboxMessage(id=inserted[0], **row) if inserted else None
+
+
+def enqueue_many(
+    session: Session,
+    messages: pd.DataFrame,
+    *,
+    kind: str,
+    now: datetime,
+    hours: tuple[time, time] = CITIZEN_HOURS,
+) -> int:
+    """Messages of one kind to applicants who consented, worded and written at once (one statement on
+    PostgreSQL); a key written before is left out. `messages` holds a row per message with its `dossier_id`,
+    `code`, `cause`, `channel` (the applicant's), `address`, `agency_id` and the `values` its text fills (a
+    column per placeholder). The number written."""
+    if not len(messages):
+        return 0
+    texts = {channel: text_for(session, kind, channel) for channel in messages["channel"].unique().tolist()}
+    messages = messages[messages["channel"].map(lambda channel: texts[channel] is not None)]
+    if not len(messages):
+        return 0
+    placeholders = [name for name in messages.columns if name in PLACEHOLDERS]
+    worded = [
+        texts[channel].render(dict(zip(placeholders, values, strict=True)))
+        for channel, *values in zip(
+            messages["channel"].tolist(), *(messages[name].tolist() for name in placeholders), strict=True
+        )
+    ]
+    subjects, bodies = zip(*worded, strict=True) if worded else ((), ())
+    written = insert_columns(
+        session.connection(),
+        OutboxMessage.__table__,
+        {
+            "key": messages["code"] + ":" + messages["cause"] + ":" + messages["channel"],
+            "dossier_id": messages["dossier_id"],
+            "cause": messages["cause"].str.slice(0, 64),
+            "kind": kind,
+            "channel": messages["channel"],
+            "audience": "citizen",
+            "agency_id": messages["agency_id"],
+            "address": messages["address"],
+            "subject": list(subjects),
+            "body": list(bodies),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": next_citizen_instant(now, hours),
+            "created_at": now,
+        },
+        skip_conflicts_on="key",
+    )
+    return len(written)
 
 
 def on_written(

@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, extract, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, exists, extract, func, literal, select
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
 from notify import outbox
-from notify.models import NotifyRule, StaffNotification
+from notify.models import NotifyRule, OutboxMessage, StaffNotification
 from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
+from kernel.db import existing, insert_columns, without_jit
 from kernel.errors import NotFound
 from sla.core.lifecycle import RUNNING_STATUSES, Status
 from procedures.models import Procedure
@@ -45,7 +45,6 @@ from kernel.schemas import Input
 from procedures.service import agency_tree, get_agency
 
 log = logging.getLogger("motcua.notify")
-
 
 
 class EscalationLevel(Input):
@@ -262,10 +261,21 @@ def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
     if connection.dialect.name == "postgresql":
         rows = query.subquery()
         values = connection.execute(select(*(func.array_agg(column) for column in rows.c))).one()
-        return pd.DataFrame({name: list(value or ()) for name, value in zip(columns, values, strict=True)})
+        return pd.DataFrame({name: _column(value or ()) for name, value in zip(columns, values, strict=True)})
     found = connection.execute(query).fetchall()
     transposed = zip(*found, strict=True) if found else ([] for _ in columns)
-    return pd.DataFrame({name: list(value) for name, value in zip(columns, transposed, strict=True)})
+    return pd.DataFrame({name: _column(value) for name, value in zip(columns, transposed, strict=True)})
+
+
+def _column(values) -> np.ndarray | list:
+    """Integers (without NULLs) as an int64 array at once; other values as a list for pandas to type (pandas
+    types a list of integers through an object array first: four times as long)."""
+    values = list(values)
+    if values and type(values[0]) is int:
+        array = np.array(values)
+        if array.dtype.kind == "i":
+            return array
+    return values
 
 
 def _minutes(values) -> np.ndarray:
@@ -312,7 +322,15 @@ def evaluate(
     citizen_hours: tuple[time, time] = CITIZEN_HOURS,
 ) -> Evaluation:
     """Run every rule at `now` over the open dossiers; write the new notifications and citizen reminders into
-    the session (the caller commits). A repeated run at the same instant writes nothing."""
+    the session (the caller commits). A repeated run at the same instant writes nothing. PostgreSQL's JIT is off
+    meanwhile: it compiled the open stages' read for longer than the read took (kernel.db.without_jit)."""
+    with without_jit(session.connection()):
+        return _evaluate(session, calendars=calendars, now=now, links=links, citizen_hours=citizen_hours)
+
+
+def _evaluate(
+    session: Session, *, calendars: Calendars, now: datetime, links: Links | None, citizen_hours: tuple[time, time]
+) -> Evaluation:
     dialect = session.get_bind().dialect.name
     report = Evaluation(at=now)
     staff = Staff(session)
@@ -320,29 +338,9 @@ def evaluate(
     now_m = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "m")
     firing = Firing()
 
-    stages = _frame(
-        session,
-        select(
-            Stage.dossier_id,
-            Stage.seq,
-            Stage.agency_id,
-            Stage.allotment_minutes,
-            _epoch_minutes(Stage.due_at, dialect),
-            Dossier.receiving_agency_id,
-            Dossier.procedure_code,
-        )
-        .join(Dossier, Dossier.id == Stage.dossier_id)
-        .where(
-            Stage.ended_at.is_(None),
-            Stage.due_at.is_not(None),
-            Stage.excluded.is_(False),
-            Stage.agency_id.is_not(None),
-            Dossier.status_code.in_(RUNNING_STATUSES),
-        ),
-        ["dossier_id", "seq", "agency_id", "allotment", "due_min", "receiving_id", "procedure_code"],
-    )
-    report.open_stages = len(stages)
-    dossiers = _frame(
+    # the running dossiers, then the open stages on their own (joined here: reading each stage's dossier row
+    # again through its primary key cost more than the stages' read)
+    running = _frame(
         session,
         select(
             Dossier.id,
@@ -354,12 +352,7 @@ def evaluate(
             _epoch_minutes(Dossier.original_due_at, dialect),
             Dossier.rescheduled_due_at.is_not(None),
             Dossier.supplement_count,
-        ).where(
-            Dossier.status_code.in_(RUNNING_STATUSES),
-            Dossier.due_at.is_not(None),
-            Dossier.clock_start_at.is_not(None),
-            Dossier.original_due_at.is_not(None),
-        ),
+        ).where(Dossier.status_code.in_(RUNNING_STATUSES)),
         [
             "dossier_id",
             "receiving_id",
@@ -371,6 +364,30 @@ def evaluate(
             "apologised",
             "supplement_count",
         ],
+    )
+    stages = _frame(
+        session,
+        select(
+            Stage.dossier_id,
+            Stage.seq,
+            Stage.agency_id,
+            Stage.allotment_minutes,
+            _epoch_minutes(Stage.due_at, dialect),
+        ).where(
+            Stage.ended_at.is_(None),
+            Stage.due_at.is_not(None),
+            Stage.excluded.is_(False),
+            Stage.agency_id.is_not(None),
+        ),
+        ["dossier_id", "seq", "agency_id", "allotment", "due_min"],
+    )
+    stages = stages.merge(running[["dossier_id", "receiving_id", "procedure_code"]], on="dossier_id")
+    report.open_stages = len(stages)
+    timed = running[["due_min", "start_min", "original_min"]].notna().all(axis=1)
+    dossiers = (
+        running[timed.to_numpy()]
+        .astype({"due_min": np.int64, "start_min": np.int64, "original_min": np.int64})
+        .reset_index(drop=True)
     )
     report.open_dossiers = len(dossiers)
 
@@ -405,10 +422,7 @@ def evaluate(
     report.due = len(fired)
     written = _notify_staff(session, fired, staff, calendars, now, dialect)
     report.notifications = len(written)
-    causes: dict[str, set[str]] = {}
-    for kind, key in written:
-        causes.setdefault(kind, set()).add(key.rsplit(":u", 1)[0])
-    report.fired = {kind: len(keys) for kind, keys in sorted(causes.items())}
+    report.fired = {str(kind): int(count) for kind, count in written.groupby("kind")["cause"].nunique().items()}
     report.citizen_messages, report.waiting_supplement = _remind_citizens(
         session, book, calendars, now, now_m, dialect, links, citizen_hours
     )
@@ -555,60 +569,48 @@ def _recipients(fired: pd.DataFrame, staff: Staff) -> pd.DataFrame:
 
 def _notify_staff(
     session: Session, fired: pd.DataFrame, staff: Staff, calendars: Calendars, now: datetime, dialect: str
-) -> list[tuple[str, str]]:
-    """Write a notification per cause and person not yet told; (kind, key) of those written."""
+) -> pd.DataFrame:
+    """Write a notification per cause and person not yet told, all in one statement; the (kind, cause) of each
+    written. A key told before (or by a run meanwhile) is left out by its unique index."""
     if not len(fired):
-        return []
+        return pd.DataFrame({"kind": [], "cause": []})
     fired = fired.assign(agency_id=fired["agency_id"].astype(np.int64))
     rows = fired.merge(_recipients(fired, staff), on=["target", "agency_id"])
     rows = rows.assign(key=rows["cause"] + ":u" + rows["user_id"].astype(str))
-    rows = rows[~rows["key"].isin(_told(session, rows["key"].tolist(), dialect))]
-    if not len(rows):
-        return []
-    # staff are told in their own unit's working time
-    visible = {
-        user: next_working_instant(calendars.of(staff.agency_of.get(user)), now) for user in rows["user_id"].unique()
-    }
-    keys = rows["key"]
-    due = pd.to_datetime(rows["due_min"].astype(np.int64), unit="m", utc=True)
-    records = [
-        {
-            "key": key,
-            "user_id": int(user),
-            "dossier_id": int(dossier_id),
-            "kind": kind,
-            "level": None if pd.isna(level) else int(level),
-            "agency_id": int(agency_id),
-            "due_at": due_at.to_pydatetime(),
-            "created_at": now,
-            "visible_at": visible[user],
-            "read_at": None,
-        }
-        for key, user, dossier_id, kind, level, agency_id, due_at in zip(
-            keys, rows["user_id"], rows["dossier_id"], rows["kind"], rows["level"], rows["agency_id"], due, strict=True
-        )
+    # the steady state: most causes due were told before; only the new ones are offered
+    rows = rows[
+        ~rows["key"].isin(existing(session.connection(), StaffNotification.__table__.c.key, rows["key"].tolist()))
     ]
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(StaffNotification)
-    insert = insert.on_conflict_do_nothing(index_elements=["key"])
-    written: list[tuple[str, str]] = []
-    for start in range(0, len(records), 5000):
-        result = session.connection().execute(
-            insert.returning(StaffNotification.kind, StaffNotification.key), records[start : start + 5000]
-        )
-        written.extend(result.all())
-    return written
-
-
-def _told(session: Session, keys: list[str], dialect: str) -> set[str]:
-    """Which of these notification keys exist already (the steady state: most causes due were told before)."""
-    found: set[str] = set()
-    key = StaffNotification.__table__.c.key
-    if dialect == "postgresql":
-        found.update(session.connection().execute(select(key).where(key == any_(cast(keys, ARRAY(String))))).scalars())
-        return found
-    for start in range(0, len(keys), 500):
-        found.update(session.connection().execute(select(key).where(key.in_(keys[start : start + 500]))).scalars())
-    return found
+    if not len(rows):
+        return pd.DataFrame({"kind": [], "cause": []})
+    # staff are told in their own unit's working time
+    visible = pd.to_datetime(
+        pd.Series(
+            {
+                user: next_working_instant(calendars.of(staff.agency_of.get(user)), now)
+                for user in rows["user_id"].unique().tolist()
+            }
+        ),
+        utc=True,
+    )
+    written = insert_columns(
+        session.connection(),
+        StaffNotification.__table__,
+        {
+            "key": rows["key"],
+            "user_id": rows["user_id"],
+            "dossier_id": rows["dossier_id"],
+            "kind": rows["kind"],
+            "level": pd.to_numeric(rows["level"]).astype("Int64"),
+            "agency_id": rows["agency_id"],
+            "due_at": rows["due_min"].to_numpy(dtype=np.int64).astype("datetime64[m]"),
+            "created_at": now,
+            "visible_at": rows["user_id"].map(visible),
+        },
+        skip_conflicts_on="key",
+        returning="key",
+    )
+    return rows[rows["key"].isin(written)][["kind", "cause"]]
 
 
 def _remind_citizens(
@@ -654,40 +656,69 @@ def _remind_citizens(
     chosen = waiting[due]
     if not len(chosen):
         return 0, len(waiting)
-    written = 0
-    ids = [int(i) for i in chosen["dossier_id"]]
-    # the few that fire: their rows and the reason of their supplement request
-    requests = dict(
-        session.execute(
-            select(DossierEvent.dossier_id, DossierEvent.reason)
-            .where(DossierEvent.dossier_id.in_(ids), DossierEvent.type == "supplement_requested")
-            .order_by(DossierEvent.dossier_id, DossierEvent.seq)
-        ).all()
+    # the few that fire, not reminded yet on their channel: their rows and the reason of their last request
+    cause = literal("supplement_reminder:") + cast(Dossier.supplement_count, String)
+    reminded = exists().where(OutboxMessage.key == Dossier.code + ":" + cause + ":" + Dossier.preferred_channel)
+    last_request = (
+        select(DossierEvent.reason)
+        .where(DossierEvent.dossier_id == Dossier.id, DossierEvent.type == "supplement_requested")
+        .order_by(DossierEvent.seq.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    tree = agency_tree(session)
-    found = session.execute(
-        select(Dossier, Procedure.name).join(Procedure, Procedure.id == Dossier.procedure_id).where(Dossier.id.in_(ids))
-    ).all()
-    for dossier, procedure_name in found:
-        calendar = calendars.of(dossier.receiving_agency_id)
-        agency = tree.by_id.get(dossier.receiving_agency_id)
-        values = {
-            "code": dossier.code,
-            "procedure": procedure_name,
-            "agency": agency.name if agency else "",
-            "reason": requests.get(dossier.id) or "",
-            "limit": outbox.local_text(outbox.supplement_limit(calendar, dossier.clock_stopped_since)),
-            "lookup_url": links.lookup(dossier.code) if links else "",
-            "rating_url": links.rating(dossier.code) if links else "",
-        }
-        message = outbox.enqueue(
-            session,
-            dossier=dossier,
-            kind="supplement_reminder",
-            cause=f"supplement_reminder:{dossier.supplement_count}",
-            values=values,
-            now=now,
-            hours=hours,
+    query = (
+        select(
+            Dossier.id,
+            Dossier.code,
+            Dossier.receiving_agency_id,
+            Dossier.preferred_channel,
+            Dossier.applicant_phone,
+            Dossier.applicant_email,
+            cause,
+            _epoch_minutes(Dossier.clock_stopped_since, dialect),
+            Procedure.name,
+            last_request,
         )
-        written += message is not None
+        .join(Procedure, Procedure.id == Dossier.procedure_id)
+        .where(Dossier.preferred_channel.is_not(None), ~reminded)
+    )
+    ids = chosen["dossier_id"].astype(np.int64).tolist()
+    query = query.where(
+        Dossier.id == any_(cast(ids, ARRAY(Integer))) if dialect == "postgresql" else Dossier.id.in_(ids)
+    )
+    found = _frame(
+        session,
+        query,
+        [
+            "dossier_id",
+            "code",
+            "receiving_id",
+            "channel",
+            "phone",
+            "email",
+            "cause",
+            "since_min",
+            "procedure",
+            "reason",
+        ],
+    )
+    found = found.assign(address=found["email"].where(found["channel"] == "email", found["phone"]))
+    found = found[found["address"].fillna("") != ""]  # no address for the chosen channel: no message
+    if not len(found):
+        return 0, len(waiting)
+    limit = np.zeros(len(found), dtype="datetime64[m]")
+    since = _minutes(found["since_min"])
+    for calendar, mask in _by_calendar(found, calendars):
+        limit[mask] = calendar.due(since[mask], outbox.SUPPLEMENT_LIMIT_WORKING_DAYS, "working_days")[1]
+    names = {agency.id: agency.name for agency in agency_tree(session).by_id.values()}
+    codes = found["code"]
+    messages = found.assign(
+        agency_id=found["receiving_id"],
+        agency=found["receiving_id"].map(names).fillna(""),
+        reason=found["reason"].fillna(""),
+        limit=outbox.local_texts(limit),
+        lookup_url=codes.map(links.lookup) if links else "",
+        rating_url=codes.map(links.rating) if links else "",
+    )
+    written = outbox.enqueue_many(session, messages, kind="supplement_reminder", now=now, hours=hours)
     return written, len(waiting)
