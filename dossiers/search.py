@@ -221,11 +221,12 @@ def _capped_total(
         expected = sum(_estimated_rows(session, branch) for branch in _scope_queries(holders, estimated))
         if expected >= ESTIMATED_CAP_FACTOR * SEARCH_TOTAL_CAP:
             return SEARCH_TOTAL_CAP, True
-    limit = SEARCH_TOTAL_CAP + 1
-    total = sum(
-        session.execute(select(func.count()).select_from(branch.limit(limit).subquery())).scalar_one()
-        for branch in _scope_queries(holders, conditions, by_agency=estimated is not None)
-    )
+    total = 0
+    for branch in _scope_queries(holders, conditions, by_agency=estimated is not None):
+        left = SEARCH_TOTAL_CAP + 1 - total  # once past the cap, the other branches need not be counted
+        total += session.execute(select(func.count()).select_from(branch.limit(left).subquery())).scalar_one()
+        if total > SEARCH_TOTAL_CAP:
+            break
     return (SEARCH_TOTAL_CAP, True) if total > SEARCH_TOTAL_CAP else (total, False)
 
 
@@ -255,12 +256,13 @@ def _scope_queries(holders: list[int] | None, conditions: list, *, by_agency: bo
 _AGENCIES_ONE_BY_ONE = 12
 
 
-ESTIMATED_CAP_FACTOR = 3
+ESTIMATED_CAP_FACTOR = 2
 """A name's term the planner expects at least this many times the cap in the scope is shown as "more than 10,000"
-uncounted: counting 10,001 of a word held by millions reads its whole posting list. The planner counts each term
-of ix_dossier_name_terms in its sample (a pair as a pair: migration 0046), so an estimate of 30,000 is not a
-true count under 10,000 but for a sampling error of several times its size; below the factor, the matches are
-counted."""
+uncounted: counting 10,001 of a common word's matches visits as many table pages. The planner counts each term of
+ix_dossier_name_terms in its sample (a pair as a pair, migration 0046; 1,000 terms' frequencies kept from a
+sample of 300,000 dossiers), so an estimate of 20,000 for a term held by fewer than 10,000 would take a sampling
+error of about 16 standard deviations; below the factor, the matches are counted. On a table smaller than the
+sample, the estimate is the count."""
 
 
 def _estimated_rows(session: Session, query) -> float:
