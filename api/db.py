@@ -136,9 +136,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})  # APScheduler's job store creates and owns it
 
 
-DATABASE_INDEXES = frozenset({"ix_dossier_name_key", "ix_dossier_name_terms"})
-"""Indexes one database has and the models do not declare (PostgreSQL's name key and name terms indexes:
-migrations 0023 and 0046)."""
+DATABASE_INDEXES = frozenset({"ix_dossier_name_key", "ix_dossier_name_terms", "ix_dossier_search_newest"})
+"""Indexes one database has and the models do not declare (PostgreSQL's name key and name terms indexes,
+and its newest-first index for searches across the city: migrations 0023 and 0046)."""
 
 
 def include_name(name: str | None, type_: str, _parent_names) -> bool:

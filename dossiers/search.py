@@ -16,7 +16,7 @@ from dossiers.names import WHOLE_NAME_WORDS, key_of_words
 from dossiers.reading import agency_codes, summary_fields
 from dossiers.schemas import DossierSummary
 from procedures.models import Procedure
-from procedures.service import agency_tree, fold, get_agency, procedure_ids_in_fields, procedure_ids_named
+from procedures.service import fold, get_agency, procedure_ids_in_fields, procedure_ids_named
 
 SEARCH_TOTAL_CAP = 10_000
 """A search counts its matches up to this many; past it the total reads "more than 10,000" (`Found.capped`)."""
@@ -115,7 +115,7 @@ def search(
         conditions.append(func.motcua_name_key(Dossier.search_text) == key_of_words(name_words))
     elif name_words:
         distinct = sorted(set(name_words))
-        term, rechecked = _name_term(session, distinct), _name_has_words(distinct)
+        term, rechecked = _name_term(session, distinct), _name_has_words(session, distinct)
         # the words between spaces beside the term: where the index's matches are rechecked on their pages, or
         # the scope's rows filtered, this cheap test goes first and the terms are made for the rows that pass it
         named = rechecked if term is None else and_(term, rechecked)
@@ -167,12 +167,15 @@ def _name_term(session: Session, words: Sequence[str]):
     return text(f"{NAME_TERMS_INDEXED} @> ARRAY[CAST(:name_term AS text)]").bindparams(name_term=key_of_words(words))
 
 
-def _name_has_words(words: Sequence[str]):
+def _name_has_words(session: Session, words: Sequence[str]):
     """The applicant's name holds each of these whole words (folded, letters only), in any order: a word of the
     name, not a part of one ('anh' finds 'Nguyễn Văn Anh', not 'Trần Thanh'), checked on the row's text (whose
-    first word, the code, holds digits: never one of these)."""
+    first word, the code, holds digits: never one of these). Written as a position, not a LIKE pattern: PostgreSQL
+    estimates a LIKE '% anh %' at a handful of rows city-wide and would then read a scope whole and sort it,
+    where the newest rows read in order find a common name's page in a few hundred."""
     padded = literal(" ") + Dossier.search_text + literal(" ")
-    return and_(*(padded.contains(f" {word} ", autoescape=True) for word in words))
+    position = func.strpos if session.get_bind().dialect.name == "postgresql" else func.instr
+    return and_(*(position(padded, f" {word} ") > 0 for word in words))
 
 
 def _holders(session: Session, agency: str | None, within: Collection[int] | None) -> list[int] | None:
@@ -182,13 +185,15 @@ def _holders(session: Session, agency: str | None, within: Collection[int] | Non
     return None if within is None else sorted(within)
 
 
-def _scope_branches(holders: list[int] | None, session: Session) -> list:
-    """The searched dossiers as disjoint conditions, each served by an index ordered by `received_at`: received
-    at agency A (ix_dossier_report, whose prefix is the receiving agency and received_at: a second index
-    there made PostgreSQL leave the report's index-only scan), or held by A and received outside the scope
-    (ix_dossier_holder_received, which holds only the dossiers held elsewhere than where they were received)."""
-    if holders is None:  # every dossier has a receiving agency: the newest of each, merged
-        return [Dossier.receiving_agency_id == agency_id for agency_id in sorted(agency_tree(session).by_id)]
+def _scope_branches(holders: list[int] | None) -> list:
+    """The searched dossiers as disjoint conditions, each served by an index ordered by `received_at`: every
+    dossier (ix_dossier_search_newest, migration 0046: partial on a condition only the search states, so that the
+    reports never read it instead of ix_dossier_report's index-only scan); or received at agency A
+    (ix_dossier_report, whose prefix is the receiving agency and received_at), or held by A and received outside
+    the scope (ix_dossier_holder_received, which holds only the dossiers held elsewhere than where they were
+    received)."""
+    if holders is None:
+        return [Dossier.search_text != ""]
     return [Dossier.receiving_agency_id == agency_id for agency_id in holders] + [
         (Dossier.current_agency_id == agency_id) & _held_elsewhere(holders) for agency_id in holders
     ]
@@ -216,18 +221,30 @@ def _capped_total(
         expected = sum(_estimated_rows(session, branch) for branch in _scope_queries(holders, estimated))
         if expected >= ESTIMATED_CAP_FACTOR * SEARCH_TOTAL_CAP:
             return SEARCH_TOTAL_CAP, True
-    limit = SEARCH_TOTAL_CAP + 1
-    total = sum(
-        session.execute(select(func.count()).select_from(branch.limit(limit).subquery())).scalar_one()
-        for branch in _scope_queries(holders, conditions)
-    )
+    total = 0
+    for branch in _scope_queries(holders, conditions, by_agency=estimated is not None):
+        left = SEARCH_TOTAL_CAP + 1 - total  # once past the cap, the other branches need not be counted
+        total += session.execute(select(func.count()).select_from(branch.limit(left).subquery())).scalar_one()
+        if total > SEARCH_TOTAL_CAP:
+            break
     return (SEARCH_TOTAL_CAP, True) if total > SEARCH_TOTAL_CAP else (total, False)
 
 
-def _scope_queries(holders: list[int] | None, conditions: list) -> list:
-    """The matches as disjoint queries: every dossier, or those received in the scope and those held there."""
+def _scope_queries(holders: list[int] | None, conditions: list, *, by_agency: bool = False) -> list:
+    """The matches as disjoint queries: every dossier, or those received in the scope and those held there. With
+    `by_agency` (a name's term) one query an agency of a small scope: each is one lookup of the term and the agency
+    in ix_dossier_name_terms (migration 0046), where a list of agencies would be checked on the table's rows."""
     if holders is None:
         return [select(literal(1)).select_from(Dossier).where(*conditions)]
+    if by_agency and len(holders) <= _AGENCIES_ONE_BY_ONE:
+        return [
+            select(literal(1)).select_from(Dossier).where(column == agency_id, *rest, *conditions)
+            for column, rest in (
+                (Dossier.receiving_agency_id, ()),
+                (Dossier.current_agency_id, (_held_elsewhere(holders),)),
+            )
+            for agency_id in holders
+        ]
     return [
         select(literal(1)).select_from(Dossier).where(Dossier.receiving_agency_id.in_(holders), *conditions),
         select(literal(1))
@@ -236,12 +253,16 @@ def _scope_queries(holders: list[int] | None, conditions: list) -> list:
     ]
 
 
-ESTIMATED_CAP_FACTOR = 3
+_AGENCIES_ONE_BY_ONE = 12
+
+
+ESTIMATED_CAP_FACTOR = 2
 """A name's term the planner expects at least this many times the cap in the scope is shown as "more than 10,000"
-uncounted: counting 10,001 of a word held by millions reads its whole posting list. The planner counts each term
-of ix_dossier_name_terms in its sample (a pair as a pair: migration 0046), so an estimate of 30,000 is not a
-true count under 10,000 but for a sampling error of several times its size; below the factor, the matches are
-counted."""
+uncounted: counting 10,001 of a common word's matches visits as many table pages. The planner counts each term of
+ix_dossier_name_terms in its sample (a pair as a pair, migration 0046; 1,000 terms' frequencies kept from a
+sample of 300,000 dossiers), so an estimate of 20,000 for a term held by fewer than 10,000 would take a sampling
+error of about 16 standard deviations; below the factor, the matches are counted. On a table smaller than the
+sample, the estimate is the count."""
 
 
 def _estimated_rows(session: Session, query) -> float:
@@ -265,7 +286,7 @@ def _newest(session: Session, holders: list[int] | None, conditions: list, *, pa
     order = (Dossier.received_at.desc(), Dossier.id.desc())
     branches = [
         select(Dossier.id, Dossier.received_at).where(scope, *conditions).order_by(*order).limit(depth).subquery()
-        for scope in _scope_branches(holders, session)
+        for scope in _scope_branches(holders)
     ]
     merged = union_all(*(select(b.c.id, b.c.received_at) for b in branches)).subquery()
     page_ids = (

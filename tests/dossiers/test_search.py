@@ -204,19 +204,40 @@ def test_a_common_name_term_is_more_than_the_cap_by_the_planners_estimate(postgr
         receive(applicant={"name": "Nguyễn Văn Anh" if i % 4 else "Trần Thị Bình", "phone": f"09120000{i:02d}"})
     session.execute(text("ANALYZE dossier"))
     statements.clear()
-    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 5)  # 30 'anh nguyen' ≥ 3 × 5; 10 'binh tran' < 15
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 6)  # 30 "anh nguyen" ≥ 2 × 6; 10 "binh tran" < 12
     found = search.search(session, q="anh NGUYỄN", within=None)
-    assert (found.total, found.capped, len(found.items)) == (5, True, 20)
+    assert (found.total, found.capped, len(found.items)) == (6, True, 20)
     assert not any("count(" in s[0] for s in statements), statements
     statements.clear()
     found = search.search(session, q="Bình Trần", within=None)
-    assert (found.total, found.capped) == (5, True)  # ten: counted (six of them, the cap's one more)
+    assert (found.total, found.capped) == (6, True)  # ten: counted (seven of them, the cap's one more)
     assert any("count(" in s[0] for s in statements)
     statements.clear()
     found = search.search(session, q="thi", within=None)
     assert any("count(" in s[0] for s in statements)
     monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 20)
     assert search.search(session, q="binh", within=None)[1:] == (10, False)
+
+
+def test_many_matches_across_the_city_are_read_newest_first_along_one_index(postgresql, session, city, statements,
+                                                                           monkeypatch):
+    """More matches than the cap across the city: one ordered path over every dossier (ix_dossier_search_newest),
+    which stops after the page, the words checked as positions; and the terms' index counts a scope agency by
+    agency."""
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 1)
+    monkeypatch.setattr(search, "_FEW", 0)  # as for a city of millions
+    found = search.search(session, q="lan", within=None)
+    assert [item.code for item in found.items][:2] == [city["other"], city["forwarded"]]
+    page = [s for s in statements if "strpos" in s[0] and "ORDER BY" in s[0]]
+    plan = _plan(session, *page[0])
+    assert "ix_dossier_search_newest" in plan and "strpos" in plan, plan  # (a test table: read whole, sorted)
+    statements.clear()
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 10_000)
+    ward = session.execute(text("SELECT id FROM agency WHERE code = :c"), {"c": WARD}).scalar_one()
+    search.search(session, q="lan", within=[ward])
+    counts = [s for s in statements if "count(" in s[0]]
+    # one agency a lookup, the agency and the term both in the index; never a list of agencies checked on rows
+    assert counts and not any("receiving_agency_id IN" in s[0] or "current_agency_id IN" in s[0] for s in counts)
 
 
 def test_a_whole_name_reads_one_range_of_the_name_key_index(postgresql, session, city, statements):
