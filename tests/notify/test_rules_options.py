@@ -4,7 +4,9 @@ another role, and staff told in their own unit's working time when the unit keep
 from tests.notify.test_rules import WARD, run, told  # noqa: F401  (the `run` fixture)
 
 
-def test_a_warning_by_working_hours_before_the_due_comes_first_when_it_is_earlier(client, session, receive, run):
+def test_a_warning_by_working_hours_before_the_due_comes_first_when_it_is_earlier(
+    client, session, receive, run  # noqa: F811
+):
     rule = client.put(
         "/api/v1/notify/rules", json={"agency_code": WARD, "warn_share": 0.9, "warn_working_hours_before": 20}
     )
@@ -20,7 +22,7 @@ def test_a_warning_by_working_hours_before_the_due_comes_first_when_it_is_earlie
     ]
 
 
-def test_an_escalation_level_may_name_another_role_of_the_unit(client, session, receive, run):
+def test_an_escalation_level_may_name_another_role_of_the_unit(client, session, receive, run):  # noqa: F811
     ladder = [{"after_working_days": 1, "every_working_days": 5, "to": "unit", "role": "clerk"}]
     assert client.put("/api/v1/notify/rules", json={"escalation": ladder}).status_code == 200
     receive(received_at="2025-04-21T09:00")  # due Tue 29/04 09:00; a working day late: Mon 05/05 09:00
@@ -29,7 +31,7 @@ def test_an_escalation_level_may_name_another_role_of_the_unit(client, session, 
     assert told(session, "escalation") == [("escalation", 1, "clerk", "05/05 09:00")]
 
 
-def test_staff_are_told_in_their_own_units_working_time(client, session, receive, run):
+def test_staff_are_told_in_their_own_units_working_time(client, session, receive, run):  # noqa: F811
     # the ward works no make-up Saturday on 26/04 (its own calendar): a warning found on Friday night reaches its
     # staff on Monday morning, not on the national make-up Saturday
     response = client.post(
