@@ -9,7 +9,8 @@ search as `GET /api/v1/dossiers` asks it (`dossiers.search.search` within a user
 values drawn from the city: an agency's newest (the scope of the busiest agency's staff: it and the agencies
 under it), an applicant's name (accents dropped, words shuffled, mixed case), two words of it (family and given
 name, city-wide and in the scope; the last two), its given name alone, a phone's first 7 digits, an exact code
-(lower-cased), an identity number, and a month's received-date range with a status. Prints p50 and p95 per kind, in milliseconds, after one warm-up call per kind.
+(lower-cased), an identity number, and a month's received-date range with a status. Prints p50 and p95 per
+kind, in milliseconds, after one warm-up call per kind.
 """
 
 import argparse
