@@ -10,7 +10,6 @@ from sqlmodel import Session
 from accounts.models import AuditEntry
 from kernel.db import utc_now
 
-
 _INSERT_AUDIT_ENTRY = insert(AuditEntry)
 _AUDIT_LENGTHS = {
     column.name: column.type.length for column in AuditEntry.__table__.columns if getattr(column.type, "length", None)

@@ -33,7 +33,6 @@ from kernel.db import utc_now
 from kernel.errors import Conflict, InvalidInput, NotFound
 from procedures.service import agency_tree, get_agency
 
-
 _hasher = PasswordHasher()
 
 

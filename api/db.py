@@ -15,9 +15,9 @@ from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, SQLModel
 
 import api.models  # noqa: F401  (every table registered on SQLModel.metadata, which Alembic's env is handed)
+import migrations
 from dossiers.names import NAME_KEY_FUNCTION, name_key
 from kernel.db import STAMPS_AT_CHECKOUT, read_stamps
-import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's lock (held by another process)

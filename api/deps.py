@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from accounts import audit as audit_trail, service as accounts
+from accounts import audit as audit_trail
+from accounts import service as accounts
 from api.settings import Settings
 from kernel.errors import DomainError, InvalidInput, as_domain_error
 

@@ -9,8 +9,8 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from api.web.i18n import Formats
 from kernel.spreadsheets import csv_bytes, write_cell, xlsx_table

@@ -3,8 +3,16 @@
 from accounts.models import AccessToken, AuditEntry, SignInFailure, User
 from api.limits import RateCounter
 from complaints.models import Complaint, ComplaintEvent
-from dossiers.models import Dossier, DossierChange, DossierCodeCounter, DossierEvent, DossierRating, DueChange
-from dossiers.models import IdempotencyRecord, Stage
+from dossiers.models import (
+    Dossier,
+    DossierChange,
+    DossierCodeCounter,
+    DossierEvent,
+    DossierRating,
+    DueChange,
+    IdempotencyRecord,
+    Stage,
+)
 from exchange.import_models import ExchangeImport, ImportedDossier
 from exchange.models import ChangeCounter, DossierSync, StepSync
 from notify.models import Delivery, MessageTemplate, NotifyRule, OutboxMessage, StaffNotification

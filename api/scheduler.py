@@ -19,11 +19,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from api.calendars import calendar_store
 from api.db import engine_for, for_writes
 from api.settings import Settings
+from exchange.sync import Gateway, run_sync
 from notify.dispatcher import DispatchPolicy
 from notify.jobs import run_digest, run_dispatch, run_evaluate
 from notify.outbox import Links
 from notify.providers import Providers
-from exchange.sync import Gateway, run_sync
 from sla.jobs import LockBusy, leader_lock, run_nightly
 
 log = logging.getLogger("motcua.scheduler")

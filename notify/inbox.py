@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from dossiers.models import Dossier
 from dossiers.schemas import LocalInstant
+from kernel.errors import NotFound
 from notify.models import Delivery, OutboxMessage, StaffNotification
 from notify.outbox import local_text
 from notify.staff import USERS
-from kernel.errors import NotFound
 from procedures.service import agency_tree
 
 

@@ -32,17 +32,17 @@ from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, cast, exists, e
 from sqlmodel import Session
 
 from dossiers.models import Dossier, DossierEvent, Stage
+from kernel.db import existing, insert_columns, without_jit
+from kernel.errors import NotFound
+from kernel.schemas import Input
 from notify import outbox
 from notify.models import NotifyRule, OutboxMessage, StaffNotification
 from notify.outbox import Links
 from notify.quiet import CITIZEN_HOURS, Calendars, next_working_instant
 from notify.staff import Staff
-from kernel.db import existing, insert_columns, without_jit
-from kernel.errors import NotFound
-from sla.core.lifecycle import RUNNING_STATUSES, Status
 from procedures.models import Procedure
-from kernel.schemas import Input
 from procedures.service import agency_tree, get_agency
+from sla.core.lifecycle import RUNNING_STATUSES, Status
 
 log = logging.getLogger("motcua.notify")
 

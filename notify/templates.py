@@ -12,8 +12,8 @@ from string import Formatter
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from notify.models import CHANNELS, MessageTemplate
 from kernel.errors import InvalidInput
+from notify.models import CHANNELS, MessageTemplate
 
 PLACEHOLDERS = {
     "code": "the dossier's code (mã hồ sơ)",

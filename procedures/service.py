@@ -2,10 +2,10 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any, NamedTuple
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session

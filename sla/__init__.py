@@ -11,7 +11,6 @@ from sla.core.lifecycle import RESULT_AT_DESK, RESULT_AWAY, STATUS_NAMES
 from sla.core.lifecycle import InvalidTransition as TransitionRefused
 from sla.core.replay import ReplayError
 
-
 _TRANSITION_MESSAGES = {RESULT_AWAY: "result_away", RESULT_AT_DESK: "result_at_desk"}
 """The refusals of the hand-back rule, each with its own page message (api/web/messages.py)."""
 

@@ -11,11 +11,11 @@ from accounts.models import Role
 from accounts.service import Principal
 from api.deps import PagingDep, RowId, SessionDep
 from api.security import STAFF, allow, readable_dossier
+from kernel.schemas import Input
 from notify import inbox, rules, templates
 from notify.inbox import Inbox, LadderStep, MessageRead
 from notify.outbox import Links
 from notify.quiet import Calendars
-from kernel.schemas import Input
 
 router = APIRouter(tags=["notifications"])
 Staff = Annotated[Principal, Depends(allow(*STAFF, Role.VIEWER))]

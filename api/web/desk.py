@@ -324,9 +324,10 @@ def receive(
     key: Annotated[str | None, Form(max_length=128)] = None,
     status: Annotated[str, Form(max_length=16)] = "received",
     refusal_reason: Text = None,
-    component: Annotated[list[str], Form()] = [],
-    copies_seq: Annotated[list[str], Form()] = [],
-    copies: Annotated[list[str], Form()] = [],
+    # FastAPI copies a parameter's default for each request: these lists are never shared
+    component: Annotated[list[str], Form()] = [],  # noqa: B006
+    copies_seq: Annotated[list[str], Form()] = [],  # noqa: B006
+    copies: Annotated[list[str], Form()] = [],  # noqa: B006
 ):
     """Receive a dossier, then show its receipt (form 01) with the appointment, ready to print; or, with
     status=refused ("Từ chối tiếp nhận") and a reason, record the refusal at receipt and show form 03."""

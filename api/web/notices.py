@@ -9,9 +9,9 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import SessionDep
 from api.web.common import PAGE_ERRORS, PageRoute, Problem, blank_to_none, keep_lang, render
+from kernel.errors import InvalidInput, NotFound
 from notify import inbox, templates
 from notify.models import CHANNELS
-from kernel.errors import InvalidInput, NotFound
 
 INBOX_PAGE_SIZE = 30
 

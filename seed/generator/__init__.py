@@ -22,6 +22,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from dossiers.models import CHANNEL_CODES, Dossier, DossierEvent, Stage
 from kernel.db import analyze
 from kernel.localtime import local_minute
@@ -39,7 +40,6 @@ from seed.generator.city import (
 )
 from seed.generator.people import People, search_texts
 from seed.generator.scenario import REASONS, GroupInput, StepPlan, simulate
-from dossiers.bulk import INSTANT, TABLES, BulkWriter
 from sla.calendars import CalendarStore
 from sla.core.batch import DOSSIER_OUTCOME_NAMES, NONE, STAGE_OUTCOME_NAMES, CalendarOps
 from sla.core.calendar import (

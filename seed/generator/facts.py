@@ -113,7 +113,9 @@ def draw(
     columns = {
         "electronic_result": np.where(resolved, electronic, -1).astype(np.int8),
         "vneid_verified": np.where(online, vneid, -1).astype(np.int8),
-        "population_ref": [f"DC{r}" if p else None for r, p in zip(references.tolist(), population.tolist())],
+        "population_ref": [
+            f"DC{r}" if p else None for r, p in zip(references.tolist(), population.tolist(), strict=True)
+        ],
         "index_flags": flags.astype(np.int64),
     }
     return Facts(columns, components, fees)

@@ -2,6 +2,7 @@
 text of every body, query, path and form, with a 422 naming the field; statement parameters never shown."""
 
 import html
+
 import pandas as pd
 import pytest
 from sqlalchemy import insert, select
@@ -54,7 +55,9 @@ def test_full_width_digits_are_stored_as_ascii_and_the_lookup_matches(client, cl
     assert code in {d["code"] for d in by_phone}
 
 
-@pytest.mark.parametrize("field, value", [("phone", "٠٩١٢٣٤٥٦٧٨"), ("id_number", "००११९००१२३४५"), ("phone", "0912-345-678")])
+@pytest.mark.parametrize(
+    "field, value", [("phone", "٠٩١٢٣٤٥٦٧٨"), ("id_number", "००११९००१२३४५"), ("phone", "0912-345-678")]
+)
 def test_digits_that_are_not_ascii_after_normalising_are_refused(client, field, value):
     response = client.post(f"{API}/dossiers", json=intake(**{field: value}))
     assert response.status_code == 422 and f"applicant.{field}" in response.json()["detail"]
@@ -89,11 +92,14 @@ BODIES = [  # method, path, body with a hidden character, the field the answer n
     ("post", "/dossiers", {**intake(), "agency_code": "000.01.01.H26\u200b"}, "agency_code"),
     ("post", "/dossiers", {**intake(), "status": "refused", "reason": "sai\u202emẫu"}, "reason"),
     ("post", "/procedures", _procedure(name="Cấp giấy\u2066 phép"), "name"),
-    ("post", "/procedures", _procedure(steps=[{"name": "Tiếp nhận\x00", "role": "receiving", "amount": 1}]), "steps.0.name"),
+    (
+        "post", "/procedures", _procedure(steps=[{"name": "Tiếp nhận\x00", "role": "receiving", "amount": 1}]),
+        "steps.0.name",
+    ),
     ("patch", "/procedures/1.004222", {"fee": "15.000\u200bđồng"}, "fee"),
     ("post", "/calendar/overrides", {"date": "2030-05-05", "kind": "off", "reason": "Bão\u200f"}, "reason"),
-    ("post", "/users", {"username": "cl\u200berk2", "password": "long enough pw", "role": "viewer", "agency_code": WARD},
-     "username"),
+    ("post", "/users",
+     {"username": "cl\u200berk2", "password": "long enough pw", "role": "viewer", "agency_code": WARD}, "username"),
     ("post", "/users", {"username": "clerk3", "password": "long enough\x00", "role": "viewer", "agency_code": WARD},
      "password"),
     ("patch", "/users/clerk", {"agency_code": f"{WARD}\x00"}, "agency_code"),
@@ -170,7 +176,10 @@ def page(app, tokens):
     from fastapi.testclient import TestClient
 
     with TestClient(
-        app, raise_server_exceptions=False, headers=signed_in(tokens["clerk"]), cookies={SESSION_COOKIE: tokens["clerk"]}
+        app,
+        raise_server_exceptions=False,
+        headers=signed_in(tokens["clerk"]),
+        cookies={SESSION_COOKIE: tokens["clerk"]},
     ) as signed_in_page:
         yield signed_in_page
 

@@ -80,11 +80,16 @@ def test_the_desk_search_finds_nobody_outside_the_scope(page_as, dossiers, q):
 
 def test_the_api_list_and_the_desk_follow_one_rule(client_as, page_as, dossiers):
     for username in ("clerk", "city-manager", "other-clerk", "officer"):
-        listed = {d["code"] for d in client_as(username).get(f"{API}/dossiers", params={"page_size": 100}).json()["items"]}
+        listed = {
+            d["code"] for d in client_as(username).get(f"{API}/dossiers", params={"page_size": 100}).json()["items"]
+        }
         desk = page_as(username).get("/desk").text
         assert {code for code in dossiers.values() if code in desk} == listed & set(dossiers.values()), username
     clerk = client_as("clerk")
-    assert {d["code"] for d in clerk.get(f"{API}/dossiers").json()["items"]} >= {dossiers["ward"], dossiers["ward police"]}
+    assert {d["code"] for d in clerk.get(f"{API}/dossiers").json()["items"]} >= {
+        dossiers["ward"],
+        dossiers["ward police"],
+    }
     only_police = clerk.get(f"{API}/dossiers", params={"agency": WARD_POLICE}).json()["items"]
     assert [d["code"] for d in only_police] == [dossiers["ward police"]]
     assert clerk.get(f"{API}/dossiers", params={"agency": OTHER_WARD}).status_code == 403
@@ -201,7 +206,9 @@ def test_snapshots_are_read_within_the_users_scope(client, client_as, session):
     assert refused.status_code == 403 and "outside your scope" in refused.json()["detail"]
     assert manager.get(f"{API}/index/scores", params={**june, "agency": OTHER_WARD}).status_code == 403  # the model
     city = client_as("viewer")  # the city's scope: every agency, not the total row
-    assert {WARD, OTHER_WARD} <= {s["scope"] for s in city.get(f"{API}/index/snapshots", params=june).json()["snapshots"]}
+    assert {WARD, OTHER_WARD} <= {
+        s["scope"] for s in city.get(f"{API}/index/snapshots", params=june).json()["snapshots"]
+    }
 
 
 def test_the_index_feed_is_read_within_the_users_scope(client, client_as, session):
@@ -275,4 +282,7 @@ def test_dossiers_are_forwarded_only_to_active_agencies(client):
     assert "active agency" in refused.json()["detail"]
     dossier = client.get(f"{API}/dossiers/{code}").json()
     assert dossier["current_agency_code"] == WARD and len(dossier["timeline"]) == 1  # nothing written
-    assert client.post(f"{API}/dossiers/{code}/events", json={"type": "forwarded", "to_agency": DEPARTMENT}).status_code == 201
+    assert (
+        client.post(f"{API}/dossiers/{code}/events", json={"type": "forwarded", "to_agency": DEPARTMENT}).status_code
+        == 201
+    )

@@ -150,7 +150,10 @@ def test_the_sign_in_page_is_throttled_too(app, clock):
     assert codes == [401] * 6 + [429]
     refused = browser.post("/login", data={**form, "password": PASSWORD}, params={"lang": "en"})
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
-    assert "Too many failed sign-ins: try again in 1 seconds" in refused.text and "motcua_session" not in refused.headers.get("set-cookie", "")
+    assert (
+        "Too many failed sign-ins: try again in 1 seconds" in refused.text
+        and "motcua_session" not in refused.headers.get("set-cookie", "")
+    )
     # the API door counts against the same username
     assert token_of(browser, "clerk").status_code == 429
 

@@ -140,7 +140,7 @@ def test_the_desk_records_a_refusal_at_receipt(client, named):
 
 def test_the_intake_register(client, client_as, receive, named):
     first = receive(applicant={"name": "Nguyễn Thị Lan", "phone": "0912345678", "address": "12 Hàng Bạc"})
-    second = receive(received_at="2025-06-02T10:30", applicant={"name": "=HYPERLINK(\"x\")"})
+    second = receive(received_at="2025-06-02T10:30", applicant={"name": '=HYPERLINK("x")'})
     receive(received_at="2025-06-03T09:00")  # another day
     answer = client.get(REGISTER, params={"agency": WARD, "date": "2025-06-02"})
     assert answer.status_code == 200, answer.text
@@ -211,7 +211,12 @@ def test_display_names_one_query(session):
     from accounts.service import create_user, display_names
 
     create_user(
-        session, username="named-one", password="a long password!", role="admin", agency_code=None, full_name="Trần Văn An"
+        session,
+        username="named-one",
+        password="a long password!",
+        role="admin",
+        agency_code=None,
+        full_name="Trần Văn An",
     )
     assert display_names(session, ["named-one", "import", None, "named-one"]) == {
         "named-one": "Trần Văn An",

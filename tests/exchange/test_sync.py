@@ -36,7 +36,9 @@ def calendars(session):
 
 def receive(session, agency=WARD, at="2025-06-02T09:00:00", status="received") -> str:
     applicant = ApplicantIn(name="Lê Thị Hoa", id_number="001190012345", phone="0912345678")
-    data = DossierCreate(procedure_code=RESIDENCE, agency_code=agency, received_at=at, status=status, applicant=applicant)
+    data = DossierCreate(
+        procedure_code=RESIDENCE, agency_code=agency, received_at=at, status=status, applicant=applicant
+    )
     return intake.receive(
         session, data=data, actor="clerk", calendar_for=calendars(session), now=NOW, rules=intake.HISTORY
     ).dossier.code

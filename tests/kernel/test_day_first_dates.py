@@ -1,7 +1,7 @@
 """One parser of typed dates (kernel.schemas.parse_day_first): dd/mm/yyyy HH:mm, dd/mm/yyyy and ISO,
 day first whatever the browser's locale; the API's IsoDateTime/IsoDate read the same and name the forms."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -23,7 +23,7 @@ API = "/api/v1"
         ("2026-12-02T09:30", datetime(2026, 12, 2, 9, 30)),
         ("2026-12-02 09:30", datetime(2026, 12, 2, 9, 30)),
         ("2026-12-02T09:30+07:00", datetime(2026, 12, 2, 9, 30, tzinfo=timezone(timedelta(hours=7)))),
-        ("2026-12-02T02:30Z", datetime(2026, 12, 2, 2, 30, tzinfo=timezone.utc)),
+        ("2026-12-02T02:30Z", datetime(2026, 12, 2, 2, 30, tzinfo=UTC)),
     ],
 )
 def test_day_first_and_iso_are_read(text, expected):

@@ -83,8 +83,11 @@ def test_components_round_trip_through_each_format(session, fmt):
     content = xlsx(rows) if fmt == "xlsx" else pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False).encode()
     if fmt == "json":  # a list in JSON
         content = json.dumps(
-            [{k: v for k, v in r.items() if v != ""} | ({"components": COMPONENTS} if r["code"] == "9.999101" else {})
-             for r in rows],
+            [
+                {k: v for k, v in r.items() if v != ""}
+                | ({"components": COMPONENTS} if r["code"] == "9.999101" else {})
+                for r in rows
+            ],
             ensure_ascii=False,
         ).encode()
     import_catalogue(session, content, fmt)
@@ -110,7 +113,9 @@ def test_components_round_trip_through_each_format(session, fmt):
 
 
 def test_rewriting_a_version_replaces_its_components(session):
-    import_catalogue(session, pd.DataFrame([record(components=json.dumps(COMPONENTS))]).to_csv(index=False).encode(), "csv")
+    import_catalogue(
+        session, pd.DataFrame([record(components=json.dumps(COMPONENTS))]).to_csv(index=False).encode(), "csv"
+    )
     shorter = json.dumps(COMPONENTS[:1])
     import_catalogue(session, pd.DataFrame([record(components=shorter)]).to_csv(index=False).encode(), "csv")
     assert components_of(session, "9.999101") == numbered(COMPONENTS[:1])
@@ -144,8 +149,16 @@ def test_seed_lists_components_for_at_least_twenty_common_procedures(session):
     birth = components_of(session, "1.001193")
     assert birth[0]["name"].startswith("Tờ khai đăng ký khai sinh") and birth[1]["name"].startswith("Giấy chứng sinh")
     assert components_of(session, "HN-xay_dung-1")[2]["copies"] == 2  # two sets of drawings
-    for code in ("1.004222", "1.000894", "1.000656", "HN-dang_ky_kinh_doanh-1", "HN-ly_lich_tu_phap-1",
-                 "HN-giao_thong_gplx-2", "2.000815", "HN-dat_dai-3"):
+    for code in (
+        "1.004222",
+        "1.000894",
+        "1.000656",
+        "HN-dang_ky_kinh_doanh-1",
+        "HN-ly_lich_tu_phap-1",
+        "HN-giao_thong_gplx-2",
+        "2.000815",
+        "HN-dat_dai-3",
+    ):
         assert components_of(session, code), code
 
 

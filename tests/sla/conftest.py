@@ -49,7 +49,9 @@ def _procedure(code: str, **extra) -> dict:
 
 @pytest.fixture
 def unit(client, session):
-    upsert_agencies(session, [AgencyIn(code=UNIT, name="Sở Thử nghiệm", parent_code="000.00.00.H26", level="department")])
+    upsert_agencies(
+        session, [AgencyIn(code=UNIT, name="Sở Thử nghiệm", parent_code="000.00.00.H26", level="department")]
+    )
     session.commit()
     fields = client.get(f"{API}/fields").json()
     field = fields[0]["code"]

@@ -57,7 +57,9 @@ def test_intake_with_the_checklist_keeps_and_shows_the_documents(client):
 @pytest.mark.user("clerk")
 def test_a_bad_checklist_is_refused_on_the_page_keeping_the_ticks(client):
     total = client.get("/api/v1/dossiers").json()["total"]
-    page = client.post("/desk/dossiers", data=intake_form(component=["1", "7"], copies_seq=["1", "2"], copies=["1", "1"]))
+    page = client.post(
+        "/desk/dossiers", data=intake_form(component=["1", "7"], copies_seq=["1", "2"], copies=["1", "1"])
+    )
     assert page.status_code == 422
     assert "giấy tờ không có trong danh mục: số 7" in page.text and f"1. {FORM}" in page.text
     assert 'id="component-1" type="checkbox" name="component" value="1" checked' in page.text
@@ -68,5 +70,5 @@ def test_a_bad_checklist_is_refused_on_the_page_keeping_the_ticks(client):
 
 def test_the_desk_page_shows_the_checklist_of_a_procedure_found_alone(client):
     page = client.get("/desk", params={"procedure_q": RESIDENCE}).text
-    assert page.count('type="checkbox" name="component"') == 2 and 'hx-swap-oob' not in page
+    assert page.count('type="checkbox" name="component"') == 2 and "hx-swap-oob" not in page
     assert page.count('id="components"') == 1

@@ -110,7 +110,7 @@ def test_desk_search_filters_by_status_received_days_field_and_procedure(client)
     only_june = search(received_from="02/06/2025", received_to="2/6/2025")  # whole days, day first
     assert june in only_june.text and july not in only_june.text
     assert '<details class="more-filters" open>' in only_june.text and 'value="02/06/2025"' in only_june.text
-    assert f'href="/desk/dossiers.xlsx?q=tran+van+binh&amp;received_from=02%2F06%2F2025' in only_june.text
+    assert 'href="/desk/dossiers.xlsx?q=tran+van+binh&amp;received_from=02%2F06%2F2025' in only_june.text
     assert july in search(received_from="01/07/2025").text and june not in search(received_from="01/07/2025").text
     received = search(status="2")  # both received (2), neither resolved (9)
     assert june in received.text and july in received.text and '<option value="2" selected>' in received.text

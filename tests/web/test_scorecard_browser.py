@@ -18,7 +18,10 @@ def quarter(desk) -> None:
     """Q3 2025 at the ward: four residence dossiers with their 766 facts, one resolved late."""
     facts = [
         ("2025-07-07T09:00", {"components": [{"seq": 1, "digitised": True, "reused": True}], "population_ref": "DC1"}),
-        ("2025-07-08T09:00", {"channel": "online", "vneid_verified": True, "components": [{"seq": 1, "digitised": True}]}),
+        (
+            "2025-07-08T09:00",
+            {"channel": "online", "vneid_verified": True, "components": [{"seq": 1, "digitised": True}]},
+        ),
         ("2025-07-09T09:00", {"components": [{"seq": 1, "digitised": False}]}),
         ("2025-08-04T09:00", {"channel": "online", "vneid_verified": False}),
     ]  # fmt: skip

@@ -12,8 +12,21 @@ def test_flags_array_is_dossier_flags_vectorised():
     rng = np.random.default_rng(7)
     n = 2000
     known = {name: rng.random(n) < 0.7 for name in ("kind", "electronic", "components", "vneid")}
-    value = {name: rng.random(n) < 0.5 for name in
-             ("paper", "electronic", "digitised", "reused", "store", "national", "vneid", "population", "fee", "paid")}
+    value = {
+        name: rng.random(n) < 0.5
+        for name in (
+            "paper",
+            "electronic",
+            "digitised",
+            "reused",
+            "store",
+            "national",
+            "vneid",
+            "population",
+            "fee",
+            "paid",
+        )
+    }
     vectorised = ix.flags_array(
         result_paper=value["paper"], result_kind_known=known["kind"],
         electronic_result=value["electronic"], electronic_result_known=known["electronic"],
@@ -31,7 +44,9 @@ def test_flags_array_is_dossier_flags_vectorised():
         fees = []
         if value["fee"][i]:
             paid = bool(value["paid"][i])
-            fees = [{"amount_vnd": 1000, "payment_channel": "dvcqg" if paid else "cash", "paid_at": "x" if paid else None}]
+            fees = [
+                {"amount_vnd": 1000, "payment_channel": "dvcqg" if paid else "cash", "paid_at": "x" if paid else None}
+            ]
         scalar = ix.dossier_flags(
             result_kind=("paper" if value["paper"][i] else "electronic") if known["kind"][i] else None,
             electronic_result=bool(value["electronic"][i]) if known["electronic"][i] else None,
