@@ -613,18 +613,12 @@ def _notify_staff(
     return rows[rows["key"].isin(written)][["kind", "cause"]]
 
 
-def _remind_citizens(
-    session: Session,
-    book: RuleBook,
-    calendars: Calendars,
-    now: datetime,
-    now_m: np.datetime64,
-    dialect: str,
-    links: Links | None,
-    hours: tuple[time, time],
-) -> tuple[int, int]:
-    """Dossiers waiting for a supplement whose applicant consented: a reminder once `supplement_days` of the
-    15-working-day limit have passed (and the limit has not)."""
+def supplement_reminders_due(
+    session: Session, book: RuleBook, calendars: Calendars, now_m: np.datetime64, dialect: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The dossiers waiting for a supplement whose applicant consented (`dossier_id`, `receiving_id`,
+    `procedure_code`, `since_min`, `supplement_count`), and which of them are due a reminder: `supplement_days` of
+    the 15-working-day limit passed, the limit not."""
     waiting = _frame(
         session,
         select(
@@ -641,7 +635,7 @@ def _remind_citizens(
         ["dossier_id", "receiving_id", "procedure_code", "since_min", "supplement_count"],
     )
     if not len(waiting):
-        return 0, 0
+        return waiting, np.zeros(0, dtype=bool)
     settings = book.columns(waiting["receiving_id"].to_numpy(), waiting["procedure_code"].to_numpy())
     waited = np.zeros(len(waiting), dtype=np.int64)
     per_day = np.zeros(len(waiting), dtype=np.int64)
@@ -653,6 +647,22 @@ def _remind_citizens(
     due = (waited >= np.nan_to_num(days, nan=np.inf) * per_day) & (
         waited < outbox.SUPPLEMENT_LIMIT_WORKING_DAYS * per_day
     )
+    return waiting, due
+
+
+def _remind_citizens(
+    session: Session,
+    book: RuleBook,
+    calendars: Calendars,
+    now: datetime,
+    now_m: np.datetime64,
+    dialect: str,
+    links: Links | None,
+    hours: tuple[time, time],
+) -> tuple[int, int]:
+    """Dossiers waiting for a supplement whose applicant consented: a reminder once `supplement_days` of the
+    15-working-day limit have passed (and the limit has not)."""
+    waiting, due = supplement_reminders_due(session, book, calendars, now_m, dialect)
     chosen = waiting[due]
     if not len(chosen):
         return 0, len(waiting)

@@ -3,6 +3,7 @@ as the row-by-row writers it replaced, for the same city and instants.
 
 The reference below is main's writing as it was before (commit d8865b5): a dict a notification sent as an
 executemany INSERT, and a reminder a dossier through `outbox.enqueue` (its ORM row, its text worded, one INSERT).
+Which reminders are due is not part of it: both call `rules.supplement_reminders_due`.
 """
 
 from datetime import datetime, timedelta
@@ -229,34 +230,7 @@ def _notify_staff_before(session, fired, staff, calendars, now, dialect) -> pd.D
 
 
 def _remind_citizens_before(session, book, calendars, now, now_m, dialect, links, hours) -> tuple[int, int]:
-    waiting = rules._frame(
-        session,
-        select(
-            Dossier.id,
-            Dossier.receiving_agency_id,
-            Dossier.procedure_code,
-            rules._epoch_minutes(Dossier.clock_stopped_since, dialect),
-            Dossier.supplement_count,
-        ).where(
-            Dossier.status_code == Status.WAITING_SUPPLEMENT,
-            Dossier.contact_consent.is_(True),
-            Dossier.clock_stopped_since.is_not(None),
-        ),
-        ["dossier_id", "receiving_id", "procedure_code", "since_min", "supplement_count"],
-    )
-    if not len(waiting):
-        return 0, 0
-    settings = book.columns(waiting["receiving_id"].to_numpy(), waiting["procedure_code"].to_numpy())
-    waited = np.zeros(len(waiting), dtype=np.int64)
-    per_day = np.zeros(len(waiting), dtype=np.int64)
-    since = rules._minutes(waiting["since_min"])
-    for calendar, mask in rules._by_calendar(waiting, calendars):
-        waited[mask] = calendar.working_minutes(since[mask], np.full(int(mask.sum()), now_m))
-        per_day[mask] = calendar.minutes_per_day
-    days = settings["supplement_days"].to_numpy(dtype=float)
-    due = (waited >= np.nan_to_num(days, nan=np.inf) * per_day) & (
-        waited < outbox.SUPPLEMENT_LIMIT_WORKING_DAYS * per_day
-    )
+    waiting, due = rules.supplement_reminders_due(session, book, calendars, now_m, dialect)  # which: shared
     chosen = waiting[due]
     if not len(chosen):
         return 0, len(waiting)
