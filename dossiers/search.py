@@ -237,14 +237,7 @@ def _scope_queries(holders: list[int] | None, conditions: list, *, by_agency: bo
     if holders is None:
         return [select(literal(1)).select_from(Dossier).where(*conditions)]
     if by_agency and len(holders) <= _AGENCIES_ONE_BY_ONE:
-        return [
-            select(literal(1)).select_from(Dossier).where(column == agency_id, *rest, *conditions)
-            for column, rest in (
-                (Dossier.receiving_agency_id, ()),
-                (Dossier.current_agency_id, (_held_elsewhere(holders),)),
-            )
-            for agency_id in holders
-        ]
+        return [select(literal(1)).select_from(Dossier).where(scope, *conditions) for scope in _scope_branches(holders)]
     return [
         select(literal(1)).select_from(Dossier).where(Dossier.receiving_agency_id.in_(holders), *conditions),
         select(literal(1))
