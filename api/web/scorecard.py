@@ -71,7 +71,7 @@ NEEDS_VI = {
     "4.5a": "xác thực VNeID của hồ sơ trực tuyến",
     "4.5b": "liên kết Cơ sở dữ liệu quốc gia về dân cư của hồ sơ",
     "4.6": "việc các xã (đơn vị không có xã: chính các đơn vị) của đơn vị có cung cấp chứng thực bản sao điện tử "
-    "hay không (PATCH /api/v1/agencies/{code}: e_certified_copies)",
+    "hay không, do quản trị viên ghi nhận cho từng đơn vị",
     "5.2": "sổ theo dõi phản ánh, kiến nghị",
     "5.3": "sổ theo dõi phản ánh, kiến nghị",
     "5.4": "sổ theo dõi phản ánh, kiến nghị và đánh giá của người dân",

@@ -41,6 +41,7 @@ def test_the_page_says_what_an_unscored_indicator_needs_in_the_readers_language(
     from api.web.scorecard import NEEDS_VI
 
     assert set(NEEDS_VI) == set(scorecard.NEEDS)  # every need the core can name has its Vietnamese words
+    assert not [i for i, words in NEEDS_VI.items() if "/api/" in words]  # a page never cites an API path
     params = {"period": PERIOD, "agency": UNIT}
     vi = html.unescape(client.get("/dashboard/scorecard", params={**params, "lang": "vi"}).text)
     en = html.unescape(client.get("/dashboard/scorecard", params={**params, "lang": "en"}).text)
